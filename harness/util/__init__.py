@@ -1,0 +1,1 @@
+"""Small shared mechanics: ports, waits, supervised processes, background event loops."""

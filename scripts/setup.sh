@@ -1,0 +1,31 @@
+#!/usr/bin/env bash
+# Idempotent set-up: Python venv with the harness installed, Java check, nginx (for the side-by-side topology).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+PY="${PYTHON:-python3}"
+if ! "$PY" -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else 1)'; then
+  echo "setup: Python >= 3.11 is required (found $("$PY" --version 2>&1)); install python3.11 or set PYTHON=" >&2; exit 2
+fi
+stamp=.venv/.installed-$(sha256sum pyproject.toml | cut -c1-16)
+if [ ! -f "$stamp" ]; then
+  [ -x .venv/bin/python ] || "$PY" -m venv .venv
+  .venv/bin/python -m pip install -q --upgrade pip >/dev/null 2>&1 || true
+  .venv/bin/python -m pip install -q -e '.[test]'
+  rm -f .venv/.installed-*; touch "$stamp"
+fi
+# Java 11+ runs the WireMock jar bundled with the `wiremock` package.
+if ! command -v java >/dev/null 2>&1; then
+  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+    apt-get update -qq && apt-get install -y -qq openjdk-17-jre-headless >/dev/null
+  else
+    echo "setup: Java 11+ is required for WireMock; install it (Debian: apt-get install openjdk-17-jre-headless)" >&2; exit 2
+  fi
+fi
+# nginx serves the side-by-side topology (one WireMock per MLNode version behind path routing).
+if ! command -v nginx >/dev/null 2>&1 && [ ! -x /usr/sbin/nginx ]; then
+  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+    apt-get update -qq && apt-get install -y -qq nginx >/dev/null
+  else
+    echo "setup: nginx not found; side-by-side tests will fail with a hint (Debian: apt-get install nginx)" >&2
+  fi
+fi

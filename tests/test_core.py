@@ -1,0 +1,110 @@
+"""Core utilities: versions, ports, waits, supervised processes, keys."""
+
+from __future__ import annotations
+
+import sys
+import time
+
+import pytest
+
+from harness.chain.keys import DEV_MNEMONIC, Key, gov_module_address, validate_address
+from harness.errors import ConfigError, StartupError, WaitTimeout
+from harness.util.ports import ensure_port_free, free_port
+from harness.util.process import ManagedProcess, live_processes
+from harness.util.wait import wait_until
+from harness.versions import check_version, parse_version, parse_version_list, version_in_path
+
+
+@pytest.mark.parametrize("text", ["v0.3.8", "v0.3.10", "v10.0.0"])
+def test_valid_versions(text):
+    assert check_version(text) == text
+
+
+@pytest.mark.parametrize("text", ["0.3.8", "v0.3", "v0.3.8-rc1", "v01.3.8", "V0.3.8", "", "v0.3.8/"])
+def test_bad_version_names_the_form(text):
+    with pytest.raises(ConfigError, match="vMAJOR.MINOR.PATCH"):
+        parse_version(text, field="--to")
+
+
+def test_versions_compare_numerically():
+    assert parse_version("v0.3.10") > parse_version("v0.3.9")
+
+
+def test_version_list():
+    assert parse_version_list("v0.3.8, v0.3.9,v0.3.10") == ["v0.3.8", "v0.3.9", "v0.3.10"]
+    with pytest.raises(ConfigError, match="at least two"):
+        parse_version_list("v0.3.8")
+    with pytest.raises(ConfigError, match="distinct"):
+        parse_version_list("v0.3.8,v0.3.8")
+
+
+@pytest.mark.parametrize(
+    ("path", "version"),
+    [("/v0.3.9/api/v1/state", "v0.3.9"), ("/v0.3.10/health", "v0.3.10"), ("/api/v1/state", None), ("/v1/chat/completions", "v1")],
+)
+def test_version_in_path(path, version):
+    assert version_in_path(path) == version
+
+
+def test_gov_module_address_matches_gonka():
+    assert gov_module_address() == "gonka10d07y265gmmuvt4z0w9aw880jnsr700j2h5m33"
+
+
+def test_dev_key_derivation_is_stable_and_signs():
+    k = Key.from_mnemonic(DEV_MNEMONIC)
+    assert k.address == Key.from_mnemonic(DEV_MNEMONIC).address
+    assert k.address.startswith("gonka1")
+    assert Key.from_mnemonic(DEV_MNEMONIC, index=1).address != k.address
+    assert k.private_key.public_key.verify(b"payload", k.sign(b"payload"))
+
+
+def test_bad_mnemonic_and_address():
+    with pytest.raises(ConfigError, match="BIP-39"):
+        Key.from_mnemonic("one two three")
+    with pytest.raises(ConfigError, match="prefix"):
+        validate_address("cosmos10d07y265gmmuvt4z0w9aw880jnsr700j6zn9kn")
+
+
+def test_port_in_use_is_reported():
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        s.listen()
+        port = s.getsockname()[1]
+        with pytest.raises(ConfigError, match=f"port {port}.*already in use"):
+            ensure_port_free(port, field="api.public_server_port")
+    ensure_port_free(free_port(), field="x")
+
+
+def test_wait_until_reports_what_and_last_error():
+    def never():
+        raise RuntimeError("connection refused")
+
+    with pytest.raises(WaitTimeout, match=r"(?s)the moon.*connection refused.*hint: look up"):
+        wait_until(never, timeout_s=0.2, what="the moon", hint="look up")
+    t0 = time.monotonic()
+    assert wait_until(lambda: time.monotonic() - t0 > 0.05 and 42, timeout_s=2, what="clock") == 42
+
+
+def test_process_death_fails_fast_with_log_tail(tmp_path):
+    proc = ManagedProcess([sys.executable, "-c", "print('boom here'); raise SystemExit(3)"], name="dier",
+                          log_path=tmp_path / "dier.log")
+    with proc, pytest.raises(StartupError, match=r"(?s)exited with code 3.*boom here"):
+        proc.wait_ready(lambda: False, timeout_s=20, what="never ready")
+    assert proc not in live_processes()
+
+
+def test_process_group_is_torn_down(tmp_path):
+    code = "import subprocess,sys,time; subprocess.Popen([sys.executable,'-c','import time; time.sleep(60)']); print('up', flush=True); time.sleep(60)"
+    proc = ManagedProcess([sys.executable, "-c", code], name="parent", log_path=tmp_path / "p.log")
+    with proc:
+        proc.wait_ready(lambda: "up" in proc.logs(), timeout_s=10, what="parent printed up")
+    assert not proc.is_running()
+    import subprocess
+
+    def group_alive() -> list[str]:
+        out = subprocess.run(["ps", "-o", "pid=,stat=", "-s", str(proc.pid)], capture_output=True, text=True)
+        return [line for line in out.stdout.splitlines() if line.split()[1:2] != ["Z"]]
+
+    wait_until(lambda: not group_alive(), timeout_s=5, what="process group empty", evidence=lambda: str(group_alive()))
