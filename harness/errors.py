@@ -1,13 +1,13 @@
 """The harness's error hierarchy. Every message says what was got, what was expected, and a fix.
 
-    HarnessError
-    ├── ConfigError          bad input from a user: option, version string, config file, mapping
-    ├── DependencyMissing    a tool the harness runs is absent (java, nginx, docker engine)
-    ├── StartupError         a service did not become ready (carries log tail and process status)
-    ├── WaitTimeout          a condition was not met before its deadline (carries what was awaited)
-    └── ChainError           the chain answered with an error
-        ├── QueryError       abci_query returned a non-zero code
-        └── TxError          a transaction was rejected (CheckTx or DeliverTx code != 0)
+HarnessError
+├── ConfigError          bad input from a user: option, version string, config file, mapping
+├── DependencyMissing    a tool the harness runs is absent (java, nginx, docker engine)
+├── StartupError         a service did not become ready (carries log tail and process status)
+├── WaitTimeout          a condition was not met before its deadline (carries what was awaited)
+└── ChainError           the chain answered with an error
+    ├── QueryError       abci_query returned a non-zero code
+    └── TxError          a transaction was rejected (CheckTx or DeliverTx code != 0)
 """
 
 from __future__ import annotations

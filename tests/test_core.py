@@ -88,8 +88,9 @@ def test_wait_until_reports_what_and_last_error():
 
 
 def test_process_death_fails_fast_with_log_tail(tmp_path):
-    proc = ManagedProcess([sys.executable, "-c", "print('boom here'); raise SystemExit(3)"], name="dier",
-                          log_path=tmp_path / "dier.log")
+    proc = ManagedProcess(
+        [sys.executable, "-c", "print('boom here'); raise SystemExit(3)"], name="dier", log_path=tmp_path / "dier.log"
+    )
     with proc, pytest.raises(StartupError, match=r"(?s)exited with code 3.*boom here"):
         proc.wait_ready(lambda: False, timeout_s=20, what="never ready")
     assert proc not in live_processes()

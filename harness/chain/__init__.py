@@ -1,1 +1,1 @@
-"""Chain side of the harness: keys, signed transactions, governance, queries (works against simnet and a real Gonka node)."""
+"""Chain side of the harness: keys, signed transactions, governance, queries (simnet or a real Gonka node)."""

@@ -7,12 +7,16 @@ Type URLs and ABCI query paths are spelled here once.
 from __future__ import annotations
 
 import cosmpy.protos  # noqa: F401  (puts cosmpy's `cosmos.*` modules on sys.path; must come first)
-from cosmos.auth.v1beta1 import auth_pb2, query_pb2 as auth_query_pb2  # noqa: E402
-from cosmos.base.query.v1beta1 import pagination_pb2  # noqa: E402
-from cosmos.gov.v1 import gov_pb2, query_pb2 as gov_query_pb2, tx_pb2 as gov_tx_pb2  # noqa: E402
-from cosmos.upgrade.v1beta1 import query_pb2 as upgrade_query_pb2, upgrade_pb2  # noqa: E402
+from cosmos.auth.v1beta1 import auth_pb2
+from cosmos.auth.v1beta1 import query_pb2 as auth_query_pb2
+from cosmos.base.query.v1beta1 import pagination_pb2
+from cosmos.gov.v1 import gov_pb2
+from cosmos.gov.v1 import query_pb2 as gov_query_pb2
+from cosmos.gov.v1 import tx_pb2 as gov_tx_pb2
+from cosmos.upgrade.v1beta1 import query_pb2 as upgrade_query_pb2
+from cosmos.upgrade.v1beta1 import upgrade_pb2
 
-from harness.proto.gen.inference.inference import partial_upgrade_pb2 as inference_pb2  # noqa: E402
+from harness.proto.gen.inference.inference import partial_upgrade_pb2 as inference_pb2
 
 PartialUpgrade = inference_pb2.PartialUpgrade
 MLNodeVersion = inference_pb2.MLNodeVersion

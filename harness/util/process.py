@@ -73,7 +73,7 @@ class ManagedProcess:
         if self.popen is not None:
             raise StartupError(f"{self.name}: already started (pid {self.popen.pid})")
         self.log_path.parent.mkdir(parents=True, exist_ok=True)
-        log = open(self.log_path, "ab")  # noqa: SIM115 - handed to the child, closed below
+        log = open(self.log_path, "ab")
         try:
             self.popen = subprocess.Popen(
                 self.argv,
@@ -155,12 +155,17 @@ class ManagedProcess:
         status = self.exit_reason() or f"running (pid {self.pid})"
         return f"process: {' '.join(self.argv)}\nstatus: {status}\nlog {self.log_path} (tail):\n{self.logs()}"
 
-    def wait_ready(
-        self, predicate: Callable[[], object], *, timeout_s: float, what: str, hint: str = ""
-    ) -> None:
+    def wait_ready(self, predicate: Callable[[], object], *, timeout_s: float, what: str, hint: str = "") -> None:
         """Wait until `predicate` holds; fail at once with the log tail if the process dies first."""
         try:
-            wait_until(predicate, timeout_s=timeout_s, what=f"{self.name}: {what}", abort=self.exit_reason,
-                       evidence=self.evidence, hint=hint, interval_s=0.05)
+            wait_until(
+                predicate,
+                timeout_s=timeout_s,
+                what=f"{self.name}: {what}",
+                abort=self.exit_reason,
+                evidence=self.evidence,
+                hint=hint,
+                interval_s=0.05,
+            )
         except WaitTimeout as e:
             raise StartupError(str(e)) from None
