@@ -1,0 +1,62 @@
+"""Fault proxy for the API node's chain connection: faults, targets, history, control API, checkers."""
+
+from harness.chaos.checkers import (
+    ChaosReport,
+    failed_calls,
+    hung_calls,
+    last_fault_ms,
+    longest_failure_streak,
+    pool_back_to_n,
+    time_to_heal_ms,
+)
+from harness.chaos.control import ChaosControl
+from harness.chaos.faults import (
+    FAILED_OUTCOMES,
+    FAULTS,
+    Blackhole,
+    CloseIdle,
+    Eof,
+    Fault,
+    FaultSpec,
+    Latency,
+    Outcome,
+    Refuse,
+    Reset,
+    Stage,
+    WsDrop,
+    make_fault,
+)
+from harness.chaos.history import Decision, RequestRecord, as_records
+from harness.chaos.proxy import ChaosProxy
+from harness.chaos.targets import Target, Window
+
+__all__ = [
+    "FAILED_OUTCOMES",
+    "FAULTS",
+    "Blackhole",
+    "ChaosControl",
+    "ChaosProxy",
+    "ChaosReport",
+    "CloseIdle",
+    "Decision",
+    "Eof",
+    "Fault",
+    "FaultSpec",
+    "Latency",
+    "Outcome",
+    "Refuse",
+    "RequestRecord",
+    "Reset",
+    "Stage",
+    "Target",
+    "Window",
+    "WsDrop",
+    "as_records",
+    "failed_calls",
+    "hung_calls",
+    "last_fault_ms",
+    "longest_failure_streak",
+    "make_fault",
+    "pool_back_to_n",
+    "time_to_heal_ms",
+]

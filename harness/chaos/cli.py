@@ -1,0 +1,98 @@
+"""`harness chaos-proxy`: run the fault proxy as its own process.
+
+    harness chaos-proxy --listen 0 --upstream http://127.0.0.1:26657 --seed 7 --parent-pid $$
+
+Prints one line when ready:
+    chaos-proxy ready listen=http://127.0.0.1:P control=http://127.0.0.1:C seed=N
+It never outlives its owner: it exits on SIGTERM/SIGINT, when --parent-pid is gone (checked every 0.5 s),
+and after --max-lifetime-s (default 3600).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import signal
+import sys
+import threading
+import time
+from typing import Any
+
+from harness.errors import ConfigError, HarnessError
+
+PARENT_POLL_S = 0.5
+
+
+def register(subparsers: Any) -> None:
+    p = subparsers.add_parser("chaos-proxy", help="run the HTTP/JSON-RPC/websocket fault proxy in front of a chain RPC port")
+    add_arguments(p)
+    p.set_defaults(func=run)
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--listen", type=int, required=True, help="port on 127.0.0.1 to listen on (0 = allocate)")
+    p.add_argument("--upstream", required=True, help="the chain RPC, e.g. http://127.0.0.1:26657")
+    p.add_argument("--control-port", type=int, default=0, help="control API port on 127.0.0.1 (0 = allocate)")
+    p.add_argument("--seed", type=int, default=0, help="seed of the fault-decision PRNG (default 0)")
+    p.add_argument("--max-lifetime-s", type=float, default=3600.0, help="exit after this many seconds (default 3600)")
+    p.add_argument("--parent-pid", type=int, default=None, help="exit when this process is gone")
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def run(args: argparse.Namespace) -> int:
+    from harness.chaos.proxy import ChaosProxy
+
+    if args.max_lifetime_s <= 0:
+        raise ConfigError(f"--max-lifetime-s: got {args.max_lifetime_s}, expected a number of seconds > 0")
+    if args.parent_pid is not None and not _alive(args.parent_pid):
+        raise ConfigError(f"--parent-pid: process {args.parent_pid} does not exist")
+    stop = threading.Event()
+    reason = ["max lifetime reached"]
+
+    def on_signal(signum: int, _frame: Any) -> None:
+        reason[0] = f"signal {signal.Signals(signum).name}"
+        stop.set()
+
+    signal.signal(signal.SIGTERM, on_signal)
+    signal.signal(signal.SIGINT, on_signal)
+    deadline = time.monotonic() + args.max_lifetime_s
+    with ChaosProxy(args.upstream, listen_port=args.listen, control_port=args.control_port, seed=args.seed) as proxy:
+        print(f"chaos-proxy ready listen={proxy.url} control={proxy.control_url} seed={proxy.seed}", flush=True)
+        while not stop.is_set():
+            left = deadline - time.monotonic()
+            if left <= 0:
+                break
+            if args.parent_pid is not None and not _alive(args.parent_pid):
+                reason[0] = f"parent {args.parent_pid} is gone"
+                break
+            stop.wait(min(PARENT_POLL_S, left))
+    print(f"chaos-proxy stopped ({reason[0]})", flush=True)
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Standalone entry (`python -m harness.chaos.cli ...`): same options and exit codes as `harness chaos-proxy`."""
+    parser = argparse.ArgumentParser(prog="harness chaos-proxy")
+    add_arguments(parser)
+    args = parser.parse_args(argv)
+    try:
+        return run(args)
+    except ConfigError as e:
+        print(f"harness chaos-proxy: bad input: {e}", file=sys.stderr)
+        return 2
+    except HarnessError as e:
+        print(f"harness chaos-proxy: {e}", file=sys.stderr)
+        return 3
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,164 @@
+"""The proxy's control API (aiohttp, 127.0.0.1) and `ChaosControl`, a small synchronous client for other processes.
+
+    GET    /status             listen/upstream/seed/height/counters
+    GET    /faults             installed faults with state (pending, active, ended) and applied count
+    POST   /faults             {"fault": "eof", "target": {...}, "window": {...}, "params": {...}} -> {"id": n}
+    DELETE /faults/{id}        remove one fault (404 if unknown)
+    DELETE /faults             remove all faults
+    GET    /history            {"seed", "dropped", "records": [...], "decisions": [...]}
+    POST   /reset              remove faults, forget history and decisions, reseed the PRNG
+    POST   /height             {"height": n}: tell the proxy the block height (it never goes down)
+
+Bad input answers 400 with {"error": "<field>: <what was wrong and the accepted form>"}.
+"""
+
+from __future__ import annotations
+
+import json
+import urllib.error
+import urllib.request
+from typing import TYPE_CHECKING, Any
+
+from aiohttp import web
+
+from harness.chaos.faults import FaultSpec
+from harness.chaos.history import RequestRecord, as_records
+from harness.errors import ConfigError, HarnessError
+from harness.util.ports import LOOPBACK
+
+if TYPE_CHECKING:
+    from harness.chaos.proxy import ChaosProxy
+
+
+def _error(status: int, message: str) -> web.Response:
+    return web.json_response({"error": message}, status=status)
+
+
+async def _json_body(request: web.Request) -> Any:
+    try:
+        return await request.json()
+    except ValueError as e:
+        raise ConfigError(f"body: not valid JSON ({e}); send a JSON object") from None
+
+
+def build_app(proxy: ChaosProxy) -> web.Application:
+    routes = web.RouteTableDef()
+
+    @routes.get("/status")
+    async def status(_: web.Request) -> web.Response:
+        return web.json_response(proxy.status_now())
+
+    @routes.get("/faults")
+    async def list_faults(_: web.Request) -> web.Response:
+        return web.json_response(proxy.table.to_json())
+
+    @routes.post("/faults")
+    async def add_fault(request: web.Request) -> web.Response:
+        try:
+            spec = FaultSpec.from_json(await _json_body(request))
+        except ConfigError as e:
+            return _error(400, str(e))
+        return web.json_response({"id": proxy.add_fault_now(spec)}, status=201)
+
+    @routes.delete("/faults/{fault_id}")
+    async def remove_fault(request: web.Request) -> web.Response:
+        raw = request.match_info["fault_id"]
+        if not raw.isdigit():
+            return _error(400, f"fault id: got {raw!r}, expected an integer (see GET /faults)")
+        if not proxy.remove_fault_now(int(raw)):
+            return _error(404, f"fault {raw} not found (see GET /faults)")
+        return web.json_response({"removed": int(raw)})
+
+    @routes.delete("/faults")
+    async def clear(_: web.Request) -> web.Response:
+        proxy.clear_now()
+        return web.json_response({"cleared": True})
+
+    @routes.get("/history")
+    async def history(_: web.Request) -> web.Response:
+        return web.Response(text=proxy.history_json_now(), content_type="application/json")
+
+    @routes.post("/reset")
+    async def reset(_: web.Request) -> web.Response:
+        proxy.reset_now()
+        return web.json_response({"reset": True})
+
+    @routes.post("/height")
+    async def height(request: web.Request) -> web.Response:
+        try:
+            doc = await _json_body(request)
+        except ConfigError as e:
+            return _error(400, str(e))
+        h = doc.get("height") if isinstance(doc, dict) else None
+        if isinstance(h, bool) or not isinstance(h, int) or h < 0:
+            return _error(400, f'height: got {h!r}, expected an integer >= 0 in {{"height": n}}')
+        proxy.observe_height(h)
+        return web.json_response({"height": proxy.table.height})
+
+    app = web.Application()
+    app.add_routes(routes)
+    return app
+
+
+async def start_control(proxy: ChaosProxy, port: int) -> tuple[web.AppRunner, int]:
+    runner = web.AppRunner(build_app(proxy), access_log=None)
+    await runner.setup()
+    site = web.TCPSite(runner, LOOPBACK, port)
+    await site.start()
+    server = site._server
+    bound = server.sockets[0].getsockname()[1] if server is not None and server.sockets else port  # type: ignore[union-attr]
+    return runner, bound
+
+
+class ChaosControl:
+    """Synchronous client of the control API, for scenarios driving a proxy in another process."""
+
+    def __init__(self, control_url: str, timeout_s: float = 10.0) -> None:
+        self.base = control_url.rstrip("/")
+        self.timeout_s = timeout_s
+
+    def _call(self, method: str, path: str, body: Any = None) -> Any:
+        data = None if body is None else json.dumps(body).encode()
+        req = urllib.request.Request(self.base + path, data=data, method=method, headers={"Content-Type": "application/json"})
+        try:
+            with urllib.request.urlopen(req, timeout=self.timeout_s) as resp:
+                return json.loads(resp.read() or b"null")
+        except urllib.error.HTTPError as e:
+            detail = e.read().decode(errors="replace")
+            try:
+                detail = json.loads(detail)["error"]
+            except (ValueError, KeyError, TypeError):
+                pass
+            if e.code == 400:
+                raise ConfigError(f"chaos proxy {method} {path}: {detail}") from None
+            raise HarnessError(f"chaos proxy {method} {path}: HTTP {e.code}: {detail}") from None
+        except OSError as e:
+            raise HarnessError(f"chaos proxy control API at {self.base} unreachable: {e}; is the proxy running?") from None
+
+    def status(self) -> dict[str, Any]:
+        return dict(self._call("GET", "/status"))
+
+    def faults(self) -> list[dict[str, Any]]:
+        return list(self._call("GET", "/faults"))
+
+    def add_fault(self, spec: dict[str, Any] | FaultSpec) -> int:
+        doc = spec.to_json() if isinstance(spec, FaultSpec) else spec
+        return int(self._call("POST", "/faults", doc)["id"])
+
+    def remove_fault(self, fault_id: int) -> None:
+        self._call("DELETE", f"/faults/{int(fault_id)}")
+
+    def clear(self) -> None:
+        self._call("DELETE", "/faults")
+
+    def reset(self) -> None:
+        self._call("POST", "/reset", {})
+
+    def set_height(self, height: int) -> None:
+        self._call("POST", "/height", {"height": height})
+
+    def history_doc(self) -> dict[str, Any]:
+        return dict(self._call("GET", "/history"))
+
+    def history(self) -> list[RequestRecord]:
+        return as_records(self.history_doc())
