@@ -13,7 +13,12 @@ import sys
 from harness.errors import ConfigError, DependencyMissing, HarnessError, StartupError
 
 COMMAND_MODULES = [
+    "harness.images.cli",
+    "harness.audit.cli",
     "harness.simnet.cli",
+    "harness.apinode.cli",
+    "harness.chaos.cli",
+    "harness.backends.cli",
 ]
 
 

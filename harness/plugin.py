@@ -1,7 +1,19 @@
-"""pytest plugin (registered through the `pytest11` entry point): options, markers and fixtures only.
-Engines are imported lazily inside fixtures; configuration is read in pytest_configure, never at import."""
+"""pytest plugin (registered through the `pytest11` entry point): options, markers, fixtures and hooks.
+Engines are imported lazily inside fixtures; option values are read and validated in pytest_configure.
+
+Fixtures:
+    harness_options   session  validated RunOptions
+    testnet_options   module   overrides for this module's testnet (redefine it in a scenario module)
+    testnet           function the module's Testnet, reset before each test (journals, scenarios); rebuilt when dirty
+    chain, api, mlnodes         shortcuts: ChainClient, ApiClient, list[MLNodeEndpoint]
+    upgrade           function UpgradeRunner: `upgrade.hop("v0.3.9")` -> HopReport (marks the chain dirty)
+"""
 
 from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
 
 import pytest
 
@@ -9,11 +21,173 @@ MARKERS = {
     "stable": "deterministic scenario that CI pipelines run (`pytest -m stable`)",
     "unstable": "scenario known to be flaky or environment-sensitive; excluded from CI by default",
     "chaos": "fault-injection scenario (chaos proxy between the API node and the chain)",
-    "docker": "needs a running Docker engine; skipped with a reason when none is reachable",
+    "docker": "needs a running Docker engine; skipped with a reason naming the fix when none is reachable",
     "slow": "takes more than ~10 s",
 }
+OPTIONS_KEY = pytest.StashKey["object"]()
+FACTORY_KEY = pytest.StashKey["object"]()
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    # Help texts start with a capital letter and end without a period.
+    g = parser.getgroup("harness", "Gonka upgrade harness")
+    g.addoption("--backend", default="embedded", help="Where the testnet runs: embedded, docker or external")
+    g.addoption("--versions", default=None, help="Upgrade path, comma separated (default v0.3.8,v0.3.9,v0.3.10)")
+    g.addoption("--api-profile", default="reference", help="API node behaviour under test: reference or pr228")
+    g.addoption("--topology", default="single", help="MLNode topology: single or side-by-side (nginx)")
+    g.addoption("--block-time", default=None, help="Embedded chain block time in seconds (default 0.2)")
+    g.addoption("--keep-env", action="store_true", help="Leave the testnet running at the end and print its endpoints")
+    g.addoption("--bundle-dir", default=None, help="Where failure bundles go (default ./harness-bundles)")
+    g.addoption("--chaos-seed", default=None, help="Seed for random chaos faults (printed in reports; replays decisions)")
+    g.addoption("--env-file", default=None, help="External backend: file with the running testnet's URLs and key")
+    g.addoption("--images", default="local", help="Docker backend images: local (built here) or upstream")
 
 
 def pytest_configure(config: pytest.Config) -> None:
     for name, text in MARKERS.items():
         config.addinivalue_line("markers", f"{name}: {text}")
+    from harness.errors import ConfigError
+    from harness.options import build_options
+
+    try:
+        opts = build_options(
+            backend=config.getoption("--backend"),
+            versions=config.getoption("--versions"),
+            api_profile=config.getoption("--api-profile"),
+            topology=config.getoption("--topology"),
+            block_time=config.getoption("--block-time"),
+            keep_env=config.getoption("--keep-env"),
+            bundle_dir=config.getoption("--bundle-dir"),
+            chaos_seed=config.getoption("--chaos-seed"),
+            env_file=config.getoption("--env-file"),
+            images=config.getoption("--images"),
+        )
+    except ConfigError as e:
+        raise pytest.UsageError(str(e)) from None
+    config.stash[OPTIONS_KEY] = opts
+
+
+def pytest_report_header(config: pytest.Config) -> str:
+    o = config.stash.get(OPTIONS_KEY, None)
+    if o is None:
+        return ""
+    return (
+        f"harness: backend={o.backend} versions={','.join(o.versions)} profile={o.api_profile} "
+        f"topology={o.topology} block_time={o.block_time_s}s chaos_seed={o.chaos_seed}"
+    )
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    if not any(item.get_closest_marker("docker") for item in items):
+        return
+    from harness.backends.docker_util import docker_available
+
+    reason = docker_available()
+    if reason is None:
+        return
+    if config.stash[OPTIONS_KEY].backend == "docker":
+        raise pytest.UsageError(f"--backend docker: {reason}")
+    skip = pytest.mark.skip(reason=reason)
+    for item in items:
+        if item.get_closest_marker("docker"):
+            item.add_marker(skip)
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo):
+    report = yield
+    if report.when == "call":
+        item.stash[_REPORT_KEY] = report
+    return report
+
+
+_REPORT_KEY = pytest.StashKey["object"]()
+
+
+# ---------------------------------------------------------------- fixtures
+@pytest.fixture(scope="session")
+def harness_options(pytestconfig: pytest.Config):
+    return pytestconfig.stash[OPTIONS_KEY]
+
+
+@pytest.fixture(scope="session")
+def testnet_factory(harness_options, tmp_path_factory: pytest.TempPathFactory):
+    """make(**overrides) -> started Testnet; everything made is closed at session end (unless --keep-env)."""
+    from harness.backends.factory import TestnetFactory
+
+    factory = TestnetFactory(harness_options, tmp_path_factory.mktemp("testnets"))
+    yield factory
+    if harness_options.keep_env:
+        factory.print_endpoints()
+    else:
+        factory.close_all()
+
+
+@pytest.fixture(scope="module")
+def testnet_options() -> dict:
+    """Overrides for this module's testnet, e.g. {"topology": "side-by-side"} or {"nodes": (...)}; redefine per module."""
+    return {}
+
+
+@pytest.fixture(scope="module")
+def _module_testnet(testnet_factory, testnet_options):
+    tn = testnet_factory.make(**testnet_options)
+    yield tn
+    testnet_factory.release(tn)
+
+
+@pytest.fixture
+def testnet(_module_testnet, request: pytest.FixtureRequest, harness_options):
+    tn = _module_testnet
+    if getattr(tn, "dirty", False):
+        tn.rebuild_chain()
+    else:
+        tn.mlnodes_reset()
+    yield tn
+    rep = request.node.stash.get(_REPORT_KEY, None)
+    if rep is not None and rep.failed:
+        from harness.report.bundle import write_bundle
+
+        path = write_bundle(
+            harness_options.bundle_dir, request.node.nodeid, tn, harness_options, runner=getattr(tn, "last_runner", None)
+        )
+        rep.sections.append(("harness failure bundle", f"bundle: {path}\n{_first_offender(tn)}"))
+        tn.dirty = True
+
+
+def _first_offender(tn) -> str:
+    runner = getattr(tn, "last_runner", None)
+    if runner is None or not runner.hops:
+        return "no audit was run"
+    off = runner.hops[-1].audit.first_offender
+    return f"first offender: {off}" if off else "audit passed; see the test's assertion"
+
+
+@pytest.fixture
+def chain(testnet):
+    return testnet.chain
+
+
+@pytest.fixture
+def api(testnet):
+    return testnet.api
+
+
+@pytest.fixture
+def mlnodes(testnet):
+    return testnet.mlnodes
+
+
+@pytest.fixture
+def upgrade(testnet):
+    """UpgradeRunner over this test's testnet; using it marks the chain dirty (rebuilt before the next test)."""
+    from harness.drive.hop import UpgradeRunner
+
+    runner = UpgradeRunner(testnet, progress=lambda m: print(f"[upgrade] {m}"))
+    testnet.last_runner = runner
+    testnet.dirty = True
+    return runner
+
+
+def default_workdir() -> Path:
+    return Path(os.environ.get("HARNESS_WORKDIR") or tempfile.mkdtemp(prefix="harness-"))

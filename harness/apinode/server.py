@@ -1,0 +1,192 @@
+"""HTTP surface of the API node: public app, admin app, MLNode callback app (aiohttp, 127.0.0.1 only).
+
+public   GET /v1/status, GET /v1/versions, POST /v1/chat/completions (proxied to the locked node's current-version
+         inference URL; SSE passed through chunk by chunk; no node -> 503 without any MLNode call; MLNode non-2xx -> 500)
+admin    GET|POST /admin/v1/nodes, DELETE /admin/v1/nodes/{id}, POST /admin/v1/nodes/{id}/enable|disable,
+         GET /admin/v1/debug/chain-pool, /admin/v1/debug/state, /admin/v1/debug/poc-batches
+callback POST /v1/poc-batches/{generated,validated} and /mlnode/v1/poc-batches/{generated,validated}
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from typing import TYPE_CHECKING, Any
+
+import aiohttp
+from aiohttp import web
+
+from harness.apinode.config import NodeConfig
+from harness.apinode.mlnode import inference_url, join_path
+from harness.errors import ConfigError
+
+if TYPE_CHECKING:
+    from harness.apinode.core import ApiNodeCore
+
+HOST = "127.0.0.1"
+
+
+def _error(status: int, message: str, **extra: Any) -> web.Response:
+    return web.json_response({"error": message, **extra}, status=status)
+
+
+# -- public -----------------------------------------------------------------------------------
+def public_app(core: ApiNodeCore) -> web.Application:
+    app = web.Application()
+
+    async def status(_: web.Request) -> web.Response:
+        return web.json_response({"status": "ok"})
+
+    async def versions(_: web.Request) -> web.Response:
+        st = core.state
+        return web.json_response(
+            {
+                "timestamp": int(time.time() * 1e9),
+                "api_version": {"application_name": "harness-apinode", "version": "0.1.0", "commit": ""},
+                "node_version": {
+                    "current": st.current_node_version,
+                    "last_used": st.last_used_version,
+                    "profile": core.profile.name,
+                },
+            }
+        )
+
+    async def chat(request: web.Request) -> web.StreamResponse:
+        body = await request.read()
+        try:
+            payload = json.loads(body) if body else {}
+        except ValueError:
+            return _error(400, "request body is not valid JSON; send an OpenAI chat completion request")
+        if not isinstance(payload, dict):
+            return _error(400, "request body must be a JSON object")
+        model = payload.get("model") if isinstance(payload.get("model"), str) else None
+        entry = core.broker.lock_node(model)
+        if entry is None:
+            return _error(503, f"no MLNode available for model {model!r}", nodes=core.broker.why_unavailable(model))
+        try:
+            url = join_path(inference_url(entry.config, core.state.current_node_version), "/v1/chat/completions")
+            headers = {"Content-Type": request.headers.get("Content-Type", "application/json")}
+            try:
+                async with core.broker.session.post(
+                    url, data=body, headers=headers, timeout=aiohttp.ClientTimeout(total=300, sock_connect=10)
+                ) as r:
+                    if not 200 <= r.status < 300:
+                        text = await r.text()
+                        return _error(500, f"MLNode {entry.config.id} answered HTTP {r.status}", url=url, body=text[:2000])
+                    ctype = r.headers.get("Content-Type", "application/json")
+                    if "text/event-stream" in ctype:
+                        resp = web.StreamResponse(status=r.status, headers={"Content-Type": ctype})
+                        await resp.prepare(request)
+                        async for chunk in r.content.iter_any():
+                            await resp.write(chunk)
+                        await resp.write_eof()
+                        return resp
+                    return web.Response(status=r.status, body=await r.read(), headers={"Content-Type": ctype})
+            except (aiohttp.ClientError, TimeoutError) as e:
+                return _error(500, f"MLNode {entry.config.id} unreachable: {type(e).__name__}: {e}", url=url)
+        finally:
+            core.broker.unlock_node(entry)
+
+    app.router.add_get("/v1/status", status)
+    app.router.add_get("/v1/versions", versions)
+    app.router.add_post("/v1/chat/completions", chat)
+    return app
+
+
+# -- admin ------------------------------------------------------------------------------------
+def admin_app(core: ApiNodeCore) -> web.Application:
+    app = web.Application()
+
+    async def list_nodes(_: web.Request) -> web.Response:
+        return web.json_response([e.as_dict() for e in core.broker.nodes.values()])
+
+    async def add_node(request: web.Request) -> web.Response:
+        try:
+            raw = await request.json()
+        except ValueError:
+            return _error(400, "body is not valid JSON; send one InferenceNodeConfig object")
+        try:
+            node = NodeConfig.from_dict(raw, where="node")
+            if node.id in core.broker.nodes:
+                raise ConfigError(f"node.id: a node with id {node.id!r} already exists; DELETE it first or pick another id")
+        except ConfigError as e:
+            return _error(400, str(e))
+        entry = await core.add_node(node)
+        return web.json_response(entry.config.as_dict())
+
+    async def delete_node(request: web.Request) -> web.Response:
+        node_id = request.match_info["id"]
+        if node_id not in core.broker.nodes:
+            return _error(404, f"node {node_id!r} not found", known=sorted(core.broker.nodes))
+        entry = await core.delete_node(node_id)
+        return web.json_response(entry.config.as_dict() if entry else {})
+
+    def toggler(enabled: bool):
+        async def handler(request: web.Request) -> web.Response:
+            node_id = request.match_info["id"]
+            if node_id not in core.broker.nodes:
+                return _error(404, f"node {node_id!r} not found", known=sorted(core.broker.nodes))
+            core.set_enabled(node_id, enabled)
+            word = "enabled" if enabled else "disabled"
+            return web.json_response({"message": f"node {word} successfully", "node_id": node_id})
+
+        return handler
+
+    async def chain_pool(_: web.Request) -> web.Response:
+        return web.json_response(core.pool.snapshot())
+
+    async def debug_state(_: web.Request) -> web.Response:
+        return web.json_response(core.debug_state())
+
+    async def poc_batches(_: web.Request) -> web.Response:
+        return web.json_response(core.poc_batches)
+
+    async def poc_cycle(_: web.Request) -> web.Response:
+        """Harness-only: run one PoC cycle (generate, validate init, validate batches, inference) from the next block."""
+        core.broker.request_poc_cycle()
+        return web.json_response({"message": "PoC cycle starts at the next block", "phase": core.broker.poc_phase})
+
+    app.router.add_get("/admin/v1/nodes", list_nodes)
+    app.router.add_post("/admin/v1/nodes", add_node)
+    app.router.add_delete("/admin/v1/nodes/{id}", delete_node)
+    app.router.add_post("/admin/v1/nodes/{id}/enable", toggler(True))
+    app.router.add_post("/admin/v1/nodes/{id}/disable", toggler(False))
+    app.router.add_get("/admin/v1/debug/chain-pool", chain_pool)
+    app.router.add_get("/admin/v1/debug/state", debug_state)
+    app.router.add_get("/admin/v1/debug/poc-batches", poc_batches)
+    app.router.add_post("/admin/v1/debug/poc-cycle", poc_cycle)
+    return app
+
+
+# -- MLNode callbacks -------------------------------------------------------------------------
+def callback_app(core: ApiNodeCore) -> web.Application:
+    app = web.Application()
+
+    def receiver(kind: str):
+        async def handler(request: web.Request) -> web.Response:
+            try:
+                body = await request.json(loads=json.loads)
+            except ValueError:
+                return _error(400, f"{kind} batch: body is not valid JSON")
+            core.poc_batches[kind].append({"path": request.path, "at_ms": int(time.time() * 1000), "body": body})
+            return web.json_response({"status": "ok"})
+
+        return handler
+
+    for prefix in ("/v1/poc-batches", "/mlnode/v1/poc-batches"):
+        app.router.add_post(f"{prefix}/generated", receiver("generated"))
+        app.router.add_post(f"{prefix}/validated", receiver("validated"))
+    return app
+
+
+async def serve(app: web.Application, port: int) -> tuple[web.AppRunner, int]:
+    runner = web.AppRunner(app, access_log=None)
+    await runner.setup()
+    site = web.TCPSite(runner, HOST, port, reuse_address=False)
+    try:
+        await site.start()
+    except OSError as e:
+        await runner.cleanup()
+        raise ConfigError(f"cannot listen on {HOST}:{port}: {e.strerror}; pick another port or pass 0") from None
+    sock = site._server.sockets[0]  # type: ignore[union-attr]
+    return runner, sock.getsockname()[1]

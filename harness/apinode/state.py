@@ -1,0 +1,138 @@
+"""Persisted version state (upstream rewrites config.yaml on every setter; here a separate YAML state file).
+
+Every change is written to a temp file in the same directory, fsynced, then os.replace()d over the old file, and the
+directory is fsynced: a crash (kill -9) leaves either the old or the new file, never a half-written one.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from harness.apinode.config import ApiNodeConfig, NodeConfig, check_nodes
+from harness.apinode.upgrade import Plan
+from harness.errors import ConfigError
+from harness.versions import check_version
+
+STATE_FORMAT = 1
+
+
+@dataclass
+class SwitchRecord:
+    version: str
+    previous: str
+    height: int
+    at_ms: int  # wall-clock ms when the API node switched
+    plan_height: int = 0
+    source: str = "block"  # "block" | "chain-sync"
+
+    def as_dict(self) -> dict[str, Any]:
+        return dict(self.__dict__)
+
+
+@dataclass
+class VersionState:
+    current_node_version: str
+    last_used_version: str = ""
+    current_height: int = 0
+    applied_plan_height: int = 0
+    upgrade_plans: list[Plan] = field(default_factory=list)
+    switches: list[SwitchRecord] = field(default_factory=list)
+    nodes: list[NodeConfig] | None = None  # set once nodes were changed on the admin API
+
+    def as_dict(self) -> dict[str, Any]:
+        out: dict[str, Any] = {
+            "format": STATE_FORMAT,
+            "current_node_version": self.current_node_version,
+            "last_used_version": self.last_used_version,
+            "current_height": self.current_height,
+            "applied_plan_height": self.applied_plan_height,
+            "upgrade_plan": self.upgrade_plans[-1].as_dict() if self.upgrade_plans else None,
+            "upgrade_plans": [p.as_dict() for p in self.upgrade_plans],
+            "switches": [s.as_dict() for s in self.switches],
+        }
+        if self.nodes is not None:
+            out["nodes"] = [n.as_dict() for n in self.nodes]
+        return out
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any], *, where: str) -> VersionState:
+        try:
+            st = cls(
+                current_node_version=check_version(str(d["current_node_version"]), field=f"{where}: current_node_version"),
+                last_used_version=str(d.get("last_used_version") or ""),
+                current_height=int(d.get("current_height") or 0),
+                applied_plan_height=int(d.get("applied_plan_height") or 0),
+                upgrade_plans=[Plan.from_dict(p) for p in d.get("upgrade_plans") or []],
+                switches=[SwitchRecord(**s) for s in d.get("switches") or []],
+            )
+        except (KeyError, TypeError, ValueError) as e:
+            raise ConfigError(f"{where}: corrupt state file ({e}); delete it to start from the config") from None
+        if "nodes" in d:
+            st.nodes = check_nodes(d["nodes"], field_name=f"{where}: nodes")
+        return st
+
+    @classmethod
+    def from_config(cls, cfg: ApiNodeConfig) -> VersionState:
+        return cls(
+            current_node_version=cfg.current_node_version,
+            last_used_version=cfg.last_used_version,
+            current_height=cfg.current_height,
+            upgrade_plans=[cfg.upgrade_plan] if cfg.upgrade_plan else [],
+        )
+
+
+def atomic_write(path: Path, data: bytes) -> None:
+    """Write-to-temp + fsync + os.replace + directory fsync."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except FileNotFoundError:
+            pass
+        raise
+    dfd = os.open(path.parent, os.O_RDONLY)
+    try:
+        os.fsync(dfd)
+    finally:
+        os.close(dfd)
+
+
+class StateStore:
+    """Loads and saves VersionState at one path."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = Path(path)
+        self.writes = 0
+
+    def load(self, cfg: ApiNodeConfig) -> VersionState:
+        """The persisted state if a state file exists, else the state the config describes."""
+        if not self.path.exists():
+            return VersionState.from_config(cfg)
+        try:
+            raw = yaml.safe_load(self.path.read_text())
+        except yaml.YAMLError as e:
+            raise ConfigError(f"state file {self.path}: not valid YAML ({e}); delete it to start from the config") from None
+        if not isinstance(raw, dict):
+            raise ConfigError(f"state file {self.path}: expected a mapping; delete it to start from the config")
+        return VersionState.from_dict(raw, where=f"state file {self.path}")
+
+    def save(self, state: VersionState) -> None:
+        atomic_write(self.path, yaml.safe_dump(state.as_dict(), sort_keys=False).encode())
+        self.writes += 1
+        # clean stray temp files of a process killed mid-write earlier
+        if self.writes == 1:
+            for stray in self.path.parent.glob(f".{self.path.name}.*.tmp"):
+                stray.unlink(missing_ok=True)

@@ -1,0 +1,142 @@
+"""`harness up` (start the embedded testnet and keep it running) and `harness demo` (the README's main job:
+the upgrade path with live progress and the audit verdict)."""
+
+from __future__ import annotations
+
+import argparse
+import signal
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+from harness.options import BACKENDS, PROFILES, TOPOLOGIES, build_options
+
+
+def _common(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--versions", default=None, help="upgrade path, comma separated (default v0.3.8,v0.3.9,v0.3.10)")
+    p.add_argument("--api-profile", default="reference", help=f"API node profile: {', '.join(PROFILES)}")
+    p.add_argument("--topology", default="single", help=f"MLNode topology: {', '.join(TOPOLOGIES)}")
+    p.add_argument("--block-time", default=None, help="block time in seconds (default 0.2)")
+    p.add_argument("--workdir", default=None, help="where logs and state go (default: a new temp dir)")
+    p.add_argument("--backend", default="embedded", help=f"backend: {', '.join(BACKENDS)} (demo/up run embedded)")
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    up = sub.add_parser("up", help="start the embedded testnet and keep it running until Ctrl-C")
+    _common(up)
+    up.add_argument("--state-file", default=None, help="where to record endpoints for later commands")
+    up.set_defaults(func=cmd_up)
+    demo = sub.add_parser("demo", help="run the upgrade path with live progress and print the audit verdict")
+    _common(demo)
+    demo.add_argument("--png", default=None, help="write the audit timeline picture here (default: in the workdir)")
+    demo.set_defaults(func=cmd_demo)
+
+
+def _options(args: argparse.Namespace):
+    return build_options(
+        backend=args.backend,
+        versions=args.versions,
+        api_profile=args.api_profile,
+        topology=args.topology,
+        block_time=args.block_time,
+    )
+
+
+def _workdir(args: argparse.Namespace) -> Path:
+    return Path(args.workdir) if args.workdir else Path(tempfile.mkdtemp(prefix="harness-"))
+
+
+def cmd_up(args: argparse.Namespace) -> int:
+    from rich.console import Console
+
+    from harness.backends.embedded import EmbeddedTestnet
+    from harness.backends.state import write_state
+
+    console = Console()
+    opts = _options(args)
+    workdir = _workdir(args)
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    with console.status("starting the embedded testnet..."):
+        tn = EmbeddedTestnet(opts, workdir).start()
+    try:
+        state_path = write_state(tn, Path(args.state_file) if args.state_file else None)
+        console.print(endpoints_table(tn))
+        console.print(f"state file: {state_path}\nlogs: {workdir / 'logs'}\nCtrl-C to stop.")
+        while not stop.wait(0.5):
+            pass
+    except KeyboardInterrupt:
+        pass
+    finally:
+        tn.close()
+        from harness.backends.state import clear_state
+
+        clear_state(Path(args.state_file) if args.state_file else None)
+    return 0
+
+
+def endpoints_table(tn):
+    from rich.table import Table
+
+    t = Table(title="embedded testnet", show_lines=False)
+    t.add_column("component")
+    t.add_column("endpoint")
+    e = tn.endpoints
+    t.add_row("chain RPC (CometBFT)", e.chain_rpc)
+    t.add_row("chain websocket", e.chain_ws)
+    t.add_row("API node chain URL", e.api_chain_rpc)
+    t.add_row("API public", e.api_public)
+    t.add_row("API admin", e.api_admin)
+    if e.chaos_control:
+        t.add_row("chaos proxy control", e.chaos_control)
+    for n in tn.mlnodes:
+        t.add_row(f"MLNode {n.id}", f"poc :{n.poc_port}  inference :{n.inference_port}")
+        for k, url in n.journals.items():
+            t.add_row(f"  WireMock {k}", url)
+    return t
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    from rich.console import Console
+
+    from harness.audit import render_png
+    from harness.backends.embedded import EmbeddedTestnet
+    from harness.drive.hop import UpgradeRunner
+
+    console = Console()
+    opts = _options(args)
+    workdir = _workdir(args)
+    t0 = time.monotonic()
+    console.rule(f"upgrade path {' -> '.join(opts.versions)}  (profile {opts.api_profile}, topology {opts.topology})")
+    with console.status("starting simnet, WireMock MLNodes, chaos proxy and the API node..."):
+        tn = EmbeddedTestnet(opts, workdir).start()
+    with tn:
+        console.print(
+            f"testnet up in {time.monotonic() - t0:.1f}s; chain height {tn.rpc.height()}, "
+            f"MLNodeVersion {tn.chain.mlnode_version()}"
+        )
+
+        def progress(msg: str) -> None:
+            console.print(f"  [dim]h={tn.rpc.height():>4}[/dim] {msg}")
+
+        runner = UpgradeRunner(tn, progress=progress)
+        verdict_ok = True
+        for version in opts.versions[1:]:
+            console.rule(f"hop {runner.current_version} -> {version}")
+            hop = runner.hop(version)
+            stops_ok = all(hop.old_stops.get(n.id, 0) == 1 for n in tn.mlnodes)
+            chat_ok = hop.chat_after is not None and version in hop.chat_after.content
+            ok = hop.audit.verdict == "pass" and stops_ok and chat_ok
+            verdict_ok &= ok
+            console.print(f"  {'[green]PASS[/green]' if ok else '[red]FAIL[/red]'} {hop.summary()}")
+            console.print(f"  stops on {hop.from_version}: {hop.old_stops}")
+        last = runner.hops[-1].audit
+        console.rule("audit")
+        console.print(last.to_text())
+        png = Path(args.png) if args.png else workdir / "audit.png"
+        render_png(last, runner.switches, png)
+        console.print(f"timeline picture: {png}\nlogs: {workdir / 'logs'}")
+        console.rule("[green]VERDICT: PASS[/green]" if verdict_ok else "[red]VERDICT: FAIL[/red]")
+        console.print(f"total {time.monotonic() - t0:.1f}s")
+    return 0 if verdict_ok else 1

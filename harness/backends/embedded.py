@@ -1,0 +1,289 @@
+"""Embedded backend: simnet, WireMock MLNodes (optionally behind nginx), a chaos proxy and the reference
+API node, all on 127.0.0.1 with allocated ports, supervised, logs captured, torn down on any exit.
+
+    with EmbeddedTestnet(RunOptions(), workdir) as tn:
+        tn.chain.mlnode_version()        # "v0.3.8"
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Self
+
+import yaml
+
+from harness.backends.base import Endpoints, MLNodeEndpoint, TestnetInfo
+from harness.chain.keys import DEV_MNEMONIC, Key
+from harness.options import RunOptions
+from harness.util.wait import wait_until
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+MOCKS_DIR = REPO_ROOT / "mocks" / "mlnode"
+
+
+@dataclass(frozen=True)
+class NodeSpec:
+    """An MLNode to run: `split_ports` puts management and inference on two separate WireMocks."""
+
+    id: str
+    split_ports: bool = False
+
+
+def api_intervals(block_time_s: float, profile: str) -> dict[str, float]:
+    """API-node intervals scaled to the block time (DESIGN.md section 4)."""
+    bt = max(block_time_s, 0.05)
+    return {
+        "status_poll_s": round(2 * bt, 3),
+        "reconcile_s": round(2 * bt, 3),
+        "client_refresh_s": round(10 * bt, 3),  # pr228's 30 s ticker, scaled: 10 blocks
+        "pool_health_s": round(2 * bt, 3),
+        "poc_every_blocks": 0,
+    }
+
+
+class EmbeddedTestnet:
+    """Implements harness.backends.base.Testnet with our own processes."""
+
+    def __init__(
+        self,
+        opts: RunOptions,
+        workdir: Path,
+        *,
+        nodes: tuple[NodeSpec, ...] = (NodeSpec("mlnode-1"),),
+        chaos: bool = True,
+        voting_period_blocks: int = 3,
+    ) -> None:
+        self.opts = opts
+        self.workdir = Path(workdir)
+        self.node_specs = nodes
+        self.use_chaos = chaos
+        self.voting_period_blocks = voting_period_blocks
+        self.info = TestnetInfo(
+            backend="embedded",
+            chain_id="gonka-testnet",
+            block_time_s=opts.block_time_s,
+            start_version=opts.start_version,
+            api_profile=opts.api_profile,
+            topology=opts.topology,
+            validator_mnemonics=[DEV_MNEMONIC],
+        )
+        self.mlnodes: list[MLNodeEndpoint] = []
+        self._wiremocks: list = []
+        self._nginx: list = []
+        self.simnet = None
+        self.proxy = None
+        self.apinode = None
+        self.endpoints: Endpoints | None = None
+        self.chain = None
+        self.rpc = None
+        self.timeline = None
+        self.api = None
+        self.dirty = False
+        self._closed = False
+
+    # -- lifecycle --------------------------------------------------------------------------
+    def start(self) -> Self:
+        self.workdir.mkdir(parents=True, exist_ok=True)
+        try:
+            self._start_mocks()
+            self._start_chain_and_api()
+        except BaseException:
+            self.close()
+            raise
+        return self
+
+    def __enter__(self) -> Self:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        """Tear down in reverse order; every step runs even if an earlier one fails."""
+        if self._closed:
+            return
+        self._closed = True
+        for step in (self._stop_chain_and_api, self._stop_mocks):
+            try:
+                step()
+            except Exception as e:  # keep tearing down; report at the end
+                print(f"embedded testnet teardown: {step.__name__} failed: {e}")
+
+    # -- MLNode mocks ------------------------------------------------------------------------
+    def _start_mocks(self) -> None:
+        from harness.mlnode import NginxSideBySide, WireMockServer, start_many
+
+        logs = self.workdir / "logs"
+        plan: list[tuple[NodeSpec, str, WireMockServer]] = []
+        for spec in self.node_specs:
+            if self.opts.topology == "side-by-side":
+                for v in self.opts.versions:
+                    plan.append((spec, v, WireMockServer(MOCKS_DIR, name=f"{spec.id}-{v}", log_dir=logs)))
+            elif spec.split_ports:
+                plan.append((spec, "*poc", WireMockServer(MOCKS_DIR, name=f"{spec.id}-poc", log_dir=logs)))
+                plan.append((spec, "*inference", WireMockServer(MOCKS_DIR, name=f"{spec.id}-inference", log_dir=logs)))
+            else:
+                plan.append((spec, "*", WireMockServer(MOCKS_DIR, name=spec.id, log_dir=logs)))
+        self._wiremocks = [wm for _, _, wm in plan]
+        start_many(self._wiremocks)
+        for spec in self.node_specs:
+            mine = {key: wm for s, key, wm in plan if s is spec}
+            if self.opts.topology == "side-by-side":
+                ng = NginxSideBySide(
+                    {v: wm.url for v, wm in mine.items()}, self.opts.start_version, log_dir=logs, name=f"{spec.id}-nginx"
+                )
+                ng.start()
+                self._nginx.append(ng)
+                poc_port = inf_port = ng.port
+            elif spec.split_ports:
+                poc_port, inf_port = mine["*poc"].port, mine["*inference"].port
+            else:
+                poc_port = inf_port = mine["*"].port
+            self.mlnodes.append(
+                MLNodeEndpoint(
+                    id=spec.id,
+                    host="127.0.0.1",
+                    poc_port=poc_port,
+                    inference_port=inf_port,
+                    journals={k: wm.admin_url for k, wm in mine.items()},
+                )
+            )
+
+    def _stop_mocks(self) -> None:
+        for ng in self._nginx:
+            ng.stop()
+        for wm in self._wiremocks:
+            wm.stop()
+        self._nginx, self._wiremocks = [], []
+
+    # -- chain + proxy + API node ------------------------------------------------------------
+    def _start_chain_and_api(self) -> None:
+        from harness.apinode import ApiNodeProcess
+        from harness.chain import ChainClient
+        from harness.cometbft import BlockTimeline, RpcClient
+        from harness.drive.api import ApiClient
+        from harness.simnet import Genesis, SimnetProcess
+
+        logs = self.workdir / "logs"
+        genesis = Genesis(
+            block_time_s=self.opts.block_time_s,
+            voting_period_blocks=self.voting_period_blocks,
+            initial_mlnode_version=self.opts.start_version,
+            chain_id=self.info.chain_id,
+        )
+        self.simnet = SimnetProcess(genesis, port=0, log_dir=logs)
+        self.simnet.start()
+        self.rpc = RpcClient(self.simnet.rpc_url)
+        self.rpc.wait_for_height(1, timeout_s=15)
+        self.chain = ChainClient(self.simnet.rpc_url)
+        self.timeline = BlockTimeline(self.simnet.rpc_url.replace("http://", "ws://") + "/websocket")
+        self.timeline.start()
+        api_chain = self.simnet.rpc_url
+        if self.use_chaos:
+            from harness.chaos import ChaosProxy
+
+            self.proxy = ChaosProxy(self.simnet.rpc_url, seed=self.opts.chaos_seed or 0, control_port=0)
+            self.proxy.start()
+            api_chain = self.proxy.url
+        config_path = self._write_api_config(api_chain)
+        self.apinode = ApiNodeProcess(config_path, log_dir=logs)
+        self.apinode.start()
+        self.api = ApiClient(self.apinode.public_url, self.apinode.admin_url)
+        self.endpoints = Endpoints(
+            chain_rpc=self.simnet.rpc_url,
+            api_chain_rpc=api_chain,
+            api_public=self.apinode.public_url,
+            api_admin=self.apinode.admin_url,
+            chaos_control=self.proxy.control_url if self.proxy else None,
+            nginx=self._nginx[0].url if self._nginx else None,
+        )
+        for node in self.mlnodes:
+            self.api.add_node(node.registration())
+        self.wait_nodes_inference()
+
+    def _write_api_config(self, chain_url: str) -> Path:
+        cfg_dir = self.workdir / "apinode"
+        cfg_dir.mkdir(parents=True, exist_ok=True)
+        config = {
+            "chain_node": {"url": chain_url},
+            "current_node_version": self.opts.start_version,
+            "last_used_version": self.opts.start_version,
+            "nodes": [],
+            "api": {"public_server_port": 0, "admin_server_port": 0, "ml_server_port": 0, "poc_callback_url": ""},
+            "intervals": api_intervals(self.opts.block_time_s, self.opts.api_profile),
+            "profile": self.opts.api_profile,
+            "state_file": str(cfg_dir / "state.yaml"),
+            "ready_file": str(cfg_dir / "ready.json"),
+        }
+        path = cfg_dir / "config.yaml"
+        path.write_text(yaml.safe_dump(config, sort_keys=False))
+        return path
+
+    def _stop_chain_and_api(self) -> None:
+        for part in ("apinode", "proxy", "timeline", "simnet"):
+            obj = getattr(self, part)
+            if obj is not None:
+                try:
+                    obj.stop()
+                finally:
+                    setattr(self, part, None)
+
+    def wait_nodes_inference(self, timeout_s: float = 20.0) -> None:
+        assert self.api is not None
+        ids = {n.id for n in self.mlnodes}
+
+        def all_inference() -> bool:
+            states = {n["node"]["id"]: n["state"]["current_status"] for n in self.api.nodes()}
+            return all(states.get(i) == "INFERENCE" for i in ids)
+
+        wait_until(
+            all_inference,
+            timeout_s=timeout_s,
+            what="every MLNode INFERENCE in GET /admin/v1/nodes",
+            evidence=lambda: json.dumps(self.api.nodes(), indent=1)[:2000],
+            hint="check the API node log and the WireMock journal for the reconcile calls",
+        )
+
+    # -- Testnet protocol --------------------------------------------------------------------
+    def stop_api(self) -> None:
+        assert self.apinode is not None
+        self.apinode.stop()
+
+    def start_api(self) -> None:
+        assert self.apinode is not None
+        self.apinode.start()
+        self.api = type(self.api)(self.apinode.public_url, self.apinode.admin_url)
+
+    def kill_api(self) -> None:
+        assert self.apinode is not None
+        self.apinode.kill()
+
+    def rebuild_chain(self) -> None:
+        """Fresh chain and API node (state file removed); the mocks stay, their journals are reset."""
+        self._stop_chain_and_api()
+        state = self.workdir / "apinode" / "state.yaml"
+        state.unlink(missing_ok=True)
+        self.mlnodes_reset()
+        self._start_chain_and_api()
+        self.dirty = False
+
+    def mlnodes_reset(self) -> None:
+        from harness.mlnode import Journal
+
+        for node in self.mlnodes:
+            for url in node.journals.values():
+                Journal(url).reset()
+        for ng in self._nginx:
+            ng.set_current(self.opts.start_version)
+
+    def logs(self) -> dict[str, Path]:
+        return {p.stem: p for p in sorted((self.workdir / "logs").glob("*.log"))}
+
+    def validator_keys(self) -> list[Key]:
+        return [Key.from_mnemonic(m, name=f"validator-{i}") for i, m in enumerate(self.info.validator_mnemonics)]
+
+    def now_ms(self) -> int:
+        return int(time.time() * 1000)

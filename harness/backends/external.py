@@ -1,0 +1,169 @@
+"""External backend: a testnet somebody else runs (Gonka's local-test-net, a docker compose stack).
+Nothing is started or torn down; the env file says where everything is.
+
+Env file (KEY=VALUE lines, `#` comments; docker-compose `.env` style):
+
+    HARNESS_CHAIN_RPC=http://127.0.0.1:26657          # CometBFT RPC the harness uses
+    HARNESS_API_PUBLIC=http://127.0.0.1:9000
+    HARNESS_API_ADMIN=http://127.0.0.1:9200
+    HARNESS_API_CHAIN_RPC=http://127.0.0.1:26658      # optional: what the API node uses (e.g. a chaos proxy)
+    HARNESS_CHAOS_CONTROL=http://127.0.0.1:8474       # optional: chaos proxy control API
+    HARNESS_GOV_MNEMONIC="word word ..."              # a validator key that can propose and vote (or HARNESS_GOV_KEY_HEX)
+    HARNESS_BLOCK_TIME=5                              # seconds, for deadlines
+    HARNESS_VOTING_PERIOD_BLOCKS=8
+    HARNESS_MLNODE_1=id=genesis-mlnode,host=genesis-mock-server,poc_port=8080,inference_port=8080,journal=http://127.0.0.1:8090
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+from harness.backends.base import Endpoints, MLNodeEndpoint, TestnetInfo
+from harness.chain.keys import Key
+from harness.errors import ConfigError
+from harness.options import RunOptions
+
+REQUIRED = ("HARNESS_CHAIN_RPC", "HARNESS_API_PUBLIC", "HARNESS_API_ADMIN")
+
+
+def parse_env_file(path: Path) -> dict[str, str]:
+    out: dict[str, str] = {}
+    try:
+        lines = Path(path).read_text().splitlines()
+    except OSError as e:
+        raise ConfigError(f"--env-file {path}: cannot read ({e.strerror})") from None
+    for n, raw in enumerate(lines, 1):
+        line = raw.strip()
+        if not line or line.startswith("#"):
+            continue
+        if "=" not in line:
+            raise ConfigError(f"--env-file {path}:{n}: expected KEY=VALUE, got {raw!r}")
+        key, value = line.split("=", 1)
+        value = value.split(" #", 1)[0].strip().strip('"').strip("'")
+        out[key.strip()] = value
+    missing = [k for k in REQUIRED if not out.get(k)]
+    if missing:
+        raise ConfigError(f"--env-file {path}: missing {', '.join(missing)} (see harness/backends/external.py for the format)")
+    return out
+
+
+def parse_mlnode(spec: str, *, key: str) -> MLNodeEndpoint:
+    fields: dict[str, str] = {}
+    for part in spec.split(","):
+        if "=" not in part:
+            raise ConfigError(
+                f"{key}: {part!r} is not name=value (expected id=..,host=..,poc_port=..,inference_port=..,journal=URL)"
+            )
+        k, v = part.split("=", 1)
+        fields[k.strip()] = v.strip()
+    for need in ("id", "host", "poc_port", "inference_port", "journal"):
+        if need not in fields:
+            raise ConfigError(f"{key}: missing {need}= (have {', '.join(fields)})")
+    try:
+        poc, inf = int(fields["poc_port"]), int(fields["inference_port"])
+    except ValueError:
+        raise ConfigError(f"{key}: poc_port and inference_port must be integers") from None
+    journals = {"*": fields["journal"]}
+    return MLNodeEndpoint(
+        id=fields["id"],
+        host=fields["host"],
+        poc_port=poc,
+        inference_port=inf,
+        journals=journals,
+        poc_segment=fields.get("poc_segment", ""),
+        inference_segment=fields.get("inference_segment", ""),
+    )
+
+
+class ExternalTestnet:
+    def __init__(self, opts: RunOptions) -> None:
+        if opts.env_file is None:
+            raise ConfigError("--backend external needs --env-file FILE")
+        env = parse_env_file(opts.env_file)
+        self.env = env
+        try:
+            block_time = float(env.get("HARNESS_BLOCK_TIME", "5"))
+            self.voting_period_blocks = int(env.get("HARNESS_VOTING_PERIOD_BLOCKS", "8"))
+        except ValueError:
+            raise ConfigError("HARNESS_BLOCK_TIME / HARNESS_VOTING_PERIOD_BLOCKS must be numbers") from None
+        mnemonic = env.get("HARNESS_GOV_MNEMONIC", "")
+        self._key_hex = env.get("HARNESS_GOV_KEY_HEX", "")
+        if not mnemonic and not self._key_hex:
+            raise ConfigError("--env-file: set HARNESS_GOV_MNEMONIC or HARNESS_GOV_KEY_HEX (a validator key that can vote)")
+        self.info = TestnetInfo(
+            backend="external",
+            chain_id="",
+            block_time_s=block_time,
+            start_version=opts.start_version,
+            api_profile=opts.api_profile,
+            topology=opts.topology,
+            validator_mnemonics=[mnemonic] if mnemonic else [],
+        )
+        self.endpoints = Endpoints(
+            chain_rpc=env["HARNESS_CHAIN_RPC"],
+            api_chain_rpc=env.get("HARNESS_API_CHAIN_RPC") or env["HARNESS_CHAIN_RPC"],
+            api_public=env["HARNESS_API_PUBLIC"],
+            api_admin=env["HARNESS_API_ADMIN"],
+            chaos_control=env.get("HARNESS_CHAOS_CONTROL") or None,
+        )
+        self.mlnodes = [parse_mlnode(v, key=k) for k, v in sorted(env.items()) if k.startswith("HARNESS_MLNODE_")]
+        if not self.mlnodes:
+            raise ConfigError("--env-file: no HARNESS_MLNODE_<n>=id=..,host=..,poc_port=..,inference_port=..,journal=URL line")
+        self.dirty = False
+        self.chain = self.rpc = self.timeline = self.api = None
+
+    def start(self) -> ExternalTestnet:
+        from harness.chain import ChainClient
+        from harness.cometbft import BlockTimeline, RpcClient
+        from harness.drive.api import ApiClient
+
+        self.rpc = RpcClient(self.endpoints.chain_rpc)
+        self.rpc.wait_for_height(1, timeout_s=30)
+        self.chain = ChainClient(self.endpoints.chain_rpc)
+        self.timeline = BlockTimeline(self.endpoints.chain_ws)
+        self.timeline.start()
+        self.api = ApiClient(self.endpoints.api_public, self.endpoints.api_admin)
+        return self
+
+    def validator_keys(self) -> list[Key]:
+        if self.info.validator_mnemonics:
+            return [Key.from_mnemonic(self.info.validator_mnemonics[0], name="gov")]
+        return [Key.from_hex(self._key_hex, name="gov")]
+
+    def mlnodes_reset(self) -> None:
+        from harness.mlnode import Journal
+
+        for n in self.mlnodes:
+            for url in n.journals.values():
+                Journal(url).reset()
+
+    def rebuild_chain(self) -> None:
+        """An external chain cannot be rebuilt: continue from its current version (scenarios read it from the chain)."""
+        self.mlnodes_reset()
+        self.dirty = False
+
+    def wait_nodes_inference(self, timeout_s: float = 120.0) -> None:
+        from harness.util.wait import wait_until
+
+        ids = {n.id for n in self.mlnodes}
+        wait_until(
+            lambda: all(n["state"]["current_status"] == "INFERENCE" for n in self.api.nodes() if n["node"]["id"] in ids),
+            timeout_s=timeout_s,
+            what="external MLNodes INFERENCE",
+        )
+
+    def stop_api(self) -> None:
+        raise ConfigError("the external backend cannot stop the API node; run restart scenarios on embedded or docker")
+
+    start_api = stop_api
+
+    def logs(self) -> dict[str, Path]:
+        return {}
+
+    def close(self) -> None:
+        if self.timeline is not None:
+            self.timeline.stop()
+
+    def now_ms(self) -> int:
+        return int(time.time() * 1000)

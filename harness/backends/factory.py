@@ -1,0 +1,57 @@
+"""Makes testnets for the configured backend; tracks them so the session can close or keep them."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from harness.errors import ConfigError
+from harness.options import RunOptions
+
+
+class TestnetFactory:
+    __test__ = False
+
+    def __init__(self, opts: RunOptions, root: Path) -> None:
+        self.opts = opts
+        self.root = Path(root)
+        self.live: list = []
+        self._n = 0
+
+    def make(self, **overrides: object):
+        nodes = overrides.pop("nodes", None)
+        chaos = overrides.pop("chaos", True)
+        opts = self.opts.with_(**overrides) if overrides else self.opts
+        self._n += 1
+        workdir = self.root / f"testnet-{self._n}"
+        if opts.backend == "embedded":
+            from harness.backends.embedded import EmbeddedTestnet, NodeSpec
+
+            tn = EmbeddedTestnet(opts, workdir, nodes=tuple(nodes) if nodes else (NodeSpec("mlnode-1"),), chaos=chaos)
+        elif opts.backend == "docker":
+            from harness.backends.docker import DockerTestnet
+
+            tn = DockerTestnet(opts, workdir, nodes=nodes, chaos=chaos)
+        elif opts.backend == "external":
+            from harness.backends.external import ExternalTestnet
+
+            tn = ExternalTestnet(opts)
+        else:
+            raise ConfigError(f"--backend: unknown backend {opts.backend!r}")
+        tn.start()
+        self.live.append(tn)
+        return tn
+
+    def release(self, tn) -> None:
+        if self.opts.keep_env:
+            return
+        tn.close()
+        if tn in self.live:
+            self.live.remove(tn)
+
+    def close_all(self) -> None:
+        while self.live:
+            self.live.pop().close()
+
+    def print_endpoints(self) -> None:
+        for tn in self.live:
+            print(f"\n[harness --keep-env] testnet left running: {tn.endpoints}")

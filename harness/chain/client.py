@@ -1,0 +1,349 @@
+"""Chain client: typed queries, signed tx submission, and partial upgrades through governance.
+
+Speaks only CometBFT JSON-RPC (abci_query, broadcast_tx_sync, tx, status, block), so it works unchanged against
+simnet and a real Gonka node's RPC port.
+"""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass, field
+from typing import Any
+
+import cosmpy.protos  # noqa: F401  (puts cosmpy's `cosmos.*` modules on sys.path; must come first)
+from cosmos.base.v1beta1 import coin_pb2
+
+from harness import proto
+from harness.chain.keys import DENOM, Key, gov_module_address
+from harness.chain.tx import build_signed_tx, pack_any, tx_hash
+from harness.cometbft.client import RpcClient, RpcError, block_time_ceil_blocks
+from harness.errors import ChainError, ConfigError, QueryError, TxError, WaitTimeout
+from harness.util.wait import wait_until
+from harness.versions import check_version
+
+# Blocks between "now" and the upgrade height beyond the voting period: one to include the proposal,
+# one for the votes, one for the tally in EndBlock.
+UPGRADE_MARGIN_BLOCKS = 3
+MAX_PAGES = 100  # PartialUpgradeAll pages read at most (each up to the node's page size)
+KEY_NOT_FOUND = 38  # sdk ErrKeyNotFound: what a gRPC NotFound becomes in an ABCI query
+
+
+@dataclass
+class TxResult:
+    hash: str
+    height: int
+    code: int
+    log: str = ""
+    codespace: str = ""
+    gas_used: int = 0
+    events: list[dict] = field(default_factory=list)
+
+    def attribute(self, event_type: str, key: str) -> list[str]:
+        """Values of `<event_type>.<key>` in emission order (e.g. submit_proposal.proposal_id)."""
+        return [
+            str(a.get("value", ""))
+            for ev in self.events
+            if ev.get("type") == event_type
+            for a in ev.get("attributes") or []
+            if a.get("key") == key
+        ]
+
+
+@dataclass(frozen=True)
+class ProposalOutcome:
+    proposal_id: int
+    submit_height: int
+    passed_height: int
+    upgrade_height: int
+
+
+def tx_result_from_rpc(r: dict) -> TxResult:
+    res = r.get("tx_result") or {}
+    return TxResult(
+        hash=str(r.get("hash", "")),
+        height=int(r.get("height") or 0),
+        code=int(res.get("code") or 0),
+        log=str(res.get("log") or ""),
+        codespace=str(res.get("codespace") or ""),
+        gas_used=int(res.get("gas_used") or 0),
+        events=list(res.get("events") or []),
+    )
+
+
+class ChainClient:
+    """Queries and transactions against a chain's CometBFT RPC endpoint (http://HOST:26657)."""
+
+    def __init__(self, rpc_url: str, *, chain_id: str | None = None, timeout_s: float = 10.0) -> None:
+        self.rpc = RpcClient(rpc_url, timeout_s=timeout_s)
+        self._chain_id = chain_id
+        self._accounts: dict[str, list[int]] = {}  # address -> [account_number, next sequence]
+        self._lock = threading.Lock()
+
+    def close(self) -> None:
+        self.rpc.close()
+
+    def __enter__(self) -> ChainClient:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    @property
+    def chain_id(self) -> str:
+        if self._chain_id is None:
+            self._chain_id = self.rpc.chain_id()
+        return self._chain_id
+
+    def height(self) -> int:
+        return self.rpc.height()
+
+    # -- queries -----------------------------------------------------------------------------------------------------
+
+    def account(self, address: str) -> tuple[int, int]:
+        """(account_number, sequence) of an account; QueryError if the chain does not know it."""
+        try:
+            resp = self.rpc.query(proto.Q_ACCOUNT, proto.auth_query_pb2.QueryAccountRequest(address=address))
+        except QueryError as e:
+            e.args = (f"{e.args[0]}; account {address} has no on-chain record yet: fund it (genesis or a bank send) first",)
+            raise
+        base = _base_account(resp.account)
+        return int(base.account_number), int(base.sequence)
+
+    def module_account_address(self, name: str) -> str:
+        req = proto.auth_query_pb2.QueryModuleAccountByNameRequest(name=name)
+        resp = self.rpc.query(proto.Q_MODULE_ACCOUNT_BY_NAME, req)
+        return str(_base_account(resp.account).address)
+
+    def gov_authority(self) -> str:
+        """The gov module account address from the chain; computed (bech32 of sha256("gov")[:20]) if not queryable."""
+        try:
+            return self.module_account_address("gov")
+        except (QueryError, ChainError):
+            return gov_module_address()
+
+    def gov_params(self) -> Any:
+        return self.rpc.query(proto.Q_GOV_PARAMS, proto.gov_query_pb2.QueryParamsRequest()).params
+
+    def min_deposit(self) -> int:
+        coins = list(self.gov_params().min_deposit)
+        for c in coins:
+            if c.denom == DENOM:
+                return int(c.amount)
+        if coins:
+            raise ChainError(f"gov min_deposit is {[f'{c.amount}{c.denom}' for c in coins]}, none in {DENOM}")
+        return 0
+
+    def voting_period_s(self) -> float:
+        vp = self.gov_params().voting_period
+        return vp.seconds + vp.nanos / 1e9
+
+    def proposal(self, proposal_id: int) -> Any:
+        req = proto.gov_query_pb2.QueryProposalRequest(proposal_id=proposal_id)
+        return self.rpc.query(proto.Q_GOV_PROPOSAL, req).proposal
+
+    def partial_upgrades(self) -> list[Any]:
+        """Every stored PartialUpgrade (all pages)."""
+        out: list[Any] = []
+        key = b""
+        for _ in range(MAX_PAGES):
+            req = proto.inference_pb2.QueryAllPartialUpgradeRequest()
+            if key:
+                req.pagination.key = key
+            resp = self.rpc.query(proto.Q_PARTIAL_UPGRADE_ALL, req)
+            out.extend(resp.partialUpgrade)
+            key = resp.pagination.next_key
+            if not key:
+                return out
+        raise ChainError(f"PartialUpgradeAll: more than {MAX_PAGES} pages; stopped reading")
+
+    def partial_upgrade(self, height: int) -> Any | None:
+        """The PartialUpgrade stored at `height`, or None."""
+        req = proto.inference_pb2.QueryGetPartialUpgradeRequest(height=height)
+        try:
+            return self.rpc.query(proto.Q_PARTIAL_UPGRADE, req).partialUpgrade
+        except QueryError as e:
+            if e.code == KEY_NOT_FOUND or "not found" in e.log:
+                return None
+            raise
+
+    def mlnode_version(self, height: int = 0) -> str:
+        """MLNodeVersion.current_version (at `height`, 0 = latest)."""
+        req = proto.inference_pb2.QueryGetMLNodeVersionRequest()
+        return str(self.rpc.query(proto.Q_MLNODE_VERSION, req, height=height).mlnode_version.current_version)
+
+    def current_plan(self) -> Any | None:
+        resp = self.rpc.query(proto.Q_UPGRADE_CURRENT_PLAN, proto.upgrade_query_pb2.QueryCurrentPlanRequest())
+        return resp.plan if resp.HasField("plan") else None
+
+    # -- transactions ------------------------------------------------------------------------------------------------
+
+    def submit(
+        self,
+        messages: list,
+        key: Key,
+        *,
+        wait: bool = True,
+        timeout_s: float | None = None,
+        gas_limit: int = 2_000_000,
+        fee_amount: int = 0,
+        memo: str = "",
+    ) -> TxResult:
+        """Sign and broadcast; TxError on a CheckTx or DeliverTx failure. With wait=False, returns after CheckTx."""
+        with self._lock:
+            acct = self._accounts.get(key.address)
+            if acct is None:
+                acct = list(self.account(key.address))
+                self._accounts[key.address] = acct
+            account_number, sequence = acct
+            raw = build_signed_tx(
+                messages,
+                key,
+                chain_id=self.chain_id,
+                account_number=account_number,
+                sequence=sequence,
+                gas_limit=gas_limit,
+                fee_amount=fee_amount,
+                memo=memo,
+            )
+            h = tx_hash(raw)
+            try:
+                res = self.rpc.broadcast_tx_sync(raw)
+            except RpcError as e:  # mempool refusals: duplicate, full, too large
+                self._accounts.pop(key.address, None)
+                raise TxError("broadcast", e.code, e.data or e.message, h) from None
+            if res.code != 0:
+                self._accounts.pop(key.address, None)  # re-read the sequence from the chain next time
+                raise TxError("CheckTx", res.code, f"{res.codespace}: {res.log}" if res.codespace else res.log, res.hash or h)
+            acct[1] = sequence + 1
+        if not wait:
+            return TxResult(hash=res.hash or h, height=0, code=0, log=res.log)
+        return self.wait_for_tx(res.hash or h, timeout_s=timeout_s)
+
+    def wait_for_tx(self, hash_hex: str, *, timeout_s: float | None = None) -> TxResult:
+        result = tx_result_from_rpc(self.rpc.wait_for_tx(hash_hex, timeout_s))
+        if result.code != 0:
+            log = f"{result.codespace}: {result.log}" if result.codespace else result.log
+            raise TxError("DeliverTx", result.code, log, hash_hex)
+        return result
+
+    # -- governance --------------------------------------------------------------------------------------------------
+
+    def earliest_upgrade_height(self) -> tuple[int, dict[str, float]]:
+        """The lowest height a partial upgrade proposed now can take effect at, and the numbers behind it."""
+        current = self.height()
+        bt = self.rpc.block_time_s()
+        vp_s = self.voting_period_s()
+        vp_blocks = block_time_ceil_blocks(vp_s, max(bt, 1e-3))
+        earliest = current + vp_blocks + UPGRADE_MARGIN_BLOCKS
+        return earliest, {"current_height": current, "block_time_s": bt, "voting_period_s": vp_s, "voting_blocks": vp_blocks}
+
+    def propose_partial_upgrade(
+        self,
+        version: str,
+        height: int,
+        *,
+        proposer: Key,
+        voters: list[Key],
+        deposit: int | None = None,
+        title: str = "",
+        timeout_s: float | None = None,
+    ) -> ProposalOutcome:
+        """Submit a gov proposal carrying MsgCreatePartialUpgrade, vote YES with every voter, wait until it passed."""
+        version = check_version(version, field="partial upgrade node version")
+        if not isinstance(height, int) or height <= 0:
+            raise ConfigError(f"partial upgrade height must be a positive integer, got {height!r}")
+        if not voters:
+            raise ConfigError("propose_partial_upgrade: no voters; pass the validator keys that vote YES")
+        earliest, why = self.earliest_upgrade_height()
+        if height < earliest:
+            raise ConfigError(
+                f"upgrade height {height} is not after the voting period end: current height {why['current_height']} + "
+                f"voting period {why['voting_period_s']:.3f}s (~{why['voting_blocks']} blocks at "
+                f"{why['block_time_s']:.3f}s/block) + "
+                f"{UPGRADE_MARGIN_BLOCKS} blocks margin = earliest {earliest}; choose a height >= {earliest}"
+            )
+        amount = self.min_deposit() if deposit is None else deposit
+        if amount < 0:
+            raise ConfigError(f"deposit must be >= 0 {DENOM}, got {amount}")
+        upgrade = proto.MsgCreatePartialUpgrade(
+            authority=self.gov_authority(), height=height, nodeVersion=version, apiBinariesJson=""
+        )
+        text = title or f"Partial upgrade to {version} at height {height}"
+        submit = proto.gov_tx_pb2.MsgSubmitProposal(
+            messages=[pack_any(upgrade)],
+            initial_deposit=[coin_pb2.Coin(denom=DENOM, amount=str(amount))] if amount else [],
+            proposer=proposer.address,
+            metadata="",
+            title=text,
+            summary=f"MLNode node version {version} from block {height}",
+            expedited=False,
+        )
+        tx_timeout = self.rpc.deadline_for_blocks(3, block_time_s=why["block_time_s"])
+        sub = self.submit([submit], proposer, timeout_s=tx_timeout)
+        ids = sub.attribute("submit_proposal", "proposal_id")
+        if not ids:
+            raise ChainError(f"tx {sub.hash} has no submit_proposal.proposal_id event; events: {sub.events}")
+        proposal_id = int(ids[0])
+
+        yes = proto.gov_pb2.VoteOption.Value("VOTE_OPTION_YES")
+        pending = [
+            self.submit([proto.gov_tx_pb2.MsgVote(proposal_id=proposal_id, voter=v.address, option=yes)], v, wait=False)
+            for v in voters
+        ]
+        for p in pending:
+            self.wait_for_tx(p.hash, timeout_s=tx_timeout)
+
+        deadline = (
+            timeout_s
+            if timeout_s is not None
+            else why["voting_period_s"] * 3
+            + self.rpc.deadline_for_blocks(UPGRADE_MARGIN_BLOCKS + 2, block_time_s=why["block_time_s"])
+        )
+        passed_height = self._wait_proposal_passed(proposal_id, deadline)
+        if passed_height >= height:
+            raise ChainError(
+                f"proposal {proposal_id} passed at height {passed_height}, not before upgrade height {height}: "
+                "EndBlock drops the entry without switching; propose with a later height"
+            )
+        return ProposalOutcome(proposal_id, sub.height, passed_height, height)
+
+    def _wait_proposal_passed(self, proposal_id: int, timeout_s: float) -> int:
+        """Poll the proposal until PASSED; returns the height the PASSED state was read at."""
+        statuses = proto.gov_pb2.ProposalStatus
+        passed = statuses.Value("PROPOSAL_STATUS_PASSED")
+        final = {statuses.Value("PROPOSAL_STATUS_REJECTED"), statuses.Value("PROPOSAL_STATUS_FAILED")}
+        last: dict[str, Any] = {}
+
+        def check() -> int:
+            req = proto.gov_query_pb2.QueryProposalRequest(proposal_id=proposal_id)
+            resp, at = self.rpc.query_at(proto.Q_GOV_PROPOSAL, req)
+            p = resp.proposal
+            last.update(status=statuses.Name(p.status), height=at, tally=str(p.final_tally_result).replace("\n", " ").strip())
+            if p.status in final:
+                last["final"] = f"{statuses.Name(p.status)} (tally: {last['tally']}; failed_reason: {p.failed_reason!r})"
+            return at if p.status == passed else 0
+
+        try:
+            return wait_until(
+                check,
+                timeout_s=timeout_s,
+                what=f"gov proposal {proposal_id} to reach PROPOSAL_STATUS_PASSED",
+                abort=lambda: last.get("final"),
+                evidence=lambda: f"last seen: {last}",
+                hint="did every validator vote YES, and is the voting period as short as gov params say?",
+            )
+        except WaitTimeout:
+            if "final" in last:
+                raise ChainError(f"gov proposal {proposal_id} ended as {last['final']}, not PROPOSAL_STATUS_PASSED") from None
+            raise
+
+
+def _base_account(any_msg: Any) -> Any:
+    """The BaseAccount inside an auth `Any` (BaseAccount or ModuleAccount)."""
+    if any_msg.type_url == proto.TYPE_BASE_ACCOUNT:
+        return proto.auth_pb2.BaseAccount.FromString(any_msg.value)
+    if any_msg.type_url == proto.TYPE_MODULE_ACCOUNT:
+        return proto.auth_pb2.ModuleAccount.FromString(any_msg.value).base_account
+    raise ChainError(
+        f"account type {any_msg.type_url!r} is not supported; expected {proto.TYPE_BASE_ACCOUNT} or a module account"
+    )

@@ -1,0 +1,32 @@
+"""Journals -> audit records, for any Testnet: one WireMock journal per entry of MLNodeEndpoint.journals."""
+
+from __future__ import annotations
+
+from harness.backends.base import MLNodeEndpoint
+
+
+def collect_journals(mlnodes: list[MLNodeEndpoint]) -> dict[str, dict]:
+    """{mock_id: raw GET /__admin/requests body} for every journal of every node."""
+    from harness.mlnode import Journal
+
+    out: dict[str, dict] = {}
+    for node in mlnodes:
+        for key, url in node.journals.items():
+            out[f"{node.id}/{key}"] = {"requests": Journal(url).requests()}
+    return out
+
+
+def collect_records(mlnodes: list[MLNodeEndpoint]) -> list:
+    from harness.audit import records_from_journal
+
+    records: list = []
+    journals = collect_journals(mlnodes)
+    for node in mlnodes:
+        for key in node.journals:
+            served_by = None if key.startswith("*") else key
+            records.extend(
+                records_from_journal(
+                    journals[f"{node.id}/{key}"], mock_id=f"{node.id}/{key}", node_id=node.id, served_by_version=served_by
+                )
+            )
+    return records

@@ -1,0 +1,183 @@
+"""One upgrade hop, as an operator would run it: propose through governance, vote, wait for the height,
+drive management and inference traffic across the switch, audit the journals, report.
+
+    runner = UpgradeRunner(testnet)
+    hop = runner.hop("v0.3.9")         # HopReport
+    assert hop.audit.verdict == "pass", hop.audit.to_text()
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from harness.backends.embedded import api_intervals
+from harness.drive.api import ChatResult
+from harness.drive.collect import collect_records
+from harness.drive.traffic import ChatTraffic
+from harness.util.wait import wait_until
+from harness.versions import check_version
+
+
+@dataclass(frozen=True)
+class Expectation:
+    """What the harness demands of an API-node profile: when it must switch, how long the old prefix may linger."""
+
+    switch_offset: int  # the switch is due when block H + offset is processed
+    grace_ms: int
+    stop_old: bool
+
+
+def expectation_for(profile: str, block_time_s: float) -> Expectation:
+    """The profile's knobs and audit contract, from the API node's profile table (one source of truth)."""
+    from harness.apinode import PROFILES
+
+    prof = PROFILES[profile]
+    refresh_s = api_intervals(block_time_s, profile)["client_refresh_s"]
+    contract = prof.contract(block_time_s=block_time_s, client_refresh_s=refresh_s)
+    return Expectation(switch_offset=prof.switch_offset, grace_ms=contract.grace_ms, stop_old=contract.stop_old)
+
+
+@dataclass
+class HopReport:
+    from_version: str
+    to_version: str
+    upgrade_height: int
+    proposal_id: int
+    switch_height: int
+    switch_ms: int
+    started_ms: int
+    finished_ms: int
+    audit: object  # harness.audit.AuditReport over everything journaled so far
+    chat_after: ChatResult | None
+    chat_failures: list = field(default_factory=list)
+    old_stops: dict[str, int] = field(default_factory=dict)
+
+    @property
+    def duration_s(self) -> float:
+        return (self.finished_ms - self.started_ms) / 1000
+
+    def summary(self) -> str:
+        a = self.audit
+        return (
+            f"{self.from_version} -> {self.to_version} at height {self.upgrade_height} "
+            f"(proposal {self.proposal_id}): verdict {a.verdict}, counts {a.counts}, "
+            f"chat after switch: {self.chat_after.content if self.chat_after else '-'!r}, {self.duration_s:.1f}s"
+        )
+
+
+class UpgradeRunner:
+    """Runs hops on a Testnet and keeps the switch timeline across hops."""
+
+    def __init__(self, testnet, *, progress: Callable[[str], None] | None = None) -> None:
+        from harness.audit import Switch
+
+        self.tn = testnet
+        self.progress = progress or (lambda _msg: None)
+        self.expect = expectation_for(testnet.info.api_profile, testnet.info.block_time_s)
+        start = testnet.chain.mlnode_version()
+        self.switches = [Switch(version=start, from_ms=0, height=None)]
+        self.hops: list[HopReport] = []
+        self.started_ms = int(time.time() * 1000)
+
+    @property
+    def current_version(self) -> str:
+        return self.switches[-1].version
+
+    def contract(self):
+        from harness.audit import Contract
+
+        return Contract(grace_ms=self.expect.grace_ms, stop_old=self.expect.stop_old)
+
+    def schedule(self, to_version: str, *, lead_blocks: int | None = None) -> tuple[int, int]:
+        """Propose + vote; returns (proposal_id, upgrade height). Height = after the voting period + margin."""
+        check_version(to_version, field="to_version")
+        vp = getattr(self.tn, "voting_period_blocks", 3)
+        height = self.tn.rpc.height() + (lead_blocks if lead_blocks is not None else vp + 4)
+        keys = self.tn.validator_keys()
+        self.progress(f"propose partial upgrade {to_version} at height {height}")
+        outcome = self.tn.chain.propose_partial_upgrade(to_version, height, proposer=keys[0], voters=keys)
+        self.progress(f"proposal {outcome.proposal_id} passed at height {outcome.passed_height}")
+        return outcome.proposal_id, height
+
+    def wait_switch(self, to_version: str, height: int) -> tuple[int, int]:
+        """Wait until the chain has produced block height+1 and return (switch height, switch block time ms)."""
+        bt = self.tn.info.block_time_s
+        switch_height = height + self.expect.switch_offset
+        self.tn.rpc.wait_for_height(height + 1, timeout_s=30 + 10 * bt * (height - self.tn.rpc.height()))
+        seen = wait_until(
+            lambda: self.tn.timeline.time_of(switch_height),
+            timeout_s=10,
+            what=f"block {switch_height} in the harness's block timeline",
+        )
+        self.progress(f"height {height} reached; chain MLNodeVersion = {self.tn.chain.mlnode_version()}")
+        return switch_height, seen.block_time_ms
+
+    def kick_management(self, node_id: str) -> None:
+        """Force management traffic: admin disable then enable, waiting for the reconcile to finish."""
+        api = self.tn.api
+        api.disable(node_id)
+        wait_until(lambda: _status(api, node_id) == "STOPPED", timeout_s=15, what=f"{node_id} STOPPED after disable")
+        api.enable(node_id)
+        wait_until(lambda: _status(api, node_id) == "INFERENCE", timeout_s=15, what=f"{node_id} INFERENCE after enable")
+
+    def hop(self, to_version: str, *, kick: bool = True, traffic: bool = True, after_blocks: int = 3) -> HopReport:
+        from harness.audit import Switch, audit
+
+        from_version = self.current_version
+        started = int(time.time() * 1000)
+        chat = ChatTraffic(self.tn.api) if traffic else None
+        if chat:
+            chat.__enter__()
+        try:
+            if kick:
+                for node in self.tn.mlnodes:
+                    self.kick_management(node.id)
+            proposal_id, height = self.schedule(to_version)
+            switch_height, switch_ms = self.wait_switch(to_version, height)
+            self.switches.append(Switch(version=to_version, from_ms=switch_ms, height=height))
+            self.tn.rpc.wait_for_height(height + after_blocks, timeout_s=30)
+            if kick:
+                for node in self.tn.mlnodes:
+                    self.kick_management(node.id)
+        finally:
+            if chat:
+                chat.stop()
+        chat_after = self.tn.api.chat("which version answers?")
+        records = collect_records(self.tn.mlnodes)
+        heights = [(b.height, b.block_time_ms) for b in self.tn.timeline.blocks()]
+        report = audit(records, self.switches, self.contract(), nodes=[n.id for n in self.tn.mlnodes], heights=heights)
+        hop = HopReport(
+            from_version=from_version,
+            to_version=to_version,
+            upgrade_height=height,
+            proposal_id=proposal_id,
+            switch_height=switch_height,
+            switch_ms=switch_ms,
+            started_ms=started,
+            finished_ms=int(time.time() * 1000),
+            audit=report,
+            chat_after=chat_after,
+            chat_failures=chat.failures() if chat else [],
+            old_stops=_count_old_stops(records, from_version, switch_ms),
+        )
+        self.hops.append(hop)
+        self.progress(hop.summary())
+        return hop
+
+
+def _status(api, node_id: str) -> str | None:
+    for n in api.nodes():
+        if n["node"]["id"] == node_id:
+            return n["state"]["current_status"]
+    return None
+
+
+def _count_old_stops(records: list, old_version: str, switch_ms: int) -> dict[str, int]:
+    out: dict[str, int] = {}
+    for r in records:
+        seen = r.served_by_version or r.version_seen
+        if r.method == "POST" and r.path.endswith("/api/v1/stop") and seen == old_version and r.logged_ms >= switch_ms:
+            out[r.node_id or r.mock_id] = out.get(r.node_id or r.mock_id, 0) + 1
+    return out

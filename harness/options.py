@@ -1,0 +1,92 @@
+"""Run options shared by the pytest plugin and the CLI (`harness up`, `harness demo`): parsed and
+validated once, each error naming the option and the accepted values."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+
+from harness.errors import ConfigError
+from harness.versions import DEFAULT_PATH, parse_version_list
+
+BACKENDS = ("embedded", "docker", "external")
+PROFILES = ("reference", "pr228")
+TOPOLOGIES = ("single", "side-by-side")
+
+
+@dataclass(frozen=True)
+class RunOptions:
+    backend: str = "embedded"
+    versions: tuple[str, ...] = DEFAULT_PATH
+    api_profile: str = "reference"
+    topology: str = "single"
+    block_time_s: float = 0.2
+    keep_env: bool = False
+    bundle_dir: Path = Path("harness-bundles")
+    chaos_seed: int | None = None
+    env_file: Path | None = None
+    images: str = "local"
+    image_overrides: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def start_version(self) -> str:
+        return self.versions[0]
+
+    def with_(self, **changes: object) -> RunOptions:
+        return replace(self, **changes)  # type: ignore[arg-type]
+
+
+def choice(option: str, value: str, allowed: tuple[str, ...]) -> str:
+    if value not in allowed:
+        raise ConfigError(f"{option}: {value!r} is not one of {', '.join(allowed)}")
+    return value
+
+
+def positive_float(option: str, value: str | float, *, minimum: float = 0.01, maximum: float = 60.0) -> float:
+    try:
+        f = float(value)
+    except (TypeError, ValueError):
+        raise ConfigError(f"{option}: {value!r} is not a number of seconds (e.g. 0.2)") from None
+    if not minimum <= f <= maximum:
+        raise ConfigError(f"{option}: {f} is out of range; use {minimum} to {maximum} seconds")
+    return f
+
+
+def build_options(
+    *,
+    backend: str = "embedded",
+    versions: str | None = None,
+    api_profile: str = "reference",
+    topology: str = "single",
+    block_time: str | float | None = None,
+    keep_env: bool = False,
+    bundle_dir: str | Path | None = None,
+    chaos_seed: str | int | None = None,
+    env_file: str | Path | None = None,
+    images: str = "local",
+) -> RunOptions:
+    """Validate raw option values (strings from argv or ini) into RunOptions."""
+    seed: int | None = None
+    if chaos_seed not in (None, ""):
+        try:
+            seed = int(chaos_seed)  # type: ignore[arg-type]
+        except ValueError:
+            raise ConfigError(f"--chaos-seed: {chaos_seed!r} is not an integer") from None
+    opts = RunOptions(
+        backend=choice("--backend", backend, BACKENDS),
+        versions=tuple(parse_version_list(versions, field="--versions")) if versions else DEFAULT_PATH,
+        api_profile=choice("--api-profile", api_profile, PROFILES),
+        topology=choice("--topology", topology, TOPOLOGIES),
+        block_time_s=positive_float("--block-time", block_time) if block_time not in (None, "") else 0.2,
+        keep_env=keep_env,
+        bundle_dir=Path(bundle_dir or os.environ.get("HARNESS_BUNDLE_DIR", "harness-bundles")),
+        chaos_seed=seed,
+        env_file=Path(env_file) if env_file else None,
+        images=choice("--images", images, ("local", "upstream")),
+    )
+    if opts.backend == "external" and opts.env_file is None:
+        raise ConfigError("--backend external needs --env-file FILE with the testnet's URLs (see docs/backends.md)")
+    if opts.env_file is not None and not opts.env_file.is_file():
+        raise ConfigError(f"--env-file: {opts.env_file} does not exist or is not a file")
+    return opts

@@ -1,0 +1,1 @@
+"""Failure bundles and report rendering."""

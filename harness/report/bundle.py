@@ -1,0 +1,90 @@
+"""A failed test leaves one folder with everything needed to understand it:
+
+<bundle_dir>/<test id>-<time>/
+    options.json        the run options and endpoints
+    logs/               every component's log
+    journals/           each WireMock's raw GET /__admin/requests body
+    blocks.json         the block timeline (height, block time, time received)
+    switches.json       the switch timeline the audit used
+    audit.txt audit.json audit.png   the audit report of the last hop
+    hops.json           one line per hop
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import re
+import shutil
+import time
+from pathlib import Path
+
+
+def _safe(nodeid: str) -> str:
+    return re.sub(r"[^A-Za-z0-9_.-]+", "_", nodeid)[-120:]
+
+
+def write_bundle(bundle_dir: Path, nodeid: str, testnet, opts, *, runner=None) -> Path:
+    out = Path(bundle_dir).resolve() / f"{_safe(nodeid)}-{time.strftime('%Y%m%d-%H%M%S')}"
+    out.mkdir(parents=True, exist_ok=True)
+    errors: list[str] = []
+
+    def attempt(what: str, fn) -> None:
+        try:
+            fn()
+        except Exception as e:  # a bundle is best effort: record what could not be saved
+            errors.append(f"{what}: {type(e).__name__}: {e}")
+
+    def options() -> None:
+        data = {"test": nodeid, "options": _jsonable(opts), "endpoints": _jsonable(getattr(testnet, "endpoints", None))}
+        (out / "options.json").write_text(json.dumps(data, indent=2, default=str))
+
+    def logs() -> None:
+        (out / "logs").mkdir(exist_ok=True)
+        for name, path in testnet.logs().items():
+            if Path(path).is_file():
+                shutil.copy(path, out / "logs" / f"{name}.log")
+
+    def journals() -> None:
+        from harness.drive.collect import collect_journals
+
+        (out / "journals").mkdir(exist_ok=True)
+        for mock_id, body in collect_journals(testnet.mlnodes).items():
+            (out / "journals" / f"{_safe(mock_id)}.json").write_text(json.dumps(body))
+
+    def blocks() -> None:
+        tl = getattr(testnet, "timeline", None)
+        if tl is not None:
+            (out / "blocks.json").write_text(json.dumps([dataclasses.asdict(b) for b in tl.blocks()]))
+
+    def audit() -> None:
+        if runner is None or not runner.hops:
+            return
+        from harness.audit import render_png
+
+        last = runner.hops[-1]
+        (out / "switches.json").write_text(json.dumps([_jsonable(s) for s in runner.switches], indent=1))
+        (out / "audit.txt").write_text(last.audit.to_text())
+        (out / "audit.json").write_text(json.dumps(last.audit.to_json(), indent=1))
+        render_png(last.audit, runner.switches, out / "audit.png")
+        (out / "hops.json").write_text(json.dumps([h.summary() for h in runner.hops], indent=1))
+
+    for what, fn in (("options", options), ("logs", logs), ("journals", journals), ("blocks", blocks), ("audit", audit)):
+        attempt(what, fn)
+    if errors:
+        (out / "bundle-errors.txt").write_text("\n".join(errors))
+    return out
+
+
+def _jsonable(obj):
+    if obj is None:
+        return None
+    if dataclasses.is_dataclass(obj):
+        return {k: _jsonable(v) for k, v in dataclasses.asdict(obj).items()}
+    if isinstance(obj, dict):
+        return {k: _jsonable(v) for k, v in obj.items()}
+    if isinstance(obj, list | tuple):
+        return [_jsonable(v) for v in obj]
+    if isinstance(obj, Path):
+        return str(obj)
+    return obj

@@ -1,0 +1,255 @@
+"""Small real servers for the API node's tests: a raw-socket JSON-RPC server with faults (EOF, hang), a fake chain
+(CometBFT JSON-RPC + /websocket NewBlock, partial-upgrade EndBlock rules) and a recording MLNode. All bind 127.0.0.1:0."""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import contextlib
+import json
+import re
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+from aiohttp import web
+
+import harness.proto as p
+from harness.versions import version_in_path
+
+
+# -- raw socket JSON-RPC server ----------------------------------------------------------------
+class RawRpcServer:
+    """Reads HTTP/1.1 JSON-RPC requests off raw sockets. mode per request: ok | eof (read it, close without
+    answering) | hang (read it, never answer). `modes` maps method -> mode; `default` for the rest."""
+
+    def __init__(self) -> None:
+        self.default = "ok"
+        self.modes: dict[str, str] = {}
+        self.log: list[tuple[str, str]] = []
+        self.height = 5
+        self._server: asyncio.Server | None = None
+        self.port = 0
+
+    async def start(self) -> RawRpcServer:
+        self._server = await asyncio.start_server(self._handle, "127.0.0.1", 0)
+        self.port = self._server.sockets[0].getsockname()[1]
+        return self
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    async def close(self) -> None:
+        if self._server:
+            self._server.close()
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(self._server.wait_closed(), 1)
+
+    async def _handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        try:
+            while True:
+                head = await reader.readuntil(b"\r\n\r\n")
+                m = re.search(rb"(?i)content-length:\s*(\d+)", head)
+                body = await reader.readexactly(int(m[1]) if m else 0)
+                req = json.loads(body)
+                mode = self.modes.get(req["method"], self.default)
+                self.log.append((req["method"], mode))
+                if mode == "eof":
+                    return
+                if mode == "hang":
+                    await asyncio.sleep(3600)
+                out = json.dumps({"jsonrpc": "2.0", "id": req["id"], "result": self.result(req)}).encode()
+                writer.write(b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: %d\r\n\r\n" % len(out) + out)
+                await writer.drain()
+        except (asyncio.IncompleteReadError, ConnectionError, asyncio.LimitOverrunError, asyncio.CancelledError):
+            pass
+        finally:
+            writer.close()
+
+    def result(self, req: dict[str, Any]) -> Any:
+        if req["method"] == "status":
+            return {"sync_info": {"latest_block_height": str(self.height), "catching_up": False}}
+        return {}
+
+
+# -- fake chain --------------------------------------------------------------------------------
+def abci_value(msg: Any) -> dict[str, Any]:
+    return {"response": {"code": 0, "log": "", "value": base64.b64encode(msg.SerializeToString()).decode(), "height": "0"}}
+
+
+@dataclass
+class FakeChain:
+    """CometBFT-shaped chain: JSON-RPC POST /, /websocket NewBlock events (string ids), EndBlock partial-upgrade rules."""
+
+    version: str = "v0.3.8"
+    height: int = 1
+    upgrades: dict[int, str] = field(default_factory=dict)
+    ws: list[web.WebSocketResponse] = field(default_factory=list)
+    frames: list[str] = field(default_factory=list)
+    runner: web.AppRunner | None = None
+    port: int = 0
+
+    async def start(self) -> FakeChain:
+        app = web.Application()
+        app.router.add_post("/", self._rpc)
+        app.router.add_get("/websocket", self._ws)
+        self.runner = web.AppRunner(app, access_log=None)
+        await self.runner.setup()
+        site = web.TCPSite(self.runner, "127.0.0.1", 0)
+        await site.start()
+        self.port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+        return self
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    async def close(self) -> None:
+        await self.drop_ws()
+        if self.runner:
+            await self.runner.cleanup()
+
+    async def _rpc(self, request: web.Request) -> web.Response:
+        req = await request.json()
+        method, params = req["method"], req.get("params") or {}
+        if method == "health":
+            result: Any = {}
+        elif method == "status":
+            result = {"sync_info": {"latest_block_height": str(self.height), "catching_up": False}}
+        elif method == "abci_query":
+            result = self._query(params["path"])
+        else:
+            return web.json_response(
+                {"jsonrpc": "2.0", "id": req["id"], "error": {"code": -32601, "message": "Method not found"}}
+            )
+        return web.json_response({"jsonrpc": "2.0", "id": req["id"], "result": result})
+
+    def _query(self, path: str) -> dict[str, Any]:
+        if path == p.Q_PARTIAL_UPGRADE_ALL:
+            resp = p.inference_pb2.QueryAllPartialUpgradeResponse()
+            for h, v in sorted(self.upgrades.items()):
+                resp.partialUpgrade.add(height=h, node_version=v, name=f"PartialUpgrade at height {h} for node version {v}")
+            return abci_value(resp)
+        if path == p.Q_MLNODE_VERSION:
+            resp = p.inference_pb2.QueryGetMLNodeVersionResponse()
+            resp.mlnode_version.current_version = self.version
+            return abci_value(resp)
+        if path == p.Q_UPGRADE_CURRENT_PLAN:
+            return abci_value(p.upgrade_query_pb2.QueryCurrentPlanResponse())
+        return {"response": {"code": 1, "log": f"unknown path {path}", "value": None, "codespace": "sdk"}}
+
+    async def _ws(self, request: web.Request) -> web.WebSocketResponse:
+        ws = web.WebSocketResponse()
+        await ws.prepare(request)
+        self.ws.append(ws)
+        async for msg in ws:
+            self.frames.append(msg.data)
+            data = json.loads(msg.data)
+            await ws.send_str(json.dumps({"jsonrpc": "2.0", "id": data["id"], "result": {}}))
+        return ws
+
+    async def advance(self, n: int = 1, *, emit: bool = True) -> None:
+        for _ in range(n):
+            self.height += 1
+            h = self.height
+            for uh, v in list(self.upgrades.items()):  # EndBlock of h
+                if uh == h:
+                    self.version = v
+                elif uh < h:
+                    del self.upgrades[uh]
+            if emit:
+                ev = {"jsonrpc": "2.0", "id": "1", "result": {"query": "tm.event='NewBlock'", "data": {
+                    "type": "tendermint/event/NewBlock",
+                    "value": {"block": {"header": {"height": str(h)}}, "block_id": {"hash": f"{h:064X}"}}},
+                    "events": {"tm.event": ["NewBlock"]}}}  # fmt: skip
+                for ws in list(self.ws):
+                    with contextlib.suppress(Exception):
+                        await ws.send_str(json.dumps(ev))
+
+    async def autoblocks(self, interval_s: float, count: int) -> None:
+        """Produce `count` blocks, one every interval_s (a block clock, bounded)."""
+        for _ in range(count):
+            await asyncio.sleep(interval_s)
+            await self.advance()
+
+    async def drop_ws(self) -> None:
+        """Abrupt TCP close, no close frame (client sees 1006)."""
+        for ws in list(self.ws):
+            tr = ws._req.transport if ws._req else None  # type: ignore[attr-defined]
+            if tr:
+                tr.abort()
+        self.ws.clear()
+
+
+# -- recording MLNode --------------------------------------------------------------------------
+@dataclass
+class Call:
+    method: str
+    path: str
+    version: str | None
+    headers: dict[str, str]
+    body: bytes
+    at_s: float = 0.0
+
+
+@dataclass
+class FakeMLNode:
+    """Answers the MLNode API under any /vX.Y.Z/ prefix with per-version state; records every request."""
+
+    calls: list[Call] = field(default_factory=list)
+    states: dict[str, str] = field(default_factory=dict)
+    runner: web.AppRunner | None = None
+    port: int = 0
+
+    async def start(self) -> FakeMLNode:
+        app = web.Application()
+        app.router.add_route("*", "/{tail:.*}", self._any)
+        self.runner = web.AppRunner(app, access_log=None)
+        await self.runner.setup()
+        site = web.TCPSite(self.runner, "127.0.0.1", 0)
+        await site.start()
+        self.port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+        return self
+
+    async def close(self) -> None:
+        if self.runner:
+            await self.runner.cleanup()
+
+    async def _any(self, request: web.Request) -> web.StreamResponse:
+        body = await request.read()
+        version = version_in_path(request.path)
+        self.calls.append(Call(request.method, request.path, version, dict(request.headers), body, time.time()))
+        v = version or ""
+        rest = request.path[len(v) + 1 :] if v else request.path
+        if rest == "/api/v1/state":
+            return web.json_response({"state": self.states.get(v, "STOPPED")})
+        if rest == "/api/v1/stop":
+            self.states[v] = "STOPPED"
+        elif rest == "/api/v1/inference/up":
+            self.states[v] = "INFERENCE"
+        elif rest.startswith("/api/v1/pow/init"):
+            self.states[v] = "POW"
+        elif rest == "/api/v1/pow/status":
+            return web.json_response({"status": "IDLE", "is_model_initialized": False})
+        elif rest == "/health":
+            return web.json_response({})
+        elif rest == "/v1/chat/completions":
+            req = json.loads(body or b"{}")
+            if req.get("model") == "broken":
+                return web.json_response({"error": "model crashed"}, status=500)
+            if req.get("stream"):
+                resp = web.StreamResponse(headers={"Content-Type": "text/event-stream"})
+                await resp.prepare(request)
+                for i in range(3):
+                    await resp.write(f"data: {json.dumps({'chunk': i, 'version': v})}\n\n".encode())
+                await resp.write(b"data: [DONE]\n\n")
+                await resp.write_eof()
+                return resp
+            return web.json_response(
+                {"object": "chat.completion", "choices": [{"message": {"content": f"Response from version {v}"}}]}
+            )
+        return web.json_response({"status": "OK"})
+
+    def paths(self, method: str | None = None) -> list[str]:
+        return [c.path for c in self.calls if method is None or c.method == method]

@@ -1,0 +1,58 @@
+"""The pytest plugin, tested from outside with pytester: options validated at start-up, markers registered."""
+
+from __future__ import annotations
+
+import pytest
+
+pytest_plugins = ["pytester"]
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--backend", "k8s"], "--backend: 'k8s' is not one of embedded, docker, external"),
+        (["--api-profile", "pr999"], "--api-profile: 'pr999' is not one of reference, pr228"),
+        (["--topology", "mesh"], "--topology: 'mesh' is not one of single, side-by-side"),
+        (["--versions", "v0.3.8,0.3.9"], "--versions: '0.3.9' is not a valid MLNode version"),
+        (["--versions", "v0.3.8"], "--versions: need at least two versions"),
+        (["--block-time", "fast"], "--block-time: 'fast' is not a number of seconds"),
+        (["--block-time", "0"], "--block-time: 0.0 is out of range"),
+        (["--chaos-seed", "x1"], "--chaos-seed: 'x1' is not an integer"),
+        (["--backend", "external"], "--backend external needs --env-file"),
+    ],
+)
+def test_bad_option_fails_at_startup_naming_it(pytester: pytest.Pytester, args, message):
+    pytester.makepyfile("def test_x(): pass")
+    result = pytester.runpytest_subprocess(*args)
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines([f"*{message}*"])
+
+
+def test_markers_registered_and_header(pytester: pytest.Pytester):
+    pytester.makepyfile(
+        """
+        import pytest
+        @pytest.mark.stable
+        @pytest.mark.chaos
+        @pytest.mark.slow
+        @pytest.mark.unstable
+        def test_x(): pass
+        """
+    )
+    result = pytester.runpytest_subprocess("--strict-markers", "--versions", "v0.3.8,v0.3.9")
+    result.assert_outcomes(passed=1)
+    result.stdout.fnmatch_lines(["harness: backend=embedded versions=v0.3.8,v0.3.9 profile=reference*"])
+
+
+def test_docker_tests_skip_with_reason_when_no_engine(pytester: pytest.Pytester, monkeypatch):
+    monkeypatch.setenv("DOCKER_HOST", "unix:///nonexistent/docker.sock")
+    pytester.makepyfile(
+        """
+        import pytest
+        @pytest.mark.docker
+        def test_needs_docker(): assert False, "must not run"
+        """
+    )
+    result = pytester.runpytest_subprocess("-rs")
+    result.assert_outcomes(skipped=1)
+    result.stdout.fnmatch_lines(["*docker*"])
