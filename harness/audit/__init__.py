@@ -1,0 +1,34 @@
+"""The prefix audit: did every request after each switch use the new version prefix? Pure functions, no I/O.
+
+records = records_from_journal(journal_json, mock_id="node1")          # GET /__admin/requests body
+timeline = SwitchTimeline([Switch("v0.3.8", 0), Switch("v0.3.9", t_switch_ms, height=42)])
+report = audit(records, timeline, Contract(grace_ms=35_000, stop_old=True))
+report.verdict, report.first_offender, report.to_text(), report.to_json()
+render_png(report, timeline, "audit.png")                                # lazy matplotlib import
+"""
+
+from harness.audit.png import render_png  # matplotlib itself is imported only when a picture is drawn
+from harness.audit.records import RequestRecord, port_class_of, record_from_url, records_from_journal, strip_version
+from harness.audit.report import report_dict, report_json, report_text
+from harness.audit.timeline import Contract, Switch, SwitchTimeline
+from harness.audit.verdict import VERDICTS, AuditReport, Offender, StopCheck, audit
+
+__all__ = [
+    "VERDICTS",
+    "AuditReport",
+    "Contract",
+    "Offender",
+    "RequestRecord",
+    "StopCheck",
+    "Switch",
+    "SwitchTimeline",
+    "audit",
+    "port_class_of",
+    "record_from_url",
+    "records_from_journal",
+    "render_png",
+    "report_dict",
+    "report_json",
+    "report_text",
+    "strip_version",
+]

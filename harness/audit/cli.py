@@ -1,0 +1,155 @@
+"""`harness audit`: judge saved WireMock journals against a switch timeline.
+
+    harness audit --journal node1.json --journal node2.json --switches switches.json [--grace-ms N]
+                  [--early-tolerance-ms N] [--no-stop-rule] [--heights FILE] [--format text|json] [--png FILE]
+
+--journal FILE            the JSON body of WireMock's GET /__admin/requests; mock id = file stem, node = file stem.
+--journal FILE:VERSION    side-by-side topology: this journal is from the WireMock that serves VERSION behind nginx
+                          (nginx strips the prefix, so VERSION is what the request used). Node = the file stem with a
+                          trailing `-VERSION` / `_VERSION` removed (node1-v0.3.8.json:v0.3.8 -> node1), so the
+                          per-version journals of one node share a node for the stop rule.
+--journal FILE:VERSION:NODE   the same with an explicit node id.
+--switches FILE           JSON list [{"version": "v0.3.8", "from_ms": 0}, {"version": "v0.3.9", "from_ms": ..., "height": 42}]
+--heights FILE            optional JSON list of [height, block_time_ms] pairs for the offenders' height brackets
+                          (default: the heights of the switches).
+
+Exit codes: 0 pass, 1 fail (offenders), 2 bad input (unreadable file, malformed JSON or journal, switches out of
+order, bad version string). `--live` (audit a running testnet's mocks) is reserved for a later issue.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+from harness.audit.records import RequestRecord, records_from_journal
+from harness.audit.timeline import Contract, SwitchTimeline
+from harness.audit.verdict import audit
+from harness.errors import ConfigError
+from harness.versions import VERSION_RE, check_version
+
+
+def _non_negative_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number of milliseconds, got {text!r}") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"must be >= 0, got {value}")
+    return value
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    p = subparsers.add_parser(
+        "audit",
+        help="Judge MLNode mock journals: did every request after each switch use the new version prefix?",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    p.add_argument(
+        "--journal",
+        action="append",
+        required=True,
+        metavar="FILE[:VERSION[:NODE]]",
+        help="A saved GET /__admin/requests body (repeatable). :VERSION marks a side-by-side backend.",
+    )
+    p.add_argument("--switches", required=True, metavar="FILE", help="JSON list of {version, from_ms, height}.")
+    p.add_argument("--heights", metavar="FILE", help="JSON list of [height, block_time_ms] for height brackets.")
+    p.add_argument("--grace-ms", type=_non_negative_int, default=0, help="Old prefix still allowed this long after a switch.")
+    p.add_argument(
+        "--early-tolerance-ms", type=_non_negative_int, default=0, help="New prefix allowed this long before its switch."
+    )
+    p.add_argument("--no-stop-rule", action="store_true", help="Do not require one POST /<old>/api/v1/stop per node.")
+    p.add_argument("--format", choices=("text", "json"), default="text", help="Output format (default text).")
+    p.add_argument("--png", metavar="FILE", help="Also write the timeline picture here.")
+    # Reserved: `--live` (read the journals of a running testnet's mocks) comes with a later issue.
+    p.set_defaults(func=run)
+
+
+def parse_journal_spec(spec: str) -> tuple[Path, str | None, str | None]:
+    """`FILE`, `FILE:VERSION` or `FILE:VERSION:NODE` -> (path, served_by_version, node)."""
+    parts = spec.rsplit(":", 2)
+    if len(parts) == 3 and parts[1].startswith("v") and not Path(spec).exists():
+        return Path(parts[0]), check_version(parts[1], field=f"--journal {spec}: VERSION"), parts[2] or None
+    parts = spec.rsplit(":", 1)
+    if len(parts) == 2 and not Path(spec).exists():
+        if VERSION_RE.match(parts[1]):
+            return Path(parts[0]), parts[1], None
+        if parts[1].startswith("v"):
+            check_version(parts[1], field=f"--journal {spec}: VERSION")
+    return Path(spec), None, None
+
+
+def _default_node(stem: str, version: str | None) -> str:
+    if version is not None:
+        for sep in ("-", "_", "."):
+            if stem.endswith(sep + version) and len(stem) > len(version) + 1:
+                return stem[: -len(version) - 1]
+    return stem
+
+
+def load_json_file(path: Path, what: str) -> Any:
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as e:
+        raise ConfigError(f"{what} {path}: cannot read it ({e.strerror or e}); check the path") from None
+    except UnicodeDecodeError:
+        raise ConfigError(f"{what} {path}: not UTF-8 text; expected a JSON file") from None
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as e:
+        raise ConfigError(f"{what} {path}: malformed JSON at line {e.lineno} column {e.colno}: {e.msg}") from None
+
+
+def load_records(specs: list[str]) -> list[RequestRecord]:
+    records: list[RequestRecord] = []
+    mock_ids: dict[str, Path] = {}
+    for spec in specs:
+        path, served, node = parse_journal_spec(spec)
+        mock_id = path.stem
+        if mock_id in mock_ids:
+            raise ConfigError(
+                f"--journal {path}: mock id {mock_id!r} (the file stem) is also used by {mock_ids[mock_id]}; rename one file"
+            )
+        mock_ids[mock_id] = path
+        data = load_json_file(path, "journal")
+        try:
+            records += records_from_journal(
+                data, mock_id=mock_id, node_id=node or _default_node(mock_id, served), served_by_version=served
+            )
+        except ConfigError as e:
+            raise ConfigError(f"journal {path}: {e}") from None
+    return records
+
+
+def load_heights(path: Path) -> list[tuple[int, int]]:
+    data = load_json_file(path, "heights")
+    if not isinstance(data, list):
+        raise ConfigError(f"heights {path}: expected a JSON list of [height, block_time_ms], got {type(data).__name__}")
+    out = []
+    for i, item in enumerate(data):
+        if isinstance(item, dict) and {"height", "time_ms"} <= set(item):
+            item = [item["height"], item["time_ms"]]
+        if not (isinstance(item, list) and len(item) == 2 and all(isinstance(x, int) and not isinstance(x, bool) for x in item)):
+            raise ConfigError(f"heights {path}: entry {i} must be [height, block_time_ms] (integers), got {item!r}")
+        out.append((item[0], item[1]))
+    return out
+
+
+def run(args: argparse.Namespace) -> int:
+    switches_path = Path(args.switches)
+    timeline = SwitchTimeline.from_json(load_json_file(switches_path, "switches"), source=f"switches {switches_path}")
+    records = load_records(args.journal)
+    heights = load_heights(Path(args.heights)) if args.heights else None
+    contract = Contract(grace_ms=args.grace_ms, stop_old=not args.no_stop_rule, early_tolerance_ms=args.early_tolerance_ms)
+    report = audit(records, timeline, contract, heights=heights)
+    sys.stdout.write(report.to_json() + "\n" if args.format == "json" else report.to_text())
+    if args.png:
+        from harness.audit.png import render_png
+
+        out = render_png(report, timeline, args.png)
+        print(f"timeline picture: {out}", file=sys.stderr)
+    return 0 if report.passed else 1

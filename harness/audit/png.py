@@ -1,0 +1,136 @@
+"""The timeline picture: time on x, version on y, one point per request coloured by verdict, switches as lines.
+
+Rows: the timeline's versions bottom to top, then `unknown` and `unversioned`. Management requests sit slightly
+above a row's centre, inference requests slightly below. Offenders are drawn last and larger, so a single stale
+request among 100k ok ones is visible at a glance. Matplotlib with the Agg backend (no display needed).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from pathlib import Path
+
+from harness.audit.records import RequestRecord
+from harness.audit.timeline import Contract, SwitchTimeline
+from harness.audit.verdict import AuditReport, audit
+
+COLOURS = {
+    "ok": "#2ca02c",
+    "stale": "#d62728",
+    "early": "#ff7f0e",
+    "unversioned": "#9467bd",
+    "unknown_version": "#8c564b",
+}
+
+
+def render_png(
+    report_or_records: AuditReport | Iterable[RequestRecord],
+    timeline: SwitchTimeline | None = None,
+    path: str | Path = "audit.png",
+    *,
+    contract: Contract | None = None,
+    title: str | None = None,
+) -> Path:
+    """Write the PNG and return its path. Records are audited first (with `contract`, default Contract())."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg  # Agg without pyplot: no global backend switch
+    from matplotlib.figure import Figure
+
+    if isinstance(report_or_records, AuditReport):
+        report = report_or_records
+        timeline = timeline or report.timeline
+    else:
+        if timeline is None:
+            raise TypeError("render_png: a timeline is needed when records (not a report) are given")
+        report = audit(report_or_records, timeline, contract)
+    versions = timeline.versions
+    row = {v: i for i, v in enumerate(versions)}
+    unknown_row, unversioned_row = len(versions), len(versions) + 1
+    t0 = report.records[0].logged_ms if report.records else 0
+    nonzero = [s.from_ms for s in timeline.switches if s.from_ms > 0]
+    if not report.records and nonzero:
+        t0 = nonzero[0]
+
+    xs: dict[str, list[float]] = {k: [] for k in COLOURS}
+    ys: dict[str, list[float]] = {k: [] for k in COLOURS}
+    for r, verdict in zip(report.records, report.verdicts, strict=True):
+        if r.version_seen is None:
+            y = unversioned_row
+        else:
+            y = row.get(r.version_seen, unknown_row)
+        xs[verdict].append((r.logged_ms - t0) / 1000.0)
+        ys[verdict].append(y + (0.12 if r.port_class == "management" else -0.12))
+
+    fig = Figure(figsize=(12, 4.5), dpi=100)
+    FigureCanvasAgg(fig)
+    ax = fig.add_subplot(1, 1, 1)
+    for verdict in ("ok", "unknown_version", "unversioned", "early", "stale"):
+        if not xs[verdict]:
+            continue
+        big = verdict != "ok"
+        ax.plot(
+            xs[verdict],
+            ys[verdict],
+            linestyle="none",
+            marker="o" if big else ".",
+            markersize=7 if big else 3,
+            color=COLOURS[verdict],
+            label=f"{verdict} ({len(xs[verdict])})",
+            rasterized=True,
+            zorder=3 if big else 2,
+        )
+    stops = sorted(report.expected_stop_indexes)
+    if stops:
+        ax.plot(
+            [(report.records[i].logged_ms - t0) / 1000.0 for i in stops],
+            [row[report.records[i].version_seen] + 0.12 for i in stops],
+            linestyle="none",
+            marker="D",
+            markersize=6,
+            markerfacecolor="none",
+            color="#1b5e20",
+            label=f"old-version stop, expected ({len(stops)})",
+            zorder=3,
+        )
+    grace_s = report.contract.grace_ms / 1000.0
+    for s in timeline.switches[1:]:
+        x = (s.from_ms - t0) / 1000.0
+        ax.axvline(x, color="#1f77b4", linewidth=1.2, zorder=1)
+        if grace_s > 0:
+            ax.axvspan(x, x + grace_s, color="#1f77b4", alpha=0.08, zorder=0)
+        label = f"h{s.height} → {s.version}" if s.height is not None else f"→ {s.version}"
+        ax.annotate(label, (x, unversioned_row + 0.45), rotation=90, va="top", ha="right", fontsize=8, color="#1f77b4")
+    missing = [o for o in report.offenders if o.verdict == "missing_stop"]
+    for n, o in enumerate(missing):
+        hop = timeline.index_of(o.expected_version)
+        if hop is None or hop + 1 >= len(timeline):
+            continue
+        x = (timeline.switches[hop + 1].from_ms - t0) / 1000.0 + grace_s
+        ax.plot(
+            [x],
+            [row[o.expected_version] + 0.12],
+            marker="x",
+            markersize=10,
+            color="#d62728",
+            zorder=4,
+            label=f"missing stop ({len(missing)})" if n == 0 else None,
+        )
+    ax.set_yticks(range(len(versions) + 2), [*versions, "unknown", "unversioned"])
+    ax.set_ylim(-0.6, unversioned_row + 0.6)
+    ax.set_xlabel(f"time since t0 (s); t0 = {t0} ms")
+    ax.set_ylabel("version prefix")
+    ax.grid(axis="y", alpha=0.3)
+    first = report.first_offender
+    headline = (
+        title or f"prefix audit: {report.verdict.upper()} — {len(report.records)} requests, {len(report.offenders)} offenders"
+    )
+    if first is not None:
+        where = f"mock {first.mock_id}, node {first.node}"
+        headline += f"\nfirst: {first.verdict} {first.method} {first.url} at {first.logged_ms} ms ({where})"
+    ax.set_title(headline, fontsize=9)
+    if any(xs.values()) or missing or stops:
+        ax.legend(loc="upper left", bbox_to_anchor=(1.005, 1.0), fontsize=8, markerscale=1.5, borderaxespad=0.0)
+    fig.tight_layout()
+    out = Path(path)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(out, format="png")
+    return out

@@ -1,0 +1,130 @@
+"""Text and JSON renderings of an AuditReport. Deterministic: same report, same bytes."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from harness.audit.verdict import AuditReport, Offender
+
+
+def _utc(ms: int | None) -> str:
+    if ms is None:
+        return "-"
+    return datetime.fromtimestamp(ms / 1000, tz=UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
+
+
+def _bracket(b: tuple[int | None, int | None]) -> str:
+    lo, hi = b
+    if lo is None and hi is None:
+        return "-"
+    return f"{'?' if lo is None else lo}..{'?' if hi is None else hi}"
+
+
+def report_dict(report: AuditReport) -> dict:
+    """`{"verdict", "counts", "offenders", ...}`; counts has exactly the five request verdicts."""
+    c = report.contract
+    return {
+        "verdict": report.verdict,
+        "counts": dict(report.counts),
+        "offenders": [o.to_dict() for o in report.offenders],
+        "first_offender": report.first_offender.to_dict() if report.first_offender else None,
+        "total_requests": len(report.records),
+        "per_hop": {k: dict(v) for k, v in report.per_hop.items()},
+        "per_class": {k: dict(v) for k, v in report.per_class.items()},
+        "stops": [s.to_dict() for s in report.stops],
+        "missing_stops": sum(1 for s in report.stops if s.status == "missing"),
+        "measured_old_prefix_tail_ms": dict(report.measured_old_prefix_tail_ms),
+        "timeline": report.timeline.to_json(),
+        "contract": {"grace_ms": c.grace_ms, "stop_old": c.stop_old, "early_tolerance_ms": c.early_tolerance_ms},
+        "end_ms": report.end_ms,
+    }
+
+
+def report_json(report: AuditReport, *, indent: int | None = 2) -> str:
+    return json.dumps(report_dict(report), indent=indent, sort_keys=False)
+
+
+def _table(rows: list[list[str]], header: list[str]) -> list[str]:
+    widths = [max(len(header[i]), *(len(r[i]) for r in rows)) if rows else len(header[i]) for i in range(len(header))]
+    fmt = "  ".join(f"{{:<{w}}}" for w in widths)
+    out = [fmt.format(*header), fmt.format(*("-" * w for w in widths))]
+    out.extend(fmt.format(*r) for r in rows)
+    return [line.rstrip() for line in out]
+
+
+def _offender_lines(o: Offender) -> list[str]:
+    return [
+        f"  verdict:   {o.verdict}{f' ({o.reason})' if o.reason else ''}",
+        f"  request:   {o.method} {o.url}",
+        f"  mock:      {o.mock_id or '-'}   node: {o.node or '-'}   port: {o.port_class or '-'}"
+        + (f"   served by: {o.served_by_version}" if o.served_by_version else ""),
+        f"  time:      {o.logged_ms if o.logged_ms is not None else '-'} ms ({_utc(o.logged_ms)})"
+        f"   heights: {_bracket(o.height_bracket)}",
+        f"  expected:  {o.expected_version or '-'}   seen: {o.seen_version or '(none)'}"
+        + (f"   journal id: {o.request_id}" if o.request_id else ""),
+    ]
+
+
+def report_text(report: AuditReport, *, max_offenders: int = 20) -> str:
+    """A readable report: verdict, the first offender in full, counts per hop and class, stops, offender table."""
+    c = report.contract
+    lines = [
+        f"prefix audit: {report.verdict.upper()}   {len(report.records)} requests, {len(report.offenders)} offenders",
+        "timeline: "
+        + " -> ".join(
+            f"{s.version} from {s.from_ms}" + (f" (h{s.height})" if s.height is not None else "")
+            for s in report.timeline.switches
+        ),
+        f"contract: grace_ms={c.grace_ms} stop_old={c.stop_old} early_tolerance_ms={c.early_tolerance_ms}",
+    ]
+    first = report.first_offender
+    if first is not None:
+        lines += ["", "first offender:", *_offender_lines(first)]
+    lines += ["", "counts:"]
+    keys = ["ok", "stale", "early", "unversioned", "unknown_version"]
+    rows = [["all", *(str(report.counts[k]) for k in keys)]]
+    rows += [[f"hop {v}", *(str(cnt[k]) for k in keys)] for v, cnt in report.per_hop.items()]
+    rows += [[cls, *(str(cnt[k]) for k in keys)] for cls, cnt in report.per_class.items()]
+    lines += ["  " + s for s in _table(rows, ["scope", *keys])]
+    if report.stops:
+        lines += ["", "stop rule (one POST /<old>/api/v1/stop per node after each switch):"]
+        srows = [
+            [f"{s.old_version}", s.node, s.status, str(s.stop_ms) if s.stop_ms is not None else "-", str(s.repeated)]
+            for s in report.stops
+        ]
+        lines += ["  " + s for s in _table(srows, ["old", "node", "status", "stop_ms", "repeated"])]
+    tails = report.measured_old_prefix_tail_ms
+    if tails:
+        lines += [
+            "",
+            "old-prefix tail after each switch (ms, stop excluded): "
+            + ", ".join(f"{k}: {'-' if v is None else v}" for k, v in tails.items()),
+        ]
+    if report.offenders:
+        shown = report.offenders[:max_offenders]
+        lines += [
+            "",
+            f"offenders ({len(report.offenders)}{', first ' + str(len(shown)) if len(shown) < len(report.offenders) else ''}):",
+        ]
+        orows = [
+            [
+                o.verdict + (f"/{o.reason}" if o.reason == "repeated_stop" else ""),
+                str(o.logged_ms) if o.logged_ms is not None else "-",
+                o.method,
+                o.url,
+                o.mock_id or "-",
+                o.node or "-",
+                o.expected_version or "-",
+                o.seen_version or "-",
+                _bracket(o.height_bracket),
+            ]
+            for o in shown
+        ]
+        lines += [
+            "  " + s
+            for s in _table(orows, ["verdict", "logged_ms", "method", "url", "mock", "node", "expected", "seen", "heights"])
+        ]
+    return "\n".join(lines) + "\n"
