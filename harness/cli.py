@@ -19,6 +19,8 @@ COMMAND_MODULES = [
     "harness.apinode.cli",
     "harness.chaos.cli",
     "harness.backends.cli",
+    "harness.mlnode.cli",
+    "harness.ops.cli",
 ]
 
 
