@@ -1,0 +1,377 @@
+"""WireMock mappings for MLNode mocks, generated so every version has its own scenario (state machine).
+
+WireMock scenarios need fixed names, so one mapping file is written per configured version
+(`mappings/mlnode-v0.3.9.json`, scenario `mlnode-v0.3.9`) plus one for unversioned paths
+(`mlnode-unversioned.json`, scenario `mlnode-unversioned`) and one set of regex catch-alls
+(`mlnode-any-version.json`) that answers any other `/vX.Y.Z/` prefix statelessly (state INFERENCE).
+Requests nothing matches get WireMock's own 404 and stay in the journal as unmatched.
+
+State machine per version (initial state STOPPED, like upstream's mock and a freshly started MLNode, so the
+API node's real reconcile path runs: GET state -> STOPPED -> POST stop -> POST inference/up -> INFERENCE):
+
+    any --stop--> STOPPED --inference/up--> INFERENCE       (inference/up from POW/TRAIN: 409, state kept)
+    any --pow/init/generate--> POW (+ webhook ProofBatch to body.url + "/generated")
+    any --pow/init/validate--> POW_VALIDATE (state "POW", pow/status "VALIDATING")
+    any --train/start--> TRAIN
+    GET health: 200 in INFERENCE, 503 otherwise.  chat/tokenize/pow/validate: stateless.
+
+`pow/validate` calls back to body.url + "/validated" when the body has a `url` (upstream's API sends a
+ProofBatch without one; upstream's mock hard-codes `http://<key>-api:9100/v1/poc-batches/validated`):
+pass `validation_callback_url` to get that fixed callback instead.
+
+Only features both WireMock 2.35 and 3.x have are used: urlPath/urlPathPattern, matchesJsonPath,
+scenarios, transformerParameters, global response templating helpers (jsonPath, pathSegments, if),
+and `postServeActions` in the array form `[{"name": "webhook", "parameters": {...}}]`
+(3.x: built-in webhook extension; 2.35: mocks/mlnode/extensions, loaded by harness.mlnode.wiremock).
+
+    python -m harness.mlnode.mappings mocks/mlnode v0.3.8 v0.3.9 v0.3.10     # regenerate the committed set
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import sys
+import uuid
+from collections.abc import Iterable
+from pathlib import Path
+
+from harness.versions import DEFAULT_PATH, check_version
+
+REPO_MOCKS = Path(__file__).resolve().parents[2] / "mocks" / "mlnode"
+ANY_VERSION = r"v[0-9]+\.[0-9]+\.[0-9]+"
+JSON = {"Content-Type": "application/json"}
+STUB_ID_NAMESPACE = uuid.UUID("6f1b7c2e-4b8a-5d0e-9a41-2c3d4e5f6a7b")
+# The initial WireMock scenario state is always "Started"; it behaves as STOPPED.
+STARTED, STOPPED, INFERENCE, POW, POW_VALIDATE, TRAIN = "Started", "STOPPED", "INFERENCE", "POW", "POW_VALIDATE", "TRAIN"
+STATE_BODY = {STARTED: "STOPPED", STOPPED: "STOPPED", INFERENCE: "INFERENCE", POW: "POW", POW_VALIDATE: "POW", TRAIN: "TRAIN"}
+POW_STATUS = {STARTED: "IDLE", STOPPED: "IDLE", INFERENCE: "IDLE", POW: "GENERATING", POW_VALIDATE: "VALIDATING", TRAIN: "IDLE"}
+
+# Priorities (lower wins): stream chat 1, fixed-version stateful 2, fixed-version fallback 3, any-version 6/7.
+P_STREAM, P_STATE, P_FALLBACK, P_ANY_STREAM, P_ANY = 1, 2, 3, 6, 7
+
+_req = "{{jsonPath originalRequest.body '$.%s'}}"
+PROOF_BATCH_BODY = (
+    '{"public_key":"' + _req % "public_key" + '","block_hash":"' + _req % "block_hash" + '",'
+    '"block_height":' + _req % "block_height" + ',"node_id":' + _req % "node_id" + ","
+    '"nonces":[1,2,3,4,5,6,7,8,9,10],"dist":[0.1,0.2,0.3,0.4,0.5,0.6,0.7,0.8,0.9,1.0]}'
+)
+VALIDATED_BATCH_BODY = (
+    '{"public_key":"' + _req % "public_key" + '","block_hash":"' + _req % "block_hash" + '",'
+    '"block_height":' + _req % "block_height" + ',"node_id":' + _req % "node_id" + ","
+    '"nonces":' + _req % "nonces" + ',"dist":' + _req % "dist" + ',"received_dist":' + _req % "dist" + ","
+    '"r_target":0.5,"fraud_threshold":0.1,"n_invalid":0,"probability_honest":0.99,"fraud_detected":false}'
+)
+
+
+def _webhook(url: str, body: str) -> list[dict]:
+    return [{"name": "webhook", "parameters": {"method": "POST", "url": url, "headers": JSON, "body": body}}]
+
+
+def _stub(
+    method: str, path: dict, response: dict, *, priority: int, name: str, body_patterns: list | None = None, **extra: object
+) -> dict:
+    request: dict = {"method": method, **path}
+    if body_patterns:
+        request["bodyPatterns"] = body_patterns
+    # A stable id per stub name: journals from different runs name the same mapping the same way.
+    stub: dict = {
+        "id": str(uuid.uuid5(STUB_ID_NAMESPACE, name)),
+        "name": name,
+        "priority": priority,
+        "request": request,
+        "response": response,
+    }
+    stub.update(extra)
+    return stub
+
+
+def _json(body: dict, status: int = 200) -> dict:
+    return {"status": status, "headers": dict(JSON), "jsonBody": body}
+
+
+def _empty(status: int = 200) -> dict:
+    return {"status": status}
+
+
+def _chat(label: str | None, stream: bool) -> dict:
+    params = {"mlnode_version": label} if label else {}
+    if stream:
+        return {
+            "status": 200,
+            "headers": {"Content-Type": "text/event-stream", "Cache-Control": "no-cache"},
+            "bodyFileName": "chat-completion-stream.txt",
+            "transformerParameters": params,
+        }
+    return {"status": 200, "headers": dict(JSON), "bodyFileName": "chat-completion.json", "transformerParameters": params}
+
+
+def _tokenize() -> dict:
+    return {"status": 200, "headers": dict(JSON), "bodyFileName": "tokenize.json"}
+
+
+STREAM_MATCH = [{"matchesJsonPath": "$[?(@.stream == true)]"}]
+
+
+def version_stubs(version: str | None, *, label: str | None = None, validation_callback_url: str | None = None) -> list[dict]:
+    """Stateful stubs for one version (`None` = the unversioned paths). `label` names the version in chat answers."""
+    prefix = f"/{version}" if version else ""
+    key = version or "unversioned"
+    scenario = f"mlnode-{key}"
+    label = label or version or "(unversioned)"
+
+    def path(p: str) -> dict:
+        return {"urlPath": f"{prefix}/{p}"}
+
+    stubs: list[dict] = []
+    for state, body in STATE_BODY.items():
+        stubs.append(
+            _stub(
+                "GET",
+                path("api/v1/state"),
+                _json({"state": body}),
+                priority=P_STATE,
+                name=f"{key} state {state}",
+                scenarioName=scenario,
+                requiredScenarioState=state,
+            )
+        )
+        stubs.append(
+            _stub(
+                "GET",
+                path("api/v1/pow/status"),
+                _json({"status": POW_STATUS[state], "is_model_initialized": state in (POW, POW_VALIDATE)}),
+                priority=P_STATE,
+                name=f"{key} pow/status {state}",
+                scenarioName=scenario,
+                requiredScenarioState=state,
+            )
+        )
+    stubs += [
+        _stub(
+            "POST",
+            path("api/v1/stop"),
+            _empty(),
+            priority=P_STATE,
+            name=f"{key} stop",
+            scenarioName=scenario,
+            newScenarioState=STOPPED,
+        ),
+        _stub(
+            "POST",
+            path("api/v1/inference/up"),
+            _empty(),
+            priority=P_STATE,
+            name=f"{key} inference/up from Started",
+            scenarioName=scenario,
+            requiredScenarioState=STARTED,
+            newScenarioState=INFERENCE,
+        ),
+        _stub(
+            "POST",
+            path("api/v1/inference/up"),
+            _empty(),
+            priority=P_STATE,
+            name=f"{key} inference/up from STOPPED",
+            scenarioName=scenario,
+            requiredScenarioState=STOPPED,
+            newScenarioState=INFERENCE,
+        ),
+        _stub(
+            "POST",
+            path("api/v1/inference/up"),
+            _empty(),
+            priority=P_STATE,
+            name=f"{key} inference/up while INFERENCE",
+            scenarioName=scenario,
+            requiredScenarioState=INFERENCE,
+        ),
+        _stub(
+            "POST",
+            path("api/v1/inference/up"),
+            _json({"detail": "MLNode busy: send POST /api/v1/stop first"}, 409),
+            priority=P_FALLBACK,
+            name=f"{key} inference/up while busy",
+        ),
+        _stub(
+            "POST",
+            path("api/v1/pow/init/generate"),
+            _empty(),
+            priority=P_STATE,
+            name=f"{key} pow/init/generate",
+            scenarioName=scenario,
+            newScenarioState=POW,
+            postServeActions=_webhook("{{jsonPath originalRequest.body '$.url'}}/generated", PROOF_BATCH_BODY),
+        ),
+        _stub(
+            "POST",
+            path("api/v1/pow/init/validate"),
+            _empty(),
+            priority=P_STATE,
+            name=f"{key} pow/init/validate",
+            scenarioName=scenario,
+            newScenarioState=POW_VALIDATE,
+        ),
+        _stub(
+            "POST",
+            path("api/v1/train/start"),
+            _empty(),
+            priority=P_STATE,
+            name=f"{key} train/start",
+            scenarioName=scenario,
+            newScenarioState=TRAIN,
+        ),
+        _stub(
+            "GET",
+            path("health"),
+            _empty(),
+            priority=P_STATE,
+            name=f"{key} health INFERENCE",
+            scenarioName=scenario,
+            requiredScenarioState=INFERENCE,
+        ),
+        _stub(
+            "GET",
+            path("health"),
+            _json({"detail": "vLLM is not running"}, 503),
+            priority=P_FALLBACK,
+            name=f"{key} health not running",
+        ),
+    ]
+    stubs += _validate_stubs(path("api/v1/pow/validate"), key, P_STATE, validation_callback_url)
+    stubs += [
+        _stub(
+            "POST",
+            path("v1/chat/completions"),
+            _chat(label, True),
+            priority=P_STREAM,
+            name=f"{key} chat stream",
+            body_patterns=STREAM_MATCH,
+        ),
+        _stub("POST", path("v1/chat/completions"), _chat(label, False), priority=P_STATE, name=f"{key} chat"),
+        _stub("POST", path("tokenize"), _tokenize(), priority=P_STATE, name=f"{key} tokenize"),
+    ]
+    return stubs
+
+
+def _validate_stubs(path: dict, key: str, priority: int, callback_url: str | None) -> list[dict]:
+    if callback_url:
+        return [
+            _stub(
+                "POST",
+                path,
+                _empty(),
+                priority=priority,
+                name=f"{key} pow/validate",
+                postServeActions=_webhook(callback_url.rstrip("/") + "/validated", VALIDATED_BATCH_BODY),
+            )
+        ]
+    return [
+        _stub(
+            "POST",
+            path,
+            _empty(),
+            priority=priority,
+            name=f"{key} pow/validate with url",
+            body_patterns=[{"matchesJsonPath": "$.url"}],
+            postServeActions=_webhook("{{jsonPath originalRequest.body '$.url'}}/validated", VALIDATED_BATCH_BODY),
+        ),
+        _stub("POST", path, _empty(), priority=priority + 1, name=f"{key} pow/validate"),
+    ]
+
+
+def any_version_stubs(validation_callback_url: str | None = None) -> list[dict]:
+    """Stateless answers for any `/vX.Y.Z/` prefix not in the configured list (state INFERENCE)."""
+
+    def path(p: str) -> dict:
+        return {"urlPathPattern": f"/{ANY_VERSION}/{p}"}
+
+    return [
+        _stub("GET", path(r"api/v1/state"), _json({"state": "INFERENCE"}), priority=P_ANY, name="any-version state"),
+        _stub(
+            "GET",
+            path(r"api/v1/pow/status"),
+            _json({"status": "IDLE", "is_model_initialized": False}),
+            priority=P_ANY,
+            name="any-version pow/status",
+        ),
+        _stub(
+            "POST",
+            path(r"api/v1/(stop|inference/up|pow/init/validate|train/start)"),
+            _empty(),
+            priority=P_ANY,
+            name="any-version commands",
+        ),
+        _stub(
+            "POST",
+            path(r"api/v1/pow/init/generate"),
+            _empty(),
+            priority=P_ANY,
+            name="any-version pow/init/generate",
+            postServeActions=_webhook("{{jsonPath originalRequest.body '$.url'}}/generated", PROOF_BATCH_BODY),
+        ),
+        *_validate_stubs(path(r"api/v1/pow/validate"), "any-version", P_ANY, validation_callback_url),
+        _stub("GET", path("health"), _empty(), priority=P_ANY, name="any-version health"),
+        _stub(
+            "POST",
+            path(r"v1/chat/completions"),
+            _chat(None, True),
+            priority=P_ANY_STREAM,
+            name="any-version chat stream",
+            body_patterns=STREAM_MATCH,
+        ),
+        _stub("POST", path(r"v1/chat/completions"), _chat(None, False), priority=P_ANY, name="any-version chat"),
+        _stub("POST", path("tokenize"), _tokenize(), priority=P_ANY, name="any-version tokenize"),
+    ]
+
+
+def write_mappings(
+    root_dir: Path | str,
+    versions: Iterable[str] = DEFAULT_PATH,
+    *,
+    unversioned_as: str | None = None,
+    validation_callback_url: str | None = None,
+) -> Path:
+    """Write `mappings/*.json` and `__files/*` under root_dir (a WireMock --root-dir); return root_dir.
+
+    `unversioned_as`: the version label unversioned paths answer with (side-by-side: each WireMock behind nginx
+    sees unprefixed paths, so it is told which version it is). Stale `mlnode-*.json` files are removed.
+    """
+    root = Path(root_dir)
+    checked = [check_version(v, field="mlnode mock versions") for v in versions]
+    if unversioned_as is not None:
+        unversioned_as = check_version(unversioned_as, field="unversioned_as")
+    (root / "mappings").mkdir(parents=True, exist_ok=True)
+    (root / "__files").mkdir(parents=True, exist_ok=True)
+    for old in (root / "mappings").glob("mlnode-*.json"):
+        old.unlink()
+    files: dict[str, list[dict]] = {
+        f"mlnode-{v}.json": version_stubs(v, validation_callback_url=validation_callback_url) for v in checked
+    }
+    files["mlnode-unversioned.json"] = version_stubs(None, label=unversioned_as, validation_callback_url=validation_callback_url)
+    files["mlnode-any-version.json"] = any_version_stubs(validation_callback_url)
+    for name, stubs in files.items():
+        (root / "mappings" / name).write_text(json.dumps({"mappings": stubs}, indent=1) + "\n")
+    for name in BODY_FILES:
+        if (root / "__files" / name).resolve() != (REPO_MOCKS / "__files" / name).resolve():
+            shutil.copyfile(REPO_MOCKS / "__files" / name, root / "__files" / name)
+    return root
+
+
+# Response bodies are hand-written templates in mocks/mlnode/__files (chat content: "Response from MLNode <version>",
+# the version from transformerParameters.mlnode_version, else the first path segment); copied into every root_dir.
+BODY_FILES = ("chat-completion.json", "chat-completion-stream.txt", "tokenize.json")
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = sys.argv[1:] if argv is None else argv
+    if not args:
+        print("usage: python -m harness.mlnode.mappings ROOT_DIR [VERSION ...]", file=sys.stderr)
+        return 2
+    root = write_mappings(args[0], args[1:] or DEFAULT_PATH)
+    print(f"wrote MLNode mappings to {root}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
