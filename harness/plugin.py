@@ -149,7 +149,12 @@ def testnet(_module_testnet, request: pytest.FixtureRequest, harness_options):
         from harness.report.bundle import write_bundle
 
         path = write_bundle(
-            harness_options.bundle_dir, request.node.nodeid, tn, harness_options, runner=getattr(tn, "last_runner", None)
+            harness_options.bundle_dir,
+            request.node.nodeid,
+            tn,
+            harness_options,
+            runner=getattr(tn, "last_runner", None),
+            failure=rep.longreprtext,
         )
         rep.sections.append(("harness failure bundle", f"bundle: {path}\n{_first_offender(tn)}"))
         tn.dirty = True

@@ -473,7 +473,7 @@ def test_text_report_names_the_first_offender():
             "entry 2",
         ),
         ([{"version": "0.3.8", "from_ms": 0}], "vMAJOR.MINOR.PATCH"),
-        ([{"version": "v0.3.8", "from_ms": 0}, {"version": "v0.3.8", "from_ms": 9}], "appears twice"),
+        ([{"version": "v0.3.8", "from_ms": 0}, {"version": "v0.3.8", "from_ms": 9}], "appears twice in a row"),
         ([{"version": "v0.3.8", "from_ms": "0"}], "from_ms: expected an integer"),
         ([{"version": "v0.3.8", "from_ms": 0, "height": -1}], "height: must be >= 0"),
         ([{"version": "v0.3.8", "from_ms": 0, "hieght": 1}], "unknown keys"),
@@ -554,3 +554,33 @@ def test_big_journal_leaves_the_gc_enabled_also_on_error():
     with pytest.raises(ConfigError, match=r"requests\[10001\]"):
         records_from_journal(journal(*entries), mock_id="m")
     assert gc.isenabled()
+
+
+# ---------------------------------------------------------------- rollback: a version comes back
+ROLLBACK = SwitchTimeline([Switch("v0.3.8", 0), Switch("v0.3.9", 10_000, 10), Switch("v0.3.8", 20_000, 20)])
+
+
+@pytest.mark.parametrize(
+    ("url", "t_ms", "verdict"),
+    [
+        ("/v0.3.9/api/v1/state", 9_999, "early"),  # before the first switch
+        ("/v0.3.8/api/v1/state", 15_000, "stale"),  # between the switches, the old version
+        ("/v0.3.9/api/v1/state", 15_000, "ok"),
+        ("/v0.3.8/api/v1/state", 20_000, "ok"),  # rolled back: the old prefix is expected again
+        ("/v0.3.9/v1/chat/completions", 20_500, "ok"),  # inside the rollback's grace
+        ("/v0.3.9/v1/chat/completions", 21_000, "stale"),  # the rolled-back version after grace
+        ("/v0.3.10/health", 25_000, "unknown_version"),
+    ],
+)
+def test_rollback_timeline(url, t_ms, verdict):
+    method = "POST" if "chat" in url else "GET"
+    report = audit([rec(url, t_ms, method)], ROLLBACK, NO_STOP)
+    got = report.offenders[0].verdict if report.offenders else "ok"
+    assert got == verdict, report.to_text()
+
+
+def test_rollback_stop_rule_per_hop():
+    records = [rec("/v0.3.8/api/v1/stop", 10_100, "POST", node="n1"), rec("/v0.3.9/api/v1/stop", 20_100, "POST", node="n1")]
+    report = audit(records, ROLLBACK, Contract(grace_ms=1000, stop_old=True), nodes=["n1"], end_ms=30_000)
+    assert report.verdict == "pass", report.to_text()
+    assert [(s.hop, s.old_version, s.status) for s in report.stops] == [(1, "v0.3.8", "ok"), (2, "v0.3.9", "ok")]

@@ -97,7 +97,10 @@ def test_process_death_fails_fast_with_log_tail(tmp_path):
 
 
 def test_process_group_is_torn_down(tmp_path):
-    code = "import subprocess,sys,time; subprocess.Popen([sys.executable,'-c','import time; time.sleep(60)']); print('up', flush=True); time.sleep(60)"
+    code = (
+        "import subprocess,sys,time; subprocess.Popen([sys.executable,'-c','import time; time.sleep(60)']); "
+        "print('up', flush=True); time.sleep(60)"
+    )
     proc = ManagedProcess([sys.executable, "-c", code], name="parent", log_path=tmp_path / "p.log")
     with proc:
         proc.wait_ready(lambda: "up" in proc.logs(), timeout_s=10, what="parent printed up")

@@ -14,7 +14,12 @@
                           (default: the heights of the switches).
 
 Exit codes: 0 pass, 1 fail (offenders), 2 bad input (unreadable file, malformed JSON or journal, switches out of
-order, bad version string). `--live` (audit a running testnet's mocks) is reserved for a later issue.
+order, bad version string), 3 (--live) the testnet cannot be reached.
+
+--live [--since HEIGHT]   audit a RUNNING testnet instead of files: its mocks' journals, and the switch timeline read
+                          from the chain (MLNodeVersion per height; see harness/ops/live_audit.py). The testnet is
+                          found like `harness status` finds it: --state-file, --env-file or --chain-rpc. --png FILE
+                          (default: audit-live.png in the testnet's workdir); --json for JSON.
 """
 
 from __future__ import annotations
@@ -52,11 +57,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument(
         "--journal",
         action="append",
-        required=True,
         metavar="FILE[:VERSION[:NODE]]",
         help="A saved GET /__admin/requests body (repeatable). :VERSION marks a side-by-side backend.",
     )
-    p.add_argument("--switches", required=True, metavar="FILE", help="JSON list of {version, from_ms, height}.")
+    p.add_argument("--switches", metavar="FILE", help="JSON list of {version, from_ms, height} (required without --live).")
     p.add_argument("--heights", metavar="FILE", help="JSON list of [height, block_time_ms] for height brackets.")
     p.add_argument("--grace-ms", type=_non_negative_int, default=0, help="Old prefix still allowed this long after a switch.")
     p.add_argument(
@@ -65,7 +69,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--no-stop-rule", action="store_true", help="Do not require one POST /<old>/api/v1/stop per node.")
     p.add_argument("--format", choices=("text", "json"), default="text", help="Output format (default text).")
     p.add_argument("--png", metavar="FILE", help="Also write the timeline picture here.")
-    # Reserved: `--live` (read the journals of a running testnet's mocks) comes with a later issue.
+    from harness.ops.live_cli import add_live_arguments
+
+    add_live_arguments(p)
     p.set_defaults(func=run)
 
 
@@ -140,6 +146,12 @@ def load_heights(path: Path) -> list[tuple[int, int]]:
 
 
 def run(args: argparse.Namespace) -> int:
+    if getattr(args, "live", False):
+        from harness.ops.live_cli import run_live_cli
+
+        return run_live_cli(args)
+    if not args.journal or not args.switches:
+        raise ConfigError("give --journal FILE (repeatable) and --switches FILE, or --live to audit a running testnet")
     switches_path = Path(args.switches)
     timeline = SwitchTimeline.from_json(load_json_file(switches_path, "switches"), source=f"switches {switches_path}")
     records = load_records(args.journal)

@@ -42,6 +42,8 @@ def render_png(
         if timeline is None:
             raise TypeError("render_png: a timeline is needed when records (not a report) are given")
         report = audit(report_or_records, timeline, contract)
+    if not isinstance(timeline, SwitchTimeline):
+        timeline = SwitchTimeline(timeline)
     versions = timeline.versions
     row = {v: i for i, v in enumerate(versions)}
     unknown_row, unversioned_row = len(versions), len(versions) + 1

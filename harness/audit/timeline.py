@@ -46,7 +46,8 @@ class Switch:
 
 @dataclass(frozen=True)
 class SwitchTimeline:
-    """Ordered switches; the first is the starting version with from_ms 0. Versions are distinct."""
+    """Ordered switches; the first is the starting version with from_ms 0. A version may reappear (rollback),
+    never twice in a row."""
 
     switches: tuple[Switch, ...]
 
@@ -68,9 +69,10 @@ class SwitchTimeline:
                 )
         seen: dict[str, int] = {}
         for i, s in enumerate(items):
-            if s.version in seen:
-                raise ConfigError(f"switch timeline: version {s.version} appears twice (entries {seen[s.version]} and {i})")
-            seen[s.version] = i
+            # A version may come back (a rollback upgrade), but a switch to the version already current is no switch.
+            if i > 0 and s.version == items[i - 1].version:
+                raise ConfigError(f"switch timeline: version {s.version} appears twice in a row (entries {i - 1} and {i})")
+            seen.setdefault(s.version, i)
         object.__setattr__(self, "switches", items)
         object.__setattr__(self, "_starts", [s.from_ms for s in items])
         object.__setattr__(self, "_index", seen)
@@ -106,7 +108,7 @@ class SwitchTimeline:
         return [s.version for s in self.switches]
 
     def index_of(self, version: str | None) -> int | None:
-        """Position of a version in the timeline, None when it is not in it."""
+        """Position of a version's first appearance in the timeline, None when it is not in it."""
         return self._index.get(version) if version is not None else None  # type: ignore[attr-defined]
 
     def hop_at(self, t_ms: int) -> int:

@@ -50,6 +50,17 @@ class Offender:
     served_by_version: str | None = None
     request_id: str = ""
 
+    def __str__(self) -> str:
+        lo, hi = self.height_bracket
+        where = f"between heights {lo} and {hi}" if lo is not None or hi is not None else "height unknown"
+        what = f"{self.method} {self.url}" if self.logged_ms is not None else f"no {self.method} {self.url} was sent"
+        why = f" ({self.reason})" if self.reason else ""
+        when = f"at {self.logged_ms} ms " if self.logged_ms is not None else ""
+        return (
+            f"{self.verdict}{why}: {what} on {self.mock_id or self.node} {when}({where}): "
+            f"expected {self.expected_version}, saw {self.seen_version or 'no prefix'}"
+        )
+
     def sort_key(self) -> tuple:
         return (self.logged_ms is None, self.logged_ms or 0, self.mock_id or "", self.node or "", self.request_id, self.url)
 
@@ -197,11 +208,16 @@ def audit(
 ) -> AuditReport:
     """Judge every request against the timeline and contract. See the module docstring for the rules."""
     contract = contract or Contract()
+    if not isinstance(timeline, SwitchTimeline):
+        timeline = SwitchTimeline(timeline)  # any sequence of Switch
     recs, times = sort_records(records)
     n_versions = len(timeline)
     starts = [s.from_ms for s in timeline.switches]
     versions = timeline.versions
-    index_of = {v: i for i, v in enumerate(versions)}
+    # Where each version appears (a rollback makes a version appear again later in the timeline).
+    positions: dict[str, list[int]] = {}
+    for i, v in enumerate(versions):
+        positions.setdefault(v, []).append(i)
     grace, tol, stop_old = contract.grace_ms, contract.early_tolerance_ms, contract.stop_old
     if end_ms is None:
         end_ms = times[-1] if times else None
@@ -233,7 +249,10 @@ def audit(
             if seen is None:
                 verdict = "unversioned"
             else:
-                vi = index_of.get(seen)
+                pos = positions.get(seen)
+                # the latest earlier appearance (an old version) wins over a later one (not yet switched to)
+                k = bisect.bisect_left(pos, e) if pos else 0
+                vi = None if pos is None else (pos[k - 1] if k > 0 else pos[0])
                 if vi is None:
                     verdict = "unknown_version"
                 elif vi > e:

@@ -20,9 +20,6 @@ from harness.chain.keys import DEV_MNEMONIC, Key
 from harness.options import RunOptions
 from harness.util.wait import wait_until
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
-MOCKS_DIR = REPO_ROOT / "mocks" / "mlnode"
-
 
 @dataclass(frozen=True)
 class NodeSpec:
@@ -114,26 +111,32 @@ class EmbeddedTestnet:
 
     # -- MLNode mocks ------------------------------------------------------------------------
     def _start_mocks(self) -> None:
-        from harness.mlnode import NginxSideBySide, WireMockServer, start_many
+        from harness.mlnode import NginxSideBySide, WireMockServer, start_many, write_mappings
 
         logs = self.workdir / "logs"
+        # Mappings for the configured versions; behind nginx each WireMock is told which version it is.
+        versions = self.opts.versions
+        if self.opts.topology == "side-by-side":
+            roots = {v: write_mappings(self.workdir / "mocks" / v, versions, unversioned_as=v) for v in versions}
+        else:
+            shared = write_mappings(self.workdir / "mocks" / "any", versions)
         plan: list[tuple[NodeSpec, str, WireMockServer]] = []
         for spec in self.node_specs:
             if self.opts.topology == "side-by-side":
-                for v in self.opts.versions:
-                    plan.append((spec, v, WireMockServer(MOCKS_DIR, name=f"{spec.id}-{v}", log_dir=logs)))
+                for v in versions:
+                    plan.append((spec, v, WireMockServer(roots[v], name=f"{spec.id}-{v}", log_dir=logs)))
             elif spec.split_ports:
-                plan.append((spec, "*poc", WireMockServer(MOCKS_DIR, name=f"{spec.id}-poc", log_dir=logs)))
-                plan.append((spec, "*inference", WireMockServer(MOCKS_DIR, name=f"{spec.id}-inference", log_dir=logs)))
+                plan.append((spec, "*poc", WireMockServer(shared, name=f"{spec.id}-poc", log_dir=logs)))
+                plan.append((spec, "*inference", WireMockServer(shared, name=f"{spec.id}-inference", log_dir=logs)))
             else:
-                plan.append((spec, "*", WireMockServer(MOCKS_DIR, name=spec.id, log_dir=logs)))
+                plan.append((spec, "*", WireMockServer(shared, name=spec.id, log_dir=logs)))
         self._wiremocks = [wm for _, _, wm in plan]
         start_many(self._wiremocks)
         for spec in self.node_specs:
             mine = {key: wm for s, key, wm in plan if s is spec}
             if self.opts.topology == "side-by-side":
                 ng = NginxSideBySide(
-                    {v: wm.url for v, wm in mine.items()}, self.opts.start_version, log_dir=logs, name=f"{spec.id}-nginx"
+                    {v: wm.url for v, wm in mine.items()}, self.opts.start_version, log_dir=logs / f"{spec.id}-nginx"
                 )
                 ng.start()
                 self._nginx.append(ng)
@@ -281,6 +284,21 @@ class EmbeddedTestnet:
 
     def logs(self) -> dict[str, Path]:
         return {p.stem: p for p in sorted((self.workdir / "logs").glob("*.log"))}
+
+    def child_pids(self) -> list[dict]:
+        """[{name, pid}] of every supervised child process (each leads its own process group), for `harness down`."""
+        parts = [
+            ("simnet", self.simnet),
+            ("apinode", self.apinode),
+            *((w.name, w) for w in self._wiremocks),
+            *((f"nginx-{i}", n) for i, n in enumerate(self._nginx)),
+        ]
+        out = []
+        for name, part in parts:
+            proc = getattr(part, "proc", None)
+            if proc is not None and proc.pid is not None and proc.is_running():
+                out.append({"name": name, "pid": proc.pid})
+        return out
 
     def validator_keys(self) -> list[Key]:
         return [Key.from_mnemonic(m, name=f"validator-{i}") for i, m in enumerate(self.info.validator_mnemonics)]

@@ -21,8 +21,12 @@ def write_state(tn, path: Path | None = None) -> Path:
         "endpoints": dataclasses.asdict(tn.endpoints),
         "mlnodes": [dataclasses.asdict(n) for n in tn.mlnodes],
         "workdir": str(getattr(tn, "workdir", "")),
-        "pids": getattr(tn, "child_pids", lambda: [])(),
+        "pids": [{**c, "starttime": proc_starttime(c["pid"])} for c in getattr(tn, "child_pids", lambda: [])()],
+        "starttime": proc_starttime(os.getpid()),
     }
+    labels = getattr(tn, "labels", None)
+    if isinstance(labels, dict):  # docker backend: containers to reap by label
+        data["docker_labels"] = labels
     tmp = path.with_suffix(".tmp")
     tmp.write_text(json.dumps(data, indent=1))
     os.replace(tmp, path)
@@ -43,3 +47,15 @@ def read_state(path: Path | None = None) -> dict:
 
 def clear_state(path: Path | None = None) -> None:
     (path or DEFAULT_STATE).unlink(missing_ok=True)
+
+
+def proc_starttime(pid: int) -> int | None:
+    """Field 22 of /proc/PID/stat (clock ticks since boot): with the pid it identifies one process, even after pid reuse."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return None
+    try:
+        return int(stat.rsplit(")", 1)[1].split()[19])
+    except (IndexError, ValueError):
+        return None

@@ -58,6 +58,13 @@ class ApiClient:
     def chain_pool(self) -> dict:
         return self._admin("GET", "/admin/v1/debug/chain-pool")
 
+    def poc_cycle(self) -> dict:
+        """Reference API node only: run one PoC cycle (generate, validate init, validate, back to inference)."""
+        return self._admin("POST", "/admin/v1/debug/poc-cycle")
+
+    def poc_batches(self) -> dict:
+        return self._admin("GET", "/admin/v1/debug/poc-batches")
+
     def debug_state(self) -> dict:
         return self._admin("GET", "/admin/v1/debug/state")
 

@@ -114,6 +114,27 @@ class UpgradeRunner:
         self.progress(f"height {height} reached; chain MLNodeVersion = {self.tn.chain.mlnode_version()}")
         return switch_height, seen.block_time_ms
 
+    def await_switch(self, to_version: str, height: int) -> tuple[int, int]:
+        """wait_switch, then record the switch in the timeline the audit uses."""
+        from harness.audit import Switch
+
+        switch_height, switch_ms = self.wait_switch(to_version, height)
+        self.switches.append(Switch(version=to_version, from_ms=switch_ms, height=height))
+        return switch_height, switch_ms
+
+    def audit_now(self):
+        """Audit everything the mocks journaled so far against the switch timeline and the profile's contract."""
+        from harness.audit import audit
+
+        heights = [(b.height, b.block_time_ms) for b in self.tn.timeline.blocks()]
+        return audit(
+            collect_records(self.tn.mlnodes),
+            self.switches,
+            self.contract(),
+            nodes=[n.id for n in self.tn.mlnodes],
+            heights=heights,
+        )
+
     def kick_management(self, node_id: str) -> None:
         """Force management traffic: admin disable then enable, waiting for the reconcile to finish."""
         api = self.tn.api
@@ -122,10 +143,28 @@ class UpgradeRunner:
         api.enable(node_id)
         wait_until(lambda: _status(api, node_id) == "INFERENCE", timeout_s=15, what=f"{node_id} INFERENCE after enable")
 
-    def hop(self, to_version: str, *, kick: bool = True, traffic: bool = True, after_blocks: int = 3) -> HopReport:
-        from harness.audit import Switch, audit
+    def poc_phase(self) -> None:
+        """Force PoC traffic (stop, pow/init/generate, pow/init/validate, pow/validate, inference/up) and wait for
+        the MLNodes' generated-batch webhook and the return to INFERENCE. Reference API node only."""
+        api = self.tn.api
+        before = len(api.poc_batches()["generated"])
+        api.poc_cycle()
+        wait_until(
+            lambda: len(api.poc_batches()["generated"]) > before,
+            timeout_s=20,
+            what="a PoC generated batch posted back by the MLNode mock",
+            evidence=lambda: str(api.debug_state()),
+        )
+        wait_until(lambda: api.debug_state().get("poc_phase") == "IDLE", timeout_s=20, what="PoC cycle finished")
+        for node in self.tn.mlnodes:
+            wait_until(lambda n=node.id: _status(api, n) == "INFERENCE", timeout_s=20, what=f"{node.id} INFERENCE after PoC")
 
+    def hop(
+        self, to_version: str, *, kick: bool = True, traffic: bool = True, after_blocks: int = 3, poc: bool | None = None
+    ) -> HopReport:
         from_version = self.current_version
+        if poc is None:  # the PoC trigger is a debug endpoint of the reference API node
+            poc = self.tn.info.backend == "embedded"
         started = int(time.time() * 1000)
         chat = ChatTraffic(self.tn.api) if traffic else None
         if chat:
@@ -134,20 +173,22 @@ class UpgradeRunner:
             if kick:
                 for node in self.tn.mlnodes:
                     self.kick_management(node.id)
+            if poc:
+                self.poc_phase()
             proposal_id, height = self.schedule(to_version)
-            switch_height, switch_ms = self.wait_switch(to_version, height)
-            self.switches.append(Switch(version=to_version, from_ms=switch_ms, height=height))
+            switch_height, switch_ms = self.await_switch(to_version, height)
             self.tn.rpc.wait_for_height(height + after_blocks, timeout_s=30)
             if kick:
                 for node in self.tn.mlnodes:
                     self.kick_management(node.id)
+            if poc:
+                self.poc_phase()
         finally:
             if chat:
                 chat.stop()
         chat_after = self.tn.api.chat("which version answers?")
+        report = self.audit_now()
         records = collect_records(self.tn.mlnodes)
-        heights = [(b.height, b.block_time_ms) for b in self.tn.timeline.blocks()]
-        report = audit(records, self.switches, self.contract(), nodes=[n.id for n in self.tn.mlnodes], heights=heights)
         hop = HopReport(
             from_version=from_version,
             to_version=to_version,

@@ -110,6 +110,8 @@ def _tokenize() -> dict:
     return {"status": 200, "headers": dict(JSON), "bodyFileName": "tokenize.json"}
 
 
+SLOW_MARKER = "__slow__"
+SLOW_CHAT_MS = 2000
 STREAM_MATCH = [{"matchesJsonPath": "$[?(@.stream == true)]"}]
 
 
@@ -249,6 +251,15 @@ def version_stubs(version: str | None, *, label: str | None = None, validation_c
             body_patterns=STREAM_MATCH,
         ),
         _stub("POST", path("v1/chat/completions"), _chat(label, False), priority=P_STATE, name=f"{key} chat"),
+        # A long generation: a prompt containing SLOW_MARKER is answered after SLOW_CHAT_MS (in-flight-across-switch tests).
+        _stub(
+            "POST",
+            path("v1/chat/completions"),
+            {**_chat(label, False), "fixedDelayMilliseconds": SLOW_CHAT_MS},
+            priority=P_STREAM,
+            name=f"{key} chat slow",
+            body_patterns=[{"contains": SLOW_MARKER}],
+        ),
         _stub("POST", path("tokenize"), _tokenize(), priority=P_STATE, name=f"{key} tokenize"),
     ]
     return stubs

@@ -24,7 +24,7 @@ def _safe(nodeid: str) -> str:
     return re.sub(r"[^A-Za-z0-9_.-]+", "_", nodeid)[-120:]
 
 
-def write_bundle(bundle_dir: Path, nodeid: str, testnet, opts, *, runner=None) -> Path:
+def write_bundle(bundle_dir: Path, nodeid: str, testnet, opts, *, runner=None, failure: str = "") -> Path:
     out = Path(bundle_dir).resolve() / f"{_safe(nodeid)}-{time.strftime('%Y%m%d-%H%M%S')}"
     out.mkdir(parents=True, exist_ok=True)
     errors: list[str] = []
@@ -34,6 +34,9 @@ def write_bundle(bundle_dir: Path, nodeid: str, testnet, opts, *, runner=None) -
             fn()
         except Exception as e:  # a bundle is best effort: record what could not be saved
             errors.append(f"{what}: {type(e).__name__}: {e}")
+
+    if failure:
+        (out / "failure.txt").write_text(failure)
 
     def options() -> None:
         data = {"test": nodeid, "options": _jsonable(opts), "endpoints": _jsonable(getattr(testnet, "endpoints", None))}

@@ -1,0 +1,235 @@
+"""Find the running testnet an operator command talks to, in this order:
+
+1. explicit URLs: `--chain-rpc URL` (plus `--api-public`, `--api-admin`, `--chaos-control`, `--journal ID=URL`);
+2. `--env-file FILE`: an external testnet (format in harness/backends/external.py);
+3. the state file `harness up` wrote: `--state-file FILE`, else $HARNESS_STATE_FILE, else ~/.harness/testnet.json.
+
+Every command gets the same `OpsContext`; a chain that does not answer raises `TestnetUnreachable` (exit 3).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from harness.backends.base import Endpoints, MLNodeEndpoint
+from harness.errors import ConfigError, HarnessError
+
+
+class TestnetUnreachable(HarnessError):
+    """The testnet's chain (or another required endpoint) does not answer: exit code 3."""
+
+    __test__ = False
+
+
+def add_global_options(p: argparse.ArgumentParser) -> None:
+    """`--state-file`, `--env-file`, `--json` and the explicit-URL overrides, on every operator command."""
+    g = p.add_argument_group("which testnet")
+    g.add_argument(
+        "--state-file",
+        default=None,
+        help="state file written by `harness up` (default $HARNESS_STATE_FILE or ~/.harness/testnet.json)",
+    )
+    g.add_argument("--env-file", default=None, help="an external testnet's env file (see harness/backends/external.py)")
+    g.add_argument("--chain-rpc", default=None, help="CometBFT RPC URL; overrides the state/env file")
+    g.add_argument("--api-public", default=None, help="API node public URL (with --chain-rpc)")
+    g.add_argument("--api-admin", default=None, help="API node admin URL (with --chain-rpc)")
+    g.add_argument("--chaos-control", default=None, help="chaos proxy control URL (with --chain-rpc)")
+    g.add_argument(
+        "--journal-url",
+        action="append",
+        default=[],
+        metavar="NODE=ADMIN_URL",
+        help="an MLNode mock's WireMock admin URL (with --chain-rpc; repeatable)",
+    )
+    p.add_argument("--json", action="store_true", help="machine-readable JSON on stdout")
+
+
+@dataclass
+class OpsContext:
+    source: str  # "state file PATH", "env file PATH" or "command-line URLs"
+    backend: str
+    endpoints: Endpoints
+    mlnodes: list[MLNodeEndpoint]
+    block_time_s: float
+    api_profile: str
+    validator_mnemonics: list[str] = field(default_factory=list)
+    workdir: Path | None = None
+    state_path: Path | None = None
+    state: dict[str, Any] = field(default_factory=dict)
+    voting_period_blocks: int | None = None
+
+    # -- clients ----------------------------------------------------------------------------
+    def chain(self, *, timeout_s: float = 10.0):
+        """A ChainClient whose chain answered `status` just now; TestnetUnreachable otherwise."""
+        from harness.chain import ChainClient
+        from harness.errors import ChainError
+
+        client = ChainClient(self.endpoints.chain_rpc, timeout_s=timeout_s)
+        try:
+            client.rpc.status()
+        except ChainError as e:
+            client.close()
+            raise TestnetUnreachable(f"chain RPC {self.endpoints.chain_rpc} does not answer ({e}); {self.hint()}") from None
+        return client
+
+    def api(self, *, timeout_s: float = 5.0):
+        from harness.drive.api import ApiClient
+
+        return ApiClient(self.endpoints.api_public, self.endpoints.api_admin, timeout_s=timeout_s)
+
+    def hint(self) -> str:
+        """Why the testnet may be gone, for error messages."""
+        if self.state_path is None:
+            return f"is the testnet from {self.source} running?"
+        pid = self.state.get("pid")
+        alive = isinstance(pid, int) and pid_alive(pid)
+        if alive:
+            return f"`harness up` (pid {pid}) is still running; check its logs in {self.workdir}/logs"
+        return (
+            f"the `harness up` process (pid {pid}) recorded in {self.state_path} is gone; "
+            "run `harness down` to clean up, then `harness up` again"
+        )
+
+    def describe(self) -> dict[str, Any]:
+        return {
+            "source": self.source,
+            "backend": self.backend,
+            "chain_rpc": self.endpoints.chain_rpc,
+            "api_public": self.endpoints.api_public,
+            "api_admin": self.endpoints.api_admin,
+            "chaos_control": self.endpoints.chaos_control,
+            "api_profile": self.api_profile,
+            "block_time_s": self.block_time_s,
+        }
+
+
+def pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def _path(value: str | None) -> Path | None:
+    return Path(value).expanduser() if value else None
+
+
+def state_path_of(args: argparse.Namespace) -> Path:
+    from harness.backends import state
+
+    p = _path(getattr(args, "state_file", None))
+    if p is not None:
+        return p
+    env = os.environ.get("HARNESS_STATE_FILE")
+    return Path(env).expanduser() if env else state.DEFAULT_STATE
+
+
+def resolve(args: argparse.Namespace) -> OpsContext:
+    """The testnet the command talks to (see the module docstring); ConfigError when none is given or found."""
+    if getattr(args, "chain_rpc", None):
+        return from_urls(args)
+    extra = [f"--{n.replace('_', '-')}" for n in ("api_public", "api_admin", "chaos_control") if getattr(args, n, None)]
+    if extra or getattr(args, "journal_url", None):
+        raise ConfigError(f"{', '.join(extra) or '--journal-url'} only work together with --chain-rpc URL")
+    if getattr(args, "env_file", None):
+        if getattr(args, "state_file", None):
+            raise ConfigError("give either --env-file (an external testnet) or --state-file (one `harness up` started), not both")
+        return from_env_file(Path(args.env_file))
+    return from_state(state_path_of(args))
+
+
+def from_state(path: Path) -> OpsContext:
+    from harness.backends.state import read_state
+
+    if not path.exists():
+        raise TestnetUnreachable(
+            f"no running testnet recorded at {path}; start one with `harness up` (or pass --state-file FILE, "
+            "--env-file FILE for an external testnet, or --chain-rpc URL)"
+        )
+    st = read_state(path)
+    try:
+        info = st.get("info") or {}
+        ep = Endpoints(**st["endpoints"])
+        nodes = [mlnode_from_dict(d) for d in st.get("mlnodes") or []]
+        return OpsContext(
+            source=f"state file {path}",
+            backend=str(st.get("backend") or info.get("backend") or "embedded"),
+            endpoints=ep,
+            mlnodes=nodes,
+            block_time_s=float(info.get("block_time_s") or 0.2),
+            api_profile=str(info.get("api_profile") or "reference"),
+            validator_mnemonics=list(info.get("validator_mnemonics") or []),
+            workdir=Path(st["workdir"]) if st.get("workdir") else None,
+            state_path=path,
+            state=st,
+        )
+    except (KeyError, TypeError, ValueError) as e:
+        raise ConfigError(
+            f"state file {path} is missing or has a malformed field ({e}); run `harness down` and `harness up` again"
+        ) from None
+
+
+def mlnode_from_dict(d: dict[str, Any]) -> MLNodeEndpoint:
+    d = dict(d)
+    if "models" in d:
+        d["models"] = tuple(d["models"])
+    return MLNodeEndpoint(**d)
+
+
+def from_env_file(path: Path) -> OpsContext:
+    from harness.backends.external import parse_env_file, parse_mlnode
+
+    env = parse_env_file(path)
+    try:
+        bt = float(env.get("HARNESS_BLOCK_TIME", "5"))
+        vp = int(env["HARNESS_VOTING_PERIOD_BLOCKS"]) if env.get("HARNESS_VOTING_PERIOD_BLOCKS") else None
+    except ValueError:
+        raise ConfigError(f"--env-file {path}: HARNESS_BLOCK_TIME / HARNESS_VOTING_PERIOD_BLOCKS must be numbers") from None
+    ep = Endpoints(
+        chain_rpc=env["HARNESS_CHAIN_RPC"],
+        api_chain_rpc=env.get("HARNESS_API_CHAIN_RPC") or env["HARNESS_CHAIN_RPC"],
+        api_public=env["HARNESS_API_PUBLIC"],
+        api_admin=env["HARNESS_API_ADMIN"],
+        chaos_control=env.get("HARNESS_CHAOS_CONTROL") or None,
+    )
+    nodes = [parse_mlnode(v, key=k) for k, v in sorted(env.items()) if k.startswith("HARNESS_MLNODE_")]
+    mnemonic = env.get("HARNESS_GOV_MNEMONIC", "")
+    return OpsContext(
+        source=f"env file {path}",
+        backend="external",
+        endpoints=ep,
+        mlnodes=nodes,
+        block_time_s=bt,
+        api_profile=env.get("HARNESS_API_PROFILE", "reference"),
+        validator_mnemonics=[mnemonic] if mnemonic else [],
+        voting_period_blocks=vp,
+    )
+
+
+def from_urls(args: argparse.Namespace) -> OpsContext:
+    chain = args.chain_rpc
+    if not chain.startswith(("http://", "https://")):
+        raise ConfigError(f"--chain-rpc {chain!r}: expected http://HOST:PORT (the CometBFT RPC port)")
+    nodes = []
+    for spec in args.journal_url or []:
+        if "=" not in spec:
+            raise ConfigError(f"--journal-url {spec!r}: expected NODE=http://HOST:PORT/__admin")
+        node, url = spec.split("=", 1)
+        nodes.append(MLNodeEndpoint(id=node, host="", poc_port=0, inference_port=0, journals={"*": url}))
+    ep = Endpoints(
+        chain_rpc=chain,
+        api_chain_rpc=chain,
+        api_public=args.api_public or "",
+        api_admin=args.api_admin or "",
+        chaos_control=args.chaos_control or None,
+    )
+    return OpsContext(
+        source="command-line URLs", backend="external", endpoints=ep, mlnodes=nodes, block_time_s=0.0, api_profile="reference"
+    )

@@ -1,0 +1,61 @@
+"""The `--live` half of `harness audit` (the file-based half is harness/audit/cli.py)."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from harness.errors import ConfigError
+from harness.ops.context import add_global_options, resolve
+
+
+def add_live_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--live", action="store_true", help="audit a running testnet (journals now, switches from the chain)")
+    p.add_argument(
+        "--since",
+        type=int,
+        default=None,
+        metavar="HEIGHT",
+        help="--live: start the timeline at this height and ignore requests logged before its block",
+    )
+    add_global_options(p)
+
+
+def run_live_cli(args: argparse.Namespace) -> int:
+    from harness.ops.cli import guarded
+
+    return guarded(_run)(args)
+
+
+def _run(args: argparse.Namespace) -> int:
+    from harness.ops.cli import emit
+    from harness.ops.live_audit import default_png, run_live
+
+    if args.journal or args.switches or args.heights:
+        raise ConfigError("--live reads the running mocks and the chain; drop --journal/--switches/--heights")
+    ctx = resolve(args)
+    png = Path(args.png) if args.png else default_png(ctx)
+    res = run_live(ctx, since=args.since, png=png)
+    report = res["report"]
+    as_json = args.json or args.format == "json"
+    doc = {
+        "ok": report.passed,
+        **report.to_dict(),
+        "png": res["png"],
+        "since": res["since"],
+        "latest_height": res["latest"],
+        "profile": res["profile"],
+        "chain_queries": res["queries"],
+        "version_changes": [{"height": c.height, "version": c.version} for c in res["changes"]],
+    }
+
+    def human() -> str:
+        changes = " -> ".join(f"{c.version}@{c.height}" for c in res["changes"])
+        return (
+            f"live audit of {ctx.source}: heights {res['since']}..{res['latest']}, profile {res['profile']}\n"
+            f"switches from the chain: {changes}\n\n{report.to_text()}\ntimeline picture: {res['png']}"
+        )
+
+    args.json = as_json
+    emit(args, doc, human)
+    return 0 if report.passed else 1

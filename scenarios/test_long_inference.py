@@ -1,0 +1,34 @@
+"""Scenario 6: a long inference in flight across the switch completes (it was started on the old version);
+requests started after the switch use the new prefix."""
+
+import threading
+
+import pytest
+
+from harness.drive.traffic import ChatTraffic
+
+pytestmark = pytest.mark.stable
+
+SLOW_PROMPT = "__slow__ a long generation"  # the mocks answer this prompt after a 2 s delay
+
+
+def test_long_inference_across_switch(testnet, upgrade, harness_options):
+    old, new = harness_options.versions[0], harness_options.versions[1]
+    _, height = upgrade.schedule(new)
+    testnet.rpc.wait_for_height(height - 2, timeout_s=30)
+
+    # Start the long request two blocks before the switch
+    result = {}
+    t = threading.Thread(target=lambda: result.setdefault("r", testnet.api.chat(SLOW_PROMPT, timeout_s=30)))
+    t.start()
+    with ChatTraffic(testnet.api):
+        upgrade.await_switch(new, height)
+        t.join(30)
+    assert not t.is_alive(), "the long inference never completed"
+    long = result["r"]
+    assert long.ok, f"the long inference failed across the switch: {long}"
+    assert old in long.content, f"the long inference started on {old} but was answered by {long.content!r}"
+    assert long.elapsed_ms >= 1500
+
+    report = upgrade.audit_now()
+    assert report.verdict == "pass", report.to_text()

@@ -1,0 +1,36 @@
+"""Scenario 3: the API node is down across the upgrade height. Restarted, it syncs the version from the
+chain (MLNodeVersion) and its very first MLNode call uses the new prefix."""
+
+import pytest
+
+from harness.drive.collect import collect_records
+
+pytestmark = pytest.mark.stable
+
+
+def test_api_down_across_upgrade_height(testnet, upgrade, harness_options):
+    new = harness_options.versions[1]
+    # Schedule the upgrade, then take the API node down before the height
+    _, height = upgrade.schedule(new)
+    testnet.stop_api()
+    down_ms = testnet.now_ms()
+
+    # The chain passes the height (and H+1, when the PartialUpgrade entry is deleted) without the API node
+    testnet.rpc.wait_for_height(height + 2, timeout_s=30)
+    assert testnet.chain.mlnode_version() == new
+    assert testnet.chain.partial_upgrades() == []
+
+    # Restart: the first MLNode call it makes uses the new prefix
+    testnet.start_api()
+    testnet.wait_nodes_inference()
+    after = sorted((r for r in collect_records(testnet.mlnodes) if r.logged_ms > down_ms), key=lambda r: r.logged_ms)
+    assert after, "the restarted API node made no MLNode call"
+    first = after[0]
+    assert first.version_seen == new, f"first call after restart used {first.version_seen!r}: {first.method} {first.url}"
+    # Apart from the one stop it owes the old version (its last used version), every call is on the new prefix
+    old = harness_options.versions[0]
+    stops = [r for r in after if r.method == "POST" and r.url == f"/{old}/api/v1/stop"]
+    assert len(stops) == 1, f"expected exactly one POST /{old}/api/v1/stop after restart, got {len(stops)}"
+    stale = [r for r in after if r.version_seen != new and r not in stops]
+    assert not stale, f"{len(stale)} calls after restart did not use {new}; first: {stale[0].method} {stale[0].url}"
+    assert testnet.api.versions()["node_version"]["current"] == new

@@ -1,0 +1,207 @@
+"""Operator commands against a real embedded testnet started by `harness up` (a subprocess, as a user runs it):
+status, upgrade + audit --live, chaos, refusals, and `harness down` both after a normal run and after `kill -9`."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import pytest
+
+from harness.ops.down import alive
+from harness.util.ports import port_is_listening
+from harness.util.wait import wait_until
+
+
+def _harness(*argv, env: dict | None = None, timeout_s: float = 120) -> tuple[int, dict, str]:
+    p = subprocess.run(
+        [sys.executable, "-m", "harness", *map(str, argv)],
+        capture_output=True,
+        text=True,
+        timeout=timeout_s,
+        env={**os.environ, **(env or {})},
+    )
+    try:
+        doc = json.loads(p.stdout) if p.stdout.strip() else {}
+    except ValueError:
+        doc = {}
+    return p.returncode, doc, p.stdout + p.stderr
+
+
+class Up:
+    """`harness up --state-file F --workdir W` as a child process."""
+
+    def __init__(self, tmp: Path) -> None:
+        self.state = tmp / "testnet.json"
+        self.log = tmp / "up.log"
+        with open(self.log, "wb") as log:
+            self.proc = subprocess.Popen(
+                [sys.executable, "-m", "harness", "up", "--state-file", str(self.state), "--workdir", str(tmp / "work")],
+                stdout=log,
+                stderr=subprocess.STDOUT,
+            )
+        try:
+            wait_until(
+                self.state.exists,
+                timeout_s=90,
+                what="`harness up` to write its state file",
+                abort=lambda: None if self.proc.poll() is None else f"harness up exited {self.proc.returncode}",
+                evidence=lambda: self.log.read_text()[-3000:],
+            )
+        except BaseException:
+            self.kill()
+            raise
+        self.doc = json.loads(self.state.read_text())
+
+    def ports(self) -> list[int]:
+        ep = self.doc["endpoints"]
+        urls = [ep[k] for k in ("chain_rpc", "api_chain_rpc", "api_public", "api_admin", "chaos_control") if ep.get(k)]
+        urls += [u for n in self.doc["mlnodes"] for u in n["journals"].values()]
+        return sorted({urlsplit(u).port for u in urls})
+
+    def pids(self) -> list[int]:
+        return [c["pid"] for c in self.doc["pids"]]
+
+    def kill(self) -> None:
+        """Last-resort cleanup for a failed test: the up process and every recorded group."""
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(30)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(5)
+        if self.state.exists():
+            for c in json.loads(self.state.read_text()).get("pids", []):
+                try:
+                    os.killpg(c["pid"], signal.SIGKILL)
+                except (ProcessLookupError, PermissionError):
+                    pass
+
+
+def _nothing_left(up: Up) -> None:
+    wait_until(
+        lambda: not any(alive(p) for p in up.pids()),
+        timeout_s=10,
+        what="every recorded process gone",
+        evidence=lambda: str([p for p in up.pids() if alive(p)]),
+    )
+    wait_until(
+        lambda: not any(port_is_listening(p) for p in up.ports()),
+        timeout_s=10,
+        what="every port closed",
+        evidence=lambda: str([p for p in up.ports() if port_is_listening(p)]),
+    )
+    assert not up.state.exists()
+
+
+@pytest.fixture(scope="module")
+def up(tmp_path_factory):
+    u = Up(tmp_path_factory.mktemp("ops-up"))
+    yield u
+    u.kill()
+
+
+def test_state_file_records_children(up):
+    names = {c["name"] for c in up.doc["pids"]}
+    assert {"simnet", "apinode", "mlnode-1"} <= names
+    assert all(isinstance(c["starttime"], int) for c in up.doc["pids"])
+    assert up.doc["starttime"] is not None
+
+
+def test_status_json(up):
+    code, doc, out = _harness("status", "--state-file", up.state, "--json")
+    assert code == 0, out
+    assert doc["chain"]["height"] > 0
+    assert doc["chain"]["chain_id"] == "gonka-testnet"
+    assert doc["chain"]["mlnode_version"] == "v0.3.8"
+    assert doc["api"]["versions"]["node_version"]["current"] == "v0.3.8"
+    assert [(n["id"], n["status"]) for n in doc["api"]["nodes"]] == [("mlnode-1", "INFERENCE")]
+    (mock,) = doc["mlnodes"]
+    assert mock["requests"] > 0
+    assert mock["last"]["prefix"] == "v0.3.8"
+
+
+def test_refusals_against_the_running_testnet(up):
+    code, doc, _ = _harness("upgrade", "--to", "v0.3.9", "--in", 1, "--state-file", up.state, "--json")
+    assert code == 2
+    assert "earliest allowed height" in doc["error"]
+    code, doc, _ = _harness("upgrade", "--to", "v0.3.9x", "--in", 20, "--state-file", up.state, "--json")
+    assert code == 2
+    assert "not a valid MLNode version" in doc["error"]
+
+
+def test_chaos_commands_drive_the_proxy(up):
+    s = ("--state-file", up.state, "--json")
+    code, doc, out = _harness("chaos", "add", "latency", "--param", "latency_ms=5", "--max-count", 3, *s)
+    assert code == 0, out
+    fid = doc["id"]
+    code, doc, _ = _harness("chaos", "list", *s)
+    assert [f["id"] for f in doc["faults"]] == [fid]
+    assert "seed" in doc
+    code, doc, _ = _harness("chaos", "clear", *s)
+    assert doc["cleared"] == 1
+    assert doc["faults"] == []
+
+
+def test_upgrade_then_live_audit_passes(up):
+    from harness.drive.api import ApiClient
+
+    code, doc, out = _harness(
+        "upgrade", "--to", "v0.3.9", "--in", 10, "--from", "dev", "--wait", "--state-file", up.state, "--json"
+    )
+    assert code == 0, out
+    assert doc["switched"] is True
+    h = doc["upgrade_height"]
+    ep = up.doc["endpoints"]
+    api = ApiClient(ep["api_public"], ep["api_admin"])
+    wait_until(lambda: api.versions()["node_version"]["current"] == "v0.3.9", timeout_s=20, what="API node on v0.3.9")
+    chat = api.chat("which version answers?")
+    assert chat.ok, chat
+    wait_until(
+        lambda: _harness("status", "--state-file", up.state, "--json")[1]["mlnodes"][0]["last"]["prefix"] == "v0.3.9",
+        timeout_s=20,
+        what="the mock's last request on v0.3.9",
+    )
+    code, audit, out = _harness("audit", "--live", "--state-file", up.state, "--json")
+    assert code == 0, out
+    assert audit["verdict"] == "pass"
+    assert audit["version_changes"][-1] == {"height": h, "version": "v0.3.9"}
+    assert audit["counts"]["ok"] == audit["total_requests"] > 0
+    assert Path(audit["png"]).read_bytes().startswith(b"\x89PNG")
+    assert any(s["status"] == "ok" for s in audit["stops"])
+
+
+def test_down_stops_everything(up):
+    code, doc, out = _harness("down", "--state-file", up.state, "--json")
+    assert code == 0, out
+    assert doc["found"] is True
+    assert doc["stopped"][0]["name"] == "harness up"
+    assert doc["stopped"][0]["result"] == "stopped"
+    assert up.proc.wait(30) == 0
+    _nothing_left(up)
+    code, doc, _ = _harness("down", "--state-file", up.state, "--json")
+    assert code == 0
+    assert doc["found"] is False
+
+
+def test_down_after_kill_9_of_harness_up(tmp_path):
+    u = Up(tmp_path)
+    try:
+        assert all(alive(p) for p in u.pids())
+        u.proc.send_signal(signal.SIGKILL)
+        assert u.proc.wait(10) == -signal.SIGKILL
+        assert all(alive(p) for p in u.pids())  # the orphans keep running: this is what `down` is for
+        code, doc, out = _harness("down", "--state-file", u.state, "--json")
+        assert code == 0, out
+        results = {s["name"]: s["result"] for s in doc["stopped"]}
+        assert results["harness up"] == "gone"
+        assert {results[n] for n in ("simnet", "apinode", "mlnode-1")} <= {"stopped", "killed"}
+        _nothing_left(u)
+    finally:
+        u.kill()

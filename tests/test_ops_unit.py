@@ -1,0 +1,314 @@
+"""Operator CLI (harness/ops) against an in-process simnet: keyring, finding the testnet, `harness upgrade` and its
+refusals, `harness status`, `harness chaos` on a real chaos proxy, and `harness down` on real processes."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import stat
+import subprocess
+import sys
+
+import pytest
+
+import harness.cli
+from harness.backends.state import proc_starttime
+from harness.chain import DEV_MNEMONIC, DEV_USER_MNEMONIC, ChainClient, Key
+from harness.errors import ConfigError
+from harness.ops.keyring import Keyring
+from harness.simnet import Genesis, Simnet
+from harness.util.wait import wait_until
+
+
+@pytest.fixture(autouse=True)
+def _isolated(monkeypatch, tmp_path):
+    """Never read or write the user's ~/.harness."""
+    monkeypatch.setenv("HARNESS_KEYRING", str(tmp_path / "keys.json"))
+    monkeypatch.setenv("HARNESS_STATE_FILE", str(tmp_path / "testnet.json"))
+
+
+@pytest.fixture(scope="module")
+def net():
+    with Simnet(Genesis(block_time_s=0.1, voting_period_blocks=3), port=0) as sim:
+        with ChainClient(sim.rpc_url) as c:
+            c.rpc.wait_for_height(3, timeout_s=10.0)
+        yield sim
+
+
+@pytest.fixture
+def run(capsys):
+    def _run(*argv: str) -> tuple[int, dict | None, str]:
+        code = harness.cli.main([str(a) for a in argv])
+        out, err = capsys.readouterr()
+        try:
+            doc = json.loads(out) if out.strip() else None
+        except ValueError:
+            doc = None
+        return code, doc, out + err
+
+    return _run
+
+
+# -- keyring -----------------------------------------------------------------------------------------------------------
+
+
+def test_keyring_builtin_file_and_env(tmp_path, monkeypatch):
+    ring = Keyring.load(tmp_path / "absent.json")
+    assert ring.names() == ["dev"]
+    assert ring.key("dev").address == Key.from_mnemonic(DEV_MNEMONIC).address
+    path = tmp_path / "keys.json"
+    path.write_text(json.dumps({"alice": DEV_USER_MNEMONIC, "bob": {"mnemonic": DEV_USER_MNEMONIC, "index": 1}}))
+    ring = Keyring.load(path)
+    assert ring.names() == ["alice", "bob", "dev"]
+    assert ring.key("alice").address == Key.from_mnemonic(DEV_USER_MNEMONIC).address
+    assert ring.key("bob").address == Key.from_mnemonic(DEV_USER_MNEMONIC, index=1).address != ring.key("alice").address
+    monkeypatch.setenv("OPS_TEST_MNEMONIC", DEV_USER_MNEMONIC)
+    assert ring.key("env:OPS_TEST_MNEMONIC").address == ring.key("alice").address
+
+
+def test_keyring_refusals_name_the_problem(tmp_path):
+    ring = Keyring.load(tmp_path / "absent.json")
+    with pytest.raises(ConfigError, match=r"unknown key name; known names: dev"):
+        ring.key("carol")
+    with pytest.raises(ConfigError, match="OPS_UNSET_VAR is not set"):
+        ring.key("env:OPS_UNSET_VAR")
+    bad = tmp_path / "bad.json"
+    bad.write_text("{not json")
+    with pytest.raises(ConfigError, match="malformed JSON at line 1"):
+        Keyring.load(bad)
+    bad.write_text(json.dumps({"x": {"mnemonic": DEV_MNEMONIC, "index": -1}}))
+    with pytest.raises(ConfigError, match=r"x.index must be an integer >= 0"):
+        Keyring.load(bad)
+
+
+def test_keys_add_writes_private_file(run, tmp_path, monkeypatch):
+    monkeypatch.setenv("OPS_NEW_KEY", DEV_USER_MNEMONIC)
+    code, doc, _ = run("keys", "add", "ops-user", "--mnemonic-env", "OPS_NEW_KEY", "--json")
+    assert code == 0
+    assert {k["name"] for k in doc["keys"]} == {"dev", "ops-user"}
+    path = tmp_path / "keys.json"
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600
+    assert json.loads(path.read_text()) == {"ops-user": DEV_USER_MNEMONIC}
+    code, _, out = run("keys", "add", "dev", "--mnemonic-env", "OPS_NEW_KEY")
+    assert code == 2
+    assert "built-in" in out
+
+
+# -- finding the testnet -----------------------------------------------------------------------------------------------
+
+
+def test_no_state_file_is_unreachable(run, tmp_path):
+    code, doc, _ = run("status", "--state-file", tmp_path / "none.json", "--json")
+    assert code == 3
+    assert doc["exit_code"] == 3
+    assert "no running testnet recorded" in doc["error"]
+
+
+def test_dead_chain_is_unreachable(run, tmp_path):
+    from harness.util.ports import free_port
+
+    code, doc, _ = run("status", "--chain-rpc", f"http://127.0.0.1:{free_port()}", "--json")
+    assert code == 3
+    assert "does not answer" in doc["error"]
+
+
+def test_conflicting_sources_are_bad_input(run, tmp_path):
+    env = tmp_path / "ext.env"
+    env.write_text(
+        "HARNESS_CHAIN_RPC=http://127.0.0.1:1\nHARNESS_API_PUBLIC=http://127.0.0.1:2\nHARNESS_API_ADMIN=http://127.0.0.1:3\n"
+    )
+    code, _, out = run("status", "--env-file", env, "--state-file", tmp_path / "s.json")
+    assert code == 2
+    assert "not both" in out
+    code, _, out = run("status", "--api-public", "http://127.0.0.1:2")
+    assert code == 2
+    assert "only work together with --chain-rpc" in out
+    code, _, out = run("down", "--env-file", env)
+    assert code == 2
+    assert "not ours to stop" in out
+
+
+def test_env_file_context(tmp_path):
+    from harness.ops.context import from_env_file
+
+    env = tmp_path / "ext.env"
+    env.write_text(
+        "HARNESS_CHAIN_RPC=http://127.0.0.1:26657\nHARNESS_API_PUBLIC=http://127.0.0.1:9000\n"
+        "HARNESS_API_ADMIN=http://127.0.0.1:9200\nHARNESS_BLOCK_TIME=5\nHARNESS_API_PROFILE=pr228\n"
+        f'HARNESS_GOV_MNEMONIC="{DEV_MNEMONIC}"\n'
+        "HARNESS_MLNODE_1=id=n1,host=h,poc_port=8080,inference_port=8081,journal=http://127.0.0.1:8090/__admin\n"
+    )
+    ctx = from_env_file(env)
+    assert ctx.backend == "external"
+    assert ctx.api_profile == "pr228"
+    assert ctx.block_time_s == 5.0
+    assert ctx.validator_mnemonics == [DEV_MNEMONIC]
+    assert [(n.id, n.journals) for n in ctx.mlnodes] == [("n1", {"*": "http://127.0.0.1:8090/__admin"})]
+
+
+# -- harness upgrade ---------------------------------------------------------------------------------------------------
+
+
+def test_upgrade_refuses_bad_input_without_a_testnet(run, tmp_path):
+    none = tmp_path / "none.json"
+    code, doc, _ = run("upgrade", "--to", "0.3.9", "--in", "20", "--state-file", none, "--json")
+    assert code == 2
+    assert "'0.3.9' is not a valid MLNode version" in doc["error"]
+    code, doc, _ = run("upgrade", "--to", "v0.3.9", "--in", "20", "--from", "carol", "--state-file", none, "--json")
+    assert code == 2
+    assert "unknown key name" in doc["error"]
+    assert "known names: dev" in doc["error"]
+    code, _, out = run("upgrade", "--to", "v0.3.9", "--in", "0", "--state-file", none)
+    assert code == 2
+    assert "--in: 0 blocks" in out
+
+
+def test_upgrade_too_close_names_the_earliest_height(run, net):
+    h = ChainClient(net.rpc_url).height()
+    code, doc, _ = run("upgrade", "--to", "v0.3.9", "--at", h + 1, "--chain-rpc", net.rpc_url, "--json")
+    assert code == 2
+    assert "too close" in doc["error"]
+    assert "the earliest allowed height is" in doc["error"]
+    earliest = int(doc["error"].split("the earliest allowed height is ")[1].split()[0])
+    assert earliest > h + 1
+
+
+def test_upgrade_then_status_then_duplicate_refused(run, net):
+    chain = ChainClient(net.rpc_url)
+    code, doc, out = run("upgrade", "--to", "v0.3.9", "--in", 12, "--from", "dev", "--chain-rpc", net.rpc_url, "--json")
+    assert code == 0, out
+    assert doc["ok"] is True
+    assert doc["authority"] == chain.gov_authority()
+    assert doc["proposer"] == Key.from_mnemonic(DEV_MNEMONIC).address
+    assert doc["passed_height"] < doc["upgrade_height"] == doc["api_switch_height"]
+    h = doc["upgrade_height"]
+
+    code, st, out = run("status", "--chain-rpc", net.rpc_url, "--json")
+    assert code == 0, out
+    assert {"height": h, "version": "v0.3.9"}.items() <= st["chain"]["partial_upgrades"][0].items()
+    prop = next(p for p in st["chain"]["proposals"] if p["id"] == doc["proposal_id"])
+    assert prop["status"] == "PROPOSAL_STATUS_PASSED"
+    assert prop["partial_upgrades"] == [{"height": h, "version": "v0.3.9"}]
+    assert st["chain"]["mlnode_version"] == "v0.3.8"
+    assert st["chain"]["block_time_s"] > 0
+
+    code, doc2, _ = run("upgrade", "--to", "v0.3.10", "--at", h, "--chain-rpc", net.rpc_url, "--json")
+    assert code == 2
+    assert f"height {h} already has a pending partial upgrade: v0.3.9" in doc2["error"]
+
+    chain.rpc.wait_for_height(h + 1, timeout_s=30)
+    assert chain.mlnode_version() == "v0.3.9"
+    code, doc3, _ = run("upgrade", "--to", "v0.3.9", "--in", 12, "--chain-rpc", net.rpc_url, "--json")
+    assert code == 2
+    assert "already runs MLNode version v0.3.9" in doc3["error"]
+
+
+# -- harness chaos -----------------------------------------------------------------------------------------------------
+
+
+def test_chaos_add_list_clear_on_a_real_proxy(run, net):
+    from harness.chaos import ChaosProxy
+
+    with ChaosProxy(net.rpc_url, seed=7, control_port=0) as proxy:
+        where = ("--chain-rpc", net.rpc_url, "--chaos-control", proxy.control_url, "--json")
+        code, doc, out = run("chaos", "add", "eof", "--method", "abci_query", "--nth", 1, "--max-count", 1, *where)
+        assert code == 0, out
+        assert doc["seed"] == 7
+        assert doc["spec"]["target"] == {"methods": ["abci_query"], "nth": 1, "kind": "any"}
+        fid = doc["id"]
+        code, doc, _ = run("chaos", "add", "latency", "--param", "latency_ms=50", "--for-ms", 60000, *where)
+        assert code == 0
+        code, doc, _ = run("chaos", "list", *where)
+        assert [f["fault"] for f in doc["faults"]] == ["eof", "latency"]
+        assert doc["faults"][0]["id"] == fid
+        with ChainClient(proxy.url) as via_proxy:  # the first abci_query through the proxy gets EOF
+            with pytest.raises(Exception, match="abci_query"):
+                via_proxy.mlnode_version()
+            assert via_proxy.mlnode_version().startswith("v0.3.")
+        code, doc, _ = run("chaos", "list", *where)
+        assert doc["faults"][0]["applied"] == 1
+        code, doc, _ = run("chaos", "clear", *where)
+        assert doc["cleared"] == 2
+        assert doc["faults"] == []
+
+
+def test_chaos_bad_spec_is_refused_before_any_network(run, tmp_path):
+    none = ("--state-file", tmp_path / "none.json", "--json")
+    code, doc, _ = run("chaos", "add", "eof", "--method", "abci_query", *none)
+    assert code == 2
+    assert "has no end" in doc["error"]
+    code, doc, _ = run("chaos", "add", "teleport", "--max-count", 1, *none)
+    assert code == 2
+    assert "teleport" in doc["error"]
+    code, doc, _ = run("chaos", "add", "latency", "--param", "latency", "--max-count", 1, *none)
+    assert code == 2
+    assert "NAME=VALUE" in doc["error"]
+
+
+def test_chaos_without_control_url_is_bad_input(run, net):
+    code, doc, _ = run("chaos", "list", "--chain-rpc", net.rpc_url, "--json")
+    assert code == 2
+    assert "no chaos proxy control URL" in doc["error"]
+
+
+# -- harness down ------------------------------------------------------------------------------------------------------
+
+SLEEPER = "import signal, sys, time\n{}\nfor _ in range(6000): time.sleep(0.01)\n"
+
+
+def _spawn(ignore_term: bool = False) -> subprocess.Popen:
+    code = SLEEPER.format("signal.signal(signal.SIGTERM, signal.SIG_IGN)" if ignore_term else "")
+    return subprocess.Popen([sys.executable, "-c", code, "harness-ops-test"], start_new_session=True)
+
+
+def _write_state(path, children: list[tuple[str, subprocess.Popen]], *, starttime_of=proc_starttime) -> None:
+    path.write_text(
+        json.dumps(
+            {
+                "pid": 2**22 + 12345,
+                "backend": "embedded",
+                "pids": [{"name": n, "pid": p.pid, "starttime": starttime_of(p.pid)} for n, p in children],
+            }
+        )
+    )
+
+
+def test_down_stops_recorded_groups_and_is_idempotent(run, tmp_path, monkeypatch):
+    polite, stubborn = _spawn(), _spawn(ignore_term=True)
+    wait_until(lambda: proc_starttime(stubborn.pid) is not None, timeout_s=5, what="child started")
+    state = tmp_path / "testnet.json"
+    _write_state(state, [("polite", polite), ("stubborn", stubborn)])
+    try:
+        from harness.ops import down as down_mod
+
+        monkeypatch.setattr(down_mod, "GROUP_TERM_TIMEOUT_S", 1.0)
+        code, doc, out = run("down", "--state-file", state, "--json")
+        assert code == 0, out
+        results = {s["name"]: s["result"] for s in doc["stopped"]}
+        assert results == {"harness up": "gone", "polite": "stopped", "stubborn": "killed"}
+        assert polite.wait(5) == -signal.SIGTERM
+        assert stubborn.wait(5) == -signal.SIGKILL
+        assert not state.exists()
+        code, doc, _ = run("down", "--state-file", state, "--json")
+        assert code == 0
+        assert doc["found"] is False
+    finally:
+        for p in (polite, stubborn):
+            if p.poll() is None:
+                os.killpg(p.pid, signal.SIGKILL)
+                p.wait(5)
+
+
+def test_down_leaves_a_reused_pid_alone(run, tmp_path):
+    other = _spawn()
+    state = tmp_path / "testnet.json"
+    _write_state(state, [("stale", other)], starttime_of=lambda pid: (proc_starttime(pid) or 0) + 1)
+    try:
+        code, doc, _ = run("down", "--state-file", state, "--json")
+        assert code == 0
+        assert [s["result"] for s in doc["stopped"] if s["name"] == "stale"] == ["not-ours"]
+        assert other.poll() is None
+    finally:
+        os.killpg(other.pid, signal.SIGKILL)
+        other.wait(5)
