@@ -65,6 +65,9 @@ def build_options(
     chaos_seed: str | int | None = None,
     env_file: str | Path | None = None,
     images: str = "local",
+    image_chain: str | None = None,
+    image_api: str | None = None,
+    image_wiremock: str | None = None,
 ) -> RunOptions:
     """Validate raw option values (strings from argv or ini) into RunOptions."""
     seed: int | None = None
@@ -84,6 +87,9 @@ def build_options(
         chaos_seed=seed,
         env_file=Path(env_file) if env_file else None,
         images=choice("--images", images, ("local", "upstream")),
+        image_overrides={
+            role: ref for role, ref in (("chain", image_chain), ("api", image_api), ("wiremock", image_wiremock)) if ref
+        },
     )
     if opts.backend == "external" and opts.env_file is None:
         raise ConfigError("--backend external needs --env-file FILE with the testnet's URLs (see docs/backends.md)")

@@ -41,6 +41,9 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     g.addoption("--chaos-seed", default=None, help="Seed for random chaos faults (printed in reports; replays decisions)")
     g.addoption("--env-file", default=None, help="External backend: file with the running testnet's URLs and key")
     g.addoption("--images", default="local", help="Docker backend images: local (built here) or upstream")
+    g.addoption("--image-chain", default=None, help="Docker backend: chain image (overrides --images and IMAGE_CHAIN)")
+    g.addoption("--image-api", default=None, help="Docker backend: API node image (overrides --images and IMAGE_API)")
+    g.addoption("--image-wiremock", default=None, help="Docker backend: WireMock image (overrides --images and IMAGE_WIREMOCK)")
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -61,6 +64,9 @@ def pytest_configure(config: pytest.Config) -> None:
             chaos_seed=config.getoption("--chaos-seed"),
             env_file=config.getoption("--env-file"),
             images=config.getoption("--images"),
+            image_chain=config.getoption("--image-chain"),
+            image_api=config.getoption("--image-api"),
+            image_wiremock=config.getoption("--image-wiremock"),
         )
     except ConfigError as e:
         raise pytest.UsageError(str(e)) from None

@@ -18,7 +18,8 @@ def test_pr228_upgrade_path_under_its_contract(testnet, upgrade, harness_options
     assert upgrade.expect.switch_offset == -1
     for version in harness_options.versions[1:]:
         hop = upgrade.hop(version)
-        assert_hop_clean(hop, testnet)
+        # worker commands may reach the old version until the refresh tick: the audit's stop rule applies
+        assert_hop_clean(hop, testnet, exact_stop=False)
         tail = hop.audit.measured_old_prefix_tail_ms
         print(
             f"[pr228] {hop.from_version} -> {version}: old-prefix tail after the switch = {tail} ms "

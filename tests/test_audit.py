@@ -329,19 +329,21 @@ def test_missing_stop_is_an_offender():
     assert {s.node: s.status for s in report.stops} == {"n1": "ok", "n2": "missing"}
 
 
-def test_repeated_stop_is_stale_even_inside_grace():
+def test_repeated_stop_inside_grace_is_tolerated_after_grace_is_stale():
+    grace = STOP_CONTRACT.grace_ms
     recs = [
         *_traffic("n1"),
         rec("/v0.3.8/api/v1/stop", S1 + 100, "POST", mock="n1"),
-        rec("/v0.3.8/api/v1/stop", S1 + 200, "POST", mock="n1"),
+        rec("/v0.3.8/api/v1/stop", S1 + 200, "POST", mock="n1"),  # a reconcile through a cached old client
+        rec("/v0.3.8/api/v1/stop", S1 + grace, "POST", mock="n1"),  # first ms after grace: repeated
         rec("/v0.3.8/api/v1/stop", S1 + 9_000, "POST", mock="n1"),
     ]
     report = audit(recs, TWO, STOP_CONTRACT)
     assert [(o.verdict, o.reason, o.logged_ms) for o in report.offenders] == [
-        ("stale", "repeated_stop", S1 + 200),
+        ("stale", "repeated_stop", S1 + grace),
         ("stale", "repeated_stop", S1 + 9_000),
     ]
-    assert report.stops[0].repeated == 2
+    assert report.stops[0].repeated == 3
     assert report.stops[0].stop_ms == S1 + 100
 
 

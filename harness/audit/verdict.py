@@ -4,13 +4,16 @@ Verdict of one request seen with version V at time t (E = the version expected a
 - `unversioned`: no version prefix; `unknown_version`: a prefix that is not in the timeline;
 - `ok`: V == E, or V is an older version still inside its grace window, or V is a later version inside its early
   tolerance, or V's request is the one expected `POST /<V>/api/v1/stop` of a node after V was replaced;
-- `stale`: V is older than E and t >= (switch away from V) + grace_ms; also every repeated old-version stop
-  (reason `repeated_stop`), even inside the grace window;
+- `stale`: V is older than E and t >= (switch away from V) + grace_ms; also an old-version stop after the grace
+  window when the node had already stopped that version (reason `repeated_stop`);
 - `early`: V is later than E and t < (switch to V) - early_tolerance_ms.
 
 Stop rule (contract.stop_old): for each hop k (old -> new at S_k) and each node, the stops considered are
-`POST /<old>/api/v1/stop` with S_k <= t. The first (in time) is `ok`; each further one is a `stale` offender
-(reason `repeated_stop`). A node without one is a `missing_stop` offender when the audited range reaches
+`POST /<old>/api/v1/stop` with S_k <= t. The first (in time) is the expected stop and `ok`. Further stops inside
+the grace window are old-prefix traffic the contract tolerates (a profile whose cached worker clients still
+reconcile through the old prefix sends them; `ok`); a further stop at or after S_k + grace_ms is a `stale`
+offender (reason `repeated_stop`). Callers that want exactly one stop count `report.stops[*].repeated` plus
+the stops they see. A node without one is a `missing_stop` offender when the audited range reaches
 S_k + grace_ms (otherwise the stop is `not_due` yet: the API may still send it). The range ends at `end_ms`,
 by default the last record's time. The nodes are `nodes`, else every node key seen (node_id, else mock id).
 A `stop` with the *current* version (reconciliation) is an ordinary request.
@@ -263,8 +266,11 @@ def audit(
                     if stop_old and r.method == "POST" and r.endpoint == STOP_ENDPOINT and (node_set is None or node in node_set):
                         key = (hop, node)
                         if key in stop_first:
-                            verdict, reason = "stale", "repeated_stop"
                             stop_repeats[key] = stop_repeats.get(key, 0) + 1
+                            if t >= starts[hop] + grace:
+                                verdict, reason = "stale", "repeated_stop"
+                            else:
+                                verdict = "ok"  # old-prefix traffic inside the grace window
                         else:
                             stop_first[key] = i
                             expected_stop.add(i)

@@ -52,12 +52,14 @@ class EmbeddedTestnet:
         nodes: tuple[NodeSpec, ...] = (NodeSpec("mlnode-1"),),
         chaos: bool = True,
         voting_period_blocks: int = 3,
+        api_overrides: dict | None = None,
     ) -> None:
         self.opts = opts
         self.workdir = Path(workdir)
         self.node_specs = nodes
         self.use_chaos = chaos
         self.voting_period_blocks = voting_period_blocks
+        self.api_overrides = dict(api_overrides or {})  # profile knob overrides, e.g. {"stop_old": False}
         self.info = TestnetInfo(
             backend="embedded",
             chain_id="gonka-testnet",
@@ -218,6 +220,7 @@ class EmbeddedTestnet:
             "api": {"public_server_port": 0, "admin_server_port": 0, "ml_server_port": 0, "poc_callback_url": ""},
             "intervals": api_intervals(self.opts.block_time_s, self.opts.api_profile),
             "profile": self.opts.api_profile,
+            "profile_overrides": self.api_overrides,
             "state_file": str(cfg_dir / "state.yaml"),
             "ready_file": str(cfg_dir / "ready.json"),
         }

@@ -20,17 +20,23 @@ class TestnetFactory:
     def make(self, **overrides: object):
         nodes = overrides.pop("nodes", None)
         chaos = overrides.pop("chaos", True)
+        api_overrides = overrides.pop("api_overrides", None)
+        network_mode = str(overrides.pop("network_mode", "host"))  # docker backend: host or bridge
         opts = self.opts.with_(**overrides) if overrides else self.opts
         self._n += 1
         workdir = self.root / f"testnet-{self._n}"
         if opts.backend == "embedded":
             from harness.backends.embedded import EmbeddedTestnet, NodeSpec
 
-            tn = EmbeddedTestnet(opts, workdir, nodes=tuple(nodes) if nodes else (NodeSpec("mlnode-1"),), chaos=chaos)
+            tn = EmbeddedTestnet(
+                opts, workdir, nodes=tuple(nodes) if nodes else (NodeSpec("mlnode-1"),), chaos=chaos, api_overrides=api_overrides
+            )
         elif opts.backend == "docker":
             from harness.backends.docker import DockerTestnet
 
-            tn = DockerTestnet(opts, workdir, nodes=nodes, chaos=chaos)
+            tn = DockerTestnet(
+                opts, workdir, nodes=nodes, chaos=chaos, network_mode=network_mode, api_overrides=api_overrides
+            )
         elif opts.backend == "external":
             from harness.backends.external import ExternalTestnet
 
