@@ -4,7 +4,8 @@ Engines are imported lazily inside fixtures; option values are read and validate
 Fixtures:
     harness_options   session  validated RunOptions
     testnet_options   module   overrides for this module's testnet (redefine it in a scenario module)
-    testnet           function the module's Testnet, reset before each test (journals, scenarios); rebuilt when dirty
+    testnet           function the Testnet for this module's options (shared by modules with the same options),
+                               reset before each test (journals, scenarios); chain + API node rebuilt when dirty
     chain, api, mlnodes         shortcuts: ChainClient, ApiClient, list[MLNodeEndpoint]
     upgrade           function UpgradeRunner: `upgrade.hop("v0.3.9")` -> HopReport (marks the chain dirty)
 """
@@ -137,33 +138,59 @@ def testnet_options() -> dict:
 
 @pytest.fixture(scope="module")
 def _module_testnet(testnet_factory, testnet_options):
-    tn = testnet_factory.make(**testnet_options)
-    yield tn
-    testnet_factory.release(tn)
+    # Shared with other modules that ask for the same options; closed at session end.
+    return testnet_factory.shared(**testnet_options)
+
+
+def _prepare(tn) -> None:
+    if getattr(tn, "dirty", False):
+        tn.rebuild_chain()
+    else:
+        tn.mlnodes_reset()
+
+
+def _bundle_if_failed(request: pytest.FixtureRequest, tn, opts) -> None:
+    rep = request.node.stash.get(_REPORT_KEY, None)
+    if rep is None or not rep.failed:
+        return
+    from harness.report.bundle import write_bundle
+
+    path = write_bundle(
+        opts.bundle_dir,
+        request.node.nodeid,
+        tn,
+        opts,
+        runner=getattr(tn, "last_runner", None),
+        failure=rep.longreprtext,
+    )
+    rep.sections.append(("harness failure bundle", f"bundle: {path}\n{_first_offender(tn)}"))
+    tn.dirty = True
 
 
 @pytest.fixture
 def testnet(_module_testnet, request: pytest.FixtureRequest, harness_options):
     tn = _module_testnet
-    if getattr(tn, "dirty", False):
-        tn.rebuild_chain()
-    else:
-        tn.mlnodes_reset()
+    _prepare(tn)
     yield tn
-    rep = request.node.stash.get(_REPORT_KEY, None)
-    if rep is not None and rep.failed:
-        from harness.report.bundle import write_bundle
+    _bundle_if_failed(request, tn, harness_options)
 
-        path = write_bundle(
-            harness_options.bundle_dir,
-            request.node.nodeid,
-            tn,
-            harness_options,
-            runner=getattr(tn, "last_runner", None),
-            failure=rep.longreprtext,
-        )
-        rep.sections.append(("harness failure bundle", f"bundle: {path}\n{_first_offender(tn)}"))
+
+@pytest.fixture
+def testnet_with(testnet_factory, request: pytest.FixtureRequest, harness_options):
+    """testnet_with(api_profile="pr228") -> a shared testnet for those options, reset like `testnet` and marked
+    dirty (the test is expected to upgrade it); a failure writes its bundle too."""
+    handed: list = []
+
+    def get(**overrides: object):
+        tn = testnet_factory.shared(**overrides)
+        _prepare(tn)
         tn.dirty = True
+        handed.append(tn)
+        return tn
+
+    yield get
+    for tn in handed:
+        _bundle_if_failed(request, tn, harness_options)
 
 
 def _first_offender(tn) -> str:

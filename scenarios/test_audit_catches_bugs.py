@@ -14,25 +14,12 @@ from harness.drive.hop import Expectation, UpgradeRunner
 pytestmark = pytest.mark.stable
 
 
-@pytest.fixture(scope="module")
-def pr228_net(testnet_factory):
-    tn = testnet_factory.make(api_profile="pr228")
-    yield tn
-    testnet_factory.release(tn)
-
-
-@pytest.fixture(scope="module")
-def no_stop_net(testnet_factory):
-    tn = testnet_factory.make(api_overrides={"stop_old": False})
-    yield tn
-    testnet_factory.release(tn)
-
-
 def reference_expectation(tn) -> Expectation:
     return Expectation(switch_offset=0, grace_ms=int(tn.info.block_time_s * 1000) + 250, stop_old=True)
 
 
-def test_early_and_stale_switch_is_caught(pr228_net, harness_options):
+def test_early_and_stale_switch_is_caught(testnet_with, harness_options):
+    pr228_net = testnet_with(api_profile="pr228")
     runner = UpgradeRunner(pr228_net)
     runner.expect = reference_expectation(pr228_net)  # audit PR #228's node against the reference contract
     hop = runner.hop(harness_options.versions[1])
@@ -45,7 +32,8 @@ def test_early_and_stale_switch_is_caught(pr228_net, harness_options):
     assert report.first_offender.url.startswith(("/v0.3.8/", "/v0.3.9/")), str(report.first_offender)
 
 
-def test_missing_stop_is_caught(no_stop_net, harness_options):
+def test_missing_stop_is_caught(testnet_with, harness_options):
+    no_stop_net = testnet_with(api_overrides={"stop_old": False})
     runner = UpgradeRunner(no_stop_net)
     hop = runner.hop(harness_options.versions[1])
     assert hop.audit.verdict == "fail", hop.audit.to_text()

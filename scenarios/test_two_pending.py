@@ -33,16 +33,10 @@ def test_two_pending_upgrades_reference(testnet, upgrade, harness_options):
     assert report.verdict == "pass", report.to_text()
 
 
-@pytest.fixture(scope="module")
-def pr228_testnet(testnet_factory):
-    tn = testnet_factory.make(api_profile="pr228")
-    yield tn
-    testnet_factory.release(tn)
-
-
-def test_two_pending_upgrades_pr228_skips_first(pr228_testnet, harness_options):
+def test_two_pending_upgrades_pr228_skips_first(testnet_with, harness_options):
     from harness.drive.hop import UpgradeRunner
 
+    pr228_testnet = testnet_with(api_profile="pr228")
     runner = UpgradeRunner(pr228_testnet)
     mid, report = run_two_pending(pr228_testnet, runner, harness_options.versions)
     v1 = harness_options.versions[1]

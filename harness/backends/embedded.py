@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Self
@@ -18,6 +19,7 @@ import yaml
 from harness.backends.base import Endpoints, MLNodeEndpoint, TestnetInfo
 from harness.chain.keys import DEV_MNEMONIC, Key
 from harness.options import RunOptions
+from harness.util.ports import free_port
 from harness.util.wait import wait_until
 
 
@@ -179,26 +181,30 @@ class EmbeddedTestnet:
             initial_mlnode_version=self.opts.start_version,
             chain_id=self.info.chain_id,
         )
-        self.simnet = SimnetProcess(genesis, port=0, log_dir=logs)
-        self.simnet.start()
-        self.rpc = RpcClient(self.simnet.rpc_url)
-        self.rpc.wait_for_height(1, timeout_s=15)
-        self.chain = ChainClient(self.simnet.rpc_url)
-        self.timeline = BlockTimeline(self.simnet.rpc_url.replace("http://", "ws://") + "/websocket")
-        self.timeline.start()
-        api_chain = self.simnet.rpc_url
+        # The API node needs no running chain to start (it retries), so simnet and the API node start
+        # concurrently; the chain's port is allocated up front so the proxy and the API config can name it.
+        rpc_url = f"http://127.0.0.1:{free_port()}"
+        self.simnet = SimnetProcess(genesis, port=int(rpc_url.rsplit(":", 1)[1]), log_dir=logs)
+        api_chain = rpc_url
         if self.use_chaos:
             from harness.chaos import ChaosProxy
 
-            self.proxy = ChaosProxy(self.simnet.rpc_url, seed=self.opts.chaos_seed or 0, control_port=0)
+            self.proxy = ChaosProxy(rpc_url, seed=self.opts.chaos_seed or 0, control_port=0)
             self.proxy.start()
             api_chain = self.proxy.url
-        config_path = self._write_api_config(api_chain)
-        self.apinode = ApiNodeProcess(config_path, log_dir=logs)
-        self.apinode.start()
+        self.apinode = ApiNodeProcess(self._write_api_config(api_chain), log_dir=logs)
+        with ThreadPoolExecutor(2, thread_name_prefix="testnet-start") as pool:
+            started = [pool.submit(self.simnet.start), pool.submit(self.apinode.start)]
+            for f in started:
+                f.result()  # the first failure is raised; close() stops whatever did start
+        self.rpc = RpcClient(rpc_url)
+        self.rpc.wait_for_height(1, timeout_s=15)
+        self.chain = ChainClient(rpc_url)
+        self.timeline = BlockTimeline(rpc_url.replace("http://", "ws://") + "/websocket")
+        self.timeline.start()
         self.api = ApiClient(self.apinode.public_url, self.apinode.admin_url)
         self.endpoints = Endpoints(
-            chain_rpc=self.simnet.rpc_url,
+            chain_rpc=rpc_url,
             api_chain_rpc=api_chain,
             api_public=self.apinode.public_url,
             api_admin=self.apinode.admin_url,

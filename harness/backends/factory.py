@@ -15,6 +15,7 @@ class TestnetFactory:
         self.opts = opts
         self.root = Path(root)
         self.live: list = []
+        self._shared: dict[str, object] = {}
         self._n = 0
 
     def make(self, **overrides: object):
@@ -34,9 +35,7 @@ class TestnetFactory:
         elif opts.backend == "docker":
             from harness.backends.docker import DockerTestnet
 
-            tn = DockerTestnet(
-                opts, workdir, nodes=nodes, chaos=chaos, network_mode=network_mode, api_overrides=api_overrides
-            )
+            tn = DockerTestnet(opts, workdir, nodes=nodes, chaos=chaos, network_mode=network_mode, api_overrides=api_overrides)
         elif opts.backend == "external":
             from harness.backends.external import ExternalTestnet
 
@@ -47,6 +46,16 @@ class TestnetFactory:
         self.live.append(tn)
         return tn
 
+    def shared(self, **overrides: object):
+        """A testnet for these overrides, reused by every module asking for the same ones (a module's tests reset
+        it; a dirty chain is rebuilt before the next test). Closed at session end by close_all()."""
+        key = repr(sorted(overrides.items()))
+        tn = self._shared.get(key)
+        if tn is None or getattr(tn, "_closed", False):
+            tn = self.make(**overrides)
+            self._shared[key] = tn
+        return tn
+
     def release(self, tn) -> None:
         if self.opts.keep_env:
             return
@@ -55,6 +64,7 @@ class TestnetFactory:
             self.live.remove(tn)
 
     def close_all(self) -> None:
+        self._shared.clear()
         while self.live:
             self.live.pop().close()
 
