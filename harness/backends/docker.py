@@ -1,0 +1,403 @@
+"""Docker backend: the same Testnet handle as EmbeddedTestnet, every component in a container (testcontainers).
+
+    with DockerTestnet(RunOptions(backend="docker"), workdir) as tn:       # --images local (built here)
+        tn.chain.mlnode_version()                                           # "v0.3.8"
+
+Containers: chain (local: `harness simnet` in the harness image; upstream: inferenced), the chaos proxy in front of
+the chain RPC (harness image), the API node (local: `harness apinode`; upstream: decentralized-api), and one
+WireMock per MLNode, or per version behind nginx (side-by-side). network_mode "host" (CI: all on 127.0.0.1,
+allocated ports on each command line) or "bridge" (one labelled user-defined network, DNS names, published ports).
+
+Labels and reaping: every container and network carries session_labels(session) plus the testnet prefix and the
+owner's pid and pid start time. At start, objects of *other* sessions whose owner process is gone (a crashed run on
+this host) are reaped; live sessions (parallel xdist workers, other users) are never touched. close() removes this
+testnet's objects (also after a failed start); `--keep-env` skips close (the factory does not release).
+Readiness: chain `status` height >= 1 and not catching up; API `GET /v1/status`; WireMock admin; container logs are
+written to workdir/logs/<component>.log (logs()), so failure bundles include them.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+from pathlib import Path
+from typing import Self
+
+import requests
+
+from harness.backends import docker_upstream as upstream
+from harness.backends import docker_util
+from harness.backends.base import Endpoints, MLNodeEndpoint, TestnetInfo
+from harness.backends.docker_components import MODES, Component, NetPlan
+from harness.backends.docker_session import LABEL_OWNER, LABEL_TESTNET, SESSION, choose_images, next_prefix, owner_tag, reap_stale
+from harness.backends.embedded import NodeSpec, api_intervals
+from harness.chain.keys import DEV_MNEMONIC, Key
+from harness.errors import ConfigError, DependencyMissing
+from harness.options import RunOptions
+from harness.util.wait import wait_until
+
+
+class DockerTestnet:
+    """Implements harness.backends.base.Testnet with containers."""
+
+    def __init__(
+        self,
+        opts: RunOptions,
+        workdir: Path,
+        *,
+        nodes: tuple[NodeSpec, ...] | None = None,
+        chaos: bool = True,
+        network_mode: str = "host",
+        voting_period_blocks: int = 3,
+        api_overrides: dict | None = None,
+    ) -> None:
+        if network_mode not in MODES:
+            raise ConfigError(f"network_mode: {network_mode!r} is not one of {', '.join(MODES)}")
+        self.opts = opts
+        self.workdir = Path(workdir).resolve()
+        self.node_specs = tuple(nodes) if nodes else (NodeSpec("mlnode-1"),)
+        self.use_chaos = chaos
+        self.voting_period_blocks = voting_period_blocks
+        self.api_overrides = dict(api_overrides or {})  # reference API node profile knobs, as EmbeddedTestnet
+        self.prefix = next_prefix()
+        self.labels = {**docker_util.session_labels(SESSION), LABEL_TESTNET: self.prefix}
+        self.net = NetPlan(network_mode, self.prefix, {**self.labels, LABEL_OWNER: owner_tag()})
+        self.info = TestnetInfo(
+            backend="docker",
+            chain_id="gonka-testnet",
+            block_time_s=opts.block_time_s,
+            start_version=opts.start_version,
+            api_profile=opts.api_profile,
+            topology=opts.topology,
+            validator_mnemonics=[DEV_MNEMONIC],
+        )
+        self.images: dict[str, str] = {}
+        self.mlnodes: list[MLNodeEndpoint] = []
+        self._mocks: list[Component] = []
+        self._nginx: list = []
+        self.chain_c = self.proxy_c = self.api_c = None
+        self.endpoints: Endpoints | None = None
+        self.chain = self.rpc = self.timeline = self.api = None
+        self.proxy = None  # ChaosControl of the chaos proxy container (EmbeddedTestnet has the in-process proxy)
+        self.dirty = False
+        self._closed = False
+        self._gov_key: Key | None = None
+        self._api_chain_url = ""
+
+    @property
+    def upstream(self) -> bool:
+        return self.opts.images == "upstream"
+
+    @property
+    def log_dir(self) -> Path:
+        return self.workdir / "logs"
+
+    # -- lifecycle --------------------------------------------------------------------------------------------
+    def start(self) -> Self:
+        reason = docker_util.docker_available()
+        if reason:
+            raise DependencyMissing(f"--backend docker: {reason}")
+        docker_util.disable_ryuk()
+        self.workdir.mkdir(parents=True, exist_ok=True)
+        self.images = choose_images(self.opts)
+        if self.upstream:  # UNVERIFIED path (docker_upstream)
+            self.info.chain_id, self.info.block_time_s = upstream.CHAIN_ID, upstream.BLOCK_TIME_S
+        try:
+            reap_stale()
+            self.net.start()
+            from harness.backends.docker_mocks import start_mocks
+
+            self._mocks, self._nginx, self.mlnodes = start_mocks(
+                self.node_specs, self.opts, self.images, self.net, self.workdir, self.log_dir
+            )
+            self._start_chain_and_api()
+        except BaseException:
+            self.close()
+            raise
+        return self
+
+    def __enter__(self) -> Self:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        """Remove every container (logs saved first) and the network; every step runs even if one fails."""
+        if self._closed:
+            return
+        self._closed = True
+        steps = [self._stop_chain_and_api, self._remove_mocks, self.net.close, lambda: docker_util.reap(self.labels)]
+        for step in steps:
+            try:
+                step()
+            except Exception as e:
+                print(f"docker testnet teardown: {getattr(step, '__name__', step)} failed: {e}")
+
+    def _remove_mocks(self) -> None:
+        for c in self._mocks:
+            c.remove()
+        self._mocks, self._nginx = [], []
+
+    # -- chain + chaos proxy + API node -----------------------------------------------------------------------
+    def _chain_component(self) -> Component:
+        if self.upstream:
+            home = upstream.prepare_chain_home(
+                self.workdir / "inference", self.opts.start_version, self.voting_period_blocks * upstream.BLOCK_TIME_S
+            )
+            return upstream.chain_component(self.images["chain"], home, self.net, self.log_dir)
+        from harness.simnet import Genesis
+
+        gdir = self.workdir / "chain"
+        gdir.mkdir(parents=True, exist_ok=True)
+        genesis = Genesis(
+            block_time_s=self.opts.block_time_s,
+            voting_period_blocks=self.voting_period_blocks,
+            initial_mlnode_version=self.opts.start_version,
+            chain_id=self.info.chain_id,
+        )
+        path = genesis.write(gdir / "genesis.json")
+        ports = self.net.ports(True, rpc=26657)
+        argv = ["harness", "simnet", "--rpc-port", str(ports["rpc"].inner), "--genesis", str(path)]
+        return Component(
+            "chain",
+            self.images["chain"],
+            argv,
+            net=self.net,
+            log_dir=self.log_dir,
+            ports=ports,
+            relay=True,
+            volumes=[(str(gdir), str(gdir), "ro")],
+        )
+
+    def _api_ports(self) -> dict:
+        if self.upstream:
+            return self.net.ports(False, **upstream.API_SERVICE_PORTS)
+        return self.net.ports(True, public=9000, ml=9100, admin=9200)
+
+    def _write_api_config(self, chain_url: str, ports: dict) -> Path:
+        """The API node's config file (mounted; read at every container start)."""
+        cfg_dir = self.workdir / "apinode"
+        cfg_dir.mkdir(parents=True, exist_ok=True)
+        callback = f"http://{self.net.host_of('api')}:{ports['ml'].service}"
+        if self.upstream:
+            public = f"http://{self.net.host_of('api')}:{ports['public'].service}"
+            return upstream.write_api_config(
+                cfg_dir / "api-config.yaml",
+                chain_url=chain_url,
+                public_url=public,
+                callback_url=callback,
+                start_version=self.opts.start_version,
+                ports=ports,
+            )
+        import yaml
+
+        config = {
+            "chain_node": {"url": chain_url},
+            "current_node_version": self.opts.start_version,
+            "last_used_version": self.opts.start_version,
+            "nodes": [],
+            "api": {
+                "public_server_port": ports["public"].inner,
+                "admin_server_port": ports["admin"].inner,
+                "ml_server_port": ports["ml"].inner,
+                "poc_callback_url": callback if self.net.mode == "bridge" else "",
+            },
+            "intervals": api_intervals(self.opts.block_time_s, self.opts.api_profile),
+            "profile": self.opts.api_profile,
+            "profile_overrides": self.api_overrides,
+            "state_file": str(cfg_dir / "state.yaml"),
+            "ready_file": str(cfg_dir / "ready.json"),
+        }
+        path = cfg_dir / "config.yaml"
+        path.write_text(yaml.safe_dump(config, sort_keys=False))
+        return path
+
+    def _api_component(self, chain_url: str) -> Component:
+        self._api_chain_url = chain_url
+        ports = self._api_ports()
+        cfg = self._write_api_config(chain_url, ports)
+        if self.upstream:
+            return upstream.api_component(
+                self.images["api"], cfg, self.workdir / "inference", chain_url, self.net, ports, self.log_dir
+            )
+        return Component(
+            "api",
+            self.images["api"],
+            ["harness", "apinode", "--config", str(cfg)],
+            net=self.net,
+            log_dir=self.log_dir,
+            ports=ports,
+            relay=True,
+            volumes=[(str(cfg.parent), str(cfg.parent), "rw")],
+        )
+
+    def _start_chain_and_api(self) -> None:
+        from harness.chain import ChainClient
+        from harness.cometbft import BlockTimeline, RpcClient
+        from harness.drive.api import ApiClient
+
+        self.chain_c = self._chain_component().start()
+        rpc_url = self.chain_c.url("rpc")
+        self._wait_chain(rpc_url)
+        self.rpc = RpcClient(rpc_url)
+        self.chain = ChainClient(rpc_url)
+        self.timeline = BlockTimeline(self.chain_c.url("rpc", "ws") + "/websocket")
+        self.timeline.start()
+        api_chain = self.chain_c.service_url("rpc")
+        host_api_chain = rpc_url
+        control = None
+        if self.use_chaos:
+            ports = self.net.ports(True, listen=26657, control=7070)
+            argv = [
+                "harness",
+                "chaos-proxy",
+                "--listen",
+                str(ports["listen"].inner),
+                "--upstream",
+                api_chain,
+                "--control-port",
+                str(ports["control"].inner),
+                "--seed",
+                str(self.opts.chaos_seed or 0),
+                "--max-lifetime-s",
+                str(6 * 3600),
+            ]
+            self.proxy_c = Component(
+                "chaos", self.images["harness"], argv, net=self.net, log_dir=self.log_dir, ports=ports, relay=True
+            ).start()
+            control = self.proxy_c.url("control")
+            from harness.chaos import ChaosControl
+
+            self.proxy = ChaosControl(control)  # the proxy runs in a container: driven over its control API
+            self._wait_http(self.proxy_c, control + "/status", "chaos proxy control API")
+            api_chain, host_api_chain = self.proxy_c.service_url("listen"), self.proxy_c.url("listen")
+        self.api_c = self._api_component(api_chain).start()
+        self._wait_api()
+        self.api = ApiClient(self.api_c.url("public"), self.api_c.url("admin"))
+        self.endpoints = Endpoints(
+            chain_rpc=rpc_url,
+            api_chain_rpc=host_api_chain,
+            api_public=self.api_c.url("public"),
+            api_admin=self.api_c.url("admin"),
+            api_callback=self.api_c.url("ml"),
+            chaos_control=control,
+            nginx=self._nginx[0].c.url("http") if self._nginx else None,
+        )
+        for node in self.mlnodes:
+            self.api.add_node(node.registration())
+        self.wait_nodes_inference()
+
+    def _wait_chain(self, rpc_url: str) -> None:
+        def ready() -> bool:
+            info = requests.get(rpc_url + "/status", timeout=2).json()["result"]["sync_info"]
+            return int(info["latest_block_height"]) >= 1 and not info["catching_up"]
+
+        c = self.chain_c
+        wait_until(
+            ready,
+            timeout_s=240 if self.upstream else 60,
+            what=f"chain {rpc_url}/status height >= 1, not catching up",
+            evidence=c.tail,
+            abort=c.exited,
+            hint="the chain container's log is above",
+        )
+
+    def _wait_http(self, c: Component, url: str, what: str, timeout_s: float = 60) -> None:
+        wait_until(
+            lambda: requests.get(url, timeout=2).status_code == 200,
+            timeout_s=timeout_s,
+            what=f"{what} {url}",
+            evidence=c.tail,
+            abort=c.exited,
+            hint=f"the {c.name} container's log is above",
+        )
+
+    def _wait_api(self) -> None:
+        self._wait_http(self.api_c, self.api_c.url("public") + "/v1/status", "API node", 240 if self.upstream else 60)
+
+    def _stop_chain_and_api(self) -> None:
+        if self.timeline is not None:
+            self.timeline.stop()
+            self.timeline = None
+        self.proxy = None
+        for attr in ("api_c", "proxy_c", "chain_c"):
+            c = getattr(self, attr)
+            if c is not None:
+                try:
+                    c.remove()
+                finally:
+                    setattr(self, attr, None)
+
+    def wait_nodes_inference(self, timeout_s: float = 30.0) -> None:
+        from harness.backends.embedded import EmbeddedTestnet
+
+        EmbeddedTestnet.wait_nodes_inference(self, timeout_s)  # type: ignore[arg-type]  # same admin-API wait
+
+    # -- Testnet protocol -------------------------------------------------------------------------------------
+    def stop_api(self) -> None:
+        assert self.api_c is not None
+        self.api_c.stop()
+
+    def start_api(self) -> None:
+        """docker start. In host mode the API ports are allocated afresh first (the old ones may sit in TIME_WAIT
+        or be taken meanwhile); the mounted config is rewritten, and endpoints and `api` follow."""
+        assert self.api_c is not None
+        assert self.endpoints is not None
+        if self.net.mode == "host":
+            self.api_c.ports = self._api_ports()
+            self._write_api_config(self._api_chain_url, self.api_c.ports)
+            self.endpoints = dataclasses.replace(
+                self.endpoints,
+                api_public=self.api_c.url("public"),
+                api_admin=self.api_c.url("admin"),
+                api_callback=self.api_c.url("ml"),
+            )
+        self.api_c.resume()
+        self._wait_api()
+        self.api = type(self.api)(self.api_c.url("public"), self.api_c.url("admin"))
+
+    def kill_api(self) -> None:
+        assert self.api_c is not None
+        self.api_c.kill()
+
+    def rebuild_chain(self) -> None:
+        """Fresh chain, proxy and API containers (API state removed); the mocks stay, their journals are reset."""
+        self._stop_chain_and_api()
+        (self.workdir / "apinode" / "state.yaml").unlink(missing_ok=True)
+        self._gov_key = None
+        self.mlnodes_reset()
+        self._start_chain_and_api()
+        self.dirty = False
+
+    def mlnodes_reset(self) -> None:
+        from harness.mlnode import Journal
+
+        for node in self.mlnodes:
+            for url in node.journals.values():
+                Journal(url).reset()
+        for ng in self._nginx:
+            if ng.current != self.opts.start_version:
+                ng.set_current(self.opts.start_version)
+
+    def logs(self) -> dict[str, Path]:
+        for c in [*self._mocks, self.chain_c, self.proxy_c, self.api_c]:
+            if c is not None:
+                c.save_logs()
+        return {p.stem: p for p in sorted(self.log_dir.glob("*.log"))}
+
+    def containers(self) -> list[Component]:
+        return [c for c in [*self._mocks, self.chain_c, self.proxy_c, self.api_c] if c is not None]
+
+    def child_pids(self) -> list[dict]:
+        return []  # containers, reaped by label (self.labels) by `harness down`
+
+    def validator_keys(self) -> list[Key]:
+        if self.upstream:  # UNVERIFIED: the genesis key from the chain container's keyring
+            if self._gov_key is None:
+                self._gov_key = Key.from_hex(upstream.export_gov_key(self.chain_c), name="genesis")
+            return [self._gov_key]
+        return [Key.from_mnemonic(m, name=f"validator-{i}") for i, m in enumerate(self.info.validator_mnemonics)]
+
+    def now_ms(self) -> int:
+        return int(time.time() * 1000)
