@@ -7,8 +7,8 @@
     msg = await pool.abci_query(p.Q_MLNODE_VERSION)
     pool.snapshot()                            # {"size", "healthy", "replaced", "failures", "slots": [...]}
 
-Every slot is its own RpcClient (own aiohttp session, own TCP connections). The healer health-checks every slot each
-interval and replaces dead ones (new session, generation + 1). With no healthy slot a call fails fast with
+Every slot is its own RpcClient (own aiohttp session, exactly one TCP connection at a time). The healer health-checks
+every slot each interval and replaces dead ones (new session, generation + 1). With no healthy slot a call fails fast with
 NoHealthyConnections naming the last errors.
 """
 
@@ -91,7 +91,7 @@ class ChainPool:
 
     # -- lifecycle -------------------------------------------------------------------------
     async def start(self) -> None:
-        self.slots = [Slot(i, u, RpcClient(u, name=f"slot{i}")) for i, u in enumerate(self.urls)]
+        self.slots = [Slot(i, u, RpcClient(u, name=f"slot{i}", max_connections=1)) for i, u in enumerate(self.urls)]
         await asyncio.gather(*(self._check(s) for s in self.slots))
         healthy = sum(s.healthy for s in self.slots)
         if healthy < self.size:
@@ -126,7 +126,7 @@ class ChainPool:
     async def _replace(self, slot: Slot) -> None:
         """A fresh client (new session and connections) in the slot; the old one is closed."""
         old = slot.client
-        slot.client = RpcClient(slot.url, name=f"slot{slot.index}g{slot.generation + 1}")
+        slot.client = RpcClient(slot.url, name=f"slot{slot.index}g{slot.generation + 1}", max_connections=1)
         slot.generation += 1
         self.replaced += 1
         await old.close()

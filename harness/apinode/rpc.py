@@ -40,14 +40,17 @@ def describe(e: BaseException) -> str:
 
 
 class RpcClient:
-    """One chain RPC client. `ids` count up from 0 per client, like the Go client."""
+    """One chain RPC client. `ids` count up from 0 per client, like the Go client.
 
-    def __init__(self, url: str, *, name: str = "rpc") -> None:
+    `max_connections` bounds its TCP connections; a pool slot uses 1 so that a slot is one connection (as one Go
+    cosmos client is one connection): a fault on that connection breaks the slot, and calls on it queue."""
+
+    def __init__(self, url: str, *, name: str = "rpc", max_connections: int = 8) -> None:
         self.url = url.rstrip("/") + "/"
         self.name = name
         self._ids = itertools.count()
         self.session = aiohttp.ClientSession(
-            connector=aiohttp.TCPConnector(limit=8, force_close=False, enable_cleanup_closed=True),
+            connector=aiohttp.TCPConnector(limit=max_connections, force_close=False, enable_cleanup_closed=True),
             headers={"User-Agent": f"harness-apinode/{name}"},
         )
 
