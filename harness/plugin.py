@@ -222,7 +222,6 @@ def upgrade(testnet):
     from harness.drive.hop import UpgradeRunner
 
     runner = UpgradeRunner(testnet, progress=lambda m: print(f"[upgrade] {m}"))
-    testnet.last_runner = runner
     testnet.dirty = True
     return runner
 

@@ -1,40 +1,44 @@
-"""The harness must be able to fail. Real API nodes with real upgrade bugs, driven through real governance,
-must give a failing audit that names the offending request:
+"""The harness must be able to fail. Real API nodes with real upgrade bugs, driven through real governance and
+audited against the reference contract, must fail the audit and name the offending request. Each bug is one
+profile knob of the reference API node:
 
-- a node that switches one block early (PR #228's H-1 switch) audited against the reference contract -> `early`;
-- a node that never stops the old version -> `missing_stop`;
-- a node that keeps cached MLNode clients on the old prefix (PR #228's ticker refresh) audited against the
-  reference contract -> `stale` management requests after the grace window.
+- `switch_offset: -1`: switches one block early (PR #228's H-1 switch)        -> `early` requests;
+- `client_refresh: ticker` with a 30 s tick: worker clients keep the old prefix -> `stale` management requests;
+- `stop_old: false`: never stops the old version                               -> `missing_stop`.
 """
 
 import pytest
 
-from harness.drive.hop import Expectation, UpgradeRunner
+from harness.drive.hop import UpgradeRunner
 
 pytestmark = pytest.mark.stable
 
 
-def reference_expectation(tn) -> Expectation:
-    return Expectation(switch_offset=0, grace_ms=int(tn.info.block_time_s * 1000) + 250, stop_old=True)
-
-
-def test_early_and_stale_switch_is_caught(testnet_with, harness_options):
-    pr228_net = testnet_with(api_profile="pr228")
-    runner = UpgradeRunner(pr228_net)
-    runner.expect = reference_expectation(pr228_net)  # audit PR #228's node against the reference contract
-    hop = runner.hop(harness_options.versions[1])
-    report = hop.audit
+def test_early_switch_is_caught(testnet_with, harness_options):
+    runner = UpgradeRunner(testnet_with(api_overrides={"switch_offset": -1}))
+    assert runner.expect.switch_offset == 0  # audited against the reference profile's contract
+    report = runner.hop(harness_options.versions[1]).audit
     assert report.verdict == "fail", f"a node that switches at H-1 passed the reference audit:\n{report.to_text()}"
     assert report.counts["early"] > 0, report.to_text()
-    assert report.counts["stale"] > 0, report.to_text()
-    assert report.first_offender is not None
-    assert report.first_offender.verdict in {"early", "stale"}
-    assert report.first_offender.url.startswith(("/v0.3.8/", "/v0.3.9/")), str(report.first_offender)
+    assert report.first_offender.verdict == "early", str(report.first_offender)
+    assert report.first_offender.url.startswith(f"/{harness_options.versions[1]}/"), str(report.first_offender)
+
+
+def test_lingering_old_clients_are_caught(testnet_with, harness_options):
+    tn = testnet_with(api_overrides={"client_refresh": "ticker"}, api_intervals={"client_refresh_s": 30})
+    runner = UpgradeRunner(tn)
+    # the reconcile forced after the switch comes well after the grace window, through the still-cached old client
+    hop = runner.hop(harness_options.versions[1], after_blocks=8)
+    report = hop.audit
+    assert report.verdict == "fail", report.to_text()
+    stale = [o for o in report.offenders if o.verdict == "stale"]
+    assert stale, report.to_text()
+    assert any(o.port_class == "management" for o in stale), report.to_text()
+    assert all(o.seen_version == harness_options.versions[0] for o in stale), report.to_text()
 
 
 def test_missing_stop_is_caught(testnet_with, harness_options):
-    no_stop_net = testnet_with(api_overrides={"stop_old": False})
-    runner = UpgradeRunner(no_stop_net)
+    runner = UpgradeRunner(testnet_with(api_overrides={"stop_old": False}))
     hop = runner.hop(harness_options.versions[1])
     assert hop.audit.verdict == "fail", hop.audit.to_text()
     missing = [o for o in hop.audit.offenders if o.verdict == "missing_stop"]

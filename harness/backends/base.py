@@ -75,6 +75,9 @@ class TestnetInfo:
     api_profile: str
     topology: str
     validator_mnemonics: list[str] = field(default_factory=list)
+    # "reference": our API node (has the harness-only debug endpoints, e.g. the PoC trigger); "upstream": Gonka's
+    # decentralized-api image; "unknown": an external testnet
+    api_kind: str = "reference"
 
 
 class Testnet(Protocol):

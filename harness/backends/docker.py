@@ -50,6 +50,7 @@ class DockerTestnet:
         network_mode: str = "host",
         voting_period_blocks: int = 3,
         api_overrides: dict | None = None,
+        api_intervals: dict | None = None,
     ) -> None:
         if network_mode not in MODES:
             raise ConfigError(f"network_mode: {network_mode!r} is not one of {', '.join(MODES)}")
@@ -59,6 +60,7 @@ class DockerTestnet:
         self.use_chaos = chaos
         self.voting_period_blocks = voting_period_blocks
         self.api_overrides = dict(api_overrides or {})  # reference API node profile knobs, as EmbeddedTestnet
+        self.api_interval_overrides = dict(api_intervals or {})  # e.g. {"client_refresh_s": 30}
         self.prefix = next_prefix()
         self.labels = {**docker_util.session_labels(SESSION), LABEL_TESTNET: self.prefix}
         self.net = NetPlan(network_mode, self.prefix, {**self.labels, LABEL_OWNER: owner_tag()})
@@ -70,6 +72,7 @@ class DockerTestnet:
             api_profile=opts.api_profile,
             topology=opts.topology,
             validator_mnemonics=[DEV_MNEMONIC],
+            api_kind="upstream" if opts.images == "upstream" or "api" in opts.image_overrides else "reference",
         )
         self.images: dict[str, str] = {}
         self.mlnodes: list[MLNodeEndpoint] = []
@@ -203,7 +206,7 @@ class DockerTestnet:
                 "ml_server_port": ports["ml"].inner,
                 "poc_callback_url": callback if self.net.mode == "bridge" else "",
             },
-            "intervals": api_intervals(self.opts.block_time_s, self.opts.api_profile),
+            "intervals": {**api_intervals(self.opts.block_time_s, self.opts.api_profile), **self.api_interval_overrides},
             "profile": self.opts.api_profile,
             "profile_overrides": self.api_overrides,
             "state_file": str(cfg_dir / "state.yaml"),
@@ -366,16 +369,20 @@ class DockerTestnet:
         self._stop_chain_and_api()
         (self.workdir / "apinode" / "state.yaml").unlink(missing_ok=True)
         self._gov_key = None
-        self.mlnodes_reset()
+        self.mlnodes_reset(scenarios=True)
         self._start_chain_and_api()
         self.dirty = False
 
-    def mlnodes_reset(self) -> None:
+    def mlnodes_reset(self, *, scenarios: bool = False) -> None:
+        """Clear every mock's journal. `scenarios=True` (only while no API node runs: chain rebuild) also puts the
+        mocks' per-version state back to STOPPED and nginx's default route back to the start version."""
         from harness.mlnode import Journal
 
         for node in self.mlnodes:
             for url in node.journals.values():
-                Journal(url).reset()
+                Journal(url).reset(scenarios=scenarios)
+        if not scenarios:
+            return
         for ng in self._nginx:
             if ng.current != self.opts.start_version:
                 ng.set_current(self.opts.start_version)

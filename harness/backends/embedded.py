@@ -55,6 +55,7 @@ class EmbeddedTestnet:
         chaos: bool = True,
         voting_period_blocks: int = 3,
         api_overrides: dict | None = None,
+        api_intervals: dict | None = None,
     ) -> None:
         self.opts = opts
         self.workdir = Path(workdir)
@@ -62,6 +63,7 @@ class EmbeddedTestnet:
         self.use_chaos = chaos
         self.voting_period_blocks = voting_period_blocks
         self.api_overrides = dict(api_overrides or {})  # profile knob overrides, e.g. {"stop_old": False}
+        self.api_interval_overrides = dict(api_intervals or {})  # e.g. {"client_refresh_s": 30}
         self.info = TestnetInfo(
             backend="embedded",
             chain_id="gonka-testnet",
@@ -224,7 +226,7 @@ class EmbeddedTestnet:
             "last_used_version": self.opts.start_version,
             "nodes": [],
             "api": {"public_server_port": 0, "admin_server_port": 0, "ml_server_port": 0, "poc_callback_url": ""},
-            "intervals": api_intervals(self.opts.block_time_s, self.opts.api_profile),
+            "intervals": {**api_intervals(self.opts.block_time_s, self.opts.api_profile), **self.api_interval_overrides},
             "profile": self.opts.api_profile,
             "profile_overrides": self.api_overrides,
             "state_file": str(cfg_dir / "state.yaml"),
@@ -278,16 +280,20 @@ class EmbeddedTestnet:
         self._stop_chain_and_api()
         state = self.workdir / "apinode" / "state.yaml"
         state.unlink(missing_ok=True)
-        self.mlnodes_reset()
+        self.mlnodes_reset(scenarios=True)
         self._start_chain_and_api()
         self.dirty = False
 
-    def mlnodes_reset(self) -> None:
+    def mlnodes_reset(self, *, scenarios: bool = False) -> None:
+        """Clear every mock's journal. `scenarios=True` (only while no API node runs: chain rebuild) also puts the
+        mocks' per-version state back to STOPPED and nginx's default route back to the start version."""
         from harness.mlnode import Journal
 
         for node in self.mlnodes:
             for url in node.journals.values():
-                Journal(url).reset()
+                Journal(url).reset(scenarios=scenarios)
+        if not scenarios:
+            return
         for ng in self._nginx:
             ng.set_current(self.opts.start_version)
 

@@ -99,6 +99,7 @@ class ExternalTestnet:
             api_profile=opts.api_profile,
             topology=opts.topology,
             validator_mnemonics=[mnemonic] if mnemonic else [],
+            api_kind="unknown",
         )
         self.endpoints = Endpoints(
             chain_rpc=env["HARNESS_CHAIN_RPC"],
@@ -131,12 +132,13 @@ class ExternalTestnet:
             return [Key.from_mnemonic(self.info.validator_mnemonics[0], name="gov")]
         return [Key.from_hex(self._key_hex, name="gov")]
 
-    def mlnodes_reset(self) -> None:
+    def mlnodes_reset(self, *, scenarios: bool = False) -> None:
+        """Clear the journals only: the mocks' state belongs to the running testnet."""
         from harness.mlnode import Journal
 
         for n in self.mlnodes:
             for url in n.journals.values():
-                Journal(url).reset()
+                Journal(url).reset(scenarios=False)
 
     def rebuild_chain(self) -> None:
         """An external chain cannot be rebuilt: continue from its current version (scenarios read it from the chain)."""

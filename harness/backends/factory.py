@@ -22,6 +22,7 @@ class TestnetFactory:
         nodes = overrides.pop("nodes", None)
         chaos = overrides.pop("chaos", True)
         api_overrides = overrides.pop("api_overrides", None)
+        api_ivals = overrides.pop("api_intervals", None)
         network_mode = str(overrides.pop("network_mode", "host"))  # docker backend: host or bridge
         opts = self.opts.with_(**overrides) if overrides else self.opts
         self._n += 1
@@ -30,12 +31,25 @@ class TestnetFactory:
             from harness.backends.embedded import EmbeddedTestnet, NodeSpec
 
             tn = EmbeddedTestnet(
-                opts, workdir, nodes=tuple(nodes) if nodes else (NodeSpec("mlnode-1"),), chaos=chaos, api_overrides=api_overrides
+                opts,
+                workdir,
+                nodes=tuple(nodes) if nodes else (NodeSpec("mlnode-1"),),
+                chaos=chaos,
+                api_overrides=api_overrides,
+                api_intervals=api_ivals,
             )
         elif opts.backend == "docker":
             from harness.backends.docker import DockerTestnet
 
-            tn = DockerTestnet(opts, workdir, nodes=nodes, chaos=chaos, network_mode=network_mode, api_overrides=api_overrides)
+            tn = DockerTestnet(
+                opts,
+                workdir,
+                nodes=nodes,
+                chaos=chaos,
+                network_mode=network_mode,
+                api_overrides=api_overrides,
+                api_intervals=api_ivals,
+            )
         elif opts.backend == "external":
             from harness.backends.external import ExternalTestnet
 

@@ -74,6 +74,7 @@ class UpgradeRunner:
         from harness.audit import Switch
 
         self.tn = testnet
+        testnet.last_runner = self  # the failure bundle reports this runner's last audit
         self.progress = progress or (lambda _msg: None)
         self.expect = expectation_for(testnet.info.api_profile, testnet.info.block_time_s)
         start = testnet.chain.mlnode_version()
@@ -93,8 +94,10 @@ class UpgradeRunner:
     def schedule(self, to_version: str, *, lead_blocks: int | None = None) -> tuple[int, int]:
         """Propose + vote; returns (proposal_id, upgrade height). Height = after the voting period + margin."""
         check_version(to_version, field="to_version")
-        vp = getattr(self.tn, "voting_period_blocks", 3)
-        height = self.tn.rpc.height() + (lead_blocks if lead_blocks is not None else vp + 4)
+        # At least two blocks past the earliest height the chain accepts now, so a block landing between this
+        # read and the broadcast cannot make the proposal too late.
+        earliest, _ = self.tn.chain.earliest_upgrade_height()
+        height = max(self.tn.rpc.height() + (lead_blocks or 0), earliest + 2)
         keys = self.tn.validator_keys()
         self.progress(f"propose partial upgrade {to_version} at height {height}")
         outcome = self.tn.chain.propose_partial_upgrade(to_version, height, proposer=keys[0], voters=keys)
@@ -164,7 +167,7 @@ class UpgradeRunner:
     ) -> HopReport:
         from_version = self.current_version
         if poc is None:  # the PoC trigger is a debug endpoint of the reference API node
-            poc = self.tn.info.backend == "embedded"
+            poc = self.tn.info.api_kind == "reference"
         started = int(time.time() * 1000)
         chat = ChatTraffic(self.tn.api) if traffic else None
         if chat:

@@ -82,9 +82,11 @@ class Journal:
         """(method, url) per request, oldest first: handy for assertions and messages."""
         return [(e["request"]["method"], e["request"]["url"]) for e in self.requests(since_ms)]
 
-    def reset(self) -> None:
-        """Clear the journal and put every scenario back to its initial state ("Started" = STOPPED)."""
-        for method, path in (("DELETE", "/requests"), ("POST", "/scenarios/reset")):
+    def reset(self, *, scenarios: bool = True) -> None:
+        """Clear the journal; with `scenarios`, also put every per-version state machine back to its initial state
+        ("Started" = STOPPED). Only reset scenarios while no API node relies on the mocks' state."""
+        steps = [("DELETE", "/requests")] + ([("POST", "/scenarios/reset")] if scenarios else [])
+        for method, path in steps:
             r = self.session.request(method, f"{self.admin_url}{path}", timeout=self.timeout_s)
             if r.status_code not in (200, 204):
                 raise JournalError(f"{method} {self.admin_url}{path}", r.status_code, r.text)
