@@ -112,3 +112,38 @@ def test_process_group_is_torn_down(tmp_path):
         return [line for line in out.stdout.splitlines() if line.split()[1:2] != ["Z"]]
 
     wait_until(lambda: not group_alive(), timeout_s=5, what="process group empty", evidence=lambda: str(group_alive()))
+
+
+def test_tcp_relay_forwards_and_stops():
+    import http.server
+    import threading
+
+    import requests
+
+    from harness.util.relay import TcpRelay
+
+    class Hello(http.server.BaseHTTPRequestHandler):
+        def do_GET(self):
+            body = f"host={self.headers['Host']}".encode()
+            self.send_response(200)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args):
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Hello)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        with TcpRelay(server.server_port) as relay:
+            port = relay.port
+            assert port != server.server_port
+            # the server sees the port the client addressed: that is how a journal tells the two ports apart
+            assert requests.get(f"http://127.0.0.1:{port}/x", timeout=5).text == f"host=127.0.0.1:{port}"
+        from harness.util.ports import port_is_listening
+
+        assert not port_is_listening(port)
+    finally:
+        server.shutdown()
+        server.server_close()

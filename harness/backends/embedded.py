@@ -20,12 +20,14 @@ from harness.backends.base import Endpoints, MLNodeEndpoint, TestnetInfo
 from harness.chain.keys import DEV_MNEMONIC, Key
 from harness.options import RunOptions
 from harness.util.ports import free_port
+from harness.util.relay import TcpRelay
 from harness.util.wait import wait_until
 
 
 @dataclass(frozen=True)
 class NodeSpec:
-    """An MLNode to run: `split_ports` puts management and inference on two separate WireMocks."""
+    """An MLNode to run. `split_ports`: management and inference on two different ports of one MLNode (one WireMock,
+    the inference port relayed to it), like a real MLNode's API and vLLM ports."""
 
     id: str
     split_ports: bool = False
@@ -76,6 +78,7 @@ class EmbeddedTestnet:
         self.mlnodes: list[MLNodeEndpoint] = []
         self._wiremocks: list = []
         self._nginx: list = []
+        self._relays: list[TcpRelay] = []
         self.simnet = None
         self.proxy = None
         self.apinode = None
@@ -131,9 +134,6 @@ class EmbeddedTestnet:
             if self.opts.topology == "side-by-side":
                 for v in versions:
                     plan.append((spec, v, WireMockServer(roots[v], name=f"{spec.id}-{v}", log_dir=logs)))
-            elif spec.split_ports:
-                plan.append((spec, "*poc", WireMockServer(shared, name=f"{spec.id}-poc", log_dir=logs)))
-                plan.append((spec, "*inference", WireMockServer(shared, name=f"{spec.id}-inference", log_dir=logs)))
             else:
                 plan.append((spec, "*", WireMockServer(shared, name=spec.id, log_dir=logs)))
         self._wiremocks = [wm for _, _, wm in plan]
@@ -148,7 +148,10 @@ class EmbeddedTestnet:
                 self._nginx.append(ng)
                 poc_port = inf_port = ng.port
             elif spec.split_ports:
-                poc_port, inf_port = mine["*poc"].port, mine["*inference"].port
+                # one MLNode (one state machine) on two ports: management on WireMock's, inference via a relay
+                relay = TcpRelay(mine["*"].port, name=f"{spec.id}-inference-port").start()
+                self._relays.append(relay)
+                poc_port, inf_port = mine["*"].port, relay.port
             else:
                 poc_port = inf_port = mine["*"].port
             self.mlnodes.append(
@@ -162,6 +165,9 @@ class EmbeddedTestnet:
             )
 
     def _stop_mocks(self) -> None:
+        for relay in self._relays:
+            relay.stop()
+        self._relays = []
         for ng in self._nginx:
             ng.stop()
         for wm in self._wiremocks:
