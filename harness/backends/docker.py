@@ -19,7 +19,6 @@ written to workdir/logs/<component>.log (logs()), so failure bundles include the
 from __future__ import annotations
 
 import dataclasses
-import time
 from pathlib import Path
 from typing import Self
 
@@ -28,6 +27,7 @@ import requests
 from harness.backends import docker_upstream as upstream
 from harness.backends import docker_util
 from harness.backends.base import Endpoints, MLNodeEndpoint, TestnetInfo
+from harness.backends.common import now_ms, reset_journals, teardown, wait_nodes_inference, write_reference_api_config
 from harness.backends.docker_components import MODES, Component, NetPlan
 from harness.backends.docker_session import LABEL_OWNER, LABEL_TESTNET, SESSION, choose_images, next_prefix, owner_tag, reap_stale
 from harness.backends.embedded import NodeSpec, api_intervals
@@ -130,12 +130,10 @@ class DockerTestnet:
         if self._closed:
             return
         self._closed = True
-        steps = [self._stop_chain_and_api, self._remove_mocks, self.net.close, lambda: docker_util.reap(self.labels)]
-        for step in steps:
-            try:
-                step()
-            except Exception as e:
-                print(f"docker testnet teardown: {getattr(step, '__name__', step)} failed: {e}")
+        teardown("docker testnet", (self._stop_chain_and_api, self._remove_mocks, self.net.close, self._reap_labelled))
+
+    def _reap_labelled(self) -> None:
+        docker_util.reap(self.labels)
 
     def _remove_mocks(self) -> None:
         for c in self._mocks:
@@ -193,28 +191,20 @@ class DockerTestnet:
                 start_version=self.opts.start_version,
                 ports=ports,
             )
-        import yaml
-
-        config = {
-            "chain_node": {"url": chain_url},
-            "current_node_version": self.opts.start_version,
-            "last_used_version": self.opts.start_version,
-            "nodes": [],
-            "api": {
+        return write_reference_api_config(
+            cfg_dir,
+            chain_url=chain_url,
+            start_version=self.opts.start_version,
+            profile=self.opts.api_profile,
+            intervals={**api_intervals(self.opts.block_time_s, self.opts.api_profile), **self.api_interval_overrides},
+            api={
                 "public_server_port": ports["public"].inner,
                 "admin_server_port": ports["admin"].inner,
                 "ml_server_port": ports["ml"].inner,
                 "poc_callback_url": callback if self.net.mode == "bridge" else "",
             },
-            "intervals": {**api_intervals(self.opts.block_time_s, self.opts.api_profile), **self.api_interval_overrides},
-            "profile": self.opts.api_profile,
-            "profile_overrides": self.api_overrides,
-            "state_file": str(cfg_dir / "state.yaml"),
-            "ready_file": str(cfg_dir / "ready.json"),
-        }
-        path = cfg_dir / "config.yaml"
-        path.write_text(yaml.safe_dump(config, sort_keys=False))
-        return path
+            profile_overrides=self.api_overrides,
+        )
 
     def _api_component(self, chain_url: str) -> Component:
         self._api_chain_url = chain_url
@@ -333,9 +323,7 @@ class DockerTestnet:
                     setattr(self, attr, None)
 
     def wait_nodes_inference(self, timeout_s: float = 30.0) -> None:
-        from harness.backends.embedded import EmbeddedTestnet
-
-        EmbeddedTestnet.wait_nodes_inference(self, timeout_s)  # type: ignore[arg-type]  # same admin-API wait
+        wait_nodes_inference(self.api, [n.id for n in self.mlnodes], timeout_s=timeout_s)
 
     # -- Testnet protocol -------------------------------------------------------------------------------------
     def stop_api(self) -> None:
@@ -376,11 +364,7 @@ class DockerTestnet:
     def mlnodes_reset(self, *, scenarios: bool = False) -> None:
         """Clear every mock's journal. `scenarios=True` (only while no API node runs: chain rebuild) also puts the
         mocks' per-version state back to STOPPED and nginx's default route back to the start version."""
-        from harness.mlnode import Journal
-
-        for node in self.mlnodes:
-            for url in node.journals.values():
-                Journal(url).reset(scenarios=scenarios)
+        reset_journals(self.mlnodes, scenarios=scenarios)
         if not scenarios:
             return
         for ng in self._nginx:
@@ -407,4 +391,4 @@ class DockerTestnet:
         return [Key.from_mnemonic(m, name=f"validator-{i}") for i, m in enumerate(self.info.validator_mnemonics)]
 
     def now_ms(self) -> int:
-        return int(time.time() * 1000)
+        return now_ms()

@@ -7,21 +7,17 @@ API node, all on 127.0.0.1 with allocated ports, supervised, logs captured, torn
 
 from __future__ import annotations
 
-import json
-import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Self
 
-import yaml
-
 from harness.backends.base import Endpoints, MLNodeEndpoint, TestnetInfo
+from harness.backends.common import now_ms, reset_journals, teardown, wait_nodes_inference, write_reference_api_config
 from harness.chain.keys import DEV_MNEMONIC, Key
 from harness.options import RunOptions
 from harness.util.ports import free_port
 from harness.util.relay import TcpRelay
-from harness.util.wait import wait_until
 
 
 @dataclass(frozen=True)
@@ -112,11 +108,7 @@ class EmbeddedTestnet:
         if self._closed:
             return
         self._closed = True
-        for step in (self._stop_chain_and_api, self._stop_mocks):
-            try:
-                step()
-            except Exception as e:  # keep tearing down; report at the end
-                print(f"embedded testnet teardown: {step.__name__} failed: {e}")
+        teardown("embedded testnet", (self._stop_chain_and_api, self._stop_mocks))
 
     # -- MLNode mocks ------------------------------------------------------------------------
     def _start_mocks(self) -> None:
@@ -224,23 +216,15 @@ class EmbeddedTestnet:
         self.wait_nodes_inference()
 
     def _write_api_config(self, chain_url: str) -> Path:
-        cfg_dir = self.workdir / "apinode"
-        cfg_dir.mkdir(parents=True, exist_ok=True)
-        config = {
-            "chain_node": {"url": chain_url},
-            "current_node_version": self.opts.start_version,
-            "last_used_version": self.opts.start_version,
-            "nodes": [],
-            "api": {"public_server_port": 0, "admin_server_port": 0, "ml_server_port": 0, "poc_callback_url": ""},
-            "intervals": {**api_intervals(self.opts.block_time_s, self.opts.api_profile), **self.api_interval_overrides},
-            "profile": self.opts.api_profile,
-            "profile_overrides": self.api_overrides,
-            "state_file": str(cfg_dir / "state.yaml"),
-            "ready_file": str(cfg_dir / "ready.json"),
-        }
-        path = cfg_dir / "config.yaml"
-        path.write_text(yaml.safe_dump(config, sort_keys=False))
-        return path
+        return write_reference_api_config(
+            self.workdir / "apinode",
+            chain_url=chain_url,
+            start_version=self.opts.start_version,
+            profile=self.opts.api_profile,
+            intervals={**api_intervals(self.opts.block_time_s, self.opts.api_profile), **self.api_interval_overrides},
+            api={"public_server_port": 0, "admin_server_port": 0, "ml_server_port": 0, "poc_callback_url": ""},
+            profile_overrides=self.api_overrides,
+        )
 
     def _stop_chain_and_api(self) -> None:
         for part in ("apinode", "proxy", "timeline", "simnet"):
@@ -252,20 +236,7 @@ class EmbeddedTestnet:
                     setattr(self, part, None)
 
     def wait_nodes_inference(self, timeout_s: float = 20.0) -> None:
-        assert self.api is not None
-        ids = {n.id for n in self.mlnodes}
-
-        def all_inference() -> bool:
-            states = {n["node"]["id"]: n["state"]["current_status"] for n in self.api.nodes()}
-            return all(states.get(i) == "INFERENCE" for i in ids)
-
-        wait_until(
-            all_inference,
-            timeout_s=timeout_s,
-            what="every MLNode INFERENCE in GET /admin/v1/nodes",
-            evidence=lambda: json.dumps(self.api.nodes(), indent=1)[:2000],
-            hint="check the API node log and the WireMock journal for the reconcile calls",
-        )
+        wait_nodes_inference(self.api, [n.id for n in self.mlnodes], timeout_s=timeout_s)
 
     # -- Testnet protocol --------------------------------------------------------------------
     def stop_api(self) -> None:
@@ -293,11 +264,7 @@ class EmbeddedTestnet:
     def mlnodes_reset(self, *, scenarios: bool = False) -> None:
         """Clear every mock's journal. `scenarios=True` (only while no API node runs: chain rebuild) also puts the
         mocks' per-version state back to STOPPED and nginx's default route back to the start version."""
-        from harness.mlnode import Journal
-
-        for node in self.mlnodes:
-            for url in node.journals.values():
-                Journal(url).reset(scenarios=scenarios)
+        reset_journals(self.mlnodes, scenarios=scenarios)
         if not scenarios:
             return
         for ng in self._nginx:
@@ -325,4 +292,4 @@ class EmbeddedTestnet:
         return [Key.from_mnemonic(m, name=f"validator-{i}") for i, m in enumerate(self.info.validator_mnemonics)]
 
     def now_ms(self) -> int:
-        return int(time.time() * 1000)
+        return now_ms()

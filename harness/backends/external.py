@@ -16,10 +16,10 @@ Env file (KEY=VALUE lines, `#` comments; docker-compose `.env` style):
 
 from __future__ import annotations
 
-import time
 from pathlib import Path
 
 from harness.backends.base import Endpoints, MLNodeEndpoint, TestnetInfo
+from harness.backends.common import now_ms, reset_journals, wait_nodes_inference
 from harness.chain.keys import Key
 from harness.errors import ConfigError
 from harness.options import RunOptions
@@ -134,11 +134,7 @@ class ExternalTestnet:
 
     def mlnodes_reset(self, *, scenarios: bool = False) -> None:
         """Clear the journals only: the mocks' state belongs to the running testnet."""
-        from harness.mlnode import Journal
-
-        for n in self.mlnodes:
-            for url in n.journals.values():
-                Journal(url).reset(scenarios=False)
+        reset_journals(self.mlnodes, scenarios=False)
 
     def rebuild_chain(self) -> None:
         """An external chain cannot be rebuilt: continue from its current version (scenarios read it from the chain)."""
@@ -146,14 +142,7 @@ class ExternalTestnet:
         self.dirty = False
 
     def wait_nodes_inference(self, timeout_s: float = 120.0) -> None:
-        from harness.util.wait import wait_until
-
-        ids = {n.id for n in self.mlnodes}
-        wait_until(
-            lambda: all(n["state"]["current_status"] == "INFERENCE" for n in self.api.nodes() if n["node"]["id"] in ids),
-            timeout_s=timeout_s,
-            what="external MLNodes INFERENCE",
-        )
+        wait_nodes_inference(self.api, [n.id for n in self.mlnodes], timeout_s=timeout_s)
 
     def stop_api(self) -> None:
         raise ConfigError("the external backend cannot stop the API node; run restart scenarios on embedded or docker")
@@ -168,4 +157,4 @@ class ExternalTestnet:
             self.timeline.stop()
 
     def now_ms(self) -> int:
-        return int(time.time() * 1000)
+        return now_ms()

@@ -1,0 +1,82 @@
+"""Mechanics every backend shares: the reference API node's config file, the wait for the MLNodes to reach
+INFERENCE, resetting the mock journals, and a teardown that runs every step even when one fails."""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable, Iterable
+from pathlib import Path
+
+import yaml
+
+from harness.backends.base import MLNodeEndpoint
+from harness.util.wait import wait_until
+
+
+def now_ms() -> int:
+    return int(time.time() * 1000)
+
+
+def write_reference_api_config(
+    cfg_dir: Path,
+    *,
+    chain_url: str,
+    start_version: str,
+    profile: str,
+    intervals: dict[str, float],
+    api: dict[str, object],
+    profile_overrides: dict | None = None,
+) -> Path:
+    """config.yaml for `harness apinode` (upstream key names); state and ready files live next to it."""
+    cfg_dir.mkdir(parents=True, exist_ok=True)
+    config = {
+        "chain_node": {"url": chain_url},
+        "current_node_version": start_version,
+        "last_used_version": start_version,
+        "nodes": [],
+        "api": api,
+        "intervals": intervals,
+        "profile": profile,
+        "profile_overrides": dict(profile_overrides or {}),
+        "state_file": str(cfg_dir / "state.yaml"),
+        "ready_file": str(cfg_dir / "ready.json"),
+    }
+    path = cfg_dir / "config.yaml"
+    path.write_text(yaml.safe_dump(config, sort_keys=False))
+    return path
+
+
+def wait_nodes_inference(api, node_ids: Iterable[str], *, timeout_s: float) -> None:
+    """Wait until GET /admin/v1/nodes shows every given node with current_status INFERENCE."""
+    ids = set(node_ids)
+
+    def all_inference() -> bool:
+        states = {n["node"]["id"]: n["state"]["current_status"] for n in api.nodes()}
+        return all(states.get(i) == "INFERENCE" for i in ids)
+
+    wait_until(
+        all_inference,
+        timeout_s=timeout_s,
+        what=f"MLNodes {sorted(ids)} INFERENCE in GET /admin/v1/nodes",
+        evidence=lambda: json.dumps(api.nodes(), indent=1)[:2000],
+        hint="check the API node log and the WireMock journal for the reconcile calls",
+    )
+
+
+def reset_journals(mlnodes: list[MLNodeEndpoint], *, scenarios: bool) -> None:
+    """Clear every mock journal; with `scenarios`, also reset the mocks' per-version state machines."""
+    from harness.mlnode import Journal
+
+    for node in mlnodes:
+        for url in node.journals.values():
+            Journal(url).reset(scenarios=scenarios)
+
+
+def teardown(label: str, steps: Iterable[Callable[[], object]]) -> None:
+    """Run every step even if an earlier one fails; failures are printed (teardown must not hide the test's error)."""
+    for step in steps:
+        try:
+            step()
+        except Exception as e:
+            print(f"{label} teardown: {getattr(step, '__name__', step)} failed: {type(e).__name__}: {e}")
