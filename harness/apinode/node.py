@@ -18,6 +18,7 @@ from harness.apinode.profiles import Contract
 from harness.errors import StartupError
 from harness.util.loop import BackgroundLoop
 from harness.util.process import ManagedProcess
+from harness.util.service import StartStop
 
 
 def _as_config(cfg: ApiNodeConfig | str | Path) -> ApiNodeConfig:
@@ -34,7 +35,7 @@ async def _build(cls: Any, cfg: ApiNodeConfig) -> Any:
     return cls(cfg)  # built on the node's own loop
 
 
-class ApiNode:
+class ApiNode(StartStop):
     """In-process API node. `.public_url`, `.admin_url`, `.callback_url` once started."""
 
     def __init__(self, cfg: ApiNodeConfig | str | Path, *, name: str = "apinode") -> None:
@@ -68,12 +69,6 @@ class ApiNode:
             self._loop.close()
             self._loop = None
 
-    def __enter__(self) -> Self:
-        return self.start()
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
-
     def run(self, coro: Any, timeout_s: float = 30.0) -> Any:
         """Run a coroutine on the node's loop (tests use it to reach the core)."""
         assert self._loop is not None, "ApiNode not started"
@@ -95,7 +90,7 @@ class ApiNode:
         return self.cfg.profile.contract(block_time_s=block_time_s, client_refresh_s=self.cfg.intervals.client_refresh_s)
 
 
-class ApiNodeProcess:
+class ApiNodeProcess(StartStop):
     """`python -m harness apinode --config FILE` as a supervised child; same interface as ApiNode plus kill()."""
 
     def __init__(
@@ -156,12 +151,6 @@ class ApiNodeProcess:
 
     def is_running(self) -> bool:
         return self.proc is not None and self.proc.is_running()
-
-    def __enter__(self) -> Self:
-        return self.start()
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
 
     @property
     def public_url(self) -> str:

@@ -25,6 +25,7 @@ from harness.chaos.targets import Event, Target, Window
 from harness.errors import ConfigError, StartupError
 from harness.util.loop import BackgroundLoop
 from harness.util.ports import LOOPBACK, ensure_port_free
+from harness.util.service import StartStop
 
 
 def parse_upstream(url: str) -> tuple[str, int]:
@@ -38,7 +39,7 @@ def parse_upstream(url: str) -> tuple[str, int]:
     return parts.hostname, port
 
 
-class ChaosProxy:
+class ChaosProxy(StartStop):
     def __init__(
         self,
         upstream: str,
@@ -119,12 +120,6 @@ class ChaosProxy:
         if self._control is not None:
             await self._control.cleanup()
             self._control = None
-
-    def __enter__(self) -> Self:
-        return self.start()
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
 
     @property
     def url(self) -> str:

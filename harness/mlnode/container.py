@@ -21,6 +21,7 @@ import requests
 
 from harness.errors import DependencyMissing, StartupError
 from harness.util.ports import LOOPBACK, free_port
+from harness.util.service import StartStop
 from harness.util.wait import wait_until
 
 DEFAULT_IMAGE = "wiremock/wiremock:3.9.1"
@@ -28,7 +29,7 @@ CONTAINER_ROOT = "/home/wiremock"
 LABEL = {"gonka-harness": "mlnode"}
 
 
-class WireMockContainer:
+class WireMockContainer(StartStop):
     """A `wiremock/wiremock` 3.x container serving `root_dir` (mounted read-only at /home/wiremock)."""
 
     def __init__(
@@ -116,13 +117,3 @@ class WireMockContainer:
                 raise StartupError(f"{self.name}: stopping container failed: {e}") from None
             finally:
                 self.container = None
-
-    def __enter__(self) -> Self:
-        try:
-            return self.start()
-        except BaseException:
-            self.stop()
-            raise
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()

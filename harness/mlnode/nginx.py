@@ -27,6 +27,7 @@ import requests
 from harness.errors import ConfigError, DependencyMissing, StartupError
 from harness.util.ports import LOOPBACK, free_port
 from harness.util.process import ManagedProcess
+from harness.util.service import StartStop
 from harness.util.wait import wait_until
 from harness.versions import check_version
 
@@ -111,7 +112,7 @@ def _user_directive() -> str:
     return f"user {pwd.getpwuid(os.geteuid()).pw_name};"
 
 
-class NginxSideBySide:
+class NginxSideBySide(StartStop):
     """nginx on 127.0.0.1:port in front of one WireMock per version."""
 
     def __init__(
@@ -222,13 +223,3 @@ class NginxSideBySide:
     def stop(self) -> None:
         if self.proc is not None:
             self.proc.stop()
-
-    def __enter__(self) -> Self:
-        try:
-            return self.start()
-        except BaseException:
-            self.stop()
-            raise
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()

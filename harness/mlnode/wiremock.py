@@ -38,6 +38,7 @@ import requests
 from harness.errors import DependencyMissing, StartupError
 from harness.util.ports import LOOPBACK, ensure_port_free, free_port
 from harness.util.process import ManagedProcess
+from harness.util.service import StartStop
 
 MIN_JAVA = 11
 JAVA_HINT = "install Java 11 or newer, e.g. `apt-get install openjdk-17-jre-headless`, or set JAVA_HOME"
@@ -147,7 +148,7 @@ def webhook_jar_source_sha256(jar: Path = WEBHOOK_JAR) -> str | None:
         return z.read(SOURCE_HASH_ENTRY).decode().strip() if SOURCE_HASH_ENTRY in z.namelist() else None
 
 
-class WireMockServer:
+class WireMockServer(StartStop):
     """One WireMock standalone process on 127.0.0.1 serving `root_dir` (mappings/ + __files/)."""
 
     def __init__(
@@ -267,16 +268,6 @@ class WireMockServer:
 
     def logs(self, lines: int = 200) -> str:
         return self.proc.logs(lines) if self.proc else "(not started)"
-
-    def __enter__(self) -> Self:
-        try:
-            return self.start()
-        except BaseException:
-            self.stop()
-            raise
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
 
 
 def _port_clash(log: str) -> bool:

@@ -24,6 +24,7 @@ from harness.simnet.rpc import RpcServer
 from harness.util.loop import BackgroundLoop
 from harness.util.ports import LOOPBACK, ensure_port_free
 from harness.util.process import ManagedProcess
+from harness.util.service import StartStop
 
 log = logging.getLogger("harness.simnet")
 READY_RE = re.compile(r"simnet ready rpc=(http://127\.0\.0\.1:(\d+)) chain_id=(\S+)")
@@ -96,7 +97,7 @@ class SimnetCore:
         self._resume.set()
 
 
-class Simnet:
+class Simnet(StartStop):
     """In-process simnet on its own background loop thread."""
 
     def __init__(self, genesis: Genesis | None = None, port: int = 0, *, paused: bool = False) -> None:
@@ -133,16 +134,6 @@ class Simnet:
                 self._loop.run(self.core.stop(), timeout_s=15)
         self._loop.close()
         self._loop, self.core = None, None
-
-    def __enter__(self) -> Self:
-        try:
-            return self.start()
-        except BaseException:
-            self.stop()
-            raise
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
 
     def _core(self) -> SimnetCore:
         if self.core is None or self._loop is None:
@@ -203,7 +194,7 @@ class Simnet:
         return self._loop.run(_produce())
 
 
-class SimnetProcess:
+class SimnetProcess(StartStop):
     """`python -m harness simnet` as a child process (own process group, log file, readiness from its ready line)."""
 
     def __init__(
@@ -256,16 +247,6 @@ class SimnetProcess:
 
     def stop(self) -> int | None:
         return self.proc.stop() if self.proc is not None else None
-
-    def __enter__(self) -> Self:
-        try:
-            return self.start()
-        except BaseException:
-            self.stop()
-            raise
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
 
     @property
     def rpc_url(self) -> str:

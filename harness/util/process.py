@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Self
 
 from harness.errors import StartupError, WaitTimeout
+from harness.util.service import StartStop
 from harness.util.wait import wait_until
 
 _LIVE: set[ManagedProcess] = set()
@@ -47,7 +48,7 @@ def tail(path: Path | str, lines: int = 40) -> str:
     return "\n".join(data[-lines:]) if data else "(log empty)"
 
 
-class ManagedProcess:
+class ManagedProcess(StartStop):
     """One child process in its own process group, stdout+stderr appended to `log_path`."""
 
     def __init__(
@@ -123,16 +124,6 @@ class ManagedProcess:
             os.killpg(self.popen.pid, sig)
         except (ProcessLookupError, PermissionError):
             pass
-
-    def __enter__(self) -> Self:
-        try:
-            return self.start()
-        except BaseException:
-            self.stop()
-            raise
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
 
     # -- status ----------------------------------------------------------------------------
     @property

@@ -17,11 +17,12 @@ from typing import Self
 
 from harness.util.loop import BackgroundLoop
 from harness.util.ports import LOOPBACK
+from harness.util.service import StartStop
 
 CHUNK = 65536
 
 
-class TcpRelay:
+class TcpRelay(StartStop):
     def __init__(self, target_port: int, *, listen_port: int = 0, name: str = "relay") -> None:
         self.target_port = target_port
         self.listen_port = listen_port
@@ -54,12 +55,6 @@ class TcpRelay:
             w.close()
         if self._server is not None:
             await self._server.wait_closed()
-
-    def __enter__(self) -> Self:
-        return self.start()
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
 
     async def _handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         try:
