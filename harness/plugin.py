@@ -142,6 +142,12 @@ def _module_testnet(testnet_factory, testnet_options):
     return testnet_factory.shared(**testnet_options)
 
 
+@pytest.fixture
+def _test_testnet(_module_testnet, testnet_factory, testnet_options):
+    # The shared testnet may have been configured for another module or a testnet_with() call since: re-apply.
+    return testnet_factory.shared(**testnet_options)
+
+
 def _prepare(tn) -> None:
     if getattr(tn, "dirty", False):
         tn.rebuild_chain()
@@ -168,8 +174,8 @@ def _bundle_if_failed(request: pytest.FixtureRequest, tn, opts) -> None:
 
 
 @pytest.fixture
-def testnet(_module_testnet, request: pytest.FixtureRequest, harness_options):
-    tn = _module_testnet
+def testnet(_test_testnet, request: pytest.FixtureRequest, harness_options):
+    tn = _test_testnet
     _prepare(tn)
     yield tn
     _bundle_if_failed(request, tn, harness_options)
@@ -178,7 +184,8 @@ def testnet(_module_testnet, request: pytest.FixtureRequest, harness_options):
 @pytest.fixture
 def testnet_with(testnet_factory, request: pytest.FixtureRequest, harness_options):
     """testnet_with(api_profile="pr228") -> a shared testnet for those options, reset like `testnet` and marked
-    dirty (the test is expected to upgrade it); a failure writes its bundle too."""
+    dirty (the test is expected to upgrade it); a failure writes its bundle too. Options that only concern the API
+    node reconfigure the shared testnet with the same mocks, so do not use `testnet` in the same test."""
     handed: list = []
 
     def get(**overrides: object):

@@ -93,8 +93,9 @@ def test_docker_chaos_eof_during_hop(docker_side_by_side, harness_options):
     control.add_fault(
         {"fault": "eof", "target": {"kind": "http", "probability": 0.5}, "window": {"end_ms": 60_000, "max_count": 8}}
     )
-    # No admin disable/enable kick: a disabled node answers 503 by design, which is not a chain failure
-    hop = runner_for(dtn).hop(harness_options.versions[1], kick=False)
+    # No admin disable/enable kick and no PoC phase: both make the node unavailable (503) by design, and this
+    # test counts inference failures caused by the chain connection
+    hop = runner_for(dtn).hop(harness_options.versions[1], kick=False, poc=False)
     control.clear()
     eofs = [r for r in control.history() if r.outcome == "eof"]
     assert eofs, "the chaos proxy container injected no EOF (is the API node's chain URL the proxy?)"

@@ -252,6 +252,17 @@ class EmbeddedTestnet:
         assert self.apinode is not None
         self.apinode.kill()
 
+    def configure_api(self, *, profile: str, overrides: dict | None = None, intervals: dict | None = None) -> None:
+        """Run the API node with this profile and these knob/interval overrides from the next rebuild on; a change
+        marks the chain dirty (the next test gets a fresh chain and API node)."""
+        wanted = (profile, dict(overrides or {}), dict(intervals or {}))
+        if wanted == (self.opts.api_profile, self.api_overrides, self.api_interval_overrides):
+            return
+        self.opts = self.opts.with_(api_profile=profile)
+        self.info.api_profile = profile
+        self.api_overrides, self.api_interval_overrides = wanted[1], wanted[2]
+        self.dirty = True
+
     def rebuild_chain(self) -> None:
         """Fresh chain and API node (state file removed); the mocks stay, their journals are reset."""
         self._stop_chain_and_api()

@@ -7,6 +7,9 @@ from pathlib import Path
 from harness.errors import ConfigError
 from harness.options import RunOptions
 
+# Options that only concern the API node: a shared testnet applies them with a rebuild instead of new mocks.
+API_SETTINGS = ("api_profile", "api_overrides", "api_intervals")
+
 
 class TestnetFactory:
     __test__ = False
@@ -61,13 +64,22 @@ class TestnetFactory:
         return tn
 
     def shared(self, **overrides: object):
-        """A testnet for these overrides, reused by every module asking for the same ones (a module's tests reset
-        it; a dirty chain is rebuilt before the next test). Closed at session end by close_all()."""
+        """A testnet for these overrides, reused by every module asking for the same mocks (a module's tests reset
+        it; a dirty chain is rebuilt before the next test). API-node settings (profile, knobs, intervals) need no
+        new mocks: they are applied to the shared testnet and take effect with a chain + API node rebuild.
+        Closed at session end by close_all()."""
+        api = {k: overrides.pop(k) for k in API_SETTINGS if k in overrides}
         key = repr(sorted(overrides.items()))
         tn = self._shared.get(key)
         if tn is None or getattr(tn, "_closed", False):
-            tn = self.make(**overrides)
+            tn = self.make(**overrides, **api)
             self._shared[key] = tn
+        else:
+            tn.configure_api(
+                profile=str(api.get("api_profile", self.opts.api_profile)),
+                overrides=api.get("api_overrides"),  # type: ignore[arg-type]
+                intervals=api.get("api_intervals"),  # type: ignore[arg-type]
+            )
         return tn
 
     def release(self, tn) -> None:

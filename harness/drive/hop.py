@@ -125,8 +125,25 @@ class UpgradeRunner:
         self.switches.append(Switch(version=to_version, from_ms=switch_ms, height=height))
         return switch_height, switch_ms
 
+    def wait_past_grace(self, switch_ms: int) -> None:
+        """Wait for a block whose header time lies past the switch + the contract's grace window, so the old
+        version's stop is due and old-prefix traffic from then on counts as stale."""
+        due_ms = switch_ms + self.expect.grace_ms
+
+        def past_grace() -> bool:
+            blocks = self.tn.timeline.blocks()
+            return bool(blocks) and blocks[-1].block_time_ms > due_ms
+
+        remaining_s = max(0.0, due_ms / 1000 - time.time())
+        wait_until(
+            past_grace,
+            timeout_s=remaining_s + 10 + 20 * self.tn.info.block_time_s,
+            what=f"a block after the grace window (switch at {switch_ms} ms + {self.expect.grace_ms} ms)",
+        )
+
     def audit_now(self):
-        """Audit everything the mocks journaled so far against the switch timeline and the profile's contract."""
+        """Audit everything the mocks journaled so far (the audited range ends now) against the switch timeline and
+        the profile's contract."""
         from harness.audit import audit
 
         heights = [(b.height, b.block_time_ms) for b in self.tn.timeline.blocks()]
@@ -136,6 +153,7 @@ class UpgradeRunner:
             self.contract(),
             nodes=[n.id for n in self.tn.mlnodes],
             heights=heights,
+            end_ms=int(time.time() * 1000),
         )
 
     def kick_management(self, node_id: str) -> None:
@@ -181,6 +199,7 @@ class UpgradeRunner:
             proposal_id, height = self.schedule(to_version)
             switch_height, switch_ms = self.await_switch(to_version, height)
             self.tn.rpc.wait_for_height(height + after_blocks, timeout_s=30)
+            self.wait_past_grace(switch_ms)
             if kick:
                 for node in self.tn.mlnodes:
                     self.kick_management(node.id)
@@ -189,6 +208,8 @@ class UpgradeRunner:
         finally:
             if chat:
                 chat.stop()
+        # the answer must come from the new version once the nodes settled (pr228 brings it up only at its tick)
+        self.tn.wait_nodes_inference(timeout_s=30)
         chat_after = self.tn.api.chat("which version answers?")
         report = self.audit_now()
         records = collect_records(self.tn.mlnodes)
