@@ -10,7 +10,10 @@ stamp=.venv/.installed-$(sha256sum pyproject.toml | cut -c1-16)
 if [ ! -f "$stamp" ]; then
   [ -x .venv/bin/python ] || "$PY" -m venv .venv
   .venv/bin/python -m pip install -q --upgrade pip >/dev/null 2>&1 || true
-  .venv/bin/python -m pip install -q -e '.[test]'
+  mkdir -p .harness
+  if ! .venv/bin/python -m pip install -q -e '.[test]' > .harness/pip-install.log 2>&1; then
+    cat .harness/pip-install.log >&2; echo "setup: pip install failed (log above, also in .harness/pip-install.log)" >&2; exit 1
+  fi
   rm -f .venv/.installed-*; touch "$stamp"
 fi
 # Java 11+ runs the WireMock jar bundled with the `wiremock` package.

@@ -254,12 +254,16 @@ def test_chaos_without_control_url_is_bad_input(run, net):
 
 # -- harness down ------------------------------------------------------------------------------------------------------
 
-SLEEPER = "import signal, sys, time\n{}\nfor _ in range(6000): time.sleep(0.01)\n"
+SLEEPER = "import signal, sys, time\n{}\nprint('ready', flush=True)\nfor _ in range(6000): time.sleep(0.01)\n"
 
 
 def _spawn(ignore_term: bool = False) -> subprocess.Popen:
+    """A sleeping child in its own session; returns once its signal handling is in place (it printed 'ready')."""
     code = SLEEPER.format("signal.signal(signal.SIGTERM, signal.SIG_IGN)" if ignore_term else "")
-    return subprocess.Popen([sys.executable, "-c", code, "harness-ops-test"], start_new_session=True)
+    proc = subprocess.Popen([sys.executable, "-c", code, "harness-ops-test"], start_new_session=True, stdout=subprocess.PIPE)
+    assert proc.stdout is not None
+    assert proc.stdout.readline().strip() == b"ready", "the test child did not start"
+    return proc
 
 
 def _write_state(path, children: list[tuple[str, subprocess.Popen]], *, starttime_of=proc_starttime) -> None:

@@ -120,7 +120,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
         def progress(msg: str) -> None:
             console.print(f"  [dim]h={tn.rpc.height():>4}[/dim] {msg}")
 
-        runner = UpgradeRunner(tn, progress=progress)
+        runner = UpgradeRunner(tn, progress=progress, announce_hops=False)  # hop results printed below
         verdict_ok = True
         for version in opts.versions[1:]:
             console.rule(f"hop {runner.current_version} -> {version}")

@@ -98,7 +98,8 @@ class EmbeddedTestnet:
         return self
 
     def __enter__(self) -> Self:
-        return self.start()
+        # `tn = Testnet(...).start(); with tn:` must not start a second copy
+        return self if self.endpoints is not None else self.start()
 
     def __exit__(self, *exc: object) -> None:
         self.close()

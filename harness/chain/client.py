@@ -231,6 +231,10 @@ class ChainClient:
     def earliest_upgrade_height(self) -> tuple[int, dict[str, float]]:
         """The lowest height a partial upgrade proposed now can take effect at, and the numbers behind it."""
         current = self.height()
+        if current < 3:
+            # No block time can be measured yet, and a guessed one may undercount the voting period's blocks:
+            # wait for a few blocks first (the chain is seconds old).
+            current = self.rpc.wait_for_height(3)
         bt = self.rpc.block_time_s()
         vp_s = self.voting_period_s()
         vp_blocks = block_time_ceil_blocks(vp_s, max(bt, 1e-3))

@@ -70,12 +70,13 @@ class HopReport:
 class UpgradeRunner:
     """Runs hops on a Testnet and keeps the switch timeline across hops."""
 
-    def __init__(self, testnet, *, progress: Callable[[str], None] | None = None) -> None:
+    def __init__(self, testnet, *, progress: Callable[[str], None] | None = None, announce_hops: bool = True) -> None:
         from harness.audit import Switch
 
         self.tn = testnet
         testnet.last_runner = self  # the failure bundle reports this runner's last audit
         self.progress = progress or (lambda _msg: None)
+        self.announce_hops = announce_hops  # pass each hop's summary to `progress`
         self.expect = expectation_for(testnet.info.api_profile, testnet.info.block_time_s)
         start = testnet.chain.mlnode_version()
         self.switches = [Switch(version=start, from_ms=0, height=None)]
@@ -228,7 +229,8 @@ class UpgradeRunner:
             old_stops=_count_old_stops(records, from_version, switch_ms),
         )
         self.hops.append(hop)
-        self.progress(hop.summary())
+        if self.announce_hops:
+            self.progress(hop.summary())
         return hop
 
 
