@@ -213,7 +213,6 @@ class UpgradeRunner:
         self.tn.wait_nodes_inference(timeout_s=30)
         chat_after = self.tn.api.chat("which version answers?")
         report = self.audit_now()
-        records = collect_records(self.tn.mlnodes)
         hop = HopReport(
             from_version=from_version,
             to_version=to_version,
@@ -226,7 +225,7 @@ class UpgradeRunner:
             audit=report,
             chat_after=chat_after,
             chat_failures=chat.failures() if chat else [],
-            old_stops=_count_old_stops(records, from_version, switch_ms),
+            old_stops=_old_stops(report, hop_index=len(self.switches) - 1),
         )
         self.hops.append(hop)
         if self.announce_hops:
@@ -241,10 +240,11 @@ def _status(api, node_id: str) -> str | None:
     return None
 
 
-def _count_old_stops(records: list, old_version: str, switch_ms: int) -> dict[str, int]:
+def _old_stops(report, *, hop_index: int) -> dict[str, int]:
+    """How many `POST /<old>/api/v1/stop` each node received after this hop's switch (from the audit's stop rule)."""
     out: dict[str, int] = {}
-    for r in records:
-        seen = r.served_by_version or r.version_seen
-        if r.method == "POST" and r.path.endswith("/api/v1/stop") and seen == old_version and r.logged_ms >= switch_ms:
-            out[r.node_id or r.mock_id] = out.get(r.node_id or r.mock_id, 0) + 1
+    for s in report.stops:
+        n = (s.stop_ms is not None) + s.repeated
+        if s.hop == hop_index and n:
+            out[s.node] = n
     return out
