@@ -8,6 +8,7 @@ import pytest
 from harness.backends.embedded import NodeSpec
 from harness.drive.assertions import assert_hop_clean
 from harness.mlnode import Journal
+from harness.util.wait import wait_until
 from harness.versions import version_in_path
 
 pytestmark = pytest.mark.stable
@@ -25,6 +26,15 @@ def test_two_nodes_both_switch(testnet, upgrade, harness_options):
 
     hop = upgrade.hop(new)
     assert_hop_clean(hop, testnet)
+
+    # Route a chat to the split-port node: with both nodes idle the API node picks mlnode-1, so take it out first
+    testnet.api.disable("mlnode-1")
+    wait_until(
+        lambda: testnet.api.chat("to mlnode-2").content.endswith(new),
+        timeout_s=15,
+        what=f"a chat answered by mlnode-2 on {new} while mlnode-1 is disabled",
+    )
+    testnet.api.enable("mlnode-1")
 
     # After the grace window, management calls used the management port and inference calls the inference port
     after = hop.switch_ms + upgrade.expect.grace_ms
