@@ -24,7 +24,7 @@ def test_good_env_file(tmp_path):
     tn = ExternalTestnet(build_options(backend="external", env_file=f))
     assert tn.endpoints.api_admin == "http://127.0.0.1:9200"
     assert tn.mlnodes[0].poc_port == 8080
-    assert tn.mlnodes[0].journals == {"*": "http://127.0.0.1:8090"}
+    assert tn.mlnodes[0].journals == {"*": "http://127.0.0.1:8090/__admin"}  # base URL normalised to the admin API
     assert tn.validator_keys()[0].address.startswith("gonka1")
 
 

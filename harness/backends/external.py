@@ -64,7 +64,8 @@ def parse_mlnode(spec: str, *, key: str) -> MLNodeEndpoint:
         poc, inf = int(fields["poc_port"]), int(fields["inference_port"])
     except ValueError:
         raise ConfigError(f"{key}: poc_port and inference_port must be integers") from None
-    journals = {"*": fields["journal"]}
+    journal = fields["journal"].rstrip("/")  # WireMock's base URL or its admin URL: both accepted
+    journals = {"*": journal if journal.endswith("/__admin") else journal + "/__admin"}
     return MLNodeEndpoint(
         id=fields["id"],
         host=fields["host"],
