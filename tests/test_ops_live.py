@@ -10,6 +10,7 @@ import requests
 
 import harness.cli
 from harness.chain import ChainClient
+from harness.drive.hop import expectation_for
 from harness.ops.live_audit import height_at, version_changes
 from harness.simnet import Genesis, Simnet
 
@@ -108,7 +109,11 @@ def test_upgrade_then_live_audit_passes_then_catches_a_stale_request(net, mock, 
     assert png.read_bytes().startswith(b"\x89PNG")
     assert doc["png"] == str(png)
 
-    stale_height = ChainClient(net.rpc_url).height()
+    # Let the chain pass the switch + the reference contract's grace window, then send an old-prefix request
+    chain = ChainClient(net.rpc_url)
+    grace_blocks = -(-expectation_for("reference", 0.1).grace_ms // 100) + 2
+    chain.rpc.wait_for_height(up["upgrade_height"] + grace_blocks, timeout_s=30)
+    stale_height = chain.height()
     http.get(f"{mock.url}/v0.3.8/api/v1/state?late=1")
     code, doc = _run(capsys, "audit", "--live", *where, "--png", png)
     assert code == 1

@@ -61,6 +61,7 @@ class NodeEntry:
     worker_version: str  # the version baked into the cached worker client
     state: NodeState = field(default_factory=NodeState)
     busy: asyncio.Lock = field(default_factory=asyncio.Lock)  # held while a worker command runs ("reconciling")
+    switching: bool = False  # a version switch is bringing this node up on the new version; status polls wait
 
     def as_dict(self) -> dict[str, Any]:
         return {"node": {**self.config.as_dict(), "node_num": self.node_num, "version": ""}, "state": self.state.as_dict()}
@@ -162,16 +163,33 @@ class Broker:
     def worker_client(self, entry: NodeEntry) -> MLNodeClient:
         return MLNodeClient(entry.config, entry.worker_version, self.session)
 
-    async def refresh_clients(self, new_version: str, *, old_version: str, stop_old: bool) -> int:
+    async def refresh_clients(self, new_version: str, *, old_version: str, stop_old: bool, bring_up: bool = False) -> int:
         """Swap every worker client to new_version; with stop_old send one POST /<old_version>/api/v1/stop per node.
+        With bring_up (the reference switch), bring each node up on the new version right after its old version
+        stopped (the seed's rule: stop the old version, then the new one serves), instead of leaving it to the next
+        status poll to find the new version STOPPED; status polls skip the node meanwhile, chats keep flowing.
         Returns the number of stops sent."""
-        stops = []
-        for entry in list(self.nodes.values()):
+        changing = stop_old and bool(old_version) and old_version != new_version
+        entries = list(self.nodes.values())
+        for entry in entries:
             entry.worker_version = new_version
-            if stop_old and old_version and old_version != new_version:
-                stops.append(self._stop_old(entry, old_version))
-        await asyncio.gather(*stops)
-        return len(stops)
+            entry.switching = bring_up
+
+        async def switch(entry: NodeEntry) -> None:
+            try:
+                if changing:
+                    await self._stop_old(entry, old_version)
+                # not under entry.busy: a busy node counts as reconciling and would get no chats meanwhile
+                if bring_up and self._target(entry)[0] == "INFERENCE" and not entry.busy.locked():
+                    try:
+                        await self._inference_up(self.worker_client(entry), entry)
+                    except MLNodeError as e:  # the status worker and reconcile take over
+                        log.warning("bringing %s up on %s failed: %s", entry.config.id, new_version, e)
+            finally:
+                entry.switching = False
+
+        await asyncio.gather(*(switch(e) for e in entries))
+        return len(entries) if changing else 0
 
     async def _stop_old(self, entry: NodeEntry, old_version: str) -> None:
         client = MLNodeClient(entry.config, old_version, self.session, timeout_s=10.0)
@@ -185,7 +203,9 @@ class Broker:
 
     # -- status worker ---------------------------------------------------------------------
     async def status_round(self) -> None:
-        await asyncio.gather(*(self.query_status(e) for e in list(self.nodes.values()) if not e.busy.locked()))
+        await asyncio.gather(
+            *(self.query_status(e) for e in list(self.nodes.values()) if not e.busy.locked() and not e.switching)
+        )
 
     async def query_status(self, entry: NodeEntry) -> None:
         client = self.fresh_client(entry)
@@ -198,7 +218,7 @@ class Broker:
             st.failure_reason = ""
         except MLNodeError as e:
             status, st.failure_reason = "FAILED", str(e)
-        if entry.busy.locked():  # a command started meanwhile; its result wins
+        if entry.busy.locked() or entry.switching:  # a command or a switch started meanwhile; its result wins
             return
         st.current_status, st.status_timestamp = status, time.time()
         if self._needs_work(entry):
@@ -216,10 +236,12 @@ class Broker:
         return st.current_status != status or (status == "POC" and st.poc_current_status != poc)
 
     async def reconcile_round(self) -> None:
-        await asyncio.gather(*(self.reconcile_node(e) for e in list(self.nodes.values()) if self._needs_work(e)))
+        await asyncio.gather(
+            *(self.reconcile_node(e) for e in list(self.nodes.values()) if self._needs_work(e) and not e.switching)
+        )
 
     async def reconcile_node(self, entry: NodeEntry) -> None:
-        if entry.busy.locked():
+        if entry.busy.locked() or entry.switching:
             return
         async with entry.busy:
             status, poc = self._target(entry)

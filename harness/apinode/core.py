@@ -225,7 +225,12 @@ class ApiNodeCore:
             old = self.state.last_used_version
             if old == version and all(e.worker_version == version for e in self.broker.nodes.values()):
                 return
-            await self.broker.refresh_clients(version, old_version=old, stop_old=self.profile.stop_old)
+            await self.broker.refresh_clients(
+                version,
+                old_version=old,
+                stop_old=self.profile.stop_old,
+                bring_up=self.profile.client_refresh == "immediate",  # the reference switch; PR #228's ticker does not
+            )
             async with self._state_lock:
                 self.state.last_used_version = version
                 self._save()
