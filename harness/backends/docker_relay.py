@@ -16,23 +16,10 @@ import asyncio
 import signal
 import sys
 
+from harness.util.relay import pipe
+
 BIND_ALL = "0.0.0.0"  # inside the container's own network namespace only (bridge mode)
 INNER_HOST = "127.0.0.1"
-CHUNK = 65536
-
-
-async def _pipe(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-    try:
-        while data := await reader.read(CHUNK):
-            writer.write(data)
-            await writer.drain()
-    except (ConnectionError, OSError):
-        pass
-    finally:
-        try:
-            writer.close()
-        except Exception:
-            pass
 
 
 def _handler(inner: int):
@@ -42,7 +29,7 @@ def _handler(inner: int):
         except OSError:
             writer.close()  # the component is not listening (yet): the client sees a closed connection
             return
-        await asyncio.gather(_pipe(reader, up_w), _pipe(up_r, writer))
+        await asyncio.gather(pipe(reader, up_w), pipe(up_r, writer))
 
     return handle
 

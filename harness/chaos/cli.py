@@ -11,7 +11,6 @@ and after --max-lifetime-s (default 3600).
 from __future__ import annotations
 
 import argparse
-import os
 import signal
 import sys
 import threading
@@ -19,6 +18,7 @@ import time
 from typing import Any
 
 from harness.errors import ConfigError, HarnessError
+from harness.util.process import pid_alive
 
 PARENT_POLL_S = 0.5
 
@@ -38,22 +38,12 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--parent-pid", type=int, default=None, help="exit when this process is gone")
 
 
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
-
-
 def run(args: argparse.Namespace) -> int:
     from harness.chaos.proxy import ChaosProxy
 
     if args.max_lifetime_s <= 0:
         raise ConfigError(f"--max-lifetime-s: got {args.max_lifetime_s}, expected a number of seconds > 0")
-    if args.parent_pid is not None and not _alive(args.parent_pid):
+    if args.parent_pid is not None and not pid_alive(args.parent_pid):
         raise ConfigError(f"--parent-pid: process {args.parent_pid} does not exist")
     stop = threading.Event()
     reason = ["max lifetime reached"]
@@ -71,7 +61,7 @@ def run(args: argparse.Namespace) -> int:
             left = deadline - time.monotonic()
             if left <= 0:
                 break
-            if args.parent_pid is not None and not _alive(args.parent_pid):
+            if args.parent_pid is not None and not pid_alive(args.parent_pid):
                 reason[0] = f"parent {args.parent_pid} is gone"
                 break
             stop.wait(min(PARENT_POLL_S, left))

@@ -27,6 +27,12 @@ class HttpParseError(Exception):
         self.reason = reason
 
 
+def header_value(headers: tuple[tuple[str, str], ...], name: str) -> str | None:
+    """The first header called `name` (case-insensitive), or None."""
+    name = name.lower()
+    return next((v for k, v in headers if k.lower() == name), None)
+
+
 @dataclass(frozen=True)
 class HttpRequest:
     method: str
@@ -39,11 +45,7 @@ class HttpRequest:
     rpc_methods: tuple[str, ...] = ()
 
     def header(self, name: str) -> str | None:
-        name = name.lower()
-        for k, v in self.headers:
-            if k.lower() == name:
-                return v
-        return None
+        return header_value(self.headers, name)
 
     @property
     def raw(self) -> bytes:
@@ -212,11 +214,7 @@ class ResponseHead:
     raw: bytes
 
     def header(self, name: str) -> str | None:
-        name = name.lower()
-        for k, v in self.headers:
-            if k.lower() == name:
-                return v
-        return None
+        return header_value(self.headers, name)
 
     @property
     def keep_alive(self) -> bool:

@@ -17,6 +17,7 @@ from typing import Any
 
 from harness.backends.base import Endpoints, MLNodeEndpoint
 from harness.errors import ConfigError, HarnessError
+from harness.util.process import pid_alive
 
 
 class TestnetUnreachable(HarnessError):
@@ -105,16 +106,6 @@ class OpsContext:
             "api_profile": self.api_profile,
             "block_time_s": self.block_time_s,
         }
-
-
-def pid_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
 
 
 def _path(value: str | None) -> Path | None:

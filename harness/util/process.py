@@ -40,6 +40,17 @@ def live_processes() -> list[ManagedProcess]:
         return [p for p in _LIVE if p.is_running()]
 
 
+def pid_alive(pid: int) -> bool:
+    """Whether a process with this pid exists (signal 0; a process of another user counts as alive)."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
 def tail(path: Path | str, lines: int = 40) -> str:
     try:
         data = Path(path).read_text(errors="replace").splitlines()
