@@ -136,18 +136,6 @@ def testnet_options() -> dict:
     return {}
 
 
-@pytest.fixture(scope="module")
-def _module_testnet(testnet_factory, testnet_options):
-    # Shared with other modules that ask for the same options; closed at session end.
-    return testnet_factory.shared(**testnet_options)
-
-
-@pytest.fixture
-def _test_testnet(_module_testnet, testnet_factory, testnet_options):
-    # The shared testnet may have been configured for another module or a testnet_with() call since: re-apply.
-    return testnet_factory.shared(**testnet_options)
-
-
 def _prepare(tn) -> None:
     if getattr(tn, "dirty", False):
         tn.rebuild_chain()
@@ -174,8 +162,10 @@ def _bundle_if_failed(request: pytest.FixtureRequest, tn, opts) -> None:
 
 
 @pytest.fixture
-def testnet(_test_testnet, request: pytest.FixtureRequest, harness_options):
-    tn = _test_testnet
+def testnet(testnet_factory, testnet_options, request: pytest.FixtureRequest, harness_options):
+    # Shared by every module asking for the same mocks (the factory caches it for the session); the options are
+    # re-applied each test, as another module or a testnet_with() call may have reconfigured the API node since.
+    tn = testnet_factory.shared(**testnet_options)
     _prepare(tn)
     yield tn
     _bundle_if_failed(request, tn, harness_options)
