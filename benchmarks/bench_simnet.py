@@ -16,7 +16,7 @@ from websockets.sync.client import connect
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from harness import proto
-from harness.simnet import Genesis, Simnet
+from harness.model.simnet import Genesis, Simnet
 from harness.util.wait import wait_until
 
 

@@ -15,8 +15,8 @@ from harness.errors import ConfigError, DependencyMissing, HarnessError, Startup
 COMMAND_MODULES = [
     "harness.images.cli",
     "harness.audit.cli",
-    "harness.simnet.cli",
-    "harness.apinode.cli",
+    "harness.model.simnet.cli",
+    "harness.model.apinode.cli",
     "harness.chaos.cli",
     "harness.backends.cli",
     "harness.mlnode.cli",

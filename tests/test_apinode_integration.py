@@ -7,9 +7,9 @@ from pathlib import Path
 import pytest
 import requests
 
-from harness.apinode import ApiNode, ApiNodeConfig
 from harness.chain.keys import DEV_MNEMONIC, Key
 from harness.errors import DependencyMissing
+from harness.model.apinode import ApiNode, ApiNodeConfig
 from harness.util.wait import wait_until
 
 MOCKS = Path(__file__).resolve().parents[1] / "mocks" / "mlnode"
@@ -19,7 +19,7 @@ MODEL = "Qwen/Qwen2.5-7B-Instruct"
 @pytest.fixture
 def testbed(tmp_path):
     from harness.mlnode.wiremock import WireMockServer
-    from harness.simnet import Genesis, Simnet
+    from harness.model.simnet import Genesis, Simnet
 
     try:
         wm = WireMockServer(root_dir=MOCKS, port=0, log_dir=tmp_path / "wm").start()

@@ -8,8 +8,8 @@ import time
 import pytest
 from apinode_support import RawRpcServer
 
-from harness.apinode.chainpool import ChainPool, NoHealthyConnections
 from harness.errors import ChainError
+from harness.model.apinode.chainpool import ChainPool, NoHealthyConnections
 
 
 async def until(pred, *, timeout_s: float, what: str) -> None:

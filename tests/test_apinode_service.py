@@ -11,7 +11,7 @@ import requests
 import yaml
 from apinode_support import FakeChain, FakeMLNode
 
-from harness.apinode import ApiNode, ApiNodeConfig, ApiNodeProcess
+from harness.model.apinode import ApiNode, ApiNodeConfig, ApiNodeProcess
 from harness.util.loop import BackgroundLoop
 from harness.util.wait import wait_until
 

@@ -8,13 +8,13 @@ import socket
 import pytest
 import yaml
 
-from harness.apinode import PROFILES, ApiNodeConfig
-from harness.apinode.listener import parse_new_block, subscribe_frames
-from harness.apinode.mlnode import base_url, join_path
-from harness.apinode.profiles import resolve_profile
-from harness.apinode.state import StateStore, VersionState, atomic_write
-from harness.apinode.upgrade import Plan, decide_switch, merge_plans
 from harness.errors import ConfigError
+from harness.model.apinode import PROFILES, ApiNodeConfig
+from harness.model.apinode.listener import parse_new_block, subscribe_frames
+from harness.model.apinode.mlnode import base_url, join_path
+from harness.model.apinode.profiles import resolve_profile
+from harness.model.apinode.state import StateStore, VersionState, atomic_write
+from harness.model.apinode.upgrade import Plan, decide_switch, merge_plans
 
 
 def run_blocks(profile: str, listed_by_height: dict[int, list[Plan]], heights: range, start: str = "v0.3.8"):

@@ -9,7 +9,7 @@ from harness import proto
 from harness.chain import DEV_MNEMONIC, DEV_USER_MNEMONIC, ChainClient, Key, gov_module_address
 from harness.cometbft import BlockTimeline
 from harness.errors import ConfigError, QueryError, TxError
-from harness.simnet import Genesis, Simnet
+from harness.model.simnet import Genesis, Simnet
 
 
 @pytest.fixture(scope="module")

@@ -11,8 +11,8 @@ import requests
 import harness.cli
 from harness.chain import ChainClient
 from harness.drive.hop import expectation_for
+from harness.model.simnet import Genesis, Simnet
 from harness.ops.live_audit import height_at, version_changes
-from harness.simnet import Genesis, Simnet
 
 
 class FakeHistory:

@@ -16,8 +16,8 @@ import harness.cli
 from harness.backends.state import proc_starttime
 from harness.chain import DEV_MNEMONIC, DEV_USER_MNEMONIC, ChainClient, Key
 from harness.errors import ConfigError
+from harness.model.simnet import Genesis, Simnet
 from harness.ops.keyring import Keyring
-from harness.simnet import Genesis, Simnet
 from harness.util.wait import wait_until
 
 

@@ -13,7 +13,7 @@ import time
 import requests
 
 from harness.chain.keys import DEV_MNEMONIC
-from harness.simnet import Genesis, SimnetProcess
+from harness.model.simnet import Genesis, SimnetProcess
 from harness.util.process import live_processes
 from harness.util.wait import wait_until
 

@@ -14,7 +14,7 @@ import requests
 from websockets.sync.client import connect
 
 from harness import proto
-from harness.simnet import Genesis, Simnet
+from harness.model.simnet import Genesis, Simnet
 from harness.util.wait import wait_until
 
 HEX64 = re.compile(r"^[0-9A-F]{64}$")

@@ -9,11 +9,11 @@ import pytest
 
 from harness.chain.keys import DEV_MNEMONIC, Key
 from harness.errors import ConfigError
+from harness.model.simnet import Genesis
+from harness.model.simnet.query import QueryParseError, parse_query
+from harness.model.simnet.state import ST_PASSED, ST_REJECTED, VOTE_NO, VOTE_YES, ChainState, Proposal
+from harness.model.simnet.txs import TxProcessor
 from harness.proto import TYPE_MSG_CREATE_PARTIAL_UPGRADE, MsgCreatePartialUpgrade
-from harness.simnet import Genesis
-from harness.simnet.query import QueryParseError, parse_query
-from harness.simnet.state import ST_PASSED, ST_REJECTED, VOTE_NO, VOTE_YES, ChainState, Proposal
-from harness.simnet.txs import TxProcessor
 
 
 def run_blocks(state: ChainState, start: int, end: int, txp: TxProcessor | None = None) -> dict[int, str]:
@@ -87,7 +87,7 @@ def test_tally_rejects_without_majority(votes):
 def test_view_of_future_and_pruned_heights():
     st = ChainState(Genesis())
     run_blocks(st, 1, 3)
-    from harness.simnet.state import AbciError
+    from harness.model.simnet.state import AbciError
 
     with pytest.raises(AbciError) as ei:
         st.view(9)

@@ -17,7 +17,7 @@ from websockets.sync.client import connect
 from harness import proto
 from harness.chain.keys import DEV_MNEMONIC, DEV_USER_MNEMONIC, Key, gov_module_address
 from harness.chain.tx import build_signed_tx, pack_any, tx_hash
-from harness.simnet import Genesis, Simnet
+from harness.model.simnet import Genesis, Simnet
 from harness.util.wait import wait_until
 
 GOV = gov_module_address()

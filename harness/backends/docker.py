@@ -148,7 +148,7 @@ class DockerTestnet:
                 self.workdir / "inference", self.opts.start_version, self.voting_period_blocks * upstream.BLOCK_TIME_S
             )
             return upstream.chain_component(self.images["chain"], home, self.net, self.log_dir)
-        from harness.simnet import Genesis
+        from harness.model.simnet import Genesis
 
         gdir = self.workdir / "chain"
         gdir.mkdir(parents=True, exist_ok=True)

@@ -169,11 +169,11 @@ class EmbeddedTestnet:
 
     # -- chain + proxy + API node ------------------------------------------------------------
     def _start_chain_and_api(self) -> None:
-        from harness.apinode import ApiNodeProcess
         from harness.chain import ChainClient
         from harness.cometbft import BlockTimeline, RpcClient
         from harness.drive.api import ApiClient
-        from harness.simnet import Genesis, SimnetProcess
+        from harness.model.apinode import ApiNodeProcess
+        from harness.model.simnet import Genesis, SimnetProcess
 
         logs = self.workdir / "logs"
         genesis = Genesis(

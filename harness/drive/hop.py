@@ -31,7 +31,7 @@ class Expectation:
 
 def expectation_for(profile: str, block_time_s: float) -> Expectation:
     """The profile's knobs and audit contract, from the API node's profile table (one source of truth)."""
-    from harness.apinode import PROFILES
+    from harness.model.apinode import PROFILES
 
     prof = PROFILES[profile]
     refresh_s = api_intervals(block_time_s, profile)["client_refresh_s"]

@@ -16,12 +16,12 @@ from typing import TYPE_CHECKING, Any
 import aiohttp
 from aiohttp import web
 
-from harness.apinode.config import NodeConfig
-from harness.apinode.mlnode import inference_url, join_path
 from harness.errors import ConfigError
+from harness.model.apinode.config import NodeConfig
+from harness.model.apinode.mlnode import inference_url, join_path
 
 if TYPE_CHECKING:
-    from harness.apinode.core import ApiNodeCore
+    from harness.model.apinode.core import ApiNodeCore
 
 HOST = "127.0.0.1"
 

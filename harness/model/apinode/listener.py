@@ -15,7 +15,7 @@ from typing import Any
 
 import aiohttp
 
-log = logging.getLogger("harness.apinode.listener")
+log = logging.getLogger("harness.model.apinode.listener")
 
 SUBSCRIPTIONS = (
     "tm.event='NewBlock'",

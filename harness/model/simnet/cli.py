@@ -9,7 +9,7 @@ import sys
 
 from harness.chain.keys import DEV_MNEMONIC, DEV_USER_MNEMONIC
 from harness.errors import ConfigError
-from harness.simnet.genesis import Genesis
+from harness.model.simnet.genesis import Genesis
 
 EPILOG = f"""\
 The default dev genesis (no --genesis) has one validator, the account of this fixed TEST mnemonic
@@ -54,7 +54,7 @@ def run(args: argparse.Namespace) -> int:
 
 
 async def _serve(genesis: Genesis, port: int) -> int:
-    from harness.simnet.server import SimnetCore
+    from harness.model.simnet.server import SimnetCore
 
     core = SimnetCore(genesis, port)
     stop = asyncio.Event()

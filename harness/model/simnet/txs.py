@@ -24,6 +24,7 @@ from google.protobuf.message import DecodeError, Message
 from harness.chain.keys import address_from_pubkey, validate_address
 from harness.chain.tx import DecodedTx, decode_tx, sign_doc_bytes
 from harness.errors import ConfigError
+from harness.model.simnet.state import ST_DEPOSIT, ST_VOTING, AbciError, ChainState, Event, Proposal
 from harness.proto import (
     TYPE_MSG_CREATE_PARTIAL_UPGRADE,
     TYPE_MSG_DEPOSIT,
@@ -34,7 +35,6 @@ from harness.proto import (
     MsgCreatePartialUpgradeResponse,
     gov_tx_pb2,
 )
-from harness.simnet.state import ST_DEPOSIT, ST_VOTING, AbciError, ChainState, Event, Proposal
 
 SECP256K1_HALF_N = 0x7FFFFFFFFFFFFFFFFFFFFFFFFFFFFFFF5D576E7357A4501DDFE92F46681B20A0
 MAX_MEMO_CHARS = 256

@@ -20,7 +20,7 @@ from google.protobuf.message import DecodeError, Message
 from harness import proto as P
 from harness.chain.keys import validate_address
 from harness.errors import ConfigError
-from harness.simnet.state import AbciError, Account, ChainState, Store
+from harness.model.simnet.state import AbciError, Account, ChainState, Store
 
 APP_NAME = "inference"
 

@@ -23,9 +23,9 @@ from typing import Any
 
 import yaml
 
-from harness.apinode.profiles import Profile, resolve_profile
-from harness.apinode.upgrade import Plan
 from harness.errors import ConfigError
+from harness.model.apinode.profiles import Profile, resolve_profile
+from harness.model.apinode.upgrade import Plan
 from harness.util.ports import ensure_port_free
 from harness.versions import check_version
 

@@ -18,17 +18,17 @@ from typing import Any
 from aiohttp import web
 
 import harness.proto as p
-from harness.apinode import server
-from harness.apinode.broker import Broker, NodeEntry
-from harness.apinode.chainpool import ChainPool
-from harness.apinode.config import ApiNodeConfig, NodeConfig
-from harness.apinode.listener import BlockListener
-from harness.apinode.state import StateStore, SwitchRecord, VersionState
-from harness.apinode.upgrade import Plan, decide_switch, merge_plans, plan_from_upgrade_info
 from harness.errors import ChainError
+from harness.model.apinode import server
+from harness.model.apinode.broker import Broker, NodeEntry
+from harness.model.apinode.chainpool import ChainPool
+from harness.model.apinode.config import ApiNodeConfig, NodeConfig
+from harness.model.apinode.listener import BlockListener
+from harness.model.apinode.state import StateStore, SwitchRecord, VersionState
+from harness.model.apinode.upgrade import Plan, decide_switch, merge_plans, plan_from_upgrade_info
 from harness.versions import VERSION_RE, parse_version
 
-log = logging.getLogger("harness.apinode")
+log = logging.getLogger("harness.model.apinode")
 
 
 class ApiNodeCore:

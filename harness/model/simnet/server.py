@@ -18,15 +18,15 @@ from typing import Self
 from aiohttp import web
 
 from harness.errors import ConfigError, StartupError
-from harness.simnet.genesis import Genesis
-from harness.simnet.node import Node
-from harness.simnet.rpc import RpcServer
+from harness.model.simnet.genesis import Genesis
+from harness.model.simnet.node import Node
+from harness.model.simnet.rpc import RpcServer
 from harness.util.loop import BackgroundLoop
 from harness.util.ports import LOOPBACK, ensure_port_free
 from harness.util.process import ManagedProcess
 from harness.util.service import StartStop
 
-log = logging.getLogger("harness.simnet")
+log = logging.getLogger("harness.model.simnet")
 READY_RE = re.compile(r"simnet ready rpc=(http://127\.0\.0\.1:(\d+)) chain_id=(\S+)")
 
 

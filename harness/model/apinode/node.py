@@ -13,9 +13,9 @@ import sys
 from pathlib import Path
 from typing import Any, Self
 
-from harness.apinode.config import ApiNodeConfig
-from harness.apinode.profiles import Contract
 from harness.errors import StartupError
+from harness.model.apinode.config import ApiNodeConfig
+from harness.model.apinode.profiles import Contract
 from harness.util.loop import BackgroundLoop
 from harness.util.process import ManagedProcess
 from harness.util.service import StartStop
@@ -26,7 +26,7 @@ def _as_config(cfg: ApiNodeConfig | str | Path) -> ApiNodeConfig:
 
 
 def write_ready_file(path: Path, info: dict[str, Any]) -> None:
-    from harness.apinode.state import atomic_write
+    from harness.model.apinode.state import atomic_write
 
     atomic_write(path, json.dumps(info, indent=2).encode())
 
@@ -45,7 +45,7 @@ class ApiNode(StartStop):
         self._loop: BackgroundLoop | None = None
 
     def start(self) -> Self:
-        from harness.apinode.core import ApiNodeCore
+        from harness.model.apinode.core import ApiNodeCore
 
         self.cfg.check_ports_free()
         self._loop = BackgroundLoop(self.name)

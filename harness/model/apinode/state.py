@@ -14,9 +14,9 @@ from typing import Any
 
 import yaml
 
-from harness.apinode.config import ApiNodeConfig, NodeConfig, check_nodes
-from harness.apinode.upgrade import Plan
 from harness.errors import ConfigError
+from harness.model.apinode.config import ApiNodeConfig, NodeConfig, check_nodes
+from harness.model.apinode.upgrade import Plan
 from harness.versions import check_version
 
 STATE_FORMAT = 1

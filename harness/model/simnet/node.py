@@ -11,11 +11,11 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from harness.simnet import encoding as enc
-from harness.simnet.abci import QueryRouter
-from harness.simnet.genesis import Genesis
-from harness.simnet.state import ChainState
-from harness.simnet.txs import TxProcessor, TxResult
+from harness.model.simnet import encoding as enc
+from harness.model.simnet.abci import QueryRouter
+from harness.model.simnet.genesis import Genesis
+from harness.model.simnet.state import ChainState
+from harness.model.simnet.txs import TxProcessor, TxResult
 
 MAX_TX_BYTES = 1_048_576
 MEMPOOL_MAX_TXS = 5000

@@ -16,9 +16,9 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
-from harness.simnet.genesis import Validator
-from harness.simnet.state import Event
-from harness.simnet.txs import TxResult
+from harness.model.simnet.genesis import Validator
+from harness.model.simnet.state import Event
+from harness.model.simnet.txs import TxResult
 
 EMPTY_HASH = hashlib.sha256(b"").digest()
 BLOCK_PROTOCOL = "11"

@@ -8,7 +8,7 @@ import logging
 import signal
 from pathlib import Path
 
-from harness.apinode.config import ApiNodeConfig
+from harness.model.apinode.config import ApiNodeConfig
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -34,8 +34,8 @@ def run(args: argparse.Namespace) -> int:
 
 
 async def _serve(cfg: ApiNodeConfig) -> int:
-    from harness.apinode.core import ApiNodeCore
-    from harness.apinode.node import write_ready_file
+    from harness.model.apinode.core import ApiNodeCore
+    from harness.model.apinode.node import write_ready_file
 
     core = ApiNodeCore(cfg)
     stop = asyncio.Event()

@@ -20,8 +20,8 @@ from dataclasses import dataclass, field
 from google.protobuf.any_pb2 import Any
 
 from harness.chain.keys import gov_module_address
+from harness.model.simnet.genesis import Genesis
 from harness.proto import PartialUpgrade, gov_pb2
-from harness.simnet.genesis import Genesis
 
 SDK_ERRORS = {
     2: "tx parse error",

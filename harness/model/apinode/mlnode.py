@@ -16,7 +16,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 import aiohttp
 
-from harness.apinode.config import NodeConfig
+from harness.model.apinode.config import NodeConfig
 
 STATES = ("POW", "INFERENCE", "TRAIN", "STOPPED")
 

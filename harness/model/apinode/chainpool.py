@@ -24,10 +24,10 @@ from typing import Any
 
 from google.protobuf.message import Message
 
-from harness.apinode.rpc import ChainTransportError, RpcClient, abci_query, describe
 from harness.errors import ChainError
+from harness.model.apinode.rpc import ChainTransportError, RpcClient, abci_query, describe
 
-log = logging.getLogger("harness.apinode.chainpool")
+log = logging.getLogger("harness.model.apinode.chainpool")
 
 
 class NoHealthyConnections(ChainError):

@@ -17,11 +17,11 @@ from typing import Any
 
 from aiohttp import web
 
-from harness.simnet import encoding as enc
-from harness.simnet.node import Node
-from harness.simnet.query import MAX_QUERY_BYTES, Query, QueryParseError, parse_query
+from harness.model.simnet import encoding as enc
+from harness.model.simnet.node import Node
+from harness.model.simnet.query import MAX_QUERY_BYTES, Query, QueryParseError, parse_query
 
-log = logging.getLogger("harness.simnet.ws")
+log = logging.getLogger("harness.model.simnet.ws")
 
 WS_ONLY = {"subscribe", "unsubscribe", "unsubscribe_all"}
 MAX_SUBS_PER_CLIENT = 5
@@ -115,7 +115,7 @@ class Hub:
         if isinstance(id_, float):
             id_ = int(id_)
         method = req.get("method")
-        from harness.simnet.rpc import ROUTES  # late import: rpc imports this module
+        from harness.model.simnet.rpc import ROUTES  # late import: rpc imports this module
 
         if not isinstance(method, str) or method not in ROUTES:
             conn.send(_dumps({"jsonrpc": "2.0", "id": id_, "error": {"code": -32601, "message": "Method not found"}}))

@@ -15,10 +15,10 @@ from typing import Any
 
 from aiohttp import WSMsgType, web
 
-from harness.simnet.node import MethodError, Node
-from harness.simnet.subscriptions import WS_ONLY, Hub, WsConn
+from harness.model.simnet.node import MethodError, Node
+from harness.model.simnet.subscriptions import WS_ONLY, Hub, WsConn
 
-log = logging.getLogger("harness.simnet.rpc")
+log = logging.getLogger("harness.model.simnet.rpc")
 
 MAX_BODY_BYTES = 1_000_000
 MAX_BATCH = 10

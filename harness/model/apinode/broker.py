@@ -19,10 +19,10 @@ from typing import Any
 
 import aiohttp
 
-from harness.apinode.config import NodeConfig
-from harness.apinode.mlnode import MLNodeClient, MLNodeError, init_dto, proof_batch
+from harness.model.apinode.config import NodeConfig
+from harness.model.apinode.mlnode import MLNodeClient, MLNodeError, init_dto, proof_batch
 
-log = logging.getLogger("harness.apinode.broker")
+log = logging.getLogger("harness.model.apinode.broker")
 
 STATE_TO_STATUS = {"INFERENCE": "INFERENCE", "POW": "POC", "TRAIN": "TRAINING", "STOPPED": "STOPPED"}
 
