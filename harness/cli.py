@@ -1,16 +1,20 @@
 """The `harness` command. Each subcommand lives with its component: a module listed in COMMAND_MODULES
 exposes `register(subparsers)`, which adds its parser(s) and sets `func(args) -> int` on them.
 
-Exit codes everywhere: 0 ok, 1 a check failed, 2 bad input (ConfigError), 3 a dependency or start-up failure.
+Exit codes everywhere, enforced here (harness.errors.exit_code_for): 0 ok, 1 a check failed, 2 bad input, 3 a testnet
+or service that does not answer, or a missing dependency. No exception reaches the user as a traceback (set
+HARNESS_DEBUG=1 to see one): an unexpected exception exits 2, never 1, so a crash is never read as a failed check.
 """
 
 from __future__ import annotations
 
 import argparse
 import importlib
+import os
 import sys
+import traceback
 
-from harness.errors import ConfigError, DependencyMissing, HarnessError, StartupError
+from harness.errors import exit_code_for
 
 COMMAND_MODULES = [
     "harness.images.cli",
@@ -38,17 +42,14 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         return int(args.func(args) or 0)
-    except ConfigError as e:
-        print(f"harness {args.command}: bad input: {e}", file=sys.stderr)
-        return 2
-    except (DependencyMissing, StartupError) as e:
-        print(f"harness {args.command}: {e}", file=sys.stderr)
-        return 3
-    except HarnessError as e:
-        print(f"harness {args.command}: {e}", file=sys.stderr)
-        return 1
     except KeyboardInterrupt:
         return 130
+    except Exception as e:
+        if os.environ.get("HARNESS_DEBUG"):
+            traceback.print_exc()
+        code, message = exit_code_for(e)
+        print(f"harness {args.command}: {message}", file=sys.stderr)
+        return code
 
 
 if __name__ == "__main__":

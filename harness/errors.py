@@ -4,6 +4,7 @@ HarnessError
 ├── ConfigError          bad input from a user: option, version string, config file, mapping
 ├── DependencyMissing    a tool the harness runs is absent (java, nginx, docker engine)
 ├── StartupError         a service did not become ready (carries log tail and process status)
+├── Unreachable          a testnet, proxy or mock the command talks to does not answer
 ├── WaitTimeout          a condition was not met before its deadline (carries what was awaited)
 └── ChainError           the chain answered with an error
     ├── QueryError       abci_query returned a non-zero code
@@ -29,6 +30,10 @@ class StartupError(HarnessError):
     """A service failed to start or to become ready."""
 
 
+class Unreachable(HarnessError):
+    """Something the command must talk to (chain RPC, chaos control API, WireMock admin API) does not answer."""
+
+
 class WaitTimeout(HarnessError, TimeoutError):
     """A wait for a condition hit its deadline."""
 
@@ -47,3 +52,38 @@ class TxError(ChainError):
     def __init__(self, stage: str, code: int, log: str, txhash: str = "") -> None:
         self.stage, self.code, self.log, self.txhash = stage, code, log, txhash
         super().__init__(f"tx {txhash or '?'} rejected at {stage}: code={code} log={log!r}")
+
+
+# -- the exit-code contract of every `harness` command ---------------------------------------------------------
+EXIT_OK, EXIT_CHECK_FAILED, EXIT_BAD_INPUT, EXIT_UNREACHABLE = 0, 1, 2, 3
+
+
+def exit_code_for(exc: BaseException) -> tuple[int, str]:
+    """(exit code, one-line message) for an exception that ended a command: 2 bad input, 3 unreachable or a missing
+    dependency, 1 a check failed (any other HarnessError). An exception the harness did not raise on purpose is
+    never reported as a failed check: it exits 2, saying the input got past validation (a harness bug)."""
+    import requests
+
+    from harness.cometbft.client import RpcTransportError
+
+    if isinstance(exc, ConfigError):
+        return EXIT_BAD_INPUT, f"bad input: {exc}"
+    if isinstance(exc, Unreachable | RpcTransportError):
+        return EXIT_UNREACHABLE, f"cannot reach the testnet: {exc}"
+    if isinstance(exc, DependencyMissing | StartupError):
+        return EXIT_UNREACHABLE, str(exc)
+    if isinstance(exc, HarnessError):
+        return EXIT_CHECK_FAILED, str(exc)
+    if isinstance(exc, ConnectionError | requests.ConnectionError | requests.Timeout):
+        return EXIT_UNREACHABLE, f"cannot reach the testnet: {type(exc).__name__}: {_short(exc)}"
+    if isinstance(exc, MemoryError):
+        return EXIT_BAD_INPUT, "bad input: out of memory while reading the input; give smaller input"
+    return EXIT_BAD_INPUT, (
+        f"bad input: {type(exc).__name__}: {_short(exc)} (this input should have been refused with a clear message; "
+        "that it was not is a harness bug: please report it; HARNESS_DEBUG=1 prints the traceback)"
+    )
+
+
+def _short(exc: BaseException, limit: int = 300) -> str:
+    text = str(exc)
+    return text if len(text) <= limit else text[: limit - 3] + "..."

@@ -8,6 +8,7 @@ import json
 import os
 from pathlib import Path
 
+MAX_STATE_BYTES = 1 << 20
 DEFAULT_STATE = Path(os.environ.get("HARNESS_STATE_FILE", Path.home() / ".harness" / "testnet.json"))
 
 
@@ -35,14 +36,25 @@ def write_state(tn, path: Path | None = None) -> Path:
 
 def read_state(path: Path | None = None) -> dict:
     from harness.errors import ConfigError
+    from harness.validate import shown
 
     path = path or DEFAULT_STATE
     try:
-        return json.loads(path.read_text())
+        with open(path, "rb") as f:
+            raw = f.read(MAX_STATE_BYTES + 1)
     except FileNotFoundError:
         raise ConfigError(f"no running testnet recorded at {path}; start one with `harness up` or pass --env-file") from None
-    except ValueError as e:
-        raise ConfigError(f"state file {path} is corrupt ({e}); remove it or run `harness down`") from None
+    except OSError as e:
+        raise ConfigError(f"state file {path}: cannot read it ({e.strerror or e}); pass --state-file FILE") from None
+    if len(raw) > MAX_STATE_BYTES:
+        raise ConfigError(f"state file {path} is larger than {MAX_STATE_BYTES} bytes: not one `harness up` wrote")
+    try:
+        doc = json.loads(raw.decode("utf-8"))
+    except (ValueError, RecursionError) as e:  # UnicodeDecodeError is a ValueError
+        raise ConfigError(f"state file {path} is corrupt ({shown(str(e))}); remove it or run `harness down`") from None
+    if not isinstance(doc, dict):
+        raise ConfigError(f"state file {path} is corrupt (a JSON {type(doc).__name__}, not an object); remove it")
+    return doc
 
 
 def clear_state(path: Path | None = None) -> None:

@@ -17,8 +17,9 @@ import threading
 import time
 from typing import Any
 
-from harness.errors import ConfigError, HarnessError
+from harness.errors import ConfigError, exit_code_for
 from harness.util.process import pid_alive
+from harness.validate import arg_type, int_text, number_text, port_text
 
 PARENT_POLL_S = 0.5
 
@@ -29,22 +30,35 @@ def register(subparsers: Any) -> None:
     p.set_defaults(func=run)
 
 
+MAX_LIFETIME_S = 7 * 24 * 3600.0  # a week: longer is "never exits" in effect
+
+
 def add_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--listen", type=int, required=True, help="port on 127.0.0.1 to listen on (0 = allocate)")
+    port = arg_type(port_text, allow_zero=True)
+    p.add_argument("--listen", type=port, required=True, help="port on 127.0.0.1 to listen on (0 = allocate)")
     p.add_argument("--upstream", required=True, help="the chain RPC, e.g. http://127.0.0.1:26657")
-    p.add_argument("--control-port", type=int, default=0, help="control API port on 127.0.0.1 (0 = allocate)")
-    p.add_argument("--seed", type=int, default=0, help="seed of the fault-decision PRNG (default 0)")
-    p.add_argument("--max-lifetime-s", type=float, default=3600.0, help="exit after this many seconds (default 3600)")
-    p.add_argument("--parent-pid", type=int, default=None, help="exit when this process is gone")
+    p.add_argument("--control-port", type=port, default=0, help="control API port on 127.0.0.1 (0 = allocate)")
+    p.add_argument("--seed", type=arg_type(int_text), default=0, help="seed of the fault-decision PRNG (default 0)")
+    p.add_argument(
+        "--max-lifetime-s",
+        type=arg_type(number_text, lo=0.001, hi=MAX_LIFETIME_S, unit="seconds"),
+        default=3600.0,
+        help=f"exit after this many seconds (default 3600, at most {MAX_LIFETIME_S:.0f})",
+    )
+    p.add_argument(
+        "--parent-pid", type=arg_type(int_text, lo=2, hi=2**22, what="a process id"), default=None,
+        help="exit when this process is gone",
+    )  # fmt: skip
 
 
 def run(args: argparse.Namespace) -> int:
     from harness.chaos.proxy import ChaosProxy
 
-    if args.max_lifetime_s <= 0:
-        raise ConfigError(f"--max-lifetime-s: got {args.max_lifetime_s}, expected a number of seconds > 0")
-    if args.parent_pid is not None and not pid_alive(args.parent_pid):
-        raise ConfigError(f"--parent-pid: process {args.parent_pid} does not exist")
+    number_text(args.max_lifetime_s, "--max-lifetime-s", lo=0.001, hi=MAX_LIFETIME_S, unit="seconds")
+    if args.parent_pid is not None:
+        int_text(args.parent_pid, "--parent-pid", lo=2, hi=2**22, what="a process id")  # 0, -1, 1 never go away
+        if not pid_alive(args.parent_pid):
+            raise ConfigError(f"--parent-pid: process {args.parent_pid} does not exist")
     stop = threading.Event()
     reason = ["max lifetime reached"]
 
@@ -76,12 +90,12 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         return run(args)
-    except ConfigError as e:
-        print(f"harness chaos-proxy: bad input: {e}", file=sys.stderr)
-        return 2
-    except HarnessError as e:
-        print(f"harness chaos-proxy: {e}", file=sys.stderr)
-        return 3
+    except KeyboardInterrupt:
+        return 130
+    except Exception as e:
+        code, message = exit_code_for(e)
+        print(f"harness chaos-proxy: {message}", file=sys.stderr)
+        return code
 
 
 if __name__ == "__main__":

@@ -23,8 +23,9 @@ from aiohttp import web
 
 from harness.chaos.faults import FaultSpec
 from harness.chaos.history import RequestRecord, as_records
-from harness.errors import ConfigError, HarnessError
+from harness.errors import ConfigError, HarnessError, Unreachable
 from harness.util.ports import LOOPBACK
+from harness.validate import shown
 
 if TYPE_CHECKING:
     from harness.chaos.proxy import ChaosProxy
@@ -129,11 +130,11 @@ class ChaosControl:
                 detail = json.loads(detail)["error"]
             except (ValueError, KeyError, TypeError):
                 pass
-            if e.code == 400:
-                raise ConfigError(f"chaos proxy {method} {path}: {detail}") from None
-            raise HarnessError(f"chaos proxy {method} {path}: HTTP {e.code}: {detail}") from None
+            if 400 <= e.code < 500:  # refused input or an unknown fault id: bad input, like a local refusal
+                raise ConfigError(f"chaos proxy {method} {path}: HTTP {e.code}: {shown(detail, 500)}") from None
+            raise HarnessError(f"chaos proxy {method} {path}: HTTP {e.code}: {shown(detail, 500)}") from None
         except OSError as e:
-            raise HarnessError(f"chaos proxy control API at {self.base} unreachable: {e}; is the proxy running?") from None
+            raise Unreachable(f"chaos proxy control API at {self.base} unreachable: {e}; is the proxy running?") from None
 
     def status(self) -> dict[str, Any]:
         return dict(self._call("GET", "/status"))

@@ -16,12 +16,15 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
+import traceback
 from collections.abc import Callable
 from typing import Any
 
-from harness.errors import ConfigError, HarnessError
-from harness.ops.context import TestnetUnreachable, add_global_options, resolve, state_path_of
+from harness.errors import ConfigError, exit_code_for
+from harness.ops.context import add_global_options, resolve, state_path_of
+from harness.validate import arg_type, int_text
 
 
 def emit(args: argparse.Namespace, doc: dict[str, Any], human: Callable[[], Any]) -> None:
@@ -37,19 +40,18 @@ def emit(args: argparse.Namespace, doc: dict[str, Any], human: Callable[[], Any]
 
 
 def guarded(fn: Callable[[argparse.Namespace], int]) -> Callable[[argparse.Namespace], int]:
-    """Map errors to exit codes (2 bad input, 3 unreachable, 1 other harness errors) and print them."""
+    """Map errors to exit codes with the one contract (harness.errors.exit_code_for) and print them; with --json
+    the error also goes to stdout as a JSON object."""
 
     def run(args: argparse.Namespace) -> int:
-        from harness.cometbft.client import RpcTransportError
-
         try:
             return fn(args)
-        except ConfigError as e:
-            return _fail(args, 2, f"bad input: {e}")
-        except (TestnetUnreachable, RpcTransportError) as e:
-            return _fail(args, 3, f"cannot reach the testnet: {e}")
-        except HarnessError as e:
-            return _fail(args, 1, str(e))
+        except KeyboardInterrupt:
+            raise
+        except Exception as e:
+            if os.environ.get("HARNESS_DEBUG"):
+                traceback.print_exc()
+            return _fail(args, *exit_code_for(e))
 
     return run
 
@@ -61,11 +63,7 @@ def _fail(args: argparse.Namespace, code: int, message: str) -> int:
     return code
 
 
-def _int(text: str) -> int:
-    try:
-        return int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+_int = arg_type(int_text)  # a whole number >= 0 in decimal digits, at most 2^63-1; ranges are checked by the command
 
 
 def register(sub: argparse._SubParsersAction) -> None:

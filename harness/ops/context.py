@@ -16,11 +16,12 @@ from pathlib import Path
 from typing import Any
 
 from harness.backends.base import Endpoints, MLNodeEndpoint
-from harness.errors import ConfigError, HarnessError
+from harness.errors import ConfigError, Unreachable
 from harness.util.process import pid_alive
+from harness.validate import as_number, as_text, http_url, int_text, number_text
 
 
-class TestnetUnreachable(HarnessError):
+class TestnetUnreachable(Unreachable):
     """The testnet's chain (or another required endpoint) does not answer: exit code 3."""
 
     __test__ = False
@@ -147,24 +148,38 @@ def from_state(path: Path) -> OpsContext:
     st = read_state(path)
     try:
         info = st.get("info") or {}
-        ep = Endpoints(**st["endpoints"])
+        if not isinstance(info, dict):
+            raise ConfigError(f"info: expected a mapping, got {type(info).__name__}")
+        ep = checked_endpoints(Endpoints(**st["endpoints"]), where="endpoints")
         nodes = [mlnode_from_dict(d) for d in st.get("mlnodes") or []]
+        workdir = st.get("workdir")
+        mnemonics = info.get("validator_mnemonics") or []
         return OpsContext(
             source=f"state file {path}",
-            backend=str(st.get("backend") or info.get("backend") or "embedded"),
+            backend=as_text(st.get("backend") or info.get("backend") or "embedded", "backend", max_len=32),
             endpoints=ep,
             mlnodes=nodes,
-            block_time_s=float(info.get("block_time_s") or 0.2),
-            api_profile=str(info.get("api_profile") or "reference"),
-            validator_mnemonics=list(info.get("validator_mnemonics") or []),
-            workdir=Path(st["workdir"]) if st.get("workdir") else None,
+            block_time_s=float(as_number(info.get("block_time_s") or 0.2, "info.block_time_s", hi=3600, unit="seconds")),
+            api_profile=as_text(info.get("api_profile") or "reference", "info.api_profile", max_len=64),
+            validator_mnemonics=[as_text(m, "info.validator_mnemonics[]", max_len=1024) for m in mnemonics],
+            workdir=Path(as_text(workdir, "workdir", max_len=4096)) if workdir else None,
             state_path=path,
             state=st,
         )
-    except (KeyError, TypeError, ValueError) as e:
+    except (KeyError, TypeError, ValueError, AttributeError) as e:
         raise ConfigError(
             f"state file {path} is missing or has a malformed field ({e}); run `harness down` and `harness up` again"
         ) from None
+
+
+def checked_endpoints(ep: Endpoints, *, where: str) -> Endpoints:
+    """Every URL of a testnet description is an http(s) URL (a malformed one is bad input, not an unreachable net)."""
+    http_url(ep.chain_rpc, f"{where}.chain_rpc")
+    for name in ("api_chain_rpc", "api_public", "api_admin", "chaos_control"):
+        value = getattr(ep, name)
+        if value:
+            http_url(value, f"{where}.{name}")
+    return ep
 
 
 def mlnode_from_dict(d: dict[str, Any]) -> MLNodeEndpoint:
@@ -177,19 +192,25 @@ def mlnode_from_dict(d: dict[str, Any]) -> MLNodeEndpoint:
 def from_env_file(path: Path) -> OpsContext:
     from harness.backends.external import parse_env_file, parse_mlnode
 
-    env = parse_env_file(path)
     try:
-        bt = float(env.get("HARNESS_BLOCK_TIME", "5"))
-        vp = int(env["HARNESS_VOTING_PERIOD_BLOCKS"]) if env.get("HARNESS_VOTING_PERIOD_BLOCKS") else None
-    except ValueError:
-        raise ConfigError(f"--env-file {path}: HARNESS_BLOCK_TIME / HARNESS_VOTING_PERIOD_BLOCKS must be numbers") from None
-    ep = Endpoints(
-        chain_rpc=env["HARNESS_CHAIN_RPC"],
-        api_chain_rpc=env.get("HARNESS_API_CHAIN_RPC") or env["HARNESS_CHAIN_RPC"],
-        api_public=env["HARNESS_API_PUBLIC"],
-        api_admin=env["HARNESS_API_ADMIN"],
-        chaos_control=env.get("HARNESS_CHAOS_CONTROL") or None,
-    )
+        env = parse_env_file(path)
+    except UnicodeDecodeError:
+        raise ConfigError(f"--env-file {path}: not UTF-8 text; expected KEY=VALUE lines") from None
+    bt = number_text(env.get("HARNESS_BLOCK_TIME", "5"), f"--env-file {path}: HARNESS_BLOCK_TIME", lo=0.01, hi=3600,
+                     unit="seconds")  # fmt: skip
+    vp_text = env.get("HARNESS_VOTING_PERIOD_BLOCKS")
+    vp = int_text(vp_text, f"--env-file {path}: HARNESS_VOTING_PERIOD_BLOCKS", lo=1, hi=10**9) if vp_text else None
+    try:
+        ep = Endpoints(
+            chain_rpc=env["HARNESS_CHAIN_RPC"],
+            api_chain_rpc=env.get("HARNESS_API_CHAIN_RPC") or env["HARNESS_CHAIN_RPC"],
+            api_public=env["HARNESS_API_PUBLIC"],
+            api_admin=env["HARNESS_API_ADMIN"],
+            chaos_control=env.get("HARNESS_CHAOS_CONTROL") or None,
+        )
+    except KeyError as e:
+        raise ConfigError(f"--env-file {path}: {e.args[0]} is not set; see harness/backends/external.py for the format") from None
+    checked_endpoints(ep, where=f"--env-file {path}")
     nodes = [parse_mlnode(v, key=k) for k, v in sorted(env.items()) if k.startswith("HARNESS_MLNODE_")]
     mnemonic = env.get("HARNESS_GOV_MNEMONIC", "")
     return OpsContext(
@@ -205,21 +226,20 @@ def from_env_file(path: Path) -> OpsContext:
 
 
 def from_urls(args: argparse.Namespace) -> OpsContext:
-    chain = args.chain_rpc
-    if not chain.startswith(("http://", "https://")):
-        raise ConfigError(f"--chain-rpc {chain!r}: expected http://HOST:PORT (the CometBFT RPC port)")
+    chain = http_url(args.chain_rpc, "--chain-rpc")
     nodes = []
     for spec in args.journal_url or []:
         if "=" not in spec:
             raise ConfigError(f"--journal-url {spec!r}: expected NODE=http://HOST:PORT/__admin")
         node, url = spec.split("=", 1)
+        url = http_url(url, f"--journal-url {node}", example="http://127.0.0.1:8080/__admin")
         nodes.append(MLNodeEndpoint(id=node, host="", poc_port=0, inference_port=0, journals={"*": url}))
     ep = Endpoints(
         chain_rpc=chain,
         api_chain_rpc=chain,
-        api_public=args.api_public or "",
-        api_admin=args.api_admin or "",
-        chaos_control=args.chaos_control or None,
+        api_public=http_url(args.api_public, "--api-public") if args.api_public else "",
+        api_admin=http_url(args.api_admin, "--api-admin") if args.api_admin else "",
+        chaos_control=http_url(args.chaos_control, "--chaos-control") if args.chaos_control else None,
     )
     return OpsContext(
         source="command-line URLs", backend="external", endpoints=ep, mlnodes=nodes, block_time_s=0.0, api_profile="reference"

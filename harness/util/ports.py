@@ -25,8 +25,10 @@ def port_is_listening(port: int, host: str = LOOPBACK, timeout_s: float = 0.2) -
 
 
 def ensure_port_free(port: int, *, field: str) -> None:
-    """Raise ConfigError naming the field if something already listens on 127.0.0.1:port."""
-    if port == 0:
+    """Raise ConfigError naming the field if the port is out of range or something already listens on 127.0.0.1:port."""
+    from harness.validate import as_port
+
+    if as_port(port, field, allow_zero=True) == 0:
         return
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
         try:
