@@ -24,6 +24,8 @@ MARKERS = {
     "chaos": "fault-injection scenario (chaos proxy between the API node and the chain)",
     "docker": "needs a running Docker engine; skipped with a reason naming the fix when none is reachable",
     "slow": "takes more than ~10 s",
+    "requires": "requires(*capabilities): skip, naming what is missing, on a backend without these capabilities "
+    "(harness.backends.contract.Capability)",
 }
 OPTIONS_KEY = pytest.StashKey["object"]()
 FACTORY_KEY = pytest.StashKey["object"]()
@@ -78,13 +80,17 @@ def pytest_report_header(config: pytest.Config) -> str:
     o = config.stash.get(OPTIONS_KEY, None)
     if o is None:
         return ""
+    from harness.backends.factory import describe_under_test
+
     return (
         f"harness: backend={o.backend} versions={','.join(o.versions)} profile={o.api_profile} "
-        f"topology={o.topology} block_time={o.block_time_s}s chaos_seed={o.chaos_seed}"
+        f"topology={o.topology} block_time={o.block_time_s}s chaos_seed={o.chaos_seed}\n"
+        f"harness: under test: {describe_under_test(o)}"
     )
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    _skip_missing_capabilities(config, items)
     if not any(item.get_closest_marker("docker") for item in items):
         return
     from harness.backends.docker_util import docker_available
@@ -98,6 +104,26 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     for item in items:
         if item.get_closest_marker("docker"):
             item.add_marker(skip)
+
+
+def _skip_missing_capabilities(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """`@pytest.mark.requires(Capability.RESTART_API, ...)`: skipped on a backend that lacks one, with the reason."""
+    from harness.backends.contract import Capability, missing_text
+    from harness.backends.factory import capabilities_for
+
+    opts = config.stash[OPTIONS_KEY]
+    have = capabilities_for(opts)
+    for item in items:
+        needed: set[Capability] = set()
+        for mark in item.iter_markers("requires"):
+            try:
+                needed.update(Capability(c) for c in mark.args)
+            except ValueError as e:
+                known = [c.value for c in Capability]
+                raise pytest.UsageError(f"{item.nodeid}: @pytest.mark.requires: {e}; known: {known}") from None
+        missing = needed - have
+        if missing:
+            item.add_marker(pytest.mark.skip(reason=f"--backend {opts.backend}: {missing_text(opts.backend, missing)}"))
 
 
 @pytest.hookimpl(wrapper=True)
@@ -137,10 +163,14 @@ def testnet_options() -> dict:
 
 
 def _prepare(tn) -> None:
-    if getattr(tn, "dirty", False):
+    """Before each test: a fresh chain where the backend can give one and the last test moved it, else clean journals."""
+    from harness.backends.contract import Capability
+
+    if tn.dirty and Capability.REBUILD in tn.capabilities:
         tn.rebuild_chain()
     else:
         tn.mlnodes_reset()
+        tn.dirty = False
 
 
 def _bundle_if_failed(request: pytest.FixtureRequest, tn, opts) -> None:

@@ -11,7 +11,7 @@ import pytest
 
 from harness.drive.hop import UpgradeRunner
 
-pytestmark = pytest.mark.stable
+pytestmark = [pytest.mark.stable, pytest.mark.requires("model_api")]  # the bugs are knobs of the model API node
 
 
 def test_early_switch_is_caught(testnet_with, harness_options):

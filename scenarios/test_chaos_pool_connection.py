@@ -10,7 +10,7 @@ from harness.drive.assertions import assert_hop_clean
 from harness.drive.chaos import ChaosDriver
 from harness.drive.traffic import ChatTraffic
 
-pytestmark = [pytest.mark.chaos, pytest.mark.stable]
+pytestmark = [pytest.mark.chaos, pytest.mark.stable, pytest.mark.requires("chaos_proxy", "model_api", "side_by_side")]
 
 
 def test_eof_on_one_pool_connection_during_hop(testnet, upgrade, harness_options):

@@ -10,7 +10,7 @@ import pytest
 
 from harness.drive.chaos import ChaosDriver
 
-pytestmark = pytest.mark.chaos
+pytestmark = [pytest.mark.chaos, pytest.mark.requires("chaos_proxy", "model_api")]
 
 
 @pytest.fixture(scope="module")

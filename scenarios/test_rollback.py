@@ -4,7 +4,7 @@ import pytest
 
 from harness.drive.assertions import assert_hop_clean
 
-pytestmark = pytest.mark.stable
+pytestmark = [pytest.mark.stable, pytest.mark.requires("rebuild")]
 
 
 def test_rollback_restores_old_prefix(testnet, upgrade, harness_options):

@@ -6,7 +6,7 @@ import pytest
 
 from harness.drive.assertions import assert_hop_clean
 
-pytestmark = [pytest.mark.stable]
+pytestmark = [pytest.mark.stable, pytest.mark.requires("side_by_side", "rebuild")]
 
 
 @pytest.fixture(scope="module")

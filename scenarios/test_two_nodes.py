@@ -11,7 +11,7 @@ from harness.mlnode import Journal
 from harness.util.wait import wait_until
 from harness.versions import version_in_path
 
-pytestmark = pytest.mark.stable
+pytestmark = [pytest.mark.stable, pytest.mark.requires("choose_mlnodes", "rebuild")]
 
 
 @pytest.fixture(scope="module")

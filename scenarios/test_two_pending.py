@@ -6,7 +6,7 @@ import pytest
 
 from harness.drive.traffic import ChatTraffic
 
-pytestmark = pytest.mark.stable
+pytestmark = [pytest.mark.stable, pytest.mark.requires("rebuild")]
 
 
 def run_two_pending(testnet, upgrade, versions):
@@ -33,6 +33,7 @@ def test_two_pending_upgrades_reference(testnet, upgrade, harness_options):
     assert report.verdict == "pass", report.to_text()
 
 
+@pytest.mark.requires("model_api")
 def test_two_pending_upgrades_pr228_skips_first(testnet_with, harness_options):
     from harness.drive.hop import UpgradeRunner
 

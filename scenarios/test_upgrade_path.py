@@ -8,7 +8,7 @@ import pytest
 
 from harness.drive.assertions import assert_hop_clean
 
-pytestmark = pytest.mark.stable
+pytestmark = [pytest.mark.stable, pytest.mark.requires("rebuild")]  # starts at the first version
 
 
 def test_upgrade_path(testnet, upgrade, harness_options):

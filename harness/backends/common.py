@@ -10,7 +10,7 @@ from pathlib import Path
 
 import yaml
 
-from harness.backends.base import MLNodeEndpoint
+from harness.backends.contract import MLNodeEndpoint
 from harness.util.wait import wait_until
 
 

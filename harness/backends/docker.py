@@ -20,14 +20,13 @@ from __future__ import annotations
 
 import dataclasses
 from pathlib import Path
-from typing import Self
 
 import requests
 
 from harness.backends import docker_upstream as upstream
 from harness.backends import docker_util
-from harness.backends.base import Endpoints, MLNodeEndpoint, TestnetInfo
-from harness.backends.common import now_ms, reset_journals, teardown, wait_nodes_inference, write_reference_api_config
+from harness.backends.common import write_reference_api_config
+from harness.backends.contract import BaseTestnet, Capability, Endpoints, TestnetInfo
 from harness.backends.docker_components import MODES, Component, NetPlan
 from harness.backends.docker_session import LABEL_OWNER, LABEL_TESTNET, SESSION, choose_images, next_prefix, owner_tag, reap_stale
 from harness.backends.embedded import NodeSpec, api_intervals
@@ -36,9 +35,18 @@ from harness.errors import ConfigError, DependencyMissing
 from harness.options import RunOptions
 from harness.util.wait import wait_until
 
+# Local images run our model; upstream images run Gonka's binaries (unverified path: no registry reached them).
+LOCAL_CAPABILITIES = frozenset(Capability) - {Capability.CHAIN_POC, Capability.CHAOS_PROXY}
+UPSTREAM_CAPABILITIES = frozenset(
+    {Capability.RESTART_API, Capability.REBUILD, Capability.CHAIN_POC, Capability.SIDE_BY_SIDE, Capability.CHOOSE_MLNODES}
+)
 
-class DockerTestnet:
-    """Implements harness.backends.base.Testnet with containers."""
+
+class DockerTestnet(BaseTestnet):
+    """Implements harness.backends.contract.Testnet with containers. The chaos proxy runs in a container with a
+    control API (`proxy` is its ChaosControl), not in-process: no CHAOS_PROXY capability."""
+
+    inference_timeout_s = 30.0
 
     def __init__(
         self,
@@ -64,26 +72,33 @@ class DockerTestnet:
         self.prefix = next_prefix()
         self.labels = {**docker_util.session_labels(SESSION), LABEL_TESTNET: self.prefix}
         self.net = NetPlan(network_mode, self.prefix, {**self.labels, LABEL_OWNER: owner_tag()})
-        self.info = TestnetInfo(
-            backend="docker",
-            chain_id="gonka-testnet",
-            block_time_s=opts.block_time_s,
-            start_version=opts.start_version,
-            api_profile=opts.api_profile,
-            topology=opts.topology,
-            validator_mnemonics=[DEV_MNEMONIC],
-            api_kind="upstream" if opts.images == "upstream" or "api" in opts.image_overrides else "reference",
+        upstream_api = opts.images == "upstream" or "api" in opts.image_overrides
+        super().__init__(
+            TestnetInfo(
+                backend="docker",
+                chain_id="gonka-testnet",
+                block_time_s=opts.block_time_s,
+                start_version=opts.start_version,
+                api_profile=opts.api_profile,
+                topology=opts.topology,
+                validator_mnemonics=[DEV_MNEMONIC],
+                api_kind="upstream" if upstream_api else "model",
+                api_under_test=(
+                    "decentralized-api image (unverified path)"
+                    if upstream_api
+                    else f"model apinode, profile {opts.api_profile} (container)"
+                ),
+                chain_under_test=(
+                    "inferenced image (unverified path)" if opts.images == "upstream" else "model simnet (container)"
+                ),
+            )
         )
+        self.capabilities = UPSTREAM_CAPABILITIES if upstream_api else LOCAL_CAPABILITIES
         self.images: dict[str, str] = {}
-        self.mlnodes: list[MLNodeEndpoint] = []
         self._mocks: list[Component] = []
         self._nginx: list = []
         self.chain_c = self.proxy_c = self.api_c = None
-        self.endpoints: Endpoints | None = None
-        self.chain = self.rpc = self.timeline = self.api = None
         self.proxy = None  # ChaosControl of the chaos proxy container (EmbeddedTestnet has the in-process proxy)
-        self.dirty = False
-        self._closed = False
         self._gov_key: Key | None = None
         self._api_chain_url = ""
 
@@ -96,7 +111,7 @@ class DockerTestnet:
         return self.workdir / "logs"
 
     # -- lifecycle --------------------------------------------------------------------------------------------
-    def start(self) -> Self:
+    def _start(self) -> None:
         reason = docker_util.docker_available()
         if reason:
             raise DependencyMissing(f"--backend docker: {reason}")
@@ -105,33 +120,18 @@ class DockerTestnet:
         self.images = choose_images(self.opts)
         if self.upstream:  # UNVERIFIED path (docker_upstream)
             self.info.chain_id, self.info.block_time_s = upstream.CHAIN_ID, upstream.BLOCK_TIME_S
-        try:
-            reap_stale()
-            self.net.start()
-            from harness.backends.docker_mocks import start_mocks
+        reap_stale()
+        self.net.start()
+        from harness.backends.docker_mocks import start_mocks
 
-            self._mocks, self._nginx, self.mlnodes = start_mocks(
-                self.node_specs, self.opts, self.images, self.net, self.workdir, self.log_dir
-            )
-            self._start_chain_and_api()
-        except BaseException:
-            self.close()
-            raise
-        return self
+        self._mocks, self._nginx, self.mlnodes = start_mocks(
+            self.node_specs, self.opts, self.images, self.net, self.workdir, self.log_dir
+        )
+        self._start_chain_and_api()
 
-    def __enter__(self) -> Self:
-        # `tn = Testnet(...).start(); with tn:` must not start a second copy
-        return self if self.endpoints is not None else self.start()
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
-
-    def close(self) -> None:
+    def _teardown_steps(self) -> tuple:
         """Remove every container (logs saved first) and the network; every step runs even if one fails."""
-        if self._closed:
-            return
-        self._closed = True
-        teardown("docker testnet", (self._stop_chain_and_api, self._remove_mocks, self.net.close, self._reap_labelled))
+        return (self._stop_chain_and_api, self._remove_mocks, self.net.close, self._reap_labelled)
 
     def _reap_labelled(self) -> None:
         docker_util.reap(self.labels)
@@ -323,8 +323,6 @@ class DockerTestnet:
                 finally:
                     setattr(self, attr, None)
 
-    def wait_nodes_inference(self, timeout_s: float = 30.0) -> None:
-        wait_nodes_inference(self.api, [n.id for n in self.mlnodes], timeout_s=timeout_s)
 
     # -- Testnet protocol -------------------------------------------------------------------------------------
     def stop_api(self) -> None:
@@ -376,7 +374,7 @@ class DockerTestnet:
     def mlnodes_reset(self, *, scenarios: bool = False) -> None:
         """Clear every mock's journal. `scenarios=True` (only while no API node runs: chain rebuild) also puts the
         mocks' per-version state back to STOPPED and nginx's default route back to the start version."""
-        reset_journals(self.mlnodes, scenarios=scenarios)
+        super().mlnodes_reset(scenarios=scenarios)
         if not scenarios:
             return
         for ng in self._nginx:
@@ -400,7 +398,4 @@ class DockerTestnet:
             if self._gov_key is None:
                 self._gov_key = Key.from_hex(upstream.export_gov_key(self.chain_c), name="genesis")
             return [self._gov_key]
-        return [Key.from_mnemonic(m, name=f"validator-{i}") for i, m in enumerate(self.info.validator_mnemonics)]
-
-    def now_ms(self) -> int:
-        return now_ms()
+        return super().validator_keys()

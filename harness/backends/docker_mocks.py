@@ -12,7 +12,7 @@ from pathlib import Path
 
 import requests
 
-from harness.backends.base import MLNodeEndpoint
+from harness.backends.contract import MLNodeEndpoint
 from harness.backends.docker_components import Component, NetPlan
 from harness.errors import ConfigError, StartupError
 from harness.util.wait import wait_until

@@ -10,11 +10,10 @@ from __future__ import annotations
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Self
 
-from harness.backends.base import Endpoints, MLNodeEndpoint, TestnetInfo
-from harness.backends.common import now_ms, reset_journals, teardown, wait_nodes_inference, write_reference_api_config
-from harness.chain.keys import DEV_MNEMONIC, Key
+from harness.backends.common import write_reference_api_config
+from harness.backends.contract import BaseTestnet, Capability, Endpoints, MLNodeEndpoint, TestnetInfo
+from harness.chain.keys import DEV_MNEMONIC
 from harness.options import RunOptions
 from harness.util.ports import free_port
 from harness.util.relay import TcpRelay
@@ -41,8 +40,10 @@ def api_intervals(block_time_s: float, profile: str) -> dict[str, float]:
     }
 
 
-class EmbeddedTestnet:
-    """Implements harness.backends.base.Testnet with our own processes."""
+class EmbeddedTestnet(BaseTestnet):
+    """Implements harness.backends.contract.Testnet with our own processes: the model chain and API node."""
+
+    capabilities = frozenset(Capability) - {Capability.CHAIN_POC}
 
     def __init__(
         self,
@@ -62,54 +63,35 @@ class EmbeddedTestnet:
         self.voting_period_blocks = voting_period_blocks
         self.api_overrides = dict(api_overrides or {})  # profile knob overrides, e.g. {"stop_old": False}
         self.api_interval_overrides = dict(api_intervals or {})  # e.g. {"client_refresh_s": 30}
-        self.info = TestnetInfo(
-            backend="embedded",
-            chain_id="gonka-testnet",
-            block_time_s=opts.block_time_s,
-            start_version=opts.start_version,
-            api_profile=opts.api_profile,
-            topology=opts.topology,
-            validator_mnemonics=[DEV_MNEMONIC],
+        super().__init__(
+            TestnetInfo(
+                backend="embedded",
+                chain_id="gonka-testnet",
+                block_time_s=opts.block_time_s,
+                start_version=opts.start_version,
+                api_profile=opts.api_profile,
+                topology=opts.topology,
+                validator_mnemonics=[DEV_MNEMONIC],
+                api_kind="model",
+                api_under_test=f"model apinode, profile {opts.api_profile}",
+                chain_under_test="model simnet",
+            )
         )
-        self.mlnodes: list[MLNodeEndpoint] = []
         self._wiremocks: list = []
         self._nginx: list = []
         self._relays: list[TcpRelay] = []
         self.simnet = None
         self.proxy = None
         self.apinode = None
-        self.endpoints: Endpoints | None = None
-        self.chain = None
-        self.rpc = None
-        self.timeline = None
-        self.api = None
-        self.dirty = False
-        self._closed = False
 
     # -- lifecycle --------------------------------------------------------------------------
-    def start(self) -> Self:
+    def _start(self) -> None:
         self.workdir.mkdir(parents=True, exist_ok=True)
-        try:
-            self._start_mocks()
-            self._start_chain_and_api()
-        except BaseException:
-            self.close()
-            raise
-        return self
+        self._start_mocks()
+        self._start_chain_and_api()
 
-    def __enter__(self) -> Self:
-        # `tn = Testnet(...).start(); with tn:` must not start a second copy
-        return self if self.endpoints is not None else self.start()
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
-
-    def close(self) -> None:
-        """Tear down in reverse order; every step runs even if an earlier one fails."""
-        if self._closed:
-            return
-        self._closed = True
-        teardown("embedded testnet", (self._stop_chain_and_api, self._stop_mocks))
+    def _teardown_steps(self) -> tuple:
+        return (self._stop_chain_and_api, self._stop_mocks)
 
     # -- MLNode mocks ------------------------------------------------------------------------
     def _start_mocks(self) -> None:
@@ -236,9 +218,6 @@ class EmbeddedTestnet:
                 finally:
                     setattr(self, part, None)
 
-    def wait_nodes_inference(self, timeout_s: float = 20.0) -> None:
-        wait_nodes_inference(self.api, [n.id for n in self.mlnodes], timeout_s=timeout_s)
-
     # -- Testnet protocol --------------------------------------------------------------------
     def stop_api(self) -> None:
         assert self.apinode is not None
@@ -261,6 +240,7 @@ class EmbeddedTestnet:
             return
         self.opts = self.opts.with_(api_profile=profile)
         self.info.api_profile = profile
+        self.info.api_under_test = f"model apinode, profile {profile}" + (f", knobs {overrides}" if overrides else "")
         self.api_overrides, self.api_interval_overrides = wanted[1], wanted[2]
         self.dirty = True
 
@@ -276,7 +256,7 @@ class EmbeddedTestnet:
     def mlnodes_reset(self, *, scenarios: bool = False) -> None:
         """Clear every mock's journal. `scenarios=True` (only while no API node runs: chain rebuild) also puts the
         mocks' per-version state back to STOPPED and nginx's default route back to the start version."""
-        reset_journals(self.mlnodes, scenarios=scenarios)
+        super().mlnodes_reset(scenarios=scenarios)
         if not scenarios:
             return
         for ng in self._nginx:
@@ -300,8 +280,3 @@ class EmbeddedTestnet:
                 out.append({"name": name, "pid": proc.pid})
         return out
 
-    def validator_keys(self) -> list[Key]:
-        return [Key.from_mnemonic(m, name=f"validator-{i}") for i, m in enumerate(self.info.validator_mnemonics)]
-
-    def now_ms(self) -> int:
-        return now_ms()

@@ -12,14 +12,18 @@ Env file (KEY=VALUE lines, `#` comments; docker-compose `.env` style):
     HARNESS_BLOCK_TIME=5                              # seconds, for deadlines
     HARNESS_VOTING_PERIOD_BLOCKS=8
     HARNESS_MLNODE_1=id=genesis-mlnode,host=genesis-mock-server,poc_port=8080,inference_port=8080,journal=http://127.0.0.1:8090
+    HARNESS_API_KIND=upstream                         # upstream (Gonka's decentralized-api, default) or model (harness apinode)
+
+An external testnet is never stopped, restarted or rebuilt. Its capabilities follow HARNESS_API_KIND: `upstream`
+has CHAIN_POC (its chain's epochs drive the API node's MLNode calls); `model` has MODEL_API, ADMIN_RECONCILE and
+POC_ON_DEMAND.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
 
-from harness.backends.base import Endpoints, MLNodeEndpoint, TestnetInfo
-from harness.backends.common import now_ms, reset_journals, wait_nodes_inference
+from harness.backends.contract import BaseTestnet, Capability, Endpoints, MLNodeEndpoint, TestnetInfo
 from harness.chain.keys import Key
 from harness.errors import ConfigError
 from harness.options import RunOptions
@@ -77,7 +81,15 @@ def parse_mlnode(spec: str, *, key: str) -> MLNodeEndpoint:
     )
 
 
-class ExternalTestnet:
+API_KINDS = {
+    "upstream": frozenset({Capability.CHAIN_POC}),
+    "model": frozenset({Capability.MODEL_API, Capability.ADMIN_RECONCILE, Capability.POC_ON_DEMAND}),
+}
+
+
+class ExternalTestnet(BaseTestnet):
+    inference_timeout_s = 120.0
+
     def __init__(self, opts: RunOptions) -> None:
         if opts.env_file is None:
             raise ConfigError("--backend external needs --env-file FILE")
@@ -92,16 +104,24 @@ class ExternalTestnet:
         self._key_hex = env.get("HARNESS_GOV_KEY_HEX", "")
         if not mnemonic and not self._key_hex:
             raise ConfigError("--env-file: set HARNESS_GOV_MNEMONIC or HARNESS_GOV_KEY_HEX (a validator key that can vote)")
-        self.info = TestnetInfo(
-            backend="external",
-            chain_id="",
-            block_time_s=block_time,
-            start_version=opts.start_version,
-            api_profile=opts.api_profile,
-            topology=opts.topology,
-            validator_mnemonics=[mnemonic] if mnemonic else [],
-            api_kind="unknown",
+        kind = env.get("HARNESS_API_KIND", "upstream")
+        if kind not in API_KINDS:
+            raise ConfigError(f"--env-file: HARNESS_API_KIND={kind!r} is not one of {', '.join(API_KINDS)}")
+        super().__init__(
+            TestnetInfo(
+                backend="external",
+                chain_id="",
+                block_time_s=block_time,
+                start_version=opts.start_version,
+                api_profile=opts.api_profile,
+                topology=opts.topology,
+                validator_mnemonics=[mnemonic] if mnemonic else [],
+                api_kind=kind,
+                api_under_test=f"external API node at {env['HARNESS_API_PUBLIC']} ({kind})",
+                chain_under_test=f"external chain at {env['HARNESS_CHAIN_RPC']}",
+            )
         )
+        self.capabilities = API_KINDS[kind]
         self.endpoints = Endpoints(
             chain_rpc=env["HARNESS_CHAIN_RPC"],
             api_chain_rpc=env.get("HARNESS_API_CHAIN_RPC") or env["HARNESS_CHAIN_RPC"],
@@ -112,10 +132,8 @@ class ExternalTestnet:
         self.mlnodes = [parse_mlnode(v, key=k) for k, v in sorted(env.items()) if k.startswith("HARNESS_MLNODE_")]
         if not self.mlnodes:
             raise ConfigError("--env-file: no HARNESS_MLNODE_<n>=id=..,host=..,poc_port=..,inference_port=..,journal=URL line")
-        self.dirty = False
-        self.chain = self.rpc = self.timeline = self.api = None
 
-    def start(self) -> ExternalTestnet:
+    def _start(self) -> None:
         from harness.chain import ChainClient
         from harness.cometbft import BlockTimeline, RpcClient
         from harness.drive.api import ApiClient
@@ -126,36 +144,16 @@ class ExternalTestnet:
         self.timeline = BlockTimeline(self.endpoints.chain_ws)
         self.timeline.start()
         self.api = ApiClient(self.endpoints.api_public, self.endpoints.api_admin)
-        return self
 
     def validator_keys(self) -> list[Key]:
         if self.info.validator_mnemonics:
             return [Key.from_mnemonic(self.info.validator_mnemonics[0], name="gov")]
         return [Key.from_hex(self._key_hex, name="gov")]
 
-    def mlnodes_reset(self, *, scenarios: bool = False) -> None:
-        """Clear the journals only: the mocks' state belongs to the running testnet."""
-        reset_journals(self.mlnodes, scenarios=False)
+    def _teardown_steps(self) -> tuple:
+        """Nothing of an external testnet is ours to stop but the harness's own block timeline."""
+        return (self._stop_timeline,)
 
-    def rebuild_chain(self) -> None:
-        """An external chain cannot be rebuilt: continue from its current version (scenarios read it from the chain)."""
-        self.mlnodes_reset()
-        self.dirty = False
-
-    def wait_nodes_inference(self, timeout_s: float = 120.0) -> None:
-        wait_nodes_inference(self.api, [n.id for n in self.mlnodes], timeout_s=timeout_s)
-
-    def stop_api(self) -> None:
-        raise ConfigError("the external backend cannot stop the API node; run restart scenarios on embedded or docker")
-
-    start_api = stop_api
-
-    def logs(self) -> dict[str, Path]:
-        return {}
-
-    def close(self) -> None:
+    def _stop_timeline(self) -> None:
         if self.timeline is not None:
             self.timeline.stop()
-
-    def now_ms(self) -> int:
-        return now_ms()

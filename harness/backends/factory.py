@@ -11,6 +11,38 @@ from harness.options import RunOptions
 API_SETTINGS = ("api_profile", "api_overrides", "api_intervals")
 
 
+def capabilities_for(opts: RunOptions) -> frozenset:
+    """What a testnet of these options will be able to do, known before any is started (for skip decisions)."""
+    from harness.backends.contract import Capability
+
+    if opts.backend == "embedded":
+        from harness.backends.embedded import EmbeddedTestnet
+
+        return EmbeddedTestnet.capabilities
+    if opts.backend == "docker":
+        from harness.backends.docker import LOCAL_CAPABILITIES, UPSTREAM_CAPABILITIES
+
+        upstream_api = opts.images == "upstream" or "api" in opts.image_overrides
+        return UPSTREAM_CAPABILITIES if upstream_api else LOCAL_CAPABILITIES
+    if opts.backend == "external":
+        from harness.backends.external import API_KINDS, parse_env_file
+
+        return API_KINDS.get(parse_env_file(opts.env_file).get("HARNESS_API_KIND", "upstream"), frozenset())
+    return frozenset(Capability)
+
+
+def describe_under_test(opts: RunOptions) -> str:
+    """One line for report headers: which API node and chain a run of these options tests."""
+    if opts.backend == "embedded":
+        return f"model apinode (profile {opts.api_profile}) on model simnet"
+    if opts.backend == "docker":
+        upstream_api = opts.images == "upstream" or "api" in opts.image_overrides
+        if upstream_api:
+            return "decentralized-api image (unverified path)"
+        return f"model apinode (profile {opts.api_profile}), containers"
+    return f"external testnet described by {opts.env_file}"
+
+
 class TestnetFactory:
     __test__ = False
 
@@ -71,7 +103,7 @@ class TestnetFactory:
         api = {k: overrides.pop(k) for k in API_SETTINGS if k in overrides}
         key = repr(sorted(overrides.items()))
         tn = self._shared.get(key)
-        if tn is None or getattr(tn, "_closed", False):
+        if tn is None or tn.closed:
             tn = self.make(**overrides, **api)
             self._shared[key] = tn
         else:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from harness.backends.base import MLNodeEndpoint
+from harness.backends.contract import MLNodeEndpoint
 
 
 def collect_journals(mlnodes: list[MLNodeEndpoint]) -> dict[str, dict]:

@@ -12,6 +12,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from harness.backends.contract import Capability
 from harness.backends.embedded import api_intervals
 from harness.drive.api import ChatResult
 from harness.drive.collect import collect_records
@@ -185,8 +186,8 @@ class UpgradeRunner:
         self, to_version: str, *, kick: bool = True, traffic: bool = True, after_blocks: int = 3, poc: bool | None = None
     ) -> HopReport:
         from_version = self.current_version
-        if poc is None:  # the PoC trigger is a debug endpoint of the reference API node
-            poc = self.tn.info.api_kind == "reference"
+        if poc is None:  # the PoC trigger is a debug endpoint of the model API node
+            poc = Capability.POC_ON_DEMAND in self.tn.capabilities
         started = int(time.time() * 1000)
         chat = ChatTraffic(self.tn.api) if traffic else None
         if chat:

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from harness.backends.base import Endpoints, MLNodeEndpoint
+from harness.backends.contract import Endpoints, MLNodeEndpoint
 from harness.errors import ConfigError, Unreachable
 from harness.util.process import pid_alive
 from harness.validate import as_number, as_text, http_url, int_text, number_text

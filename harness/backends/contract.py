@@ -1,0 +1,278 @@
+"""The one written `Testnet` contract every backend implements, and the capabilities a backend may lack.
+
+Scenarios and `harness.drive` use only what is declared here; they never import a backend class. A scenario that
+needs more than every backend offers says so with `@pytest.mark.requires(Capability.X, ...)`: on a backend without
+it the test is skipped with a reason naming the capability and the backend.
+
+    testnet.info                       TestnetInfo: backend, chain id, block time, start version, the API node under test
+    testnet.capabilities               frozenset[Capability]
+    testnet.endpoints.chain_rpc        http://127.0.0.1:PORT   CometBFT JSON-RPC + /websocket (what the harness uses)
+    testnet.endpoints.api_chain_rpc    what the API node is pointed at (the chaos proxy when one is in front)
+    testnet.endpoints.api_public       POST /v1/chat/completions, GET /v1/status
+    testnet.endpoints.api_admin        /admin/v1/nodes ...
+    testnet.mlnodes[i]                 MLNode mocks: id, ports, WireMock admin URL per version (side-by-side) or one
+    testnet.rpc / chain / timeline     RpcClient, ChainClient, BlockTimeline (NewBlock over the websocket)
+    testnet.api                        ApiClient (signs chat requests when the API node demands it)
+    testnet.validator_keys()           keys that can propose and vote
+    testnet.wait_nodes_inference()     every MLNode INFERENCE in the API node's admin view
+    testnet.mlnodes_reset()            clear the journals (scenarios=True also resets mock state; REBUILD only)
+    testnet.rebuild_chain()            REBUILD: fresh chain + API node, same mocks
+    testnet.configure_api(...)         MODEL_API: the model API node's profile and knobs from the next rebuild on
+    testnet.stop_api() / start_api()   RESTART_API
+    testnet.logs()                     {component: log file path} for the failure bundle
+    testnet.close()                    tear everything down (idempotent; also on failure and Ctrl-C)
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from enum import StrEnum
+from pathlib import Path
+from typing import Any, Protocol, Self, runtime_checkable
+
+from harness.errors import ConfigError
+
+
+class Capability(StrEnum):
+    """What a backend can do beyond the contract's core (chain, API node, mocks, journals, governance)."""
+
+    RESTART_API = "restart_api"  # stop_api()/start_api(): the API node can be taken down and brought back
+    REBUILD = "rebuild"  # rebuild_chain(): a fresh chain and API node between tests (scenarios start at v0.3.8)
+    MODEL_API = "model_api"  # the API node is our model: profiles, knobs, /admin/v1/debug/* (pool, state, PoC)
+    ADMIN_RECONCILE = "admin_reconcile"  # admin disable/enable makes the API node reconcile its MLNodes at once
+    POC_ON_DEMAND = "poc_on_demand"  # the harness can start a PoC cycle when it wants (model's debug endpoint)
+    CHAIN_POC = "chain_poc"  # the chain's own epochs run PoC phases that make the API node call its MLNodes
+    CHAOS_PROXY = "chaos_proxy"  # an in-process chaos proxy between the API node and the chain (seeded, with history)
+    SIDE_BY_SIDE = "side_by_side"  # MLNodes behind real nginx, one WireMock per version
+    CHOOSE_MLNODES = "choose_mlnodes"  # a test may ask for its own MLNodes (nodes=..., split ports)
+
+
+class CapabilityMissing(ConfigError):
+    """A scenario asked a backend for something it cannot do."""
+
+
+def require(testnet: Any, *needed: Capability) -> None:
+    """Raise CapabilityMissing naming what is missing and on which backend (call sites outside pytest)."""
+    missing = [c for c in needed if c not in testnet.capabilities]
+    if missing:
+        raise CapabilityMissing(missing_text(testnet.info.backend, missing))
+
+
+def missing_text(backend: str, missing: Iterable[Capability]) -> str:
+    names = ", ".join(sorted(c.value for c in missing))
+    return f"backend {backend!r} lacks capability {names} ({', '.join(WHY[c] for c in missing)})"
+
+
+WHY: dict[Capability, str] = {
+    Capability.RESTART_API: "it cannot stop and start the API node",
+    Capability.REBUILD: "it cannot give each test a fresh chain",
+    Capability.MODEL_API: "its API node is not the harness's model (no profiles, knobs or debug endpoints)",
+    Capability.ADMIN_RECONCILE: "admin disable/enable does not make its API node reconcile",
+    Capability.POC_ON_DEMAND: "the harness cannot start a PoC cycle on it",
+    Capability.CHAIN_POC: "its chain runs no PoC phases the API node follows",
+    Capability.CHAOS_PROXY: "it has no in-process chaos proxy in front of the chain",
+    Capability.SIDE_BY_SIDE: "it cannot run MLNodes behind nginx",
+    Capability.CHOOSE_MLNODES: "a test cannot choose its MLNodes",
+}
+
+
+@dataclass(frozen=True)
+class MLNodeEndpoint:
+    """One MLNode as the API node sees it, plus where to read what it received."""
+
+    id: str
+    host: str
+    poc_port: int
+    inference_port: int
+    # WireMock admin base URLs that journal this node's traffic. Single topology: {"*": url} (one WireMock
+    # per port; both ports may share one). Side-by-side: {version: url} for the WireMock behind nginx.
+    journals: dict[str, str]
+    poc_segment: str = ""
+    inference_segment: str = ""
+    models: tuple[str, ...] = ("Qwen/Qwen2.5-7B-Instruct",)
+    max_concurrent: int = 10
+
+    def registration(self) -> dict:
+        """The JSON body of POST /admin/v1/nodes (upstream InferenceNodeConfig field names)."""
+        return {
+            "id": self.id,
+            "host": self.host,
+            "poc_port": self.poc_port,
+            "poc_segment": self.poc_segment,
+            "inference_port": self.inference_port,
+            "inference_segment": self.inference_segment,
+            "max_concurrent": self.max_concurrent,
+            "models": {m: {"args": []} for m in self.models},
+            "hardware": [],
+        }
+
+
+@dataclass(frozen=True)
+class Endpoints:
+    chain_rpc: str
+    api_chain_rpc: str
+    api_public: str
+    api_admin: str
+    api_callback: str = ""
+    chaos_control: str | None = None
+    nginx: str | None = None
+
+    @property
+    def chain_ws(self) -> str:
+        return self.chain_rpc.replace("http://", "ws://", 1).rstrip("/") + "/websocket"
+
+
+@dataclass
+class TestnetInfo:
+    """Static facts about a running testnet that scenarios need (block time, versions, what is under test)."""
+
+    __test__ = False
+    backend: str
+    chain_id: str
+    block_time_s: float
+    start_version: str
+    api_profile: str
+    topology: str
+    validator_mnemonics: list[str] = field(default_factory=list)
+    # "model": our API node (harness apinode); "upstream": Gonka's decentralized-api; "unknown": an external testnet
+    api_kind: str = "model"
+    # One line naming the API node under test, for report headers and failure bundles, e.g.
+    # "model apinode, profile reference" or "decentralized-api main@312044d2 (sha256 4f1c...)"
+    api_under_test: str = ""
+    # The same for the chain: "model simnet" or "inferenced main@312044d2 (sha256 ...)"
+    chain_under_test: str = ""
+
+    def under_test(self) -> str:
+        return f"API node: {self.api_under_test or self.api_kind}; chain: {self.chain_under_test or 'unknown'}"
+
+
+@runtime_checkable
+class Testnet(Protocol):
+    """What every backend returns. Optional members raise CapabilityMissing when the capability is absent."""
+
+    info: TestnetInfo
+    capabilities: frozenset[Capability]
+    endpoints: Endpoints
+    mlnodes: list[MLNodeEndpoint]
+    rpc: Any  # harness.cometbft.RpcClient
+    chain: Any  # harness.chain.ChainClient
+    timeline: Any  # harness.cometbft.BlockTimeline
+    api: Any  # harness.drive.api.ApiClient
+    dirty: bool  # the chain moved away from the start version; REBUILD backends rebuild before the next test
+    last_runner: Any  # the UpgradeRunner that last ran a hop (failure bundles report its audit)
+
+    def start(self) -> Self: ...
+    def close(self) -> None: ...
+    def __enter__(self) -> Self: ...
+    def __exit__(self, *exc: object) -> None: ...
+    def validator_keys(self) -> list[Any]: ...
+    def wait_nodes_inference(self, timeout_s: float | None = None) -> None: ...
+    def mlnodes_reset(self, *, scenarios: bool = False) -> None: ...
+    def rebuild_chain(self) -> None: ...
+    def configure_api(self, *, profile: str, overrides: dict | None = None, intervals: dict | None = None) -> None: ...
+    def stop_api(self) -> None: ...
+    def start_api(self) -> None: ...
+    def logs(self) -> dict[str, Path]: ...
+    def now_ms(self) -> int: ...
+
+
+class BaseTestnet:
+    """Mechanics every backend shares: context manager, idempotent close, journal resets, the INFERENCE wait,
+    validator keys, and refusals for what a backend's capabilities leave out. Subclasses set `capabilities`,
+    implement `_start()` and `_teardown_steps()`, and override what they support."""
+
+    capabilities: frozenset[Capability] = frozenset()
+    inference_timeout_s: float = 20.0
+
+    def __init__(self, info: TestnetInfo) -> None:
+        self.info = info
+        self.endpoints: Endpoints | None = None
+        self.mlnodes: list[MLNodeEndpoint] = []
+        self.rpc: Any = None
+        self.chain: Any = None
+        self.timeline: Any = None
+        self.api: Any = None
+        self.dirty = False
+        self.last_runner: Any = None
+        self._closed = False
+
+    # -- lifecycle ---------------------------------------------------------------------------------------------------
+    def start(self) -> Self:
+        try:
+            self._start()
+        except BaseException:
+            self.close()
+            raise
+        return self
+
+    def _start(self) -> None:
+        raise NotImplementedError
+
+    def _teardown_steps(self) -> Iterable[Any]:
+        return ()
+
+    def __enter__(self) -> Self:
+        # `tn = Testnet(...).start(); with tn:` must not start a second copy
+        return self if self.endpoints is not None else self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        """Tear down in reverse order; every step runs even if an earlier one fails."""
+        if self._closed:
+            return
+        self._closed = True
+        from harness.backends.common import teardown
+
+        teardown(f"{self.info.backend} testnet", self._teardown_steps())
+
+    @property
+    def closed(self) -> bool:
+        return self._closed
+
+    # -- shared behaviour ----------------------------------------------------------------------------------------------
+    def wait_nodes_inference(self, timeout_s: float | None = None) -> None:
+        from harness.backends.common import wait_nodes_inference
+
+        wait_nodes_inference(self.api, [n.id for n in self.mlnodes], timeout_s=timeout_s or self.inference_timeout_s)
+
+    def mlnodes_reset(self, *, scenarios: bool = False) -> None:
+        """Clear every mock's journal; `scenarios=True` (REBUILD backends, while no API node runs) also puts the
+        mocks' per-version state machines back to their start."""
+        from harness.backends.common import reset_journals
+
+        if scenarios:
+            self._require(Capability.REBUILD)
+        reset_journals(self.mlnodes, scenarios=scenarios)
+
+    def validator_keys(self) -> list[Any]:
+        from harness.chain.keys import Key
+
+        return [Key.from_mnemonic(m, name=f"validator-{i}") for i, m in enumerate(self.info.validator_mnemonics)]
+
+    def now_ms(self) -> int:
+        return int(time.time() * 1000)
+
+    def logs(self) -> dict[str, Path]:
+        return {}
+
+    # -- refused unless a subclass supports them ----------------------------------------------------------------------
+    def _require(self, *needed: Capability) -> None:
+        require(self, *needed)
+
+    def rebuild_chain(self) -> None:
+        self._require(Capability.REBUILD)
+
+    def configure_api(self, *, profile: str, overrides: dict | None = None, intervals: dict | None = None) -> None:
+        """Only the model API node has profiles and knobs; elsewhere asking for anything but the defaults is refused."""
+        if profile != self.info.api_profile or overrides or intervals:
+            self._require(Capability.MODEL_API)
+
+    def stop_api(self) -> None:
+        self._require(Capability.RESTART_API)
+
+    def start_api(self) -> None:
+        self._require(Capability.RESTART_API)
