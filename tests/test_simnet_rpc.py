@@ -115,7 +115,7 @@ def test_abci_query_shape(net):
     assert decoded.mlnode_version.current_version == "v0.3.8"
     missing = proto.inference_pb2.QueryGetPartialUpgradeRequest(height=77).SerializeToString().hex()
     resp = call(net, "abci_query", {"path": proto.Q_PARTIAL_UPGRADE, "data": missing})["result"]["response"]
-    assert (resp["code"], resp["codespace"], resp["value"]) == (38, "sdk", None)
+    assert (resp["code"], resp["codespace"], resp["value"]) == (22, "sdk", None)
     assert resp["log"] == "rpc error: code = NotFound desc = not found: key not found"
     resp = call(net, "abci_query", {"path": "/no.such.Query/Thing", "data": ""})["result"]["response"]
     assert resp["code"] == 6

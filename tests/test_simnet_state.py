@@ -10,6 +10,7 @@ import pytest
 from harness.chain.keys import DEV_MNEMONIC, Key
 from harness.errors import ConfigError
 from harness.model.simnet import Genesis
+from harness.model.simnet.numbers import DEC_ONE
 from harness.model.simnet.query import QueryParseError, parse_query
 from harness.model.simnet.state import ST_PASSED, ST_REJECTED, VOTE_NO, VOTE_YES, ChainState, Proposal
 from harness.model.simnet.txs import TxProcessor
@@ -64,12 +65,12 @@ def _proposal(st: ChainState, votes: dict[str, int], end_height: int) -> Proposa
 def test_tally_passes_with_majority_and_executes_messages():
     st = ChainState(Genesis())
     validator = Key.from_mnemonic(DEV_MNEMONIC).address
-    p = _proposal(st, {validator: VOTE_YES}, end_height=3)
+    p = _proposal(st, {validator: [(VOTE_YES, DEC_ONE)]}, end_height=3)
     run_blocks(st, 1, 2, TxProcessor(st))
     assert p.status == 2  # still voting before its end height
     run_blocks(st, 3, 3, TxProcessor(st))
     assert p.status == ST_PASSED
-    assert p.tally[VOTE_YES] == 10
+    assert p.tally[VOTE_YES] == 10_000_000  # tokens: power 10 x 10^6
     assert st.store.upgrades[6].node_version == "v0.3.9"
     assert run_blocks(st, 4, 6)[6] == "v0.3.9"
 
@@ -78,7 +79,7 @@ def test_tally_passes_with_majority_and_executes_messages():
 def test_tally_rejects_without_majority(votes):
     st = ChainState(Genesis())
     validator = Key.from_mnemonic(DEV_MNEMONIC).address
-    p = _proposal(st, {validator: VOTE_NO} if votes == "no" else {}, end_height=2)
+    p = _proposal(st, {validator: [(VOTE_NO, DEC_ONE)]} if votes == "no" else {}, end_height=2)
     run_blocks(st, 1, 2, TxProcessor(st))
     assert p.status == ST_REJECTED
     assert st.store.upgrades == {}

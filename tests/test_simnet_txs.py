@@ -126,24 +126,26 @@ def test_rejections_get_the_real_errors_and_blocks_continue(net, user):
         "wrong chain id": (
             build_signed_tx([vote_msg(user)], user, chain_id="gonka-mainnet", account_number=number, sequence=seq),
             4,
-            f"signature verification failed; please verify account number ({number}) and chain-id (gonka-testnet): unauthorized",
+            f"signature verification failed; please verify account number ({number}), sequence ({seq}) and chain-id "
+            "(gonka-testnet): unauthorized",
         ),
         "wrong account number": (
             build_signed_tx([vote_msg(user)], user, chain_id="gonka-testnet", account_number=number + 1, sequence=seq),
             4,
-            f"signature verification failed; please verify account number ({number}) and chain-id (gonka-testnet): unauthorized",
+            f"signature verification failed; please verify account number ({number}), sequence ({seq}) and chain-id "
+            "(gonka-testnet): unauthorized",
         ),
         "malformed bytes": (b"\x0a\xff\xff\x01garbage", 2, None),
         "unknown message": (
             build_signed_tx(
-                [bank_tx_pb2.MsgSend(from_address=user.address, to_address=GOV)],
+                [pack_any(bank_tx_pb2.MsgSend(from_address=user.address, to_address=GOV), "/cosmos.staking.v1beta1.MsgDelegate")],
                 user,
                 chain_id="gonka-testnet",
                 account_number=number,
                 sequence=seq,
             ),
             2,
-            "unable to resolve type URL /cosmos.bank.v1beta1.MsgSend: tx parse error",
+            "unable to resolve type URL /cosmos.staking.v1beta1.MsgDelegate: tx parse error",
         ),
     }
     good = build_signed_tx([vote_msg(user)], user, chain_id="gonka-testnet", account_number=number, sequence=seq)
@@ -239,4 +241,4 @@ def test_governance_flow_events_and_upgrade(net, validator):
     presp = rpc(net, "abci_query", {"path": proto.Q_GOV_PROPOSAL, "data": pdata})["result"]["response"]
     prop = proto.gov_query_pb2.QueryProposalResponse.FromString(base64.b64decode(presp["value"])).proposal
     assert prop.status == proto.gov_pb2.PROPOSAL_STATUS_PASSED
-    assert prop.final_tally_result.yes_count == "10"
+    assert prop.final_tally_result.yes_count == "10000000"  # bonded tokens: power 10 x 10^6

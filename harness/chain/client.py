@@ -25,7 +25,7 @@ from harness.versions import check_version
 # one for the votes, one for the tally in EndBlock.
 UPGRADE_MARGIN_BLOCKS = 3
 MAX_PAGES = 100  # PartialUpgradeAll pages read at most (each up to the node's page size)
-KEY_NOT_FOUND = 38  # sdk ErrKeyNotFound: what a gRPC NotFound becomes in an ABCI query
+KEY_NOT_FOUND = 22  # sdk ErrKeyNotFound: what baseapp makes of a gRPC NotFound in an ABCI query (38 is ErrNotFound)
 
 
 @dataclass

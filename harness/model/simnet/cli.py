@@ -10,6 +10,7 @@ import sys
 from harness.chain.keys import DEV_MNEMONIC, DEV_USER_MNEMONIC
 from harness.errors import ConfigError
 from harness.model.simnet.genesis import Genesis
+from harness.model.simnet.numbers import check_finite
 
 EPILOG = f"""\
 The default dev genesis (no --genesis) has one validator, the account of this fixed TEST mnemonic
@@ -47,9 +48,7 @@ def run(args: argparse.Namespace) -> int:
         raise ConfigError(f"--rpc-port: {args.rpc_port} is not a TCP port; give 1-65535, or 0 to allocate one")
     genesis = Genesis.from_file(args.genesis) if args.genesis else Genesis()
     if args.block_time is not None:
-        if args.block_time < 0 or args.block_time > 60:
-            raise ConfigError(f"--block-time: {args.block_time} must be in [0, 60] seconds")
-        genesis.block_time_s = args.block_time
+        genesis.block_time_s = check_finite(args.block_time, "--block-time (seconds)", lo=0, hi=60)
     return asyncio.run(_serve(genesis, args.rpc_port))
 
 

@@ -16,7 +16,7 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
-from harness.model.simnet.genesis import Validator
+from harness.model.simnet.genesis import Genesis, Validator
 from harness.model.simnet.state import Event
 from harness.model.simnet.txs import TxResult
 
@@ -36,6 +36,10 @@ def b64(data: bytes | None) -> str | None:
     return None if data is None else base64.b64encode(data).decode()
 
 
+def b64decode(text: str) -> bytes:
+    return base64.b64decode(text)
+
+
 def hexu(data: bytes) -> str:
     return data.hex().upper()
 
@@ -49,6 +53,17 @@ def merkle_root(items: list[bytes]) -> bytes:
         return hashlib.sha256(b"\x00" + items[0]).digest()
     k = 1 << ((n - 1).bit_length() - 1)
     return hashlib.sha256(b"\x01" + merkle_root(items[:k]) + merkle_root(items[k:])).digest()
+
+
+def merkle_aunts(items: list[bytes], index: int) -> list[bytes]:
+    """The aunts of leaf `index` from the leaf up (CometBFT's merkle proof)."""
+    n = len(items)
+    if n <= 1:
+        return []
+    k = 1 << ((n - 1).bit_length() - 1)
+    if index < k:
+        return [*merkle_aunts(items[:k], index), merkle_root(items[k:])]
+    return [*merkle_aunts(items[k:], index - k), merkle_root(items[:k])]
 
 
 def _varint(n: int) -> bytes:
@@ -146,9 +161,24 @@ class Block:
     hash: bytes
     block_id: dict[str, Any]
     json: dict[str, Any]  # the `block` object of /block
+    size: int = 0  # block_size of blockchain's block metas (approximate: simnet does not serialize blocks)
 
     def results_hash(self) -> bytes:
         return merkle_root([deterministic_result_bytes(r) for r in self.results])
+
+
+def commit_json(block: Block, validators: list[Validator]) -> dict[str, Any]:
+    """The commit for `block` (every validator signed; deterministic placeholder signatures)."""
+    sigs = [
+        {
+            "block_id_flag": 2,
+            "validator_address": validator_address(v),
+            "timestamp": rfc3339(block.time_ns + 1_000_000),
+            "signature": b64(hashlib.sha512(block.hash + v.pub_key).digest()),
+        }
+        for v in validators
+    ]
+    return {"height": str(block.height), "round": 0, "block_id": block.block_id, "signatures": sigs}
 
 
 def build_block(
@@ -168,17 +198,7 @@ def build_block(
         last_block_id, last_commit = EMPTY_BLOCK_ID, {"height": "0", "round": 0, "block_id": EMPTY_BLOCK_ID, "signatures": []}
         prev_app_hash, last_results = b"", EMPTY_HASH
     else:
-        last_block_id = prev.block_id
-        sigs = [
-            {
-                "block_id_flag": 2,
-                "validator_address": validator_address(v),
-                "timestamp": rfc3339(prev.time_ns + 1_000_000),
-                "signature": b64(hashlib.sha512(prev.hash + v.pub_key).digest()),
-            }
-            for v in validators
-        ]
-        last_commit = {"height": str(prev.height), "round": 0, "block_id": prev.block_id, "signatures": sigs}
+        last_block_id, last_commit = prev.block_id, commit_json(prev, validators)
         prev_app_hash, last_results = prev.app_hash, prev.results_hash()
     header = {
         "version": {"block": BLOCK_PROTOCOL},
@@ -204,7 +224,8 @@ def build_block(
         "evidence": {"evidence": []},
         "last_commit": last_commit,
     }
-    return Block(height, time_ns, txs, results, finalize_events, app_hash, block_hash, block_id, body)
+    size = sum(len(t) for t in txs) + 600 + 110 * len(last_commit["signatures"])
+    return Block(height, time_ns, txs, results, finalize_events, app_hash, block_hash, block_id, body, size)
 
 
 def finalize_block_json(block: Block) -> dict[str, Any]:
@@ -217,3 +238,67 @@ def finalize_block_json(block: Block) -> dict[str, Any]:
     if block.app_hash:
         out["app_hash"] = b64(block.app_hash)
     return out
+
+
+def block_results_json(block: Block) -> dict[str, Any]:
+    """`block_results`: libs/json without omitempty (nil lists are null); tx results in jsonpb."""
+    return {
+        "height": str(block.height),
+        "txs_results": [result_jsonpb(r) for r in block.results] or None,
+        "finalize_block_events": [event_json(e) for e in block.finalize_events] or None,
+        "validator_updates": None,
+        "consensus_param_updates": None,
+        "app_hash": b64(block.app_hash),
+    }
+
+
+CONSENSUS_PARAMS = {
+    "block": {"max_bytes": "22020096", "max_gas": "-1"},
+    "evidence": {"max_age_num_blocks": "100000", "max_age_duration": "172800000000000", "max_bytes": "1048576"},
+    "validator": {"pub_key_types": ["secp256k1"]},
+    "version": {"app": "0"},
+    "abci": {"vote_extensions_enable_height": "0"},
+}
+
+
+def node_info(node_id: str, chain_id: str, moniker: str, rpc_address: str) -> dict[str, Any]:
+    return {
+        "protocol_version": {"p2p": "8", "block": BLOCK_PROTOCOL, "app": "0"},
+        "id": node_id,
+        "listen_addr": "tcp://127.0.0.1:26656",
+        "network": chain_id,
+        "version": COMETBFT_VERSION,
+        "channels": "40202122233038606100",
+        "moniker": moniker,
+        "other": {"tx_index": "on", "rpc_address": rpc_address},
+    }
+
+
+def genesis_json(genesis: Genesis, genesis_time_ns: int) -> dict[str, Any]:
+    """A GenesisDoc for `genesis`: validators with their power, and an app_state with the modules simnet runs."""
+    gov = {f: getattr(genesis.gov, f) for f in ("quorum", "threshold", "veto_threshold", "expedited_threshold")}
+    return {
+        "genesis_time": rfc3339(genesis_time_ns),
+        "chain_id": genesis.chain_id,
+        "initial_height": "1",
+        "consensus_params": CONSENSUS_PARAMS,
+        "validators": [
+            {"address": validator_address(v), "pub_key": pub_key_json(v), "power": str(v.power), "name": v.name}
+            for v in genesis.validators
+        ],
+        "app_hash": "",
+        "app_state": {
+            "bank": {
+                "balances": [
+                    {"address": a, "coins": [{"denom": "ngonka", "amount": str(b)}]} for a, b in genesis.accounts.items()
+                ]
+            },
+            "gov": {
+                "params": {
+                    **{k: str(v) for k, v in gov.items()},
+                    "min_deposit": [{"denom": "ngonka", "amount": str(genesis.min_deposit)}],
+                }
+            },
+            "inference": {"mlnode_version": {"current_version": genesis.initial_mlnode_version}, "partial_upgrade_list": []},
+        },
+    }

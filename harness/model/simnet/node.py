@@ -1,39 +1,34 @@
-"""simnet's node: mempool, block production (DeliverTx, EndBlock, commit), block store, tx index, and the
-results of the RPC methods as CometBFT 0.38 shapes. Runs on one asyncio loop; `produce_block` is synchronous.
+"""simnet's node: mempool, block production (DeliverTx per tx, EndBlock, commit), block store and the tx and block
+indexers. Runs on one asyncio loop; `produce_block` is synchronous and never fails because of one transaction:
+every tx gets its own result, and a failure of EndBlock itself is logged and rolled back (the block still commits).
 """
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
+import logging
 import time
 from collections import OrderedDict, deque
 from collections.abc import Callable
-from dataclasses import dataclass
-from typing import Any
 
 from harness.model.simnet import encoding as enc
 from harness.model.simnet.abci import QueryRouter
+from harness.model.simnet.errors import MethodError
 from harness.model.simnet.genesis import Genesis
+from harness.model.simnet.search import BlockIndex, IndexedTx, TxIndex
 from harness.model.simnet.state import ChainState
+from harness.model.simnet.store import Event
 from harness.model.simnet.txs import TxProcessor, TxResult
+
+log = logging.getLogger("harness.model.simnet.node")
 
 MAX_TX_BYTES = 1_048_576
 MEMPOOL_MAX_TXS = 5000
+MEMPOOL_MAX_BYTES = 1_073_741_824
 CACHE_SIZE = 10_000
 BLOCKS_KEPT = 20_000  # about 67 min at 0.2 s blocks; older heights answer "not available"
 TXS_INDEXED = 100_000
-
-
-class MethodError(Exception):
-    """An error a method returns: -32603 Internal error with this text as `data`."""
-
-
-@dataclass
-class IndexedTx:
-    height: int
-    index: int
-    raw: bytes
-    result: TxResult
 
 
 class Node:
@@ -42,9 +37,10 @@ class Node:
         self.rpc_address = rpc_address
         self.state = ChainState(genesis)
         self.txp = TxProcessor(self.state)
-        self.router = QueryRouter(self.state)
         self.blocks: OrderedDict[int, enc.Block] = OrderedDict()
-        self.txs: OrderedDict[bytes, IndexedTx] = OrderedDict()
+        self._heights_by_hash: dict[bytes, int] = {}
+        self.tx_index = TxIndex(TXS_INDEXED)
+        self.block_index = BlockIndex()
         self.mempool: list[bytes] = []
         self._cache: deque[bytes] = deque()
         self._cache_set: set[bytes] = set()
@@ -52,10 +48,56 @@ class Node:
         self.earliest: enc.Block | None = None
         self.listeners: list[Callable[[enc.Block], None]] = []
         self.node_id = hashlib.sha256(f"simnet-{genesis.chain_id}".encode()).hexdigest()[:40]
+        self.genesis_time_ns = time.time_ns()
+        self.router = QueryRouter(self)
 
     @property
     def height(self) -> int:
         return self.latest.height if self.latest else 0
+
+    # -- mempool -------------------------------------------------------------------------
+    def admit(self, tx: bytes) -> tuple[bytes, TxResult]:
+        """CheckTx and, when it passes, add to the mempool. MethodError for mempool refusals (as CometBFT)."""
+        digest = hashlib.sha256(tx).digest()
+        if len(tx) > MAX_TX_BYTES:
+            raise MethodError(f"Tx too large. Max size is {MAX_TX_BYTES}, but got {len(tx)}")
+        if digest in self._cache_set:
+            raise MethodError("tx already exists in cache")
+        size = sum(len(t) for t in self.mempool)
+        if len(self.mempool) >= MEMPOOL_MAX_TXS or size + len(tx) > MEMPOOL_MAX_BYTES:
+            raise MethodError(
+                f"mempool is full: number of txs {len(self.mempool)} (max: {MEMPOOL_MAX_TXS}), "
+                f"total txs bytes {size} (max: {MEMPOOL_MAX_BYTES})"
+            )
+        res = self.txp.check_tx(tx, self.height)
+        if res.code == 0:
+            self.mempool.append(tx)
+            self._cache.append(digest)
+            self._cache_set.add(digest)
+            if len(self._cache) > CACHE_SIZE:
+                self._cache_set.discard(self._cache.popleft())
+        return digest, res
+
+    async def wait_included(self, digest: bytes, timeout_s: float) -> IndexedTx | None:
+        """The indexed tx once a block includes it, or None after timeout_s."""
+        found = self.tx_index.get(digest)
+        if found is not None:
+            return found
+        loop = asyncio.get_running_loop()
+        fut: asyncio.Future[IndexedTx] = loop.create_future()
+
+        def on_block(block: enc.Block) -> None:
+            it = self.tx_index.get(digest)
+            if it is not None and it.height == block.height and not fut.done():
+                fut.set_result(it)
+
+        self.listeners.append(on_block)
+        try:
+            return await asyncio.wait_for(fut, timeout_s)
+        except TimeoutError:
+            return None
+        finally:
+            self.listeners.remove(on_block)
 
     # -- block production ----------------------------------------------------------------
     def produce_block(self, time_ns: int | None = None) -> enc.Block:
@@ -65,16 +107,12 @@ class Node:
             t = self.latest.time_ns + 1_000_000  # block times strictly increase
         txs, self.mempool = self.mempool, []
         results = [self.txp.deliver_tx(raw, h, t) for raw in txs]
-        fin_events = self.state.end_block(h, t, self.txp.executor())
+        fin_events = self._end_block(h, t)
+        store = self.state.store
+        for key in [k for k, ts in store.unordered_nonces.items() if ts < t]:
+            del store.unordered_nonces[key]
         self.state.commit(h)
-        self.txp.reset_check_state()
-        prev_app = self.latest.app_hash if self.latest else b""
-        app_hash = hashlib.sha256(
-            prev_app
-            + h.to_bytes(8, "big")
-            + b"".join(hashlib.sha256(x).digest() for x in txs)
-            + self.state.store.mlnode_version.encode()
-        ).digest()
+        self.txp.reset_check_state(t)
         block = enc.build_block(
             chain_id=self.genesis.chain_id,
             height=h,
@@ -82,164 +120,73 @@ class Node:
             txs=txs,
             results=results,
             finalize_events=fin_events,
-            app_hash=app_hash,
+            app_hash=self._app_hash(h, txs, results),
             prev=self.latest,
             validators=self.genesis.validators,
         )
-        self.blocks[h] = block
-        for i, (raw, res) in enumerate(zip(txs, results, strict=True)):
-            self.txs[hashlib.sha256(raw).digest()] = IndexedTx(h, i, raw, res)
-        while len(self.blocks) > BLOCKS_KEPT:
-            self.blocks.popitem(last=False)
-        while len(self.txs) > TXS_INDEXED:
-            self.txs.popitem(last=False)
-        self.latest = block
-        self.earliest = next(iter(self.blocks.values()))
+        self._store(block)
         for listener in list(self.listeners):
-            listener(block)
+            try:
+                listener(block)
+            except Exception:  # a subscriber's failure is its own, never the chain's
+                log.exception("block %d listener failed", h)
         return block
 
-    # -- methods -------------------------------------------------------------------------
-    def health(self) -> dict[str, Any]:
-        return {}
+    def _end_block(self, h: int, t: int) -> list[Event]:
+        saved = self.state.checkpoint()
+        try:
+            return self.state.end_block(h, t, self.txp.executor())
+        except Exception:
+            log.exception("EndBlock %d failed; its state changes are rolled back, the block commits", h)
+            self.state.restore(saved)
+            return []
 
-    def status(self) -> dict[str, Any]:
-        v = self.genesis.validators[0]
-        lb, eb = self.latest, self.earliest
-        zero = "1970-01-01T00:00:00Z"
-        return {
-            "node_info": {
-                "protocol_version": {"p2p": "8", "block": enc.BLOCK_PROTOCOL, "app": "0"},
-                "id": self.node_id,
-                "listen_addr": "tcp://127.0.0.1:26656",
-                "network": self.genesis.chain_id,
-                "version": enc.COMETBFT_VERSION,
-                "channels": "40202122233038606100",
-                "moniker": self.genesis.moniker,
-                "other": {"tx_index": "on", "rpc_address": self.rpc_address},
-            },
-            "sync_info": {
-                "latest_block_hash": lb.block_id["hash"] if lb else "",
-                "latest_app_hash": enc.hexu(lb.app_hash) if lb else "",
-                "latest_block_height": str(lb.height if lb else 0),
-                "latest_block_time": enc.rfc3339(lb.time_ns) if lb else zero,
-                "earliest_block_hash": eb.block_id["hash"] if eb else "",
-                "earliest_app_hash": enc.hexu(eb.app_hash) if eb else "",
-                "earliest_block_height": str(eb.height if eb else 0),
-                "earliest_block_time": enc.rfc3339(eb.time_ns) if eb else zero,
-                "catching_up": False,
-            },
-            "validator_info": {"address": enc.validator_address(v), "pub_key": enc.pub_key_json(v), "voting_power": str(v.power)},
-        }
+    def _app_hash(self, h: int, txs: list[bytes], results: list[TxResult]) -> bytes:
+        prev_app = self.latest.app_hash if self.latest else b""
+        return hashlib.sha256(
+            prev_app
+            + h.to_bytes(8, "big")
+            + b"".join(hashlib.sha256(x).digest() for x in txs)
+            + b"".join(enc.deterministic_result_bytes(r) for r in results)
+            + self.state.store.mlnode_version.encode()
+        ).digest()
 
-    def _height(self, height: int | None, *, latest: int) -> int:
+    def _store(self, block: enc.Block) -> None:
+        h = block.height
+        self.blocks[h] = block
+        for i, (raw, res) in enumerate(zip(block.txs, block.results, strict=True)):
+            digest = hashlib.sha256(raw).digest()
+            self.tx_index.add(IndexedTx(h, i, raw, res, digest))
+        self.block_index.add(h, block.finalize_events, BLOCKS_KEPT)
+        self._heights_by_hash[block.hash] = h
+        while len(self.blocks) > BLOCKS_KEPT:
+            _, old = self.blocks.popitem(last=False)
+            self._heights_by_hash.pop(old.hash, None)
+        self.latest = block
+        self.earliest = next(iter(self.blocks.values()))
+
+    # -- heights -------------------------------------------------------------------------
+    def check_height(self, height: int | None, *, latest: int | None = None) -> int:
+        """CometBFT's getHeight: None -> latest; MethodError with CometBFT's texts otherwise."""
+        top = self.height if latest is None else latest
         if height is None:
-            return latest
+            return top
         if height <= 0:
             raise MethodError(f"height must be greater than 0, but got {height}")
-        if height > latest:
-            raise MethodError(f"height {height} must be less than or equal to the current blockchain height {latest}")
+        if height > top:
+            raise MethodError(f"height {height} must be less than or equal to the current blockchain height {top}")
         lowest = self.earliest.height if self.earliest else 1
         if height < lowest:
             raise MethodError(f"height {height} is not available, lowest height is {lowest}")
         return height
 
-    def block(self, height: int | None = None) -> dict[str, Any]:
-        h = self._height(height, latest=self.height)
-        b = self.blocks.get(h)
-        if b is None:
-            return {"block_id": enc.EMPTY_BLOCK_ID, "block": None}
-        return {"block_id": b.block_id, "block": b.json}
+    def block_by_hash(self, digest: bytes) -> enc.Block | None:
+        h = self._heights_by_hash.get(digest)
+        return self.blocks.get(h) if h is not None else None
 
-    def validators(self, height: int | None = None, page: int | None = None, per_page: int | None = None) -> dict[str, Any]:
-        h = self._height(height, latest=self.height + 1) if height is not None else self.height + 1
-        vals = sorted(self.genesis.validators, key=lambda v: (-v.power, enc.validator_address(v)))
-        per = 30 if not per_page or per_page < 1 else min(per_page, 100)
-        pages = max(1, -(-len(vals) // per))
-        pg = page or 1
-        if pg < 1 or pg > pages:
-            raise MethodError(f"page should be within [1, {pages}] range, given {pg}")
-        chunk = vals[(pg - 1) * per : pg * per]
-        return {
-            "block_height": str(h),
-            "validators": [
-                {
-                    "address": enc.validator_address(v),
-                    "pub_key": enc.pub_key_json(v),
-                    "voting_power": str(v.power),
-                    "proposer_priority": "0",
-                }
-                for v in chunk
-            ],
-            "count": str(len(chunk)),
-            "total": str(len(vals)),
-        }
-
-    def abci_query(self, path: str = "", data: bytes = b"", height: int | None = None, prove: bool = False) -> dict[str, Any]:
-        r = self.router.query(path, data, height or 0)
-        response = {
-            "code": r.code,
-            "log": r.log,
-            "info": "",
-            "index": "0",
-            "key": None,
-            "value": enc.b64(r.value),
-            "proofOps": None,
-            "height": str(r.height),
-            "codespace": r.codespace,
-        }
-        return {"response": response}
-
-    def broadcast_tx_sync(self, tx: bytes = b"") -> dict[str, Any]:
-        digest = hashlib.sha256(tx).digest()
-        if len(tx) > MAX_TX_BYTES:
-            raise MethodError(f"Tx too large. Max size is {MAX_TX_BYTES}, but got {len(tx)}")
-        if digest in self._cache_set:
-            raise MethodError("tx already exists in cache")
-        if len(self.mempool) >= MEMPOOL_MAX_TXS:
-            size = sum(len(t) for t in self.mempool)
-            raise MethodError(
-                f"mempool is full: number of txs {len(self.mempool)} (max: {MEMPOOL_MAX_TXS}), "
-                f"total txs bytes {size} (max: 1073741824)"
-            )
-        res = self.txp.check_tx(tx, self.height)
-        if res.code == 0:
-            self.mempool.append(tx)
-            self._cache.append(digest)
-            self._cache_set.add(digest)
-            if len(self._cache) > CACHE_SIZE:
-                self._cache_set.discard(self._cache.popleft())
-        return {
-            "code": res.code,
-            "data": enc.hexu(res.data),
-            "log": res.log,
-            "codespace": res.codespace,
-            "hash": enc.hexu(digest),
-        }
-
-    def tx(self, hash: bytes = b"", prove: bool = False) -> dict[str, Any]:
-        if not hash:
-            raise MethodError("transaction hash cannot be empty")
-        it = self.txs.get(hash)
-        if it is None:
-            raise MethodError(f"tx ({enc.hexu(hash)}) not found")
-        out: dict[str, Any] = {
-            "hash": enc.hexu(hash),
-            "height": str(it.height),
-            "index": it.index,
-            "tx_result": enc.result_jsonpb(it.result),
-            "tx": enc.b64(it.raw),
-        }
-        if prove:
-            block = self.blocks.get(it.height)
-            leaves = [hashlib.sha256(t).digest() for t in block.txs] if block else [hash]
-            out["proof"] = {
-                "root_hash": enc.hexu(enc.merkle_root(leaves)),
-                "data": enc.b64(it.raw),
-                "proof": {
-                    "total": str(len(leaves)),
-                    "index": str(it.index),
-                    "leaf_hash": enc.b64(hashlib.sha256(b"\x00" + hash).digest()),
-                },
-            }
-        return out
+    def block_at(self, height: int | None) -> enc.Block:
+        h = self.check_height(height)
+        block = self.blocks.get(h)
+        if block is None:
+            raise MethodError(f"height {h} is not available, lowest height is {self.earliest.height if self.earliest else 1}")
+        return block
