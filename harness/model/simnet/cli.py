@@ -10,7 +10,7 @@ import sys
 from harness.chain.keys import DEV_MNEMONIC, DEV_USER_MNEMONIC
 from harness.errors import ConfigError
 from harness.model.simnet.genesis import Genesis
-from harness.model.simnet.numbers import check_finite
+from harness.validate import as_number
 
 EPILOG = f"""\
 The default dev genesis (no --genesis) has one validator, the account of this fixed TEST mnemonic
@@ -48,7 +48,7 @@ def run(args: argparse.Namespace) -> int:
         raise ConfigError(f"--rpc-port: {args.rpc_port} is not a TCP port; give 1-65535, or 0 to allocate one")
     genesis = Genesis.from_file(args.genesis) if args.genesis else Genesis()
     if args.block_time is not None:
-        genesis.block_time_s = check_finite(args.block_time, "--block-time (seconds)", lo=0, hi=60)
+        genesis.block_time_s = float(as_number(args.block_time, "--block-time", lo=0, hi=60, unit="seconds"))
     return asyncio.run(_serve(genesis, args.rpc_port))
 
 

@@ -27,7 +27,8 @@ import yaml
 
 from harness.chain.keys import DEV_MNEMONIC, DEV_USER_MNEMONIC, Key, address_from_pubkey, validate_address
 from harness.errors import ConfigError
-from harness.model.simnet.numbers import MAX_UINT256, check_finite, check_int, parse_dec
+from harness.model.simnet.numbers import MAX_UINT256, parse_dec
+from harness.validate import as_int, as_number
 from harness.versions import check_version
 
 DEFAULT_BALANCE_NGONKA = 1_000_000_000_000
@@ -61,7 +62,7 @@ class Validator:
 
 def dev_validator_keys(n: int) -> list[Key]:
     """The signing keys of `Genesis.with_validators(n)`: the dev mnemonic at indexes 0..n-1."""
-    check_int(n, "validator count", lo=1, hi=MAX_VALIDATORS)
+    as_int(n, "validator count", lo=1, hi=MAX_VALIDATORS)
     return [Key.from_mnemonic(DEV_MNEMONIC, index=i, name=f"validator-{i}") for i in range(n)]
 
 
@@ -102,7 +103,7 @@ class GovParams:
         for name in ("burn_vote_quorum", "burn_vote_veto", "burn_proposal_deposit_prevote"):
             if not isinstance(getattr(self, name), bool):
                 raise ConfigError(f"genesis gov.{name}: {getattr(self, name)!r} must be true or false")
-        check_finite(self.max_deposit_period_s, "genesis gov.max_deposit_period_s", lo=1e-3, hi=10 * 365 * 86400)
+        as_number(self.max_deposit_period_s, "genesis gov.max_deposit_period_s", lo=1e-3, hi=10 * 365 * 86400)
 
     def dec(self, name: str) -> int:
         """The param as an 18-decimal fixed-point integer (LegacyDec)."""
@@ -139,14 +140,14 @@ class Genesis:
     def __post_init__(self) -> None:
         if not isinstance(self.chain_id, str) or not self.chain_id.strip() or len(self.chain_id) > 50:
             raise ConfigError(f"genesis chain_id: {self.chain_id!r} must be a non-empty string of at most 50 characters")
-        check_finite(self.block_time_s, "genesis block_time_s", lo=0, hi=60)
+        as_number(self.block_time_s, "genesis block_time_s", lo=0, hi=60)
         if self.voting_period_s is not None:
             self.voting_period_blocks = None  # seconds win over the default block count
-            check_finite(self.voting_period_s, "genesis voting_period_s", lo=1e-3, hi=365 * 86400)
+            as_number(self.voting_period_s, "genesis voting_period_s", lo=1e-3, hi=365 * 86400)
         else:
-            check_int(self.voting_period_blocks, "genesis voting_period_blocks", lo=1, hi=10**6)
-        check_int(self.min_deposit, "genesis min_deposit (ngonka)", lo=1, hi=MAX_UINT256)
-        check_int(self.epoch_length, "genesis epoch_length", lo=1, hi=10**9)
+            as_int(self.voting_period_blocks, "genesis voting_period_blocks", lo=1, hi=10**6)
+        as_int(self.min_deposit, "genesis min_deposit (ngonka)", lo=1, hi=MAX_UINT256)
+        as_int(self.epoch_length, "genesis epoch_length", lo=1, hi=10**9)
         self.initial_mlnode_version = check_version(self.initial_mlnode_version, field="genesis initial_mlnode_version")
         if not isinstance(self.strict_node_versions, bool):
             raise ConfigError(f"genesis strict_node_versions: {self.strict_node_versions!r} must be true or false")
@@ -154,7 +155,7 @@ class Genesis:
         self._check_validators()
         for addr, bal in self.accounts.items():
             validate_address(addr, field=f"genesis accounts[{addr!r}]")
-            check_int(bal, f"genesis accounts[{addr!r}] balance (ngonka)", lo=0, hi=MAX_UINT256)
+            as_int(bal, f"genesis accounts[{addr!r}] balance (ngonka)", lo=0, hi=MAX_UINT256)
         # Every validator votes with its account, so it must exist on chain.
         for v in self.validators:
             self.accounts.setdefault(v.address, 0)
@@ -166,7 +167,7 @@ class Genesis:
             raise ConfigError(f"genesis validators: {len(self.validators)} given, simnet runs at most {MAX_VALIDATORS}")
         seen: set[bytes] = set()
         for v in self.validators:
-            check_int(v.power, f"genesis validator {v.name} power", lo=1, hi=2**62 // POWER_REDUCTION)
+            as_int(v.power, f"genesis validator {v.name} power", lo=1, hi=2**62 // POWER_REDUCTION)
             if v.pub_key in seen:
                 raise ConfigError(f"genesis validator {v.name}: the same key is given twice; every validator needs its own key")
             seen.add(v.pub_key)
@@ -259,7 +260,7 @@ def _validator(spec: Any, i: int, source: str) -> Validator:
         if key not in allowed:
             raise ConfigError(f"{where}: unknown key {key!r}; known keys: {', '.join(sorted(allowed))}")
     power, name = spec.get("power", 10), spec.get("name", f"validator-{i}")
-    check_int(power, f"{where} power", lo=1, hi=2**62 // POWER_REDUCTION)
+    as_int(power, f"{where} power", lo=1, hi=2**62 // POWER_REDUCTION)
     if not isinstance(name, str) or not name or len(name) > 64:
         raise ConfigError(f"{where} name: {name!r} must be a string of 1-64 characters")
     if ("mnemonic" in spec) == ("pub_key_hex" in spec):
@@ -268,7 +269,7 @@ def _validator(spec: Any, i: int, source: str) -> Validator:
         if not isinstance(spec["mnemonic"], str):
             raise ConfigError(f"{where} mnemonic: expected a string of BIP-39 words")
         index = spec.get("index", 0)
-        check_int(index, f"{where} index", lo=0, hi=2**31 - 1)
+        as_int(index, f"{where} index", lo=0, hi=2**31 - 1)
         return Validator.from_mnemonic(spec["mnemonic"], power=power, index=index, name=name)
     try:
         pub = bytes.fromhex(spec["pub_key_hex"])

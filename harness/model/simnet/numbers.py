@@ -1,11 +1,10 @@
-"""Numbers at simnet's boundaries, parsed one way everywhere: Go's strconv.ParseInt for int64 arguments (no '1_0',
-no spaces, int64 range), finite bounded floats for settings, and the SDK's LegacyDec (18-decimal fixed point, as gov
-tallies with it) for decimals.
+"""Numbers on simnet's wire, parsed as the real chain parses them: Go's strconv.ParseInt for CometBFT's int64
+arguments (sign allowed; no '1_0', no spaces; int64 range) and the SDK's LegacyDec (18-decimal fixed point, as gov
+tallies with it). Settings (genesis, flags) are checked with harness.validate.
 """
 
 from __future__ import annotations
 
-import math
 import re
 
 from harness.errors import ConfigError
@@ -38,24 +37,6 @@ def _go_quote(text: object) -> str:
     if len(s) > 64:
         s = s[:64] + "..."
     return '"' + s.encode("unicode_escape", "replace").decode("ascii").replace('"', '\\"') + '"'
-
-
-def check_int(value: object, field: str, *, lo: int, hi: int) -> int:
-    """An integer setting (not a bool, not a float) in [lo, hi]; ConfigError naming the field otherwise."""
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise ConfigError(f"{field}: {value!r} must be an integer in [{lo}, {hi}]")
-    if not lo <= value <= hi:
-        raise ConfigError(f"{field}: {value} is out of range; give an integer in [{lo}, {hi}]")
-    return value
-
-
-def check_finite(value: object, field: str, *, lo: float, hi: float) -> float:
-    """A finite number setting in [lo, hi] (nan and infinities refused); ConfigError naming the field otherwise."""
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        raise ConfigError(f"{field}: {value!r} must be a number in [{lo:g}, {hi:g}]")
-    if not math.isfinite(value) or not lo <= value <= hi:
-        raise ConfigError(f"{field}: {value!r} must be a finite number in [{lo:g}, {hi:g}]")
-    return float(value)
 
 
 def parse_dec(value: object, field: str) -> int:
