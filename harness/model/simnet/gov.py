@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING
 
 from google.protobuf.any_pb2 import Any
@@ -55,6 +55,16 @@ class Proposal:
     votes: dict[str, list[tuple[int, int]]] = field(default_factory=dict)  # voter -> [(option, weight as LegacyDec)]
     tally: dict[int, int] = field(default_factory=dict)  # option -> tokens (truncated)
     failed_reason: str = ""
+
+    def copy(self) -> Proposal:
+        return replace(
+            self,
+            messages=list(self.messages),
+            total_deposit=dict(self.total_deposit),
+            deposits={d: dict(a) for d, a in self.deposits.items()},
+            votes={v: list(o) for v, o in self.votes.items()},
+            tally=dict(self.tally),
+        )
 
     @property
     def total_deposit_ngonka(self) -> int:

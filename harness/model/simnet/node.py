@@ -16,6 +16,7 @@ from harness.model.simnet import encoding as enc
 from harness.model.simnet.abci import QueryRouter
 from harness.model.simnet.errors import MethodError
 from harness.model.simnet.genesis import Genesis
+from harness.model.simnet.gov import ST_DEPOSIT, ST_VOTING
 from harness.model.simnet.search import BlockIndex, IndexedTx, TxIndex
 from harness.model.simnet.state import ChainState
 from harness.model.simnet.store import Event
@@ -133,12 +134,15 @@ class Node:
         return block
 
     def _end_block(self, h: int, t: int) -> list[Event]:
-        saved = self.state.checkpoint()
+        store = self.state.store
+        busy = store.upgrades or any(p.status in (ST_DEPOSIT, ST_VOTING) for p in store.proposals.values())
+        saved = self.state.checkpoint() if busy else None
         try:
             return self.state.end_block(h, t, self.txp.executor())
         except Exception:
             log.exception("EndBlock %d failed; its state changes are rolled back, the block commits", h)
-            self.state.restore(saved)
+            if saved is not None:
+                self.state.restore(saved)
             return []
 
     def _app_hash(self, h: int, txs: list[bytes], results: list[TxResult]) -> bytes:

@@ -84,7 +84,7 @@ class ChainState:
     def commit(self, height: int) -> None:
         self.store.height = height
         if self._dirty or not self._snapshots:
-            self._snapshots[height] = copy.deepcopy(self.store)
+            self._snapshots[height] = self.store.copy()
             self._dirty = False
         else:
             last = next(reversed(self._snapshots.values()))
@@ -99,7 +99,7 @@ class ChainState:
     def checkpoint(self) -> Store:
         """A copy to restore() when what follows fails (the SDK's cache context)."""
         self.mark_dirty()
-        return copy.deepcopy(self.store)
+        return self.store.copy()
 
     def restore(self, saved: Store) -> None:
         self.store = saved

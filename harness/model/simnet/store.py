@@ -5,7 +5,7 @@ for queries and per transaction so that a failed transaction leaves no trace.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
@@ -43,6 +43,19 @@ class Store:
     next_account_number: int = 0
     height: int = 0
     unordered_nonces: dict[str, int] = field(default_factory=dict)  # "<signer>/<timeout ns>" -> timeout ns
+
+    def copy(self) -> Store:
+        """An independent copy (what a tx or a height may change is copied; protobuf values are never mutated
+        in place, so they are shared)."""
+        return replace(
+            self,
+            accounts={a: replace(acc) for a, acc in self.accounts.items()},
+            balances={a: dict(b) for a, b in self.balances.items()},
+            supply=dict(self.supply),
+            proposals={i: p.copy() for i, p in self.proposals.items()},
+            upgrades=dict(self.upgrades),
+            unordered_nonces=dict(self.unordered_nonces),
+        )
 
     def account(self, address: str) -> Account:
         """The account at `address`, created (next account number) when absent, as the SDK does on receipt."""
