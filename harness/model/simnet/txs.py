@@ -87,7 +87,8 @@ class TxProcessor:
 
     def _dry_run(self, raw: bytes, mode: str, height: int) -> tuple[TxResult, list[Any]]:
         st = self.state
-        saved = st.checkpoint()
+        live = st.store
+        st.store = live.copy()  # the dry run changes a copy; the live store object is untouched
         gas_wanted = gas_used = 0
         try:
             ctx = self._context(raw, mode, height, self.block_time_ns)
@@ -104,7 +105,7 @@ class TxProcessor:
         except Exception as e:  # baseapp recovers a panic into this tx's own error
             return TxResult.error(panic_error(mode, e), gas_wanted, gas_used), []
         finally:
-            st.restore(saved)
+            st.store = live
 
     def reset_check_state(self, block_time_ns: int) -> None:
         self.check_sequences.clear()
