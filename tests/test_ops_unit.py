@@ -176,7 +176,7 @@ def test_upgrade_too_close_names_the_earliest_height(run, net):
 
 def test_upgrade_then_status_then_duplicate_refused(run, net):
     chain = ChainClient(net.rpc_url)
-    code, doc, out = run("upgrade", "--to", "v0.3.9", "--in", 12, "--from", "dev", "--chain-rpc", net.rpc_url, "--json")
+    code, doc, out = run("upgrade", "--to", "v0.3.9", "--in", 20, "--from", "dev", "--chain-rpc", net.rpc_url, "--json")
     assert code == 0, out
     assert doc["ok"] is True
     assert doc["authority"] == chain.gov_authority()
