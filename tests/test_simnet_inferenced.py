@@ -80,6 +80,9 @@ def test_inferenced_cli_against_simnet(tmp_path: Path) -> None:
         assert net.node.state.store.balances[USER.address]["ngonka"] == before + 777
 
         assert cli.query("auth", "module-account", "gov")["account"]["value"]["address"] == gov_module_address()
+        validators = cli.query("staking", "validators")["validators"]
+        assert [(v["tokens"], v["status"]) for v in validators] == [("10000000", 3)]  # bonded: what gov tallies over
+        assert cli.query("staking", "pool")["pool"]["bonded_tokens"] == "10000000"
         h = net.height + 500
         proposal = {
             "messages": [

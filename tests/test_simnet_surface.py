@@ -262,7 +262,7 @@ def test_bank_and_auth_queries(chain):
         },
     )
     assert (bad["response"]["code"], bad["response"]["codespace"]) == (18, "sdk")
-    unknown = result(net, "abci_query", {"path": "/cosmos.staking.v1beta1.Query/Pool", "data": ""})["response"]
+    unknown = result(net, "abci_query", {"path": "/cosmos.distribution.v1beta1.Query/Params", "data": ""})["response"]
     assert unknown["code"] == 6
     assert "unknown query path" in unknown["log"]
 
@@ -348,3 +348,24 @@ def test_tx_and_tendermint_services(chain):
         tm_q.GetLatestValidatorSetResponse,
     )
     assert [v.voting_power for v in latest.validators] == [10]
+
+
+def test_staking_queries_show_what_gov_tallies_over():
+    from cosmos.staking.v1beta1 import query_pb2 as staking_q
+
+    with Simnet(Genesis.with_validators(3, powers=[30, 20, 10], block_time_s=0.05), port=0) as net:
+        wait_until(lambda: net.height >= 1, timeout_s=10, what="first block")
+        vals = query(
+            net, "/cosmos.staking.v1beta1.Query/Validators", staking_q.QueryValidatorsRequest(), staking_q.QueryValidatorsResponse
+        )
+        assert [(v.tokens, v.status) for v in vals.validators] == [("30000000", 3), ("20000000", 3), ("10000000", 3)]
+        assert all(v.operator_address.startswith("gonkavaloper1") for v in vals.validators)
+        pool = query(net, "/cosmos.staking.v1beta1.Query/Pool", staking_q.QueryPoolRequest(), staking_q.QueryPoolResponse)
+        assert pool.pool.bonded_tokens == "60000000"
+        one = query(
+            net,
+            "/cosmos.staking.v1beta1.Query/Validator",
+            staking_q.QueryValidatorRequest(validator_addr=vals.validators[1].operator_address),
+            staking_q.QueryValidatorResponse,
+        )
+        assert one.validator.tokens == "20000000"

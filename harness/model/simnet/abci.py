@@ -3,8 +3,8 @@ gRPC query (NotFound -> sdk 22 key not found, InvalidArgument -> sdk 18 invalid 
 request; the log keeps the gRPC text, e.g. `rpc error: code = NotFound desc = account gonka1... not found`).
 
 The paths served are listed by `QueryRouter.paths()` (README: "What simnet serves"); any other path is refused
-with sdk 6 naming them. Handlers live in `queries.py` (auth, bank, gov, upgrade, inference) and `services.py`
-(tx and tendermint services).
+with sdk 6 naming them. Handlers live in `queries.py` (auth, bank, gov, upgrade, inference), `queries_staking.py`
+and `services.py` (tx and tendermint services).
 """
 
 from __future__ import annotations
@@ -64,11 +64,11 @@ def paginate(items: Sequence[T], page: pagination_pb2.PageRequest) -> tuple[list
 
 class QueryRouter:
     def __init__(self, node: Node) -> None:
-        from harness.model.simnet import queries, services
+        from harness.model.simnet import queries, queries_staking, services
 
         self.node = node
         self.state = node.state
-        self.routes: Routes = {**queries.routes(self.state), **services.routes(node)}
+        self.routes: Routes = {**queries.routes(self.state), **queries_staking.routes(self.state), **services.routes(node)}
 
     def paths(self) -> list[str]:
         return sorted(self.routes)
