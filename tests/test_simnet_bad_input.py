@@ -11,6 +11,7 @@ import sys
 
 import pytest
 import requests
+from simnet_support import app_state
 from websockets.sync.client import connect
 
 from harness.model.simnet import Genesis, Simnet
@@ -64,12 +65,6 @@ URI_CORPUS = [
     ("/tx?hash=0xzz", "invalid hex"),
     ("/tx_search?query=%22tx.height%3D1%22&prove=maybe", "true or false"),
 ]
-
-
-def app_state(net) -> tuple:
-    s = net.node.state.store
-    accounts = {a: (acc.number, acc.sequence) for a, acc in s.accounts.items()}
-    return accounts, {a: dict(b) for a, b in s.balances.items()}, dict(s.supply), sorted(s.proposals), dict(s.upgrades)
 
 
 @pytest.fixture(scope="module")

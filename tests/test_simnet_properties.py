@@ -11,6 +11,7 @@ import pytest
 import requests
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from simnet_support import app_state
 from websockets.sync.client import connect
 
 from harness.model.simnet import Genesis, Simnet
@@ -126,11 +127,6 @@ def net():
     with Simnet(Genesis(block_time_s=0.1), port=0) as sim:
         wait_until(lambda: sim.height >= 2, timeout_s=10, what="simnet height >= 2")
         yield sim
-
-
-def app_state(net) -> tuple:
-    s = net.node.state.store
-    return {a: acc.sequence for a, acc in s.accounts.items()}, {a: dict(b) for a, b in s.balances.items()}, sorted(s.proposals)
 
 
 SAFE = {

@@ -17,11 +17,11 @@ from cosmos.tx.signing.v1beta1 import signing_pb2
 from cosmpy.crypto.keypairs import PublicKey
 from google.protobuf.message import DecodeError, Message
 
-from harness.chain.keys import address_from_pubkey, validate_address
+from harness.chain.keys import address_from_pubkey
 from harness.chain.tx import DecodedTx, sign_doc_bytes
-from harness.errors import ConfigError
 from harness.model.simnet.bank import Coins, coins_problem, coins_str
 from harness.model.simnet.errors import AbciError
+from harness.model.simnet.msgs import check_address
 from harness.model.simnet.state import ChainState
 from harness.model.simnet.store import Event
 from harness.proto import TYPE_SECP256K1_PUBKEY
@@ -130,7 +130,7 @@ def _validate_basic(tx: TxContext) -> None:
     if any(amount < 0 for _, amount in tx.fee):
         raise AbciError("sdk", 13, f"invalid fee provided: {coins_str(tx.fee)}")
     if fee.payer:
-        _address(fee.payer, "Invalid fee payer address")
+        check_address(fee.payer, "fee payer")
     if fee.granter:
         raise AbciError("sdk", 18, "fee grants are not enabled")
     if not d.signatures:
@@ -151,14 +151,6 @@ def _timeouts(tx: TxContext) -> None:
         ts = body.timeout_timestamp.ToNanoseconds()
         if ts and tx.time_ns > ts:
             raise AbciError("sdk", 42, f"block time: {tx.time_ns} ns, timeout timestamp: {ts} ns")
-
-
-def _address(addr: str, what: str) -> str:
-    try:
-        validate_address(addr)
-    except ConfigError as e:
-        raise AbciError("sdk", 7, f"{what} ({e})") from None
-    return addr
 
 
 def _deduct_fee(state: ChainState, tx: TxContext) -> list[Event]:

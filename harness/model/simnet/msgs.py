@@ -106,7 +106,8 @@ def validate_basic(url: str, msg: Message, *, strict_versions: bool) -> None:
         raise AbciError("sdk", 18, f"nodeVersion {shown!r} is not vMAJOR.MINOR.PATCH (such as v0.3.9)")
 
 
-def _address(addr: str, what: str) -> str:
+def check_address(addr: str, what: str) -> str:
+    """A bech32 `gonka1...` address; AbciError sdk 7 'invalid <what> address: ...' otherwise."""
     try:
         validate_address(addr)
     except ConfigError as e:
@@ -140,8 +141,8 @@ class MsgRouter:
         return MsgCreatePartialUpgradeResponse(), []
 
     def _send(self, msg: bank_tx_pb2.MsgSend) -> tuple[Message, list[Event]]:
-        _address(msg.from_address, "from")
-        _address(msg.to_address, "to")
+        check_address(msg.from_address, "from")
+        check_address(msg.to_address, "to")
         coins = check_coins(parse_coins(msg.amount, "amount"))
         if not coins:
             raise AbciError("sdk", 10, "")
@@ -156,7 +157,7 @@ class MsgRouter:
             raise AbciError("sdk", 18, "proposal title cannot be empty")
         if not msg.summary:
             raise AbciError("sdk", 18, "proposal summary cannot be empty")
-        _address(msg.proposer, "proposer")
+        check_address(msg.proposer, "proposer")
         if not msg.messages and not msg.metadata:
             raise AbciError("gov", 11, "either metadata or Msgs length must be non-nil")
         deposit = check_coins([c for c in parse_coins(msg.initial_deposit, "initial_deposit")])
@@ -216,7 +217,7 @@ class MsgRouter:
 
     def _deposit(self, msg: gov_tx_pb2.MsgDeposit, height: int, time_ns: int) -> tuple[Message, list[Event]]:
         gov = self.state.gov
-        _address(msg.depositor, "depositor")
+        check_address(msg.depositor, "depositor")
         amount = check_coins(parse_coins(msg.amount, "amount"))
         if not amount:
             raise AbciError("sdk", 10, "")
@@ -233,7 +234,7 @@ class MsgRouter:
         return gov_tx_pb2.MsgDepositResponse(), events
 
     def _vote(self, url: str, msg: Message) -> tuple[Message, list[Event]]:
-        _address(msg.voter, "voter")  # type: ignore[attr-defined]
+        check_address(msg.voter, "voter")  # type: ignore[attr-defined]
         if url == TYPE_MSG_VOTE:
             if msg.option not in OPTIONS:  # type: ignore[attr-defined]
                 raise AbciError("gov", 7, _option_name(msg.option))  # type: ignore[attr-defined]
