@@ -28,17 +28,39 @@ COMMAND_MODULES = [
 ]
 
 
-def build_parser() -> argparse.ArgumentParser:
+# Which module registers which command: `harness audit ...` imports only harness.audit.cli (0.07 s), not every
+# command's dependencies (0.6 s and 40 MB more). `harness --help` and unknown commands load them all.
+COMMANDS = {
+    "images": "harness.images.cli",
+    "audit": "harness.audit.cli",
+    "simnet": "harness.model.simnet.cli",
+    "apinode": "harness.model.apinode.cli",
+    "chaos-proxy": "harness.chaos.cli",
+    "up": "harness.backends.cli",
+    "demo": "harness.backends.cli",
+    "mocks": "harness.mlnode.cli",
+    "status": "harness.ops.cli",
+    "upgrade": "harness.ops.cli",
+    "chaos": "harness.ops.cli",
+    "down": "harness.ops.cli",
+    "keys": "harness.ops.cli",
+}
+
+
+def build_parser(command: str | None = None) -> argparse.ArgumentParser:
+    """The parser with every command, or only the module that registers `command` when it is known."""
     parser = argparse.ArgumentParser(prog="harness", description="Gonka MLNode upgrade harness")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     sub.required = True
-    for name in COMMAND_MODULES:
+    only = COMMANDS.get(command or "")
+    for name in [only] if only in COMMAND_MODULES else COMMAND_MODULES:
         importlib.import_module(name).register(sub)
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = build_parser()
+    argv = sys.argv[1:] if argv is None else argv
+    parser = build_parser(argv[0] if argv else None)
     args = parser.parse_args(argv)
     try:
         return int(args.func(args) or 0)

@@ -126,3 +126,14 @@ def test_an_unreachable_chaos_proxy_exits_3(capsys) -> None:
     where = ["--chain-rpc", "http://127.0.0.1:1", "--chaos-control", f"http://127.0.0.1:{free_port()}"]
     code, _, err = run(capsys, "chaos", "list", *where)
     assert code == 3, err
+
+
+def test_the_command_table_names_every_command_of_every_module() -> None:
+    import importlib
+
+    registered = {}
+    for module in harness.cli.COMMAND_MODULES:
+        sub = argparse.ArgumentParser().add_subparsers()
+        importlib.import_module(module).register(sub)
+        registered.update(dict.fromkeys(sub.choices, module))
+    assert registered == harness.cli.COMMANDS

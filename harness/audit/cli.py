@@ -2,6 +2,7 @@
 
     harness audit --journal node1.json --journal node2.json --switches switches.json [--grace-ms N]
                   [--early-tolerance-ms N] [--no-stop-rule] [--heights FILE] [--format text|json] [--png FILE]
+                  [--max-offenders N | --all-offenders] [--max-journal-mb N]
 
 --journal FILE            the JSON body of WireMock's GET /__admin/requests; mock id = file stem, node = file stem.
 --journal FILE:VERSION    side-by-side topology: this journal is from the WireMock that serves VERSION behind nginx
@@ -12,6 +13,10 @@
 --switches FILE           JSON list [{"version": "v0.3.8", "from_ms": 0}, {"version": "v0.3.9", "from_ms": ..., "height": 42}]
 --heights FILE            optional JSON list of [height, block_time_ms] pairs for the offenders' height brackets
                           (default: the heights of the switches).
+
+Journals are streamed entry by entry, at most --max-journal-mb MiB in all (default 256): a bigger input, or one that
+never ends (/dev/zero, a FIFO), is refused with exit 2 before it can exhaust memory. The report lists the first
+--max-offenders offenders (default 100; `offenders_total` and the counts cover all); --all-offenders lists every one.
 
 Exit codes: 0 pass, 1 fail (offenders), 2 bad input (unreadable file, malformed JSON or journal, switches out of
 order, bad version string), 3 (--live) the testnet cannot be reached.
@@ -30,21 +35,19 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from harness.audit.records import RequestRecord, records_from_journal
+from harness.audit.journal_file import DEFAULT_MAX_MB, ReadBudget, iter_journal_batches
+from harness.audit.records import RequestRecord, records_from_entries
+from harness.audit.report import DEFAULT_MAX_OFFENDERS, write_report_json
 from harness.audit.timeline import Contract, SwitchTimeline
 from harness.audit.verdict import audit
 from harness.errors import ConfigError
+from harness.validate import arg_type, as_height, as_unix_ms, int_text, shown
 from harness.versions import VERSION_RE, check_version
 
+MAX_SMALL_FILE_BYTES = 16 << 20
 
-def _non_negative_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a whole number of milliseconds, got {text!r}") from None
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"must be >= 0, got {value}")
-    return value
+
+_non_negative_int = arg_type(int_text, what="a whole number of milliseconds")
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -68,6 +71,19 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     p.add_argument("--no-stop-rule", action="store_true", help="Do not require one POST /<old>/api/v1/stop per node.")
     p.add_argument("--format", choices=("text", "json"), default="text", help="Output format (default text).")
+    p.add_argument(
+        "--max-offenders",
+        type=arg_type(int_text, hi=10**9),
+        default=DEFAULT_MAX_OFFENDERS,
+        help=f"List at most this many offenders (default {DEFAULT_MAX_OFFENDERS}); counts always cover all of them.",
+    )
+    p.add_argument("--all-offenders", action="store_true", help="List every offender (the JSON is streamed).")
+    p.add_argument(
+        "--max-journal-mb",
+        type=arg_type(int_text, lo=1, hi=1 << 20),
+        default=DEFAULT_MAX_MB,
+        help=f"Refuse journals bigger than this in all (default {DEFAULT_MAX_MB} MiB): bounds the audit's memory.",
+    )
     p.add_argument("--png", metavar="FILE", help="Also write the timeline picture here.")
     from harness.ops.live_cli import add_live_arguments
 
@@ -97,22 +113,30 @@ def _default_node(stem: str, version: str | None) -> str:
     return stem
 
 
-def load_json_file(path: Path, what: str) -> Any:
+def load_json_file(path: Path, what: str, *, max_bytes: int = MAX_SMALL_FILE_BYTES) -> Any:
+    """A small JSON file (switches, heights) read whole, at most max_bytes."""
     try:
-        text = path.read_text(encoding="utf-8")
+        with open(path, "rb") as f:
+            raw = f.read(max_bytes + 1)
     except OSError as e:
         raise ConfigError(f"{what} {path}: cannot read it ({e.strerror or e}); check the path") from None
+    if len(raw) > max_bytes:
+        raise ConfigError(f"{what} {path}: larger than {max_bytes >> 20} MiB; expected a small JSON file")
+    try:
+        return json.loads(raw.decode("utf-8"))
     except UnicodeDecodeError:
         raise ConfigError(f"{what} {path}: not UTF-8 text; expected a JSON file") from None
-    try:
-        return json.loads(text)
     except json.JSONDecodeError as e:
         raise ConfigError(f"{what} {path}: malformed JSON at line {e.lineno} column {e.colno}: {e.msg}") from None
+    except RecursionError:
+        raise ConfigError(f"{what} {path}: JSON nested too deeply; expected a flat list") from None
 
 
-def load_records(specs: list[str]) -> list[RequestRecord]:
+def load_records(specs: list[str], *, max_mb: int = DEFAULT_MAX_MB) -> list[RequestRecord]:
+    """Every journal streamed entry by entry (never one JSON tree), together at most max_mb MiB."""
     records: list[RequestRecord] = []
     mock_ids: dict[str, Path] = {}
+    budget = ReadBudget(max_mb << 20)
     for spec in specs:
         path, served, node = parse_journal_spec(spec)
         mock_id = path.stem
@@ -121,13 +145,16 @@ def load_records(specs: list[str]) -> list[RequestRecord]:
                 f"--journal {path}: mock id {mock_id!r} (the file stem) is also used by {mock_ids[mock_id]}; rename one file"
             )
         mock_ids[mock_id] = path
-        data = load_json_file(path, "journal")
         try:
-            records += records_from_journal(
-                data, mock_id=mock_id, node_id=node or _default_node(mock_id, served), served_by_version=served
+            records += records_from_entries(
+                iter_journal_batches(path, budget),
+                mock_id=mock_id,
+                node_id=node or _default_node(mock_id, served),
+                served_by_version=served,
             )
         except ConfigError as e:
-            raise ConfigError(f"journal {path}: {e}") from None
+            text = str(e)
+            raise ConfigError(text if text.startswith(f"journal {path}") else f"journal {path}: {text}") from None
     return records
 
 
@@ -139,9 +166,10 @@ def load_heights(path: Path) -> list[tuple[int, int]]:
     for i, item in enumerate(data):
         if isinstance(item, dict) and {"height", "time_ms"} <= set(item):
             item = [item["height"], item["time_ms"]]
-        if not (isinstance(item, list) and len(item) == 2 and all(isinstance(x, int) and not isinstance(x, bool) for x in item)):
-            raise ConfigError(f"heights {path}: entry {i} must be [height, block_time_ms] (integers), got {item!r}")
-        out.append((item[0], item[1]))
+        if not (isinstance(item, list) and len(item) == 2):
+            raise ConfigError(f"heights {path}: entry {i} must be [height, block_time_ms] (integers), got {shown(item)}")
+        out.append((as_height(item[0], f"heights {path}: entry {i}: height"),
+                    as_unix_ms(item[1], f"heights {path}: entry {i}: block_time_ms")))  # fmt: skip
     return out
 
 
@@ -154,11 +182,15 @@ def run(args: argparse.Namespace) -> int:
         raise ConfigError("give --journal FILE (repeatable) and --switches FILE, or --live to audit a running testnet")
     switches_path = Path(args.switches)
     timeline = SwitchTimeline.from_json(load_json_file(switches_path, "switches"), source=f"switches {switches_path}")
-    records = load_records(args.journal)
+    records = load_records(args.journal, max_mb=args.max_journal_mb)
     heights = load_heights(Path(args.heights)) if args.heights else None
     contract = Contract(grace_ms=args.grace_ms, stop_old=not args.no_stop_rule, early_tolerance_ms=args.early_tolerance_ms)
     report = audit(records, timeline, contract, heights=heights)
-    sys.stdout.write(report.to_json() + "\n" if args.format == "json" else report.to_text())
+    cap = None if args.all_offenders else args.max_offenders
+    if args.format == "json":
+        write_report_json(report, sys.stdout, max_offenders=cap)
+    else:
+        sys.stdout.write(report.to_text(max_offenders=len(report.offenders) if cap is None else cap))
     if args.png:
         from harness.audit.png import render_png
 

@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import json
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TextIO
 
 if TYPE_CHECKING:
     from harness.audit.verdict import AuditReport, Offender
+
+
+DEFAULT_MAX_OFFENDERS = 100  # `harness audit` lists this many offenders unless asked for all
 
 
 def _utc(ms: int | None) -> str:
@@ -23,13 +26,17 @@ def _bracket(b: tuple[int | None, int | None]) -> str:
     return f"{'?' if lo is None else lo}..{'?' if hi is None else hi}"
 
 
-def report_dict(report: AuditReport) -> dict:
-    """`{"verdict", "counts", "offenders", ...}`; counts has exactly the five request verdicts."""
+def report_dict(report: AuditReport, *, max_offenders: int | None = None) -> dict:
+    """`{"verdict", "counts", "offenders", ...}`; counts has exactly the five request verdicts. With max_offenders,
+    `offenders` lists the first ones only (`offenders_total` and the counts still cover all of them)."""
     c = report.contract
+    listed = report.offenders if max_offenders is None else report.offenders[:max_offenders]
     return {
         "verdict": report.verdict,
         "counts": dict(report.counts),
-        "offenders": [o.to_dict() for o in report.offenders],
+        "offenders_total": len(report.offenders),
+        "offenders_truncated": len(listed) < len(report.offenders),
+        "offenders": [o.to_dict() for o in listed],
         "first_offender": report.first_offender.to_dict() if report.first_offender else None,
         "total_requests": len(report.records),
         "per_hop": {k: dict(v) for k, v in report.per_hop.items()},
@@ -43,8 +50,31 @@ def report_dict(report: AuditReport) -> dict:
     }
 
 
-def report_json(report: AuditReport, *, indent: int | None = 2) -> str:
-    return json.dumps(report_dict(report), indent=indent, sort_keys=False)
+def report_json(report: AuditReport, *, indent: int | None = 2, max_offenders: int | None = None) -> str:
+    return json.dumps(report_dict(report, max_offenders=max_offenders), indent=indent, sort_keys=False)
+
+
+_PLACEHOLDER = "\x00offenders\x00"
+
+
+def write_report_json(report: AuditReport, out: TextIO, *, max_offenders: int | None = DEFAULT_MAX_OFFENDERS) -> None:
+    """The JSON report written to a stream. Every offender (max_offenders None) is written in slices, one compact
+    object per line, so a million offenders cost seconds, not minutes and gigabytes."""
+    if max_offenders is not None or len(report.offenders) <= DEFAULT_MAX_OFFENDERS:
+        out.write(report_json(report, max_offenders=max_offenders) + "\n")
+        return
+    doc = report_dict(report, max_offenders=0)
+    doc["offenders"], doc["offenders_truncated"] = _PLACEHOLDER, False
+    head, tail = json.dumps(doc, indent=2).split(json.dumps(_PLACEHOLDER), 1)
+    out.write(head + "[\n")
+    offenders = report.offenders
+    for start in range(0, len(offenders), _SLICE):
+        rows = json.dumps([o.to_dict() for o in offenders[start : start + _SLICE]], separators=(",", ":"))
+        out.write(("," if start else "") + rows[1:-1].replace("},{", "},\n{") + "\n")
+    out.write("]" + tail + "\n")
+
+
+_SLICE = 10_000
 
 
 def _table(rows: list[list[str]], header: list[str]) -> list[str]:

@@ -21,9 +21,11 @@ from pathlib import Path
 
 import requests
 
-from harness.errors import HarnessError
+from harness.errors import ConfigError, Unreachable
+from harness.validate import as_unix_ms, shown
 
 TIMEOUT_S = 30.0
+MAX_JOURNAL_BYTES = 256 << 20  # the same limit `harness audit --journal` applies to saved journals
 
 
 def iso_ms(ms: int) -> str:
@@ -31,44 +33,71 @@ def iso_ms(ms: int) -> str:
     return datetime.fromtimestamp(ms / 1000, tz=UTC).strftime("%Y-%m-%dT%H:%M:%S.") + f"{ms % 1000:03d}Z"
 
 
-class JournalError(HarnessError):
-    """WireMock's admin API answered an error status."""
+class JournalError(Unreachable):
+    """WireMock's admin API answered an error status, or a body that is not a journal (exit code 3: the mock, a
+    dependency of the command, does not answer as it should)."""
 
     def __init__(self, what: str, status: int, body: str) -> None:
         self.what, self.status = what, status
-        super().__init__(f"WireMock admin {what} answered {status}: {body[:300]!r}")
+        super().__init__(f"WireMock admin {what} answered {status}: {shown(body, 300)}")
 
 
 class Journal:
     """Admin-API client for one WireMock instance (admin_url = http://127.0.0.1:PORT/__admin)."""
 
-    def __init__(self, admin_url: str, *, timeout_s: float = TIMEOUT_S) -> None:
+    def __init__(self, admin_url: str, *, timeout_s: float = TIMEOUT_S, max_bytes: int = MAX_JOURNAL_BYTES) -> None:
         self.admin_url = admin_url.rstrip("/")
         self.timeout_s = timeout_s
+        self.max_bytes = max_bytes
         self.session = requests.Session()
 
-    def _get(self, path: str, params: dict | None = None) -> requests.Response:
-        r = self.session.get(f"{self.admin_url}{path}", params=params, timeout=self.timeout_s)
-        if r.status_code != 200:
-            raise JournalError(f"GET {self.admin_url}{path}", r.status_code, r.text)
-        return r
+    def _get_json(self, path: str, params: dict | None = None) -> dict:
+        """GET a JSON object, reading at most max_bytes of body (a runaway journal is refused, not loaded)."""
+        url = f"{self.admin_url}{path}"
+        with self.session.get(url, params=params, timeout=self.timeout_s, stream=True) as r:
+            body = bytearray()
+            for chunk in r.iter_content(1 << 20):
+                body += chunk
+                if len(body) > self.max_bytes:
+                    raise ConfigError(f"GET {url}: the journal is larger than {self.max_bytes} bytes, the audit's input "
+                                      "limit; reset it (DELETE /__admin/requests) or audit a shorter run")  # fmt: skip
+            if r.status_code != 200:
+                raise JournalError(f"GET {url}", r.status_code, body.decode(errors="replace"))
+        try:
+            doc = json.loads(body)
+        except (ValueError, RecursionError) as e:
+            raise JournalError(f"GET {url}", 200, f"body is not JSON ({shown(str(e))}): {shown(bytes(body[:200]))}") from None
+        if not isinstance(doc, dict) or not isinstance(doc.get("requests", []), list):
+            raise JournalError(f"GET {url}", 200, f'expected {{"requests": [...]}}, got {shown(doc)}')
+        return doc
 
     def raw(self, since_ms: int | None = None) -> dict:
         """The `GET /__admin/requests` JSON body (newest first, as WireMock returns it)."""
         params = {"since": iso_ms(since_ms - 1)} if since_ms is not None and since_ms > 0 else None
-        return self._get("/requests", params).json()
+        return self._get_json("/requests", params)
 
     def requests(self, since_ms: int | None = None) -> list[dict]:
         """Every journal entry (`{"id", "request": {...}, "responseDefinition", "wasMatched", ...}`), oldest first."""
-        entries = self.raw(since_ms).get("requests", [])
+        entries = [
+            (self._logged(e.get("request") if isinstance(e, dict) else None), e) for e in self.raw(since_ms).get("requests", [])
+        ]
         if since_ms is not None:
-            entries = [e for e in entries if int(e["request"]["loggedDate"]) >= since_ms]
-        return sorted(entries, key=lambda e: int(e["request"]["loggedDate"]))
+            entries = [(t, e) for t, e in entries if t >= since_ms]
+        return [e for _, e in sorted(entries, key=lambda p: p[0])]
 
     def unmatched(self) -> list[dict]:
         """Logged requests no mapping matched (`GET /__admin/requests/unmatched`), oldest first."""
-        body = self._get("/requests/unmatched").json()
-        return sorted(body.get("requests", []), key=lambda r: int(r["loggedDate"]))
+        entries = self._get_json("/requests/unmatched").get("requests", [])
+        return sorted(entries, key=self._logged)
+
+    def _logged(self, request: object) -> int:
+        value = request.get("loggedDate") if isinstance(request, dict) else None
+        try:
+            return as_unix_ms(value, "loggedDate")
+        except ConfigError:
+            raise JournalError(
+                f"GET {self.admin_url}/requests", 200, f"an entry without a valid request.loggedDate: {shown(request)}"
+            ) from None
 
     def count(self, method: str, url_path: str) -> int:
         r = self.session.post(
