@@ -251,3 +251,23 @@ def test_end_block_failure_is_rolled_back_and_the_chain_goes_on(net, monkeypatch
     assert indexed(net, raw)["tx_result"]["code"] == 0
     assert net.node.state.store.proposals[1].status == 2  # the tx's effects stay; only EndBlock's are rolled back
     assert net.produce_blocks(1) == h + 1
+
+
+def test_broadcast_tx_async_answers_before_checktx(net):
+    s = Signer(net, VAL)
+    s.seq += 3  # a wrong sequence: CheckTx refuses it, but async does not wait for that verdict
+    raw = s.tx(send(VAL, USER.address, "1"))
+    res = rpc(net, "broadcast_tx_async", {"tx": base64.b64encode(raw).decode()})["result"]
+    assert res == {"code": 0, "data": "", "log": "", "codespace": "", "hash": tx_hash(raw)}
+    assert net.node.mempool == []  # refused all the same
+
+
+def test_strict_node_versions_can_be_turned_off_like_upstream():
+    from harness.model.simnet.errors import AbciError
+    from harness.model.simnet.msgs import validate_basic
+
+    msg = proto.MsgCreatePartialUpgrade(authority=VAL.address, height=5, nodeVersion="latest")
+    validate_basic(proto.TYPE_MSG_CREATE_PARTIAL_UPGRADE, msg, strict_versions=False)  # upstream's ValidateBasic
+    with pytest.raises(AbciError, match="is not vMAJOR.MINOR.PATCH"):
+        validate_basic(proto.TYPE_MSG_CREATE_PARTIAL_UPGRADE, msg, strict_versions=True)
+    assert Genesis.from_dict({"strict_node_versions": False}).strict_node_versions is False
