@@ -3,7 +3,6 @@ block windows, one-connection targeting with redial following, window end, pool 
 
 from __future__ import annotations
 
-import threading
 from dataclasses import dataclass
 
 import pytest
@@ -146,8 +145,21 @@ def test_wait_pool_back_and_pool_watch(rig):
         assert chaos.heal_interval_s == 0.1
         with pytest.raises(WaitTimeout, match="back to 3 healthy"):
             chaos.wait_pool_back(timeout_s=0.2)
-        threading.Timer(0.2, tn.api.set_healthy, args=(3,)).start()
-        assert chaos.wait_pool_back(timeout_s=5) >= 0
+        # the pool heals while the driver waits (right after a poll that still saw one healthy slot)
+        polls: list[int] = []
+        real_pool = tn.api.chain_pool
+
+        def pool_that_heals() -> dict:
+            snapshot = real_pool()
+            polls.append(snapshot["healthy"])
+            if polls.count(1) == 2:
+                tn.api.set_healthy(3)
+            return snapshot
+
+        tn.api.chain_pool = pool_that_heals
+        chaos.wait_pool_back(timeout_s=5)  # no WaitTimeout: it saw the pool back to 3
+        assert polls.count(1) >= 2, polls
+        assert polls[-1] == 3, polls
         out = chaos.outcome()
     assert out.min_pool_healthy == 1
 

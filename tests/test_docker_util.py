@@ -72,7 +72,7 @@ def test_inputs_hash_follows_sources_only(tmp_path: Path) -> None:
     root = _tree(tmp_path)
     h0 = images_build.inputs_hash(root)
     assert len(h0) == 12
-    assert int(h0, 16) >= 0
+    assert set(h0) <= set("0123456789abcdef"), h0
     (root / "harness" / "__pycache__").mkdir()
     (root / "harness" / "__pycache__" / "a.cpython-311.pyc").write_bytes(b"\0")
     assert images_build.inputs_hash(root) == h0, "bytecode must not change the tag"

@@ -102,10 +102,10 @@ class LabelCount:
 
 def count_by_label(labels: Mapping[str, str], dc: docker.DockerClient | None = None) -> LabelCount:
     """How many containers (running or not), networks and volumes carry all of `labels`."""
+    f = _filters(labels)  # refuses an empty filter before any engine is contacted
     own = dc is None
     dc = dc or client()
     try:
-        f = _filters(labels)
         return LabelCount(
             containers=len(dc.containers.list(all=True, filters=f)),
             networks=len(dc.networks.list(filters=f)),
@@ -123,9 +123,9 @@ def reap(labels: Mapping[str, str], dc: docker.DockerClient | None = None) -> La
     """
     import docker.errors
 
+    f = _filters(labels)  # refuses an empty filter before any engine is contacted
     own = dc is None
     dc = dc or client()
-    f = _filters(labels)
     n_c = n_n = n_v = 0
     try:
         for c in dc.containers.list(all=True, filters=f):
