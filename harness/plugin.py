@@ -24,8 +24,8 @@ MARKERS = {
     "chaos": "fault-injection scenario (chaos proxy between the API node and the chain)",
     "docker": "needs a running Docker engine; skipped with a reason naming the fix when none is reachable",
     "slow": "takes more than ~10 s",
-    "requires": "requires(*capabilities): skip, naming what is missing, on a backend without these capabilities "
-    "(harness.backends.contract.Capability)",
+    "requires": "requires(*capabilities, versions=N, api_profile=NAME, topology=NAME): skip, naming what is missing, "
+    "on a backend without these capabilities (harness.backends.contract.Capability) or with other run options",
 }
 OPTIONS_KEY = pytest.StashKey["object"]()
 FACTORY_KEY = pytest.StashKey["object"]()
@@ -107,23 +107,34 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
 
 
 def _skip_missing_capabilities(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """`@pytest.mark.requires(Capability.RESTART_API, ...)`: skipped on a backend that lacks one, with the reason."""
-    from harness.backends.contract import Capability, missing_text
+    """`@pytest.mark.requires(Capability.RESTART_API, ..., versions=3, api_profile="reference")`: skipped on a backend
+    that lacks a capability, or under run options that do not meet a need, with the reason naming it."""
+    from harness.backends.contract import Capability, missing_text, unmet_options
     from harness.backends.factory import capabilities_for
+    from harness.errors import ConfigError
 
     opts = config.stash[OPTIONS_KEY]
     have = capabilities_for(opts)
     for item in items:
         needed: set[Capability] = set()
+        options: dict = {}
         for mark in item.iter_markers("requires"):
             try:
                 needed.update(Capability(c) for c in mark.args)
             except ValueError as e:
                 known = [c.value for c in Capability]
                 raise pytest.UsageError(f"{item.nodeid}: @pytest.mark.requires: {e}; known: {known}") from None
+            options.update(mark.kwargs)
+        reasons = []
         missing = needed - have
         if missing:
-            item.add_marker(pytest.mark.skip(reason=f"--backend {opts.backend}: {missing_text(opts.backend, missing)}"))
+            reasons.append(f"--backend {opts.backend}: {missing_text(opts.backend, missing)}")
+        try:
+            reasons += unmet_options(opts, options)
+        except ConfigError as e:
+            raise pytest.UsageError(f"{item.nodeid}: @pytest.mark.requires: {e}") from None
+        if reasons:
+            item.add_marker(pytest.mark.skip(reason="; ".join(reasons)))
 
 
 @pytest.hookimpl(wrapper=True)

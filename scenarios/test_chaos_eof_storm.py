@@ -9,7 +9,7 @@ import pytest
 from harness.drive.chaos import ChaosDriver
 from harness.drive.traffic import ChatTraffic
 
-pytestmark = [pytest.mark.chaos, pytest.mark.stable, pytest.mark.requires("chaos_proxy", "model_api")]
+pytestmark = [pytest.mark.chaos, pytest.mark.stable, pytest.mark.requires("chaos_proxy", "model_api", api_profile="reference")]
 
 STORM_BLOCKS = 5
 

@@ -10,7 +10,11 @@ from harness.drive.assertions import assert_hop_clean
 from harness.drive.chaos import ChaosDriver
 from harness.drive.traffic import ChatTraffic
 
-pytestmark = [pytest.mark.chaos, pytest.mark.stable, pytest.mark.requires("chaos_proxy", "model_api", "side_by_side")]
+pytestmark = [
+    pytest.mark.chaos,
+    pytest.mark.stable,
+    pytest.mark.requires("chaos_proxy", "model_api", "side_by_side", api_profile="reference"),
+]
 
 
 def test_eof_on_one_pool_connection_during_hop(testnet, upgrade, harness_options):

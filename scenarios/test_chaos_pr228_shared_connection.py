@@ -3,8 +3,8 @@ pool_size 1, healing off) reproduces the seed's "one EOF breaks everything" (Con
 
 A single EOF on the only connection: the call in flight fails with no other connection to retry on, the pool
 has no healthy connection left, and the blocks processed meanwhile fail their plan query. (The reference pool
-takes the same EOF without a single failed block query: scenario 1.) Strict xfail: xfail when reproduced, a
-failure when not, with the checker's figures in the reason."""
+takes the same EOF without a single failed block query: scenario 1.) The model's behaviour is asserted as it is:
+any other outcome fails the test, with the checker's figures in the message."""
 
 import pytest
 
@@ -33,6 +33,7 @@ def test_one_eof_breaks_the_shared_connection(testnet):
         f"(fewest healthy {out.min_pool_healthy}/1), proxy failure streak {out.report.longest_failure_streak}"
     )
     assert out.faults_applied.get("eof") == 1, f"the EOF never hit the shared connection:\n{out.text()}"
-    if out.api_block_errors > 0 and out.min_pool_healthy == 0:
-        pytest.xfail(f"seed's 'one EOF breaks everything' reproduced with one shared connection: {figures}")
-    pytest.fail(f"strict xfail: expected one EOF to break the shared connection, but it did not: {figures}\n{out.text()}")
+    # one EOF, and the node had no healthy connection left and failed at least one block's plan query
+    assert out.min_pool_healthy == 0, f"the shared connection stayed healthy: {figures}\n{out.text()}"
+    assert out.api_block_errors > 0, f"no block's plan query failed: {figures}\n{out.text()}"
+    print(f"[chaos] one EOF breaks the shared connection: {figures}")

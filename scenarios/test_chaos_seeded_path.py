@@ -12,7 +12,7 @@ import pytest
 from harness.drive.assertions import assert_hop_clean
 from harness.drive.chaos import ChaosDriver, replay_decisions, seeded_faults
 
-pytestmark = [pytest.mark.chaos, pytest.mark.requires("chaos_proxy", "model_api")]
+pytestmark = [pytest.mark.chaos, pytest.mark.requires("chaos_proxy", "model_api", api_profile="reference")]
 
 
 def test_seeded_faults_across_the_upgrade_path(testnet, upgrade, harness_options):

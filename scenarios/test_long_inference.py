@@ -7,7 +7,7 @@ import pytest
 
 from harness.drive.traffic import ChatTraffic
 
-pytestmark = [pytest.mark.stable, pytest.mark.requires("rebuild")]
+pytestmark = [pytest.mark.stable, pytest.mark.requires("rebuild", api_profile="reference")]
 
 SLOW_PROMPT = "__slow__ a long generation"  # the mocks answer this prompt after a 2 s delay
 

@@ -5,7 +5,7 @@ import pytest
 
 from harness.drive.collect import collect_records
 
-pytestmark = [pytest.mark.stable, pytest.mark.requires("restart_api", "rebuild")]
+pytestmark = [pytest.mark.stable, pytest.mark.requires("restart_api", "rebuild", api_profile="reference")]
 
 
 def test_api_down_across_upgrade_height(testnet, upgrade, harness_options):

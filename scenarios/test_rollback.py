@@ -4,7 +4,7 @@ import pytest
 
 from harness.drive.assertions import assert_hop_clean
 
-pytestmark = [pytest.mark.stable, pytest.mark.requires("rebuild")]
+pytestmark = [pytest.mark.stable, pytest.mark.requires("rebuild", api_profile="reference")]
 
 
 def test_rollback_restores_old_prefix(testnet, upgrade, harness_options):

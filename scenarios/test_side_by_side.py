@@ -6,7 +6,7 @@ import pytest
 
 from harness.drive.assertions import assert_hop_clean
 
-pytestmark = [pytest.mark.stable, pytest.mark.requires("side_by_side", "rebuild")]
+pytestmark = [pytest.mark.stable, pytest.mark.requires("side_by_side", "rebuild", api_profile="reference")]
 
 
 @pytest.fixture(scope="module")

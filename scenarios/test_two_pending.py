@@ -1,12 +1,13 @@
 """Scenario 4: two upgrades pending at once (v0.3.9 at H1, v0.3.10 at H2). v0.3.9 must serve between H1
-and H2. The reference node keeps both plans; PR #228's node lets the last plan overwrite the first and
-skips v0.3.9 (reproduced here as a strict xfail that quotes the audit)."""
+and H2. The reference node keeps both plans. The model's pr228 profile lets the last plan overwrite the first
+(PR #228's single upgrade_plan), so it skips v0.3.9: its test asserts exactly that signature, so any other
+failure fails it."""
 
 import pytest
 
 from harness.drive.traffic import ChatTraffic
 
-pytestmark = [pytest.mark.stable, pytest.mark.requires("rebuild")]
+pytestmark = [pytest.mark.stable, pytest.mark.requires("rebuild", versions=3)]
 
 
 def run_two_pending(testnet, upgrade, versions):
@@ -16,7 +17,7 @@ def run_two_pending(testnet, upgrade, versions):
         vp = testnet.voting_period_blocks
         _, h1 = upgrade.schedule(v1, lead_blocks=2 * (vp + 4) + 4)
         # H2 - H1 exceeds the profile's grace, so a skipped v1 shows up as stale requests in the audit
-        gap = -(-upgrade.expect.grace_ms // int(testnet.info.block_time_s * 1000)) + 6
+        gap = -(-upgrade.contract.grace_ms // int(testnet.info.block_time_s * 1000)) + 6
         _, h2 = upgrade.schedule(v2, lead_blocks=h1 - testnet.rpc.height() + gap)
         upgrade.await_switch(v1, h1)
         # Between H1 and H2 the chat answer comes from v1
@@ -25,9 +26,8 @@ def run_two_pending(testnet, upgrade, versions):
     return mid, upgrade.audit_now()
 
 
+@pytest.mark.requires(api_profile="reference")  # the pr228 variant below asserts PR #228's behaviour
 def test_two_pending_upgrades_reference(testnet, upgrade, harness_options):
-    if harness_options.api_profile != "reference":
-        pytest.skip("covered by the pr228 variant below")
     mid, report = run_two_pending(testnet, upgrade, harness_options.versions)
     assert harness_options.versions[1] in mid.content, f"between H1 and H2 the answer was {mid.content!r}"
     assert report.verdict == "pass", report.to_text()
@@ -35,16 +35,24 @@ def test_two_pending_upgrades_reference(testnet, upgrade, harness_options):
 
 @pytest.mark.requires("model_api")
 def test_two_pending_upgrades_pr228_skips_first(testnet_with, harness_options):
+    """The model of PR #228 never uses v0.3.9: between H1 and H2 it stays on v0.3.8 (`late`), then jumps to v0.3.10."""
     from harness.drive.hop import UpgradeRunner
 
+    v0, v1, v2 = harness_options.versions[:3]
     pr228_testnet = testnet_with(api_profile="pr228")
-    runner = UpgradeRunner(pr228_testnet)
-    mid, report = run_two_pending(pr228_testnet, runner, harness_options.versions)
-    v1 = harness_options.versions[1]
-    if report.verdict == "fail" or v1 not in mid.content:
-        # strict xfail: the upstream bug reproduced; the reason quotes the audit
-        pytest.xfail(
-            f"upstream PR #228 skips {v1} when two upgrades are pending: between the heights the chat "
-            f"answered {mid.content!r}; audit {report.counts}, first offender {report.first_offender}"
-        )
-    pytest.fail(f"strict xfail: expected the pr228 profile to skip {v1}, but it served between H1 and H2 and the audit passed")
+    mid, report = run_two_pending(pr228_testnet, UpgradeRunner(pr228_testnet), harness_options.versions)
+    text = report.to_text()
+    assert v0 in mid.content, f"between H1 and H2 the answer came from {mid.content!r}, expected {v0}\n{text}"
+    assert not [r for r in report.records if r.version_seen == v1], f"the node used {v1} after all:\n{text}"
+    hop1, hop2 = report.switches_seen  # one node: first seen on v1-or-later == first seen on v2
+    assert (hop1.new_version, hop2.new_version) == (v1, v2), text
+    assert hop1.first_ms is not None, text
+    assert hop1.first_ms == hop2.first_ms, text
+    late = [o for o in report.offenders if o.verdict == "late"]
+    assert late, f"no {v0} request after H1 + grace was flagged late:\n{text}"
+    assert all(o.seen_version == v0 for o in late), text
+    assert all(o.logged_ms < hop2.first_ms for o in late if o.reason == "not_switched"), text
+    # nothing else is wrong: old-prefix traffic only, and no stop of a v1 that never ran beyond the one it owes
+    assert {o.verdict for o in report.offenders} <= {"late", "stale", "missing_stop"}, text
+    assert all(o.seen_version == v0 for o in report.offenders if o.verdict == "stale"), text
+    assert [o.expected_version for o in report.offenders if o.verdict == "missing_stop"] in ([], [v1]), text

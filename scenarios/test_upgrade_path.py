@@ -8,7 +8,7 @@ import pytest
 
 from harness.drive.assertions import assert_hop_clean
 
-pytestmark = [pytest.mark.stable, pytest.mark.requires("rebuild")]  # starts at the first version
+pytestmark = [pytest.mark.stable, pytest.mark.requires("rebuild", api_profile="reference")]  # starts at the first version
 
 
 def test_upgrade_path(testnet, upgrade, harness_options):

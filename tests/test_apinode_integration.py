@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 import requests
 
+from harness.audit.contracts import contract_for
 from harness.chain.keys import DEV_MNEMONIC, Key
 from harness.errors import DependencyMissing
 from harness.model.apinode import ApiNode, ApiNodeConfig
@@ -89,7 +90,7 @@ def test_governance_upgrade_moves_all_traffic_and_stops_old_once(testbed, tmp_pa
         assert (sw["version"], sw["height"], sw["source"]) == ("v0.3.9", height, "block")
         wait_inference(api)
         assert "v0.3.9" in chat_text(api)
-        grace_ms = api.contract(block_time_s=0.1).grace_ms
+        grace_ms = contract_for("reference").grace_ms
         after = [
             (e["request"]["method"], e["request"]["url"], int(e["request"]["loggedDate"])) for e in journal.requests(sw["at_ms"])
         ]

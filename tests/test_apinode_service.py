@@ -11,6 +11,7 @@ import requests
 import yaml
 from apinode_support import FakeChain, FakeMLNode
 
+from harness.audit.contracts import contract_for
 from harness.model.apinode import ApiNode, ApiNodeConfig, ApiNodeProcess
 from harness.util.loop import BackgroundLoop
 from harness.util.wait import wait_until
@@ -87,7 +88,7 @@ def test_upgrade_switches_prefix_and_stops_old_once(fakes, tmp_path, profile):
         sw = debug(api)["switches"][-1]
         assert sw["version"] == "v0.3.9"
         assert sw["height"] == h + (-1 if profile == "pr228" else 0)
-        grace_s = api.contract(block_time_s=0.1).grace_ms / 1000
+        grace_s = contract_for(profile, refresh_tick_s=api.cfg.intervals.client_refresh_s, block_time_s=0.1).grace_ms / 1000
         # the old version gets exactly one stop per node (after the client refresh: at once, or on the ticker)
         wait_until(lambda: debug(api)["last_used_version"] == "v0.3.9", timeout_s=5, what="client refresh done")
         wait_inference(api)

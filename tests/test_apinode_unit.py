@@ -82,15 +82,11 @@ def test_merge_modes():
     assert merge_plans([], [Plan(5, "", "binaries only")], mode="ordered") == []
 
 
-def test_profiles_and_contracts():
-    ref, pr = PROFILES["reference"], PROFILES["pr228"]
-    assert (ref.switch_offset, ref.client_refresh, ref.plan_merge, ref.pool_size, ref.healing, ref.stop_old) == (
-        0, "immediate", "ordered", 3, True, True)  # fmt: skip
-    assert (pr.switch_offset, pr.client_refresh, pr.plan_merge, pr.pool_size, pr.healing, pr.stop_old) == (
-        -1, "ticker", "last_wins", 1, False, True)  # fmt: skip
-    assert ref.contract(block_time_s=0.2).grace_ms < 1000
-    assert pr.contract(block_time_s=0.2, client_refresh_s=2.0).grace_ms >= 2000
+def test_profile_overrides_are_checked_per_knob():
     assert resolve_profile("pr228", {"pool_size": 4}).pool_size == 4
+    assert resolve_profile("reference", {"bring_up": "next_tick"}).bring_up == "next_tick"
+    with pytest.raises(ConfigError, match="profile_overrides.bring_up"):
+        resolve_profile("reference", {"bring_up": "later"})
     with pytest.raises(ConfigError, match="profile_overrides.client_refresh"):
         resolve_profile("reference", {"client_refresh": "sometimes"})
 

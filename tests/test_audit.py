@@ -76,6 +76,7 @@ def rec(url: str, t_ms: int, method: str = "GET", mock: str = "m1", node: str | 
 NO_STOP = Contract(grace_ms=1000, stop_old=False)
 
 # ---------------------------------------------------------------- verdict table (grace 1000 ms, no stop rule)
+# One request at a time: its node never showed a later version, so an old prefix after the grace is `late`.
 VERDICT_TABLE = [
     # (url, t_ms, method, verdict, expected_version)
     ("/v0.3.8/api/v1/state", 5_000, "GET", "ok", "v0.3.8"),
@@ -85,12 +86,12 @@ VERDICT_TABLE = [
     ("/v0.3.9/api/v1/state", S1, "GET", "ok", "v0.3.9"),
     ("/v0.3.8/api/v1/inference/up", S1, "POST", "ok", "v0.3.9"),  # inside grace
     ("/v0.3.8/api/v1/state", S1 + 999, "GET", "ok", "v0.3.9"),  # last ms of grace
-    ("/v0.3.8/api/v1/state", S1 + 1000, "GET", "stale", "v0.3.9"),  # switch + grace exactly: stale
-    ("/v0.3.8/v1/chat/completions", 15_000, "POST", "stale", "v0.3.9"),
-    ("/v0.3.8/health", 25_000, "GET", "stale", "v0.3.10"),
-    ("/v0.3.8/tokenize", S2 + 500, "POST", "stale", "v0.3.10"),  # v0.3.8's grace ended at S1 + 1000
+    ("/v0.3.8/api/v1/state", S1 + 1000, "GET", "late", "v0.3.9"),  # switch + grace exactly: late
+    ("/v0.3.8/v1/chat/completions", 15_000, "POST", "late", "v0.3.9"),
+    ("/v0.3.8/health", 25_000, "GET", "late", "v0.3.10"),
+    ("/v0.3.8/tokenize", S2 + 500, "POST", "late", "v0.3.10"),  # v0.3.8's grace ended at S1 + 1000
     ("/v0.3.9/tokenize", S2 + 500, "POST", "ok", "v0.3.10"),  # inside hop 2's grace
-    ("/v0.3.9/tokenize", S2 + 1000, "POST", "stale", "v0.3.10"),
+    ("/v0.3.9/tokenize", S2 + 1000, "POST", "late", "v0.3.10"),
     ("/v0.3.10/v1/chat/completions", 15_000, "POST", "early", "v0.3.9"),
     ("/v0.3.10/v1/chat/completions", 5_000, "POST", "early", "v0.3.8"),
     ("/v0.3.10/v1/chat/completions", S2, "POST", "ok", "v0.3.10"),
@@ -125,7 +126,7 @@ def test_verdict_table(url, t_ms, method, verdict, expected):
 
 def test_grace_zero_boundary_is_the_switch_itself():
     c = Contract(grace_ms=0, stop_old=False)
-    assert audit([rec("/v0.3.8/api/v1/state", S1)], TIMELINE, c).verdicts == ["stale"]
+    assert audit([rec("/v0.3.8/api/v1/state", S1)], TIMELINE, c).verdicts == ["late"]
     assert audit([rec("/v0.3.8/api/v1/state", S1 - 1)], TIMELINE, c).verdicts == ["ok"]
     assert audit([rec("/v0.3.9/api/v1/state", S1)], TIMELINE, c).verdicts == ["ok"]
 
@@ -174,17 +175,19 @@ def test_counts_per_hop_and_class():
         rec("/v0.3.8/api/v1/state", 1_000),
         rec("/v0.3.8/health", 2_000),
         rec("/v0.3.9/api/v1/state", S1 + 10),
-        rec("/v0.3.8/v1/chat/completions", S1 + 5_000, "POST"),  # stale inference
+        rec("/v0.3.8/v1/chat/completions", S1 + 5_000, "POST"),  # stale inference (the node was seen on v0.3.9)
         rec("/api/v1/state", S2 + 1, "GET"),  # unversioned management
         rec("/v0.3.10/tokenize", S2 + 2, "POST"),
     ]
     report = audit(recs, TIMELINE, NO_STOP)
-    assert report.counts == {"ok": 4, "stale": 1, "early": 0, "unversioned": 1, "unknown_version": 0}
+    assert report.counts == {"ok": 4, "late": 0, "stale": 1, "early": 0, "unversioned": 1, "unknown_version": 0}
     assert report.per_hop["v0.3.8"]["ok"] == 2
-    assert report.per_hop["v0.3.9"] == {"ok": 1, "stale": 1, "early": 0, "unversioned": 0, "unknown_version": 0}
+    assert report.per_hop["v0.3.9"] == {"ok": 1, "late": 0, "stale": 1, "early": 0, "unversioned": 0, "unknown_version": 0}
     assert report.per_hop["v0.3.10"]["unversioned"] == 1
-    assert report.per_class["management"] == {"ok": 2, "stale": 0, "early": 0, "unversioned": 1, "unknown_version": 0}
-    assert report.per_class["inference"] == {"ok": 2, "stale": 1, "early": 0, "unversioned": 0, "unknown_version": 0}
+    assert report.per_class["management"] == {
+        "ok": 2, "late": 0, "stale": 0, "early": 0, "unversioned": 1, "unknown_version": 0
+    }  # fmt: skip
+    assert report.per_class["inference"] == {"ok": 2, "late": 0, "stale": 1, "early": 0, "unversioned": 0, "unknown_version": 0}
 
 
 # ---------------------------------------------------------------- journals
@@ -310,11 +313,79 @@ def _traffic(node: str, until: int = 30_000) -> list[RequestRecord]:
     return [rec(f"/v0.3.{8 if t < S1 else 9}/api/v1/state", t, mock=node) for t in range(0, until, 2_000)]
 
 
-def test_one_stop_per_node_is_ok_even_after_grace():
-    recs = [*_traffic("n1"), rec("/v0.3.8/api/v1/stop", S1 + 5_000, "POST", mock="n1")]
+def test_the_old_version_stop_is_due_inside_the_grace_window():
+    grace = STOP_CONTRACT.grace_ms
+    recs = [*_traffic("n1"), rec("/v0.3.8/api/v1/stop", S1 + grace - 1, "POST", mock="n1")]
     report = audit(recs, TWO, STOP_CONTRACT)
     assert report.verdict == "pass", report.to_text()
-    assert [(s.node, s.status, s.stop_ms, s.repeated) for s in report.stops] == [("n1", "ok", S1 + 5_000, 0)]
+    assert [(s.node, s.status, s.stop_ms, s.repeated) for s in report.stops] == [("n1", "ok", S1 + grace - 1, 0)]
+
+
+@pytest.mark.parametrize("delay", [STOP_CONTRACT.grace_ms, 5_000, 600_000])
+def test_a_stop_after_the_grace_window_is_late(delay):
+    recs = [*_traffic("n1"), rec("/v0.3.8/api/v1/stop", S1 + delay, "POST", mock="n1")]
+    report = audit(recs, TWO, STOP_CONTRACT)
+    assert [(o.verdict, o.reason, o.logged_ms) for o in report.offenders] == [("late", "late_stop", S1 + delay)]
+    assert [(s.node, s.status, s.stop_ms) for s in report.stops] == [("n1", "late", S1 + delay)]
+    assert "late/late_stop" in report.to_text()
+
+
+HEIGHTS = [(41, S1 - 1_000), (42, S1), (43, S1 + 1_000), (44, S1 + 2_000), (45, S1 + 3_000)]
+
+
+MISSING_N3 = f"no POST /v0.3.8/api/v1/stop from node n3 in [{S1}, {S1 + 3_000}] after the switch to v0.3.9"
+
+
+def test_late_or_stale_depends_on_the_nodes_own_switch():
+    recs = [
+        # n1 switches one block late: it stays on v0.3.8 until block 43, then stops v0.3.8 and comes up on v0.3.9
+        rec("/v0.3.8/v1/chat/completions", S1 + 900, "POST", mock="n1"),  # inside the grace window
+        rec("/v0.3.8/v1/chat/completions", S1 + 1_050, "POST", mock="n1"),  # late: n1 not yet on v0.3.9
+        rec("/v0.3.8/api/v1/stop", S1 + 1_020, "POST", mock="n1"),  # the stop after the grace window: late
+        rec("/v0.3.9/api/v1/inference/up", S1 + 1_100, "POST", mock="n1"),
+        # n2 switches in time, but a cached worker client keeps the old prefix: stale
+        rec("/v0.3.8/api/v1/stop", S1 + 20, "POST", mock="n2"),
+        rec("/v0.3.9/api/v1/inference/up", S1 + 30, "POST", mock="n2"),
+        rec("/v0.3.8/api/v1/state", S1 + 3_000, mock="n2"),
+        # n3 never switches
+        rec("/v0.3.8/api/v1/state", S1 + 2_500, mock="n3"),
+    ]
+    report = audit(recs, TWO, STOP_CONTRACT, heights=HEIGHTS, nodes=["n1", "n2", "n3"])
+    assert [(o.verdict, o.reason, o.node, o.logged_ms) for o in report.offenders] == [
+        ("late", "late_stop", "n1", S1 + 1_020),
+        ("late", "not_switched", "n1", S1 + 1_050),
+        ("late", "not_switched", "n3", S1 + 2_500),
+        ("stale", "", "n2", S1 + 3_000),
+        ("missing_stop", MISSING_N3, "n3", None),
+    ]
+    assert [(s.node, s.status) for s in report.stops] == [("n1", "late"), ("n2", "ok"), ("n3", "missing")]
+    seen = {s.node: s for s in report.switches_seen}
+    n1 = seen["n1"]
+    assert (n1.delay_ms, n1.latest_height, n1.switch_height, n1.blocks_after) == (1_100, 43, 42, 1)
+    assert (seen["n2"].delay_ms, seen["n2"].blocks_after) == (30, 0)
+    assert seen["n3"].first_ms is None
+    text = report.to_text()
+    assert "n1: first v0.3.9 request +1100 ms from the switch block, latest block 43 (1 block after)" in text
+    assert "n3: never used v0.3.9" in text
+
+
+def test_an_early_switch_shows_as_blocks_before():
+    recs = [rec("/v0.3.9/v1/chat/completions", S1 - 900, "POST", mock="n1"), rec("/v0.3.8/api/v1/state", S1 - 950, mock="n1")]
+    report = audit(recs, TWO, NO_STOP, heights=HEIGHTS)
+    assert [o.verdict for o in report.offenders] == ["early"]
+    assert (report.switches_seen[0].delay_ms, report.switches_seen[0].blocks_after) == (-900, -1)
+
+
+def test_a_skipped_version_is_late_until_the_node_moves_on():
+    """Two hops: the node never uses v0.3.9 and jumps to v0.3.10 at S2 (PR #228's last plan wins)."""
+    recs = [
+        rec("/v0.3.8/v1/chat/completions", S1 + 5_000, "POST", mock="n1"),
+        rec("/v0.3.10/v1/chat/completions", S2 + 10, "POST", mock="n1"),
+        rec("/v0.3.8/v1/chat/completions", S2 + 20, "POST", mock="n1"),  # in flight at the jump: v0.3.8 after v0.3.10
+    ]
+    report = audit(recs, TIMELINE, NO_STOP)
+    assert [(o.verdict, o.logged_ms) for o in report.offenders] == [("late", S1 + 5_000), ("stale", S2 + 20)]
+    assert [(s.new_version, s.first_ms) for s in report.switches_seen] == [("v0.3.9", S2 + 10), ("v0.3.10", S2 + 10)]
 
 
 def test_missing_stop_is_an_offender():
@@ -388,7 +459,7 @@ def test_stop_rule_nodes_list_and_multi_hop():
         ("v0.3.9", "b", "missing"),
     ]
     assert [o.url for o in report.offenders] == ["/v0.3.8/api/v1/stop", "/v0.3.9/api/v1/stop"]
-    assert report.counts == {"ok": 3, "stale": 0, "early": 0, "unversioned": 0, "unknown_version": 0}
+    assert report.counts == {"ok": 3, "late": 0, "stale": 0, "early": 0, "unversioned": 0, "unknown_version": 0}
 
 
 def test_old_prefix_tail_excludes_the_stop():
@@ -442,7 +513,7 @@ def test_json_report_shape_and_determinism():
     report = audit(recs, TWO, STOP_CONTRACT)
     data = json.loads(report.to_json())
     assert data["verdict"] == "fail"
-    assert data["counts"] == {"ok": 15, "stale": 1, "early": 0, "unversioned": 1, "unknown_version": 0}
+    assert data["counts"] == {"ok": 15, "late": 0, "stale": 1, "early": 0, "unversioned": 1, "unknown_version": 0}
     required = {"verdict", "method", "url", "logged_ms", "expected_version", "seen_version"}
     assert all(required <= set(o) for o in data["offenders"])
     assert [o["verdict"] for o in data["offenders"]] == ["unversioned", "stale", "missing_stop"]
@@ -566,11 +637,11 @@ ROLLBACK = SwitchTimeline([Switch("v0.3.8", 0), Switch("v0.3.9", 10_000, 10), Sw
     ("url", "t_ms", "verdict"),
     [
         ("/v0.3.9/api/v1/state", 9_999, "early"),  # before the first switch
-        ("/v0.3.8/api/v1/state", 15_000, "stale"),  # between the switches, the old version
+        ("/v0.3.8/api/v1/state", 15_000, "late"),  # between the switches, the old version
         ("/v0.3.9/api/v1/state", 15_000, "ok"),
         ("/v0.3.8/api/v1/state", 20_000, "ok"),  # rolled back: the old prefix is expected again
         ("/v0.3.9/v1/chat/completions", 20_500, "ok"),  # inside the rollback's grace
-        ("/v0.3.9/v1/chat/completions", 21_000, "stale"),  # the rolled-back version after grace
+        ("/v0.3.9/v1/chat/completions", 21_000, "late"),  # the rolled-back version after grace
         ("/v0.3.10/health", 25_000, "unknown_version"),
     ],
 )
@@ -586,3 +657,30 @@ def test_rollback_stop_rule_per_hop():
     report = audit(records, ROLLBACK, Contract(grace_ms=1000, stop_old=True), nodes=["n1"], end_ms=30_000)
     assert report.verdict == "pass", report.to_text()
     assert [(s.hop, s.old_version, s.status) for s in report.stops] == [(1, "v0.3.8", "ok"), (2, "v0.3.9", "ok")]
+
+
+# ---------------------------------------------------------------- named contracts
+def test_named_contracts():
+    from harness.audit.contracts import SWITCH_SLACK_MS, UPGRADE_HOLD_S, contract_for
+
+    ref = contract_for("reference")
+    assert (ref.switch_offset, ref.grace_ms, ref.stop_old, ref.stop_once) == (0, SWITCH_SLACK_MS, True, True)
+    pr = contract_for("pr228", block_time_s=0.2)  # PR #228's own 30 s tick
+    assert (pr.switch_offset, pr.grace_ms, pr.stop_once) == (-1, 30_000 + 200 + SWITCH_SLACK_MS, False)
+    assert contract_for("pr228", refresh_tick_s=2.0).grace_ms == 2_000 + SWITCH_SLACK_MS
+    # the embedded chain's pause after an upgrade height must outlast the reference grace, or H+1 looks on time
+    assert UPGRADE_HOLD_S * 1000 > ref.grace_ms + 100
+    assert "switch while processing block H-1" in pr.describe()
+    with pytest.raises(ConfigError, match="unknown API node contract 'pr999'"):
+        contract_for("pr999")
+    with pytest.raises(ConfigError, match="refresh tick"):
+        contract_for("pr228", refresh_tick_s=0)
+
+
+def test_stop_once_makes_a_second_stop_inside_grace_an_offender():
+    once = Contract(grace_ms=1000, stop_old=True, stop_once=True)
+    stops = [rec("/v0.3.8/api/v1/stop", S1 + t, "POST", mock="n1") for t in (100, 200)]
+    recs = [*_traffic("n1"), *stops]
+    offenders = audit(recs, TWO, once).offenders
+    assert [(o.verdict, o.reason, o.logged_ms) for o in offenders] == [("stale", "repeated_stop", S1 + 200)]
+    assert audit(recs, TWO, STOP_CONTRACT).verdict == "pass"

@@ -94,8 +94,13 @@ def test_side_by_side_journals(run, tmp_path):
     code, out, err = run("--journal", jo + ":v0.3.8", "--journal", jn + ":v0.3.9", "--switches", s, "--format", "json")
     assert code == 0, out + err
     assert [(x["node"], x["status"]) for x in json.loads(out)["stops"]] == [("node1", "ok")]
-    # explicit node names: two nodes, so node2 (which only has the new backend's journal) misses its stop
-    code, out, _ = run("--journal", jo + ":v0.3.8:node1", "--journal", jn + ":v0.3.9:node2", "--switches", s, "--format", "json")
+    # explicit node names: two nodes, so node2 (which only has the new backend's journal) misses its stop, due once
+    # the audited range (up to the last request, S1 + 30) reaches the end of the grace window
+    args = ["--journal", jo + ":v0.3.8:node1", "--journal", jn + ":v0.3.9:node2", "--switches", s, "--format", "json"]
+    code, out, _ = run(*args)
+    assert code == 0, out
+    assert {x["node"]: x["status"] for x in json.loads(out)["stops"]} == {"node1": "ok", "node2": "not_due"}
+    code, out, _ = run(*args, "--grace-ms", "20")
     assert code == 1
     assert [(o["verdict"], o["node"]) for o in json.loads(out)["offenders"]] == [("missing_stop", "node2")]
 

@@ -9,8 +9,8 @@ import pytest
 import requests
 
 import harness.cli
+from harness.audit.contracts import contract_for
 from harness.chain import ChainClient
-from harness.drive.hop import expectation_for
 from harness.model.simnet import Genesis, Simnet
 from harness.ops.live_audit import height_at, version_changes
 
@@ -111,7 +111,7 @@ def test_upgrade_then_live_audit_passes_then_catches_a_stale_request(net, mock, 
 
     # Let the chain pass the switch + the reference contract's grace window, then send an old-prefix request
     chain = ChainClient(net.rpc_url)
-    grace_blocks = -(-expectation_for("reference", 0.1).grace_ms // 100) + 2
+    grace_blocks = -(-contract_for("reference").grace_ms // 100) + 2
     chain.rpc.wait_for_height(up["upgrade_height"] + grace_blocks, timeout_s=30)
     stale_height = chain.height()
     http.get(f"{mock.url}/v0.3.8/api/v1/state?late=1")

@@ -55,4 +55,34 @@ def test_docker_tests_skip_with_reason_when_no_engine(pytester: pytest.Pytester,
     )
     result = pytester.runpytest_subprocess("-rs")
     result.assert_outcomes(skipped=1)
-    result.stdout.fnmatch_lines(["*docker*"])
+    # the -rs summary line carries the reason: where no engine answered, and the command that starts one
+    result.stdout.fnmatch_lines(["SKIPPED*no Docker engine reachable at unix:///nonexistent/docker.sock*docker-engine.sh*"])
+
+
+def test_requires_skips_on_unmet_options_naming_them(pytester: pytest.Pytester):
+    pytester.makepyfile(
+        """
+        import pytest
+        @pytest.mark.requires(versions=3)
+        def test_three(): assert False, "must not run"
+        @pytest.mark.requires(api_profile="reference")
+        def test_reference(): assert False, "must not run"
+        @pytest.mark.requires(topology="single")
+        def test_single(): pass
+        """
+    )
+    result = pytester.runpytest_subprocess("-rs", "--versions", "v0.3.8,v0.3.9", "--api-profile", "pr228")
+    result.assert_outcomes(passed=1, skipped=2)
+    result.stdout.fnmatch_lines_random(
+        [
+            "SKIPPED*needs at least 3 versions in --versions, got v0.3.8,v0.3.9*",
+            "SKIPPED*needs --api-profile reference (it asserts that contract), got pr228*",
+        ]
+    )
+
+
+def test_requires_with_an_unknown_option_is_a_usage_error(pytester: pytest.Pytester):
+    pytester.makepyfile("import pytest\n@pytest.mark.requires(colour='red')\ndef test_x(): pass\n")
+    result = pytester.runpytest_subprocess()
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines(["*unknown option need 'colour'*"])

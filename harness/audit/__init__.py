@@ -2,16 +2,17 @@
 
 records = records_from_journal(journal_json, mock_id="node1")          # GET /__admin/requests body
 timeline = SwitchTimeline([Switch("v0.3.8", 0), Switch("v0.3.9", t_switch_ms, height=42)])
-report = audit(records, timeline, Contract(grace_ms=35_000, stop_old=True))
+report = audit(records, timeline, contract_for("reference"))             # or Contract(grace_ms=..., stop_old=...)
 report.verdict, report.first_offender, report.to_text(), report.to_json()
 render_png(report, timeline, "audit.png")                                # lazy matplotlib import
 """
 
+from harness.audit.contracts import Contract, contract_for
 from harness.audit.png import render_png  # matplotlib itself is imported only when a picture is drawn
 from harness.audit.records import RequestRecord, port_class_of, record_from_url, records_from_journal, strip_version
 from harness.audit.report import report_dict, report_json, report_text
-from harness.audit.timeline import Contract, Switch, SwitchTimeline
-from harness.audit.verdict import VERDICTS, AuditReport, Offender, StopCheck, audit
+from harness.audit.timeline import Switch, SwitchTimeline
+from harness.audit.verdict import VERDICTS, AuditReport, Offender, StopCheck, SwitchSeen, audit
 
 __all__ = [
     "VERDICTS",
@@ -21,8 +22,10 @@ __all__ = [
     "RequestRecord",
     "StopCheck",
     "Switch",
+    "SwitchSeen",
     "SwitchTimeline",
     "audit",
+    "contract_for",
     "port_class_of",
     "record_from_url",
     "records_from_journal",

@@ -1,8 +1,12 @@
 """`harness audit`: judge saved WireMock journals against a switch timeline.
 
-    harness audit --journal node1.json --journal node2.json --switches switches.json [--grace-ms N]
-                  [--early-tolerance-ms N] [--no-stop-rule] [--heights FILE] [--format text|json] [--png FILE]
-                  [--max-offenders N | --all-offenders] [--max-journal-mb N]
+    harness audit --journal node1.json --journal node2.json --switches switches.json [--contract reference|pr228]
+                  [--grace-ms N] [--early-tolerance-ms N] [--no-stop-rule] [--heights FILE] [--format text|json]
+                  [--png FILE] [--max-offenders N | --all-offenders] [--max-journal-mb N]
+
+--contract NAME           what the API node promises (harness/audit/contracts.py): reference (default; old prefix and
+                          the old-version stop allowed 750 ms after the switch block) or pr228 (30 s refresh tick).
+                          --grace-ms, --early-tolerance-ms and --no-stop-rule override single terms of it.
 
 --journal FILE            the JSON body of WireMock's GET /__admin/requests; mock id = file stem, node = file stem.
 --journal FILE:VERSION    side-by-side topology: this journal is from the WireMock that serves VERSION behind nginx
@@ -35,10 +39,12 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from harness.audit.contracts import NAMES as CONTRACT_NAMES
+from harness.audit.contracts import Contract, contract_for
 from harness.audit.journal_file import DEFAULT_MAX_MB, ReadBudget, iter_journal_batches
 from harness.audit.records import RequestRecord, records_from_entries
 from harness.audit.report import DEFAULT_MAX_OFFENDERS, write_report_json
-from harness.audit.timeline import Contract, SwitchTimeline
+from harness.audit.timeline import SwitchTimeline
 from harness.audit.verdict import audit
 from harness.errors import ConfigError
 from harness.validate import arg_type, as_height, as_unix_ms, int_text, shown
@@ -65,7 +71,15 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     p.add_argument("--switches", metavar="FILE", help="JSON list of {version, from_ms, height} (required without --live).")
     p.add_argument("--heights", metavar="FILE", help="JSON list of [height, block_time_ms] for height brackets.")
-    p.add_argument("--grace-ms", type=_non_negative_int, default=0, help="Old prefix still allowed this long after a switch.")
+    p.add_argument(
+        "--contract", choices=CONTRACT_NAMES, default="reference", help="API node contract to audit against (default reference)."
+    )
+    p.add_argument(
+        "--grace-ms",
+        type=_non_negative_int,
+        default=None,
+        help="Old prefix and the old-version stop allowed this long after a switch (default: the contract's).",
+    )
     p.add_argument(
         "--early-tolerance-ms", type=_non_negative_int, default=0, help="New prefix allowed this long before its switch."
     )
@@ -184,7 +198,14 @@ def run(args: argparse.Namespace) -> int:
     timeline = SwitchTimeline.from_json(load_json_file(switches_path, "switches"), source=f"switches {switches_path}")
     records = load_records(args.journal, max_mb=args.max_journal_mb)
     heights = load_heights(Path(args.heights)) if args.heights else None
-    contract = Contract(grace_ms=args.grace_ms, stop_old=not args.no_stop_rule, early_tolerance_ms=args.early_tolerance_ms)
+    base = contract_for(args.contract)
+    contract = Contract(
+        grace_ms=base.grace_ms if args.grace_ms is None else args.grace_ms,
+        stop_old=base.stop_old and not args.no_stop_rule,
+        early_tolerance_ms=args.early_tolerance_ms,
+        switch_offset=base.switch_offset,
+        name=base.name if args.grace_ms is None else f"{base.name} (grace {args.grace_ms} ms)",
+    )
     report = audit(records, timeline, contract, heights=heights)
     cap = None if args.all_offenders else args.max_offenders
     if args.format == "json":

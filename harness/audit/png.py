@@ -10,12 +10,14 @@ from __future__ import annotations
 from collections.abc import Iterable
 from pathlib import Path
 
+from harness.audit.contracts import Contract
 from harness.audit.records import RequestRecord
-from harness.audit.timeline import Contract, SwitchTimeline
+from harness.audit.timeline import SwitchTimeline
 from harness.audit.verdict import AuditReport, audit
 
 COLOURS = {
     "ok": "#2ca02c",
+    "late": "#e377c2",
     "stale": "#d62728",
     "early": "#ff7f0e",
     "unversioned": "#9467bd",
@@ -65,7 +67,7 @@ def render_png(
     fig = Figure(figsize=(12, 4.5), dpi=100)
     FigureCanvasAgg(fig)
     ax = fig.add_subplot(1, 1, 1)
-    for verdict in ("ok", "unknown_version", "unversioned", "early", "stale"):
+    for verdict in ("ok", "unknown_version", "unversioned", "early", "late", "stale"):
         if not xs[verdict]:
             continue
         big = verdict != "ok"
@@ -90,7 +92,7 @@ def render_png(
             markersize=6,
             markerfacecolor="none",
             color="#1b5e20",
-            label=f"old-version stop, expected ({len(stops)})",
+            label=f"old-version stop ({len(stops)})",
             zorder=3,
         )
     grace_s = report.contract.grace_ms / 1000.0

@@ -27,8 +27,8 @@ def _bracket(b: tuple[int | None, int | None]) -> str:
 
 
 def report_dict(report: AuditReport, *, max_offenders: int | None = None) -> dict:
-    """`{"verdict", "counts", "offenders", ...}`; counts has exactly the five request verdicts. With max_offenders,
-    `offenders` lists the first ones only (`offenders_total` and the counts still cover all of them)."""
+    """`{"verdict", "counts", "offenders", ...}`; counts has exactly the request verdicts (VERDICTS). With
+    max_offenders, `offenders` lists the first ones only (`offenders_total` and the counts still cover all of them)."""
     c = report.contract
     listed = report.offenders if max_offenders is None else report.offenders[:max_offenders]
     return {
@@ -45,7 +45,8 @@ def report_dict(report: AuditReport, *, max_offenders: int | None = None) -> dic
         "missing_stops": sum(1 for s in report.stops if s.status == "missing"),
         "measured_old_prefix_tail_ms": dict(report.measured_old_prefix_tail_ms),
         "timeline": report.timeline.to_json(),
-        "contract": {"grace_ms": c.grace_ms, "stop_old": c.stop_old, "early_tolerance_ms": c.early_tolerance_ms},
+        "contract": c.as_dict(),
+        "switches_seen": [s.to_dict() for s in report.switches_seen],
         "end_ms": report.end_ms,
     }
 
@@ -108,19 +109,25 @@ def report_text(report: AuditReport, *, max_offenders: int = 20) -> str:
             f"{s.version} from {s.from_ms}" + (f" (h{s.height})" if s.height is not None else "")
             for s in report.timeline.switches
         ),
-        f"contract: grace_ms={c.grace_ms} stop_old={c.stop_old} early_tolerance_ms={c.early_tolerance_ms}",
+        f"contract: {c.name} grace_ms={c.grace_ms} stop_old={c.stop_old} early_tolerance_ms={c.early_tolerance_ms} "
+        f"switch_offset={c.switch_offset}",
     ]
     first = report.first_offender
     if first is not None:
         lines += ["", "first offender:", *_offender_lines(first)]
     lines += ["", "counts:"]
-    keys = ["ok", "stale", "early", "unversioned", "unknown_version"]
+    from harness.audit.verdict import VERDICTS
+
+    keys = list(VERDICTS)
     rows = [["all", *(str(report.counts[k]) for k in keys)]]
     rows += [[f"hop {v}", *(str(cnt[k]) for k in keys)] for v, cnt in report.per_hop.items()]
     rows += [[cls, *(str(cnt[k]) for k in keys)] for cls, cnt in report.per_class.items()]
     lines += ["  " + s for s in _table(rows, ["scope", *keys])]
+    if report.switches_seen:
+        lines += ["", "switch seen per node (first request on the new version):"]
+        lines += [f"  {report.timeline.versions[s.hop - 1]} -> {s.describe()}" for s in report.switches_seen]
     if report.stops:
-        lines += ["", "stop rule (one POST /<old>/api/v1/stop per node after each switch):"]
+        lines += ["", "stop rule (one POST /<old>/api/v1/stop per node inside the grace window after each switch):"]
         srows = [
             [f"{s.old_version}", s.node, s.status, str(s.stop_ms) if s.stop_ms is not None else "-", str(s.repeated)]
             for s in report.stops
@@ -141,7 +148,7 @@ def report_text(report: AuditReport, *, max_offenders: int = 20) -> str:
         ]
         orows = [
             [
-                o.verdict + (f"/{o.reason}" if o.reason == "repeated_stop" else ""),
+                o.verdict + (f"/{o.reason}" if o.reason in ("repeated_stop", "late_stop") else ""),
                 str(o.logged_ms) if o.logged_ms is not None else "-",
                 o.method,
                 o.url,

@@ -1,9 +1,9 @@
-"""The switch timeline (which version is expected when) and the contract of the profile under test.
+"""The switch timeline: which version is expected when (the contract is in contracts.py).
 
 Boundaries (both windows contain their start and exclude their end, like `from_ms` itself):
 - a switch to version V at `from_ms` S means: from S on (S included) V is expected;
 - grace: the previous version is still allowed in [S, S + grace_ms); a request at exactly S + grace_ms with the
-  old prefix is `stale`. With grace_ms 0, an old-prefix request at exactly S is already stale;
+  old prefix is `late` or `stale`. With grace_ms 0, an old-prefix request at exactly S is already one;
 - early tolerance: V is allowed in [S - early_tolerance_ms, S); at S - early_tolerance_ms - 1 it is `early`.
 """
 
@@ -120,23 +120,3 @@ class SwitchTimeline:
 
     def __len__(self) -> int:
         return len(self.switches)
-
-
-@dataclass(frozen=True, slots=True)
-class Contract:
-    """What the profile under test promises.
-
-    grace_ms: after a switch, the previous version's prefix is still allowed for this long ([PR228]: >= 35 s).
-    stop_old: exactly one `POST /<old>/api/v1/stop` per node is due after each switch ([PR228]); [later]: False.
-    early_tolerance_ms: a later version's prefix is allowed this long before its switch (clock slack).
-    """
-
-    grace_ms: int = 0
-    stop_old: bool = True
-    early_tolerance_ms: int = 0
-
-    def __post_init__(self) -> None:
-        _int_field(self.grace_ms, "grace_ms")
-        _int_field(self.early_tolerance_ms, "early_tolerance_ms")
-        if not isinstance(self.stop_old, bool):
-            raise ConfigError(f"stop_old: expected true or false, got {self.stop_old!r}")

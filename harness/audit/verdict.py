@@ -1,22 +1,31 @@
-"""The audit engine: a verdict per request, counts, offenders and the stop rule. Pure; no I/O.
+"""The audit engine: a verdict per request, each node's observed switch, counts, offenders and the stop rule.
+Pure; no I/O. The contract behind the rules is described in contracts.py.
 
-Verdict of one request seen with version V at time t (E = the version expected at t, see timeline.py):
+Verdict of one request of node N seen with version V at time t (E = the version expected at t, see timeline.py):
 - `unversioned`: no version prefix; `unknown_version`: a prefix that is not in the timeline;
-- `ok`: V == E, or V is an older version still inside its grace window, or V is a later version inside its early
-  tolerance, or V's request is the one expected `POST /<V>/api/v1/stop` of a node after V was replaced;
-- `stale`: V is older than E and t >= (switch away from V) + grace_ms; also an old-version stop after the grace
-  window when the node had already stopped that version (reason `repeated_stop`);
-- `early`: V is later than E and t < (switch to V) - early_tolerance_ms.
+- `ok`: V == E, or V is an older version inside its grace window, or V is a later version inside its early
+  tolerance, or V's request is node N's first `POST /<V>/api/v1/stop` after V was replaced, inside the grace window;
+- `early`: V is later than E and t < (switch to V) - early_tolerance_ms;
+- `late`: V is older than E, t >= (switch away from V) + grace_ms, and node N had not yet sent a request on any
+  later version (its own switch came late, or never); also N's first old-version stop when it comes that late
+  (reason `late_stop`);
+- `stale`: V is older than E, t >= (switch away from V) + grace_ms, and node N had already sent requests on a later
+  version (a client that kept the old prefix); also a further old-version stop after the grace window when the
+  node had already stopped that version (reason `repeated_stop`).
+
+Observed switch (`AuditReport.switches_seen`): for each hop and node, the first request on the new (or a later)
+version: when it came relative to the switch block and which block was the latest then. This is how a report says
+"switched one block late" or "never used v0.3.9", from the MLNode journals alone.
 
 Stop rule (contract.stop_old): for each hop k (old -> new at S_k) and each node, the stops considered are
-`POST /<old>/api/v1/stop` with S_k <= t. The first (in time) is the expected stop and `ok`. Further stops inside
-the grace window are old-prefix traffic the contract tolerates (a profile whose cached worker clients still
-reconcile through the old prefix sends them; `ok`); a further stop at or after S_k + grace_ms is a `stale`
-offender (reason `repeated_stop`). Callers that want exactly one stop count `report.stops[*].repeated` plus
-the stops they see. A node without one is a `missing_stop` offender when the audited range reaches
-S_k + grace_ms (otherwise the stop is `not_due` yet: the API may still send it). The range ends at `end_ms`,
-by default the last record's time. The nodes are `nodes`, else every node key seen (node_id, else mock id).
-A `stop` with the *current* version (reconciliation) is an ordinary request.
+`POST /<old>/api/v1/stop` with S_k <= t. The first (in time) is the expected stop: `ok` inside [S_k, S_k + grace),
+`late` (reason `late_stop`) after it. Further stops inside the grace window are old-prefix traffic the contract
+tolerates (`ok`) unless it says `stop_once`; a further stop at or after S_k + grace_ms is a `stale` offender
+(reason `repeated_stop`). A node
+without any is a `missing_stop` offender when the audited range reaches S_k + grace_ms (otherwise `not_due`: the
+API may still send it). The range ends at `end_ms`, by default the last record's time. The nodes are `nodes`, else
+every node key seen (node_id, else mock id). A `stop` with the *current* version (reconciliation) is an ordinary
+request.
 
 Results do not depend on input order: records are sorted by (logged_ms, mock, node, id, method, url, ...).
 """
@@ -31,18 +40,19 @@ from dataclasses import dataclass, field
 from operator import attrgetter
 from typing import Any
 
+from harness.audit.contracts import Contract
 from harness.audit.records import RequestRecord
-from harness.audit.timeline import Contract, SwitchTimeline
+from harness.audit.timeline import SwitchTimeline
 from harness.errors import ConfigError
 from harness.util.fastinit import fast_constructor
 
-VERDICTS = ("ok", "stale", "early", "unversioned", "unknown_version")
+VERDICTS = ("ok", "late", "stale", "early", "unversioned", "unknown_version")
 STOP_ENDPOINT = "/api/v1/stop"
 
 
 @dataclass(frozen=True, slots=True)
 class Offender:
-    verdict: str  # stale | early | unversioned | unknown_version | missing_stop
+    verdict: str  # late | stale | early | unversioned | unknown_version | missing_stop
     method: str
     url: str
     logged_ms: int | None  # None for a missing stop (no request exists)
@@ -52,7 +62,7 @@ class Offender:
     node: str | None
     port_class: str | None
     height_bracket: tuple[int | None, int | None] = (None, None)
-    reason: str = ""  # repeated_stop, or a short human explanation
+    reason: str = ""  # late_stop, repeated_stop, not_switched, or a short human explanation
     served_by_version: str | None = None
     request_id: str = ""
 
@@ -98,7 +108,7 @@ class StopCheck:
     hop: int  # index of the switch in the timeline (>= 1)
     old_version: str
     node: str
-    status: str  # ok | missing | not_due
+    status: str  # ok | late | missing | not_due
     stop_ms: int | None
     repeated: int
 
@@ -110,6 +120,46 @@ class StopCheck:
             "status": self.status,
             "stop_ms": self.stop_ms,
             "repeated": self.repeated,
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class SwitchSeen:
+    """When one node was first seen on the new version of one hop (a request on it or on a later version)."""
+
+    hop: int  # index of the switch in the timeline (>= 1)
+    new_version: str
+    node: str
+    first_ms: int | None  # None: the node never used the new (or a later) version in the audited range
+    delay_ms: int | None  # first_ms minus the switch time (negative: before the switch block)
+    latest_height: int | None  # the latest block whose header time is <= first_ms
+    switch_height: int | None  # the block whose processing had to switch the node (the timeline's block at S)
+
+    @property
+    def blocks_after(self) -> int | None:
+        """How many blocks after the switch block the node was first seen on the new version (0: in time)."""
+        if self.latest_height is None or self.switch_height is None:
+            return None
+        return self.latest_height - self.switch_height
+
+    def describe(self) -> str:
+        if self.first_ms is None:
+            return f"{self.node}: never used {self.new_version} (or a later version)"
+        where = f", latest block {self.latest_height}" if self.latest_height is not None else ""
+        late = self.blocks_after
+        blocks = "" if not late else f" ({abs(late)} block{'s' if abs(late) > 1 else ''} {'after' if late > 0 else 'before'})"
+        return f"{self.node}: first {self.new_version} request {self.delay_ms:+d} ms from the switch block{where}{blocks}"
+
+    def to_dict(self) -> dict:
+        return {
+            "hop": self.hop,
+            "new_version": self.new_version,
+            "node": self.node,
+            "first_ms": self.first_ms,
+            "delay_ms": self.delay_ms,
+            "latest_height": self.latest_height,
+            "switch_height": self.switch_height,
+            "blocks_after": self.blocks_after,
         }
 
 
@@ -127,6 +177,7 @@ class AuditReport:
     measured_old_prefix_tail_ms: dict[str, int | None]  # "v0.3.8->v0.3.9" -> ms from switch to last old request
     end_ms: int | None
     expected_stop_indexes: frozenset[int] = field(default_factory=frozenset)
+    switches_seen: list[SwitchSeen] = field(default_factory=list)
 
     @property
     def verdict(self) -> str:
@@ -225,116 +276,188 @@ def audit(
     if not isinstance(timeline, SwitchTimeline):
         timeline = SwitchTimeline(timeline)  # any sequence of Switch
     recs, times = sort_records(records)
-    n_versions = len(timeline)
-    starts = [s.from_ms for s in timeline.switches]
-    versions = timeline.versions
-    # Where each version appears (a rollback makes a version appear again later in the timeline).
-    positions: dict[str, list[int]] = {}
-    for i, v in enumerate(versions):
-        positions.setdefault(v, []).append(i)
-    grace, tol, stop_old = contract.grace_ms, contract.early_tolerance_ms, contract.stop_old
     if end_ms is None:
         end_ms = times[-1] if times else None
-    bracket = _bracket_fn(heights, timeline)
-    node_set = set(nodes) if nodes is not None else None
+    job = _Job(recs, times, timeline, contract, set(nodes) if nodes is not None else None, _bracket_fn(heights, timeline))
+    resolved = job.resolve_versions()
+    first_seen = job.first_seen_on_later(resolved)
+    verdicts, offenders, tails = job.judge_requests(resolved, first_seen)
+    stops = job.check_stops(end_ms, offenders)
+    offenders.sort(key=Offender.sort_key)
+    counts, per_hop, per_class = job.count(verdicts)
+    versions = timeline.versions
+    return AuditReport(
+        timeline=timeline,
+        contract=contract,
+        records=recs,
+        verdicts=verdicts,
+        offenders=offenders,
+        counts=counts,
+        per_hop=per_hop,
+        per_class=per_class,
+        stops=stops,
+        measured_old_prefix_tail_ms={f"{versions[h - 1]}->{versions[h]}": tails.get(h) for h in range(1, len(versions))},
+        end_ms=end_ms,
+        expected_stop_indexes=frozenset(job.expected_stop),
+        switches_seen=job.switches_seen(first_seen, heights),
+    )
 
-    # Stop rule: records are in time order, so the first old-version stop seen per (hop, node) is the expected one.
-    expected_stop: set[int] = set()
-    stop_first: dict[tuple[int, str], int] = {}
-    stop_repeats: dict[tuple[int, str], int] = {}
-    verdicts: list[str] = []
-    offenders: list[Offender] = []
-    tails: dict[int, int] = {}
-    counts = _zero()
-    per_hop = {v: _zero() for v in versions}
-    # Segment e holds the records whose expected version is versions[e] (times are sorted).
-    bounds = [0, *(bisect.bisect_left(times, s) for s in starts[1:]), len(recs)]
-    append_verdict, append_offender, new_offender = verdicts.append, offenders.append, _new_offender
-    for e in range(n_versions):
-        current = versions[e]
-        lo, hi = bounds[e], bounds[e + 1]
-        older: dict[str | None, int | None] = {}  # seen version -> its appearance the verdict uses (cached per segment)
-        for i in range(lo, hi):
-            r = recs[i]
-            seen = r.version_seen
-            if seen == current:
-                append_verdict("ok")
-                continue
-            t = r.logged_ms
-            reason = ""
-            if seen is None:
-                verdict = "unversioned"
-            else:
-                if seen in older:
-                    vi = older[seen]
+
+UNVERSIONED, UNKNOWN = -1, -2  # resolved version indexes of records without a timeline version
+
+
+class _Job:
+    """One audit run: the named steps of `audit()` over sorted records."""
+
+    def __init__(self, recs, times, timeline: SwitchTimeline, contract: Contract, node_set, bracket) -> None:
+        self.recs, self.times, self.timeline, self.contract = recs, times, timeline, contract
+        self.node_set, self.bracket = node_set, bracket
+        self.versions = timeline.versions
+        self.starts = [s.from_ms for s in timeline.switches]
+        # Segment e holds the records whose expected version is versions[e] (times are sorted).
+        self.bounds = [0, *(bisect.bisect_left(times, s) for s in self.starts[1:]), len(recs)]
+        # Where each version appears (a rollback makes a version appear again later in the timeline).
+        self.positions: dict[str, list[int]] = {}
+        for i, v in enumerate(self.versions):
+            self.positions.setdefault(v, []).append(i)
+        self.node_keys = [n if n is not None else m for n, m in map(attrgetter("node_id", "mock_id"), recs)]
+        self.expected_stop: set[int] = set()
+        self.stop_first: dict[tuple[int, str], int] = {}
+        self.stop_repeats: dict[tuple[int, str], int] = {}
+
+    def segments(self) -> Iterable[tuple[int, int, int]]:
+        for e in range(len(self.versions)):
+            yield e, self.bounds[e], self.bounds[e + 1]
+
+    def resolve_versions(self) -> list[int]:
+        """Per record, the timeline index its version stands for (relative to the record's segment: the latest
+        earlier appearance of an old version wins over a later one not yet switched to), or UNVERSIONED/UNKNOWN."""
+        out: list[int] = []
+        append, positions = out.append, self.positions
+        for e, lo, hi in self.segments():
+            current = self.versions[e]
+            older: dict[str, int] = {}  # seen version -> the index it stands for (cached per segment)
+            for r in self.recs[lo:hi]:
+                seen = r.version_seen
+                if seen == current:
+                    append(e)
+                elif seen is None:
+                    append(UNVERSIONED)
+                elif seen in older:
+                    append(older[seen])
                 else:
                     pos = positions.get(seen)
-                    # the latest earlier appearance (an old version) wins over a later one (not yet switched to)
                     k = bisect.bisect_left(pos, e) if pos else 0
-                    vi = older[seen] = None if pos is None else (pos[k - 1] if k > 0 else pos[0])
-                if vi is None:
+                    older[seen] = UNKNOWN if pos is None else (pos[k - 1] if k > 0 else pos[0])
+                    append(older[seen])
+        return out
+
+    def first_seen_on_later(self, resolved: list[int]) -> dict[tuple[int, str], int]:
+        """{(hop k, node): index of the node's first record on version k or later} (records are in time order)."""
+        first: dict[tuple[int, str], int] = {}
+        reached: dict[str, int] = {}
+        keys = self.node_keys
+        for i, vi in enumerate(resolved):
+            if vi < 1:
+                continue
+            node = keys[i]
+            top = reached.get(node, 0)
+            if vi > top:
+                for k in range(top + 1, vi + 1):
+                    first[(k, node)] = i
+                reached[node] = vi
+        return first
+
+    def judge_requests(self, resolved, first_seen) -> tuple[list[str], list[Offender], dict[int, int]]:
+        """A verdict per record (aligned with the sorted records), the request offenders and the old-prefix tails."""
+        grace, tol, stop_old = self.contract.grace_ms, self.contract.early_tolerance_ms, self.contract.stop_old
+        starts, recs, node_set = self.starts, self.recs, self.node_set
+        verdicts: list[str] = []
+        offenders: list[Offender] = []
+        tails: dict[int, int] = {}
+        for e, lo, hi in self.segments():
+            for i in range(lo, hi):
+                vi = resolved[i]
+                if vi == e:
+                    verdicts.append("ok")
+                    continue
+                r = recs[i]
+                t = r.logged_ms
+                reason = ""
+                if vi == UNVERSIONED:
+                    verdict = "unversioned"
+                elif vi == UNKNOWN:
                     verdict = "unknown_version"
                 elif vi > e:
                     verdict = "ok" if t >= starts[vi] - tol else "early"
-                else:  # an older version than expected: grace, or the old-version stop
+                else:  # an older version than expected: grace, late or stale, or the old-version stop
                     hop = vi + 1
-                    node = r.node_key if stop_old and r.method == "POST" and r.endpoint == STOP_ENDPOINT else None
-                    if node is not None and (node_set is None or node in node_set):
+                    node = self.node_keys[i]
+                    past_grace = t >= starts[hop] + grace
+                    if stop_old and r.method == "POST" and r.endpoint == STOP_ENDPOINT and (node_set is None or node in node_set):
                         key = (hop, node)
-                        if key in stop_first:
-                            stop_repeats[key] = stop_repeats.get(key, 0) + 1
-                            if t >= starts[hop] + grace:
-                                verdict, reason = "stale", "repeated_stop"
-                            else:
-                                verdict = "ok"  # old-prefix traffic inside the grace window
+                        if key not in self.stop_first:
+                            self.stop_first[key] = i
+                            self.expected_stop.add(i)
+                            verdict, reason = ("late", "late_stop") if past_grace else ("ok", "")
                         else:
-                            stop_first[key] = i
-                            expected_stop.add(i)
-                            verdict = "ok"
+                            self.stop_repeats[key] = self.stop_repeats.get(key, 0) + 1
+                            repeat_is_offence = past_grace or self.contract.stop_once
+                            verdict, reason = ("stale", "repeated_stop") if repeat_is_offence else ("ok", "")
+                    elif not past_grace:
+                        verdict = "ok"
                     else:
-                        verdict = "ok" if t < starts[hop] + grace else "stale"
-                    if t - starts[hop] > tails.get(hop, -1) and i not in expected_stop:
+                        switched = first_seen.get((hop, node))
+                        verdict = "stale" if switched is not None and switched < i else "late"
+                        if verdict == "late":
+                            reason = "not_switched"
+                    if i not in self.expected_stop and t - starts[hop] > tails.get(hop, -1):
                         tails[hop] = t - starts[hop]
-            append_verdict(verdict)
-            if verdict != "ok":
-                append_offender(
-                    new_offender(
-                        verdict=verdict,
-                        method=r.method,
-                        url=r.url,
-                        logged_ms=t,
-                        expected_version=current,
-                        seen_version=seen,
-                        mock_id=r.mock_id,
-                        node=r.node_key,
-                        port_class=r.port_class,
-                        height_bracket=bracket(t),
-                        reason=reason,
-                        served_by_version=r.served_by_version,
-                        request_id=r.request_id,
-                    )
-                )
-        for verdict, n in Counter(verdicts[lo:hi]).items():
-            per_hop[current][verdict] += n
-            counts[verdict] += n
-    per_class = {"management": _zero(), "inference": _zero()}
-    for (verdict, port_class), n in Counter(zip(verdicts, map(attrgetter("port_class"), recs), strict=True)).items():
-        per_class[port_class][verdict] += n
+                verdicts.append(verdict)
+                if verdict != "ok":
+                    offenders.append(self._offender(r, verdict, reason, self.versions[e]))
+        return verdicts, offenders, tails
 
-    stops: list[StopCheck] = []
-    if stop_old and n_versions > 1:
-        pairs = set(map(attrgetter("node_id", "mock_id"), recs))
-        all_nodes = sorted(node_set if node_set is not None else {n if n is not None else m for n, m in pairs})
-        for hop in range(1, n_versions):
+    def _offender(self, r: RequestRecord, verdict: str, reason: str, expected: str) -> Offender:
+        return _new_offender(
+            verdict=verdict,
+            method=r.method,
+            url=r.url,
+            logged_ms=r.logged_ms,
+            expected_version=expected,
+            seen_version=r.version_seen,
+            mock_id=r.mock_id,
+            node=r.node_key,
+            port_class=r.port_class,
+            height_bracket=self.bracket(r.logged_ms),
+            reason=reason,
+            served_by_version=r.served_by_version,
+            request_id=r.request_id,
+        )
+
+    def all_nodes(self) -> list[str]:
+        if self.node_set is not None:
+            return sorted(self.node_set)
+        return sorted(set(self.node_keys))
+
+    def check_stops(self, end_ms: int | None, offenders: list[Offender]) -> list[StopCheck]:
+        """The stop rule per hop and node; appends a `missing_stop` offender for each stop that was due."""
+        if not self.contract.stop_old or len(self.versions) < 2:
+            return []
+        grace, starts, versions = self.contract.grace_ms, self.starts, self.versions
+        stops: list[StopCheck] = []
+        nodes = self.all_nodes()
+        for hop in range(1, len(versions)):
             old = versions[hop - 1]
             due = end_ms is not None and end_ms >= starts[hop] + grace
-            for node in all_nodes:
-                first = stop_first.get((hop, node))
+            for node in nodes:
+                first = self.stop_first.get((hop, node))
                 if first is not None:
-                    status, stop_ms = "ok", recs[first].logged_ms
+                    stop_ms = self.recs[first].logged_ms
+                    status = "late" if stop_ms >= starts[hop] + grace else "ok"
                 else:
                     status, stop_ms = ("missing" if due else "not_due"), None
-                stops.append(StopCheck(hop, old, node, status, stop_ms, stop_repeats.get((hop, node), 0)))
+                stops.append(StopCheck(hop, old, node, status, stop_ms, self.stop_repeats.get((hop, node), 0)))
                 if status == "missing":
                     offenders.append(
                         Offender(
@@ -347,25 +470,38 @@ def audit(
                             mock_id=None,
                             node=node,
                             port_class="management",
-                            height_bracket=bracket(starts[hop]),
+                            height_bracket=self.bracket(starts[hop]),
                             reason=f"no POST /{old}{STOP_ENDPOINT} from node {node} in "
                             f"[{starts[hop]}, {end_ms}] after the switch to {versions[hop]}",
                         )
                     )
+        return stops
 
-    offenders.sort(key=Offender.sort_key)
-    tail_report = {f"{versions[h - 1]}->{versions[h]}": tails.get(h) for h in range(1, n_versions)}
-    return AuditReport(
-        timeline=timeline,
-        contract=contract,
-        records=recs,
-        verdicts=verdicts,
-        offenders=offenders,
-        counts=counts,
-        per_hop=per_hop,
-        per_class=per_class,
-        stops=stops,
-        measured_old_prefix_tail_ms=tail_report,
-        end_ms=end_ms,
-        expected_stop_indexes=frozenset(expected_stop),
-    )
+    def count(self, verdicts: list[str]) -> tuple[dict[str, int], dict[str, dict[str, int]], dict[str, dict[str, int]]]:
+        counts = _zero()
+        per_hop = {v: _zero() for v in self.versions}
+        for e, lo, hi in self.segments():
+            for verdict, n in Counter(verdicts[lo:hi]).items():
+                per_hop[self.versions[e]][verdict] += n
+                counts[verdict] += n
+        per_class = {"management": _zero(), "inference": _zero()}
+        for (verdict, port_class), n in Counter(zip(verdicts, map(attrgetter("port_class"), self.recs), strict=True)).items():
+            per_class[port_class][verdict] += n
+        return counts, per_hop, per_class
+
+    def switches_seen(self, first_seen: dict[tuple[int, str], int], heights) -> list[SwitchSeen]:
+        """Per hop and node: when the node was first seen on the new version, in ms and blocks from the switch."""
+        switches = self.timeline.switches
+        block_at = {t: h for h, t in heights} if heights is not None else {s.from_ms: s.height for s in switches}
+        out: list[SwitchSeen] = []
+        for hop in range(1, len(switches)):
+            s = switches[hop]
+            switch_height = block_at.get(s.from_ms)
+            for node in self.all_nodes():
+                i = first_seen.get((hop, node))
+                if i is None:
+                    out.append(SwitchSeen(hop, s.version, node, None, None, None, switch_height))
+                    continue
+                t = self.recs[i].logged_ms
+                out.append(SwitchSeen(hop, s.version, node, t, t - s.from_ms, self.bracket(t)[0], switch_height))
+        return out

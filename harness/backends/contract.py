@@ -78,6 +78,28 @@ WHY: dict[Capability, str] = {
 }
 
 
+# Run options a scenario may need (`@pytest.mark.requires(..., versions=3, api_profile="reference")`): option ->
+# (is it met?, what to say). A scenario whose need is not met is skipped with the option named, like a capability.
+OPTION_NEEDS: dict[str, tuple[Any, str]] = {
+    "versions": (lambda opts, n: len(opts.versions) >= n, "needs at least {want} versions in --versions, got {have}"),
+    "api_profile": (lambda opts, p: opts.api_profile == p, "needs --api-profile {want} (it asserts that contract), got {have}"),
+    "topology": (lambda opts, t: opts.topology == t, "needs --topology {want}, got {have}"),
+}
+
+
+def unmet_options(opts: Any, needs: dict[str, Any]) -> list[str]:
+    """Reasons, one per unmet option need (`versions=3`, `api_profile="reference"`, `topology="single"`)."""
+    out = []
+    for option, want in sorted(needs.items()):
+        if option not in OPTION_NEEDS:
+            raise ConfigError(f"requires(): unknown option need {option!r}; known: {', '.join(sorted(OPTION_NEEDS))}")
+        met, text = OPTION_NEEDS[option]
+        if not met(opts, want):
+            have = ",".join(opts.versions) if option == "versions" else getattr(opts, option)
+            out.append(text.format(want=want, have=have))
+    return out
+
+
 @dataclass(frozen=True)
 class MLNodeEndpoint:
     """One MLNode as the API node sees it, plus where to read what it received."""
@@ -143,6 +165,9 @@ class TestnetInfo:
     api_under_test: str = ""
     # The same for the chain: "model simnet" or "inferenced main@312044d2 (sha256 ...)"
     chain_under_test: str = ""
+    # The API node's worker-client refresh tick, when it refreshes on one (the pr228 contract's grace); None: the
+    # contract's default (PR #228's 30 s)
+    api_refresh_tick_s: float | None = None
 
     def under_test(self) -> str:
         return f"API node: {self.api_under_test or self.api_kind}; chain: {self.chain_under_test or 'unknown'}"

@@ -23,6 +23,7 @@ from pathlib import Path
 
 import requests
 
+from harness.audit.contracts import UPGRADE_HOLD_S
 from harness.backends import docker_upstream as upstream
 from harness.backends import docker_util
 from harness.backends.common import write_reference_api_config
@@ -154,6 +155,7 @@ class DockerTestnet(BaseTestnet):
         gdir.mkdir(parents=True, exist_ok=True)
         genesis = Genesis(
             block_time_s=self.opts.block_time_s,
+            upgrade_hold_s=UPGRADE_HOLD_S,  # "switched at H + 1" is caught by the audit (contracts.py)
             voting_period_blocks=self.voting_period_blocks,
             initial_mlnode_version=self.opts.start_version,
             chain_id=self.info.chain_id,
@@ -192,12 +194,14 @@ class DockerTestnet(BaseTestnet):
                 start_version=self.opts.start_version,
                 ports=ports,
             )
+        intervals = {**api_intervals(self.opts.block_time_s, self.opts.api_profile), **self.api_interval_overrides}
+        self.info.api_refresh_tick_s = intervals["client_refresh_s"]  # the running node's tick (pr228's grace)
         return write_reference_api_config(
             cfg_dir,
             chain_url=chain_url,
             start_version=self.opts.start_version,
             profile=self.opts.api_profile,
-            intervals={**api_intervals(self.opts.block_time_s, self.opts.api_profile), **self.api_interval_overrides},
+            intervals=intervals,
             api={
                 "public_server_port": ports["public"].inner,
                 "admin_server_port": ports["admin"].inner,

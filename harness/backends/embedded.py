@@ -11,6 +11,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
+from harness.audit.contracts import UPGRADE_HOLD_S
 from harness.backends.common import write_reference_api_config
 from harness.backends.contract import BaseTestnet, Capability, Endpoints, MLNodeEndpoint, TestnetInfo
 from harness.chain.keys import DEV_MNEMONIC
@@ -160,6 +161,7 @@ class EmbeddedTestnet(BaseTestnet):
         logs = self.workdir / "logs"
         genesis = Genesis(
             block_time_s=self.opts.block_time_s,
+            upgrade_hold_s=UPGRADE_HOLD_S,  # "switched at H + 1" is caught by the audit (contracts.py)
             voting_period_blocks=self.voting_period_blocks,
             initial_mlnode_version=self.opts.start_version,
             chain_id=self.info.chain_id,
@@ -199,12 +201,14 @@ class EmbeddedTestnet(BaseTestnet):
         self.wait_nodes_inference()
 
     def _write_api_config(self, chain_url: str) -> Path:
+        intervals = {**api_intervals(self.opts.block_time_s, self.opts.api_profile), **self.api_interval_overrides}
+        self.info.api_refresh_tick_s = intervals["client_refresh_s"]  # the running node's tick (pr228's grace)
         return write_reference_api_config(
             self.workdir / "apinode",
             chain_url=chain_url,
             start_version=self.opts.start_version,
             profile=self.opts.api_profile,
-            intervals={**api_intervals(self.opts.block_time_s, self.opts.api_profile), **self.api_interval_overrides},
+            intervals=intervals,
             api={"public_server_port": 0, "admin_server_port": 0, "ml_server_port": 0, "poc_callback_url": ""},
             profile_overrides=self.api_overrides,
         )

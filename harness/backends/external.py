@@ -98,8 +98,11 @@ class ExternalTestnet(BaseTestnet):
         try:
             block_time = float(env.get("HARNESS_BLOCK_TIME", "5"))
             self.voting_period_blocks = int(env.get("HARNESS_VOTING_PERIOD_BLOCKS", "8"))
+            tick = float(env["HARNESS_API_REFRESH_TICK_S"]) if env.get("HARNESS_API_REFRESH_TICK_S") else None
         except ValueError:
-            raise ConfigError("HARNESS_BLOCK_TIME / HARNESS_VOTING_PERIOD_BLOCKS must be numbers") from None
+            raise ConfigError(
+                "HARNESS_BLOCK_TIME / HARNESS_VOTING_PERIOD_BLOCKS / HARNESS_API_REFRESH_TICK_S must be numbers"
+            ) from None
         mnemonic = env.get("HARNESS_GOV_MNEMONIC", "")
         self._key_hex = env.get("HARNESS_GOV_KEY_HEX", "")
         if not mnemonic and not self._key_hex:
@@ -119,6 +122,7 @@ class ExternalTestnet(BaseTestnet):
                 api_kind=kind,
                 api_under_test=f"external API node at {env['HARNESS_API_PUBLIC']} ({kind})",
                 chain_under_test=f"external chain at {env['HARNESS_CHAIN_RPC']}",
+                api_refresh_tick_s=tick,
             )
         )
         self.capabilities = API_KINDS[kind]

@@ -1,27 +1,40 @@
-"""Assertions scenarios share; each failure message explains itself (audit table, counts, what was expected)."""
+"""What a clean hop is, in one place: scenarios assert it (`assert_hop_clean`), `harness demo` prints it
+(`hop_problems`). Each problem explains itself (audit table, failed requests, what was expected)."""
 
 from __future__ import annotations
 
 
-def assert_hop_clean(hop, testnet, *, exact_stop: bool = True) -> None:
-    """Audit passed, the old version got exactly one stop per node, and the chat answer came from the new version.
-
-    `exact_stop=False` for profiles whose cached worker clients may still reconcile (stop + inference/up) through
-    the old prefix inside the grace window (pr228): the audit's stop rule then demands one stop and no repeat
-    after the grace window."""
-    __tracebackhide__ = True
-    assert hop.audit.verdict == "pass", f"prefix audit failed for {hop.from_version} -> {hop.to_version}:\n{hop.audit.to_text()}"
-    for c in ("stale", "early", "unversioned", "unknown_version"):
-        assert hop.audit.counts.get(c, 0) == 0, f"{c} requests: {hop.audit.counts}"
-    for node in testnet.mlnodes:
-        if not exact_stop:
-            assert hop.old_stops.get(node.id, 0) >= 1, f"{node.id}: no POST /{hop.from_version}/api/v1/stop: {hop.old_stops}"
-            continue
-        assert hop.old_stops.get(node.id, 0) == 1, (
-            f"{node.id}: expected exactly one POST /{hop.from_version}/api/v1/stop after the switch, got {hop.old_stops}"
+def hop_problems(hop, testnet) -> list[str]:
+    """Everything wrong with a hop, empty when it is clean: the prefix audit (every request's prefix, each node's
+    switch, the old-version stop the contract demands), the old version stopped on every node, no user chat failed
+    across the switch outside the windows the hop itself opened (by name), and the chat after the switch answered by
+    the new version."""
+    problems: list[str] = []
+    audit = hop.audit
+    if audit.verdict != "pass":
+        problems.append(f"prefix audit failed for {hop.from_version} -> {hop.to_version}:\n{audit.to_text()}")
+    if audit.contract.stop_old:
+        unstopped = [n.id for n in testnet.mlnodes if hop.old_stops.get(n.id, 0) < 1]
+        if unstopped:
+            problems.append(f"no POST /{hop.from_version}/api/v1/stop after the switch on {unstopped}: {hop.old_stops}")
+    failed = hop.user_failures
+    if failed:
+        problems.append(
+            f"{len(failed)} user chats failed across {hop.from_version} -> {hop.to_version} (switch at {hop.switch_ms} ms) "
+            f"outside the hop's own windows {[w.name for w in hop.windows]}:\n" + "\n".join(f.describe() for f in failed[:10])
         )
-    assert hop.chat_after is not None, "no chat was sent after the switch"
-    assert hop.chat_after.ok, f"chat after the switch failed: {hop.chat_after}"
-    assert hop.to_version in hop.chat_after.content, (
-        f"chat after the switch answered {hop.chat_after.content!r}, expected the {hop.to_version} MLNode"
-    )
+    chat = hop.chat_after
+    if chat is None:
+        problems.append("no chat was sent after the switch")
+    elif not chat.ok:
+        problems.append(f"chat after the switch failed: {chat}")
+    elif hop.to_version not in chat.content:
+        problems.append(f"chat after the switch answered {chat.content!r}, expected the {hop.to_version} MLNode")
+    return problems
+
+
+def assert_hop_clean(hop, testnet) -> None:
+    """Fail with every problem `hop_problems` finds."""
+    __tracebackhide__ = True
+    problems = hop_problems(hop, testnet)
+    assert not problems, "\n\n".join(problems)

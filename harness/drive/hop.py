@@ -1,9 +1,10 @@
 """One upgrade hop, as an operator would run it: propose through governance, vote, wait for the height,
 drive management and inference traffic across the switch, audit the journals, report.
 
-    runner = UpgradeRunner(testnet)
+    runner = UpgradeRunner(testnet)    # audits against contract_for(testnet.info.api_profile, ...)
     hop = runner.hop("v0.3.9")         # HopReport
     assert hop.audit.verdict == "pass", hop.audit.to_text()
+    assert not hop.user_failures       # chats that failed outside the windows the hop itself made (admin disable, PoC)
 """
 
 from __future__ import annotations
@@ -12,32 +13,19 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from harness.audit.contracts import Contract, contract_for
 from harness.backends.contract import Capability
-from harness.backends.embedded import api_intervals
 from harness.drive.api import ChatResult
 from harness.drive.collect import collect_records
-from harness.drive.traffic import ChatTraffic
+from harness.drive.traffic import ChatTraffic, SentChat, Window, unexcused
 from harness.util.wait import wait_until
 from harness.versions import check_version
 
 
-@dataclass(frozen=True)
-class Expectation:
-    """What the harness demands of an API-node profile: when it must switch, how long the old prefix may linger."""
-
-    switch_offset: int  # the switch is due when block H + offset is processed
-    grace_ms: int
-    stop_old: bool
-
-
-def expectation_for(profile: str, block_time_s: float) -> Expectation:
-    """The profile's knobs and audit contract, from the API node's profile table (one source of truth)."""
-    from harness.model.apinode import PROFILES
-
-    prof = PROFILES[profile]
-    refresh_s = api_intervals(block_time_s, profile)["client_refresh_s"]
-    contract = prof.contract(block_time_s=block_time_s, client_refresh_s=refresh_s)
-    return Expectation(switch_offset=prof.switch_offset, grace_ms=contract.grace_ms, stop_old=contract.stop_old)
+def contract_of(testnet) -> Contract:
+    """The contract the API node under test is audited against: its profile's, with its own refresh tick."""
+    info = testnet.info
+    return contract_for(info.api_profile, refresh_tick_s=info.api_refresh_tick_s, block_time_s=info.block_time_s)
 
 
 @dataclass
@@ -52,12 +40,18 @@ class HopReport:
     finished_ms: int
     audit: object  # harness.audit.AuditReport over everything journaled so far
     chat_after: ChatResult | None
-    chat_failures: list = field(default_factory=list)
+    chat_failures: list[SentChat] = field(default_factory=list)  # every failed chat of the hop's traffic
     old_stops: dict[str, int] = field(default_factory=dict)
+    windows: list[Window] = field(default_factory=list)  # spans the hop itself made the API node refuse chats
 
     @property
     def duration_s(self) -> float:
         return (self.finished_ms - self.started_ms) / 1000
+
+    @property
+    def user_failures(self) -> list[SentChat]:
+        """Failed chats that overlap none of the hop's own windows: what a user would have seen across the switch."""
+        return unexcused(self.chat_failures, self.windows)
 
     def summary(self) -> str:
         a = self.audit
@@ -78,7 +72,8 @@ class UpgradeRunner:
         testnet.last_runner = self  # the failure bundle reports this runner's last audit
         self.progress = progress or (lambda _msg: None)
         self.announce_hops = announce_hops  # pass each hop's summary to `progress`
-        self.expect = expectation_for(testnet.info.api_profile, testnet.info.block_time_s)
+        self.contract = contract_of(testnet)
+        self.windows: list[Window] = []  # the current hop's intended chat-refusal windows
         start = testnet.chain.mlnode_version()
         self.switches = [Switch(version=start, from_ms=0, height=None)]
         self.hops: list[HopReport] = []
@@ -87,11 +82,6 @@ class UpgradeRunner:
     @property
     def current_version(self) -> str:
         return self.switches[-1].version
-
-    def contract(self):
-        from harness.audit import Contract
-
-        return Contract(grace_ms=self.expect.grace_ms, stop_old=self.expect.stop_old)
 
     def schedule(self, to_version: str, *, lead_blocks: int | None = None) -> tuple[int, int]:
         """Propose + vote; returns (proposal_id, upgrade height). Height = after the voting period + margin."""
@@ -109,7 +99,7 @@ class UpgradeRunner:
     def wait_switch(self, to_version: str, height: int) -> tuple[int, int]:
         """Wait until the chain has produced block height+1 and return (switch height, switch block time ms)."""
         bt = self.tn.info.block_time_s
-        switch_height = height + self.expect.switch_offset
+        switch_height = height + self.contract.switch_offset
         self.tn.rpc.wait_for_height(height + 1, timeout_s=30 + 10 * bt * (height - self.tn.rpc.height()))
         seen = wait_until(
             lambda: self.tn.timeline.time_of(switch_height),
@@ -130,7 +120,7 @@ class UpgradeRunner:
     def wait_past_grace(self, switch_ms: int) -> None:
         """Wait for a block whose header time lies past the switch + the contract's grace window, so the old
         version's stop is due and old-prefix traffic from then on counts as stale."""
-        due_ms = switch_ms + self.expect.grace_ms
+        due_ms = switch_ms + self.contract.grace_ms
 
         def past_grace() -> bool:
             blocks = self.tn.timeline.blocks()
@@ -140,47 +130,69 @@ class UpgradeRunner:
         wait_until(
             past_grace,
             timeout_s=remaining_s + 10 + 20 * self.tn.info.block_time_s,
-            what=f"a block after the grace window (switch at {switch_ms} ms + {self.expect.grace_ms} ms)",
+            what=f"a block after the grace window (switch at {switch_ms} ms + {self.contract.grace_ms} ms)",
         )
 
-    def audit_now(self):
+    def timeline_for(self, contract: Contract) -> list:
+        """The switch timeline under another contract: each switch at the header time of its block H + offset."""
+        from harness.audit import Switch
+
+        out = [self.switches[0]]
+        for s in self.switches[1:]:
+            block = self.tn.timeline.time_of(s.height + contract.switch_offset)
+            if block is None:
+                raise LookupError(f"block {s.height + contract.switch_offset} is not in the harness's block timeline")
+            out.append(Switch(version=s.version, from_ms=block.block_time_ms, height=s.height))
+        return out
+
+    def audit_now(self, contract: Contract | None = None):
         """Audit everything the mocks journaled so far (the audited range ends now) against the switch timeline and
-        the profile's contract."""
+        the API node's contract (or another contract, e.g. to show how one build fails another's promises)."""
         from harness.audit import audit
 
         heights = [(b.height, b.block_time_ms) for b in self.tn.timeline.blocks()]
+        switches = self.switches if contract is None else self.timeline_for(contract)
         return audit(
             collect_records(self.tn.mlnodes),
-            self.switches,
-            self.contract(),
+            switches,
+            contract or self.contract,
             nodes=[n.id for n in self.tn.mlnodes],
             heights=heights,
             end_ms=int(time.time() * 1000),
         )
 
     def kick_management(self, node_id: str) -> None:
-        """Force management traffic: admin disable then enable, waiting for the reconcile to finish."""
+        """Force management traffic: admin disable then enable, waiting for the reconcile to finish. Chats refused
+        meanwhile are the hop's own doing: the span is recorded as the window "admin disable <node>"."""
         api = self.tn.api
-        api.disable(node_id)
-        wait_until(lambda: _status(api, node_id) == "STOPPED", timeout_s=15, what=f"{node_id} STOPPED after disable")
-        api.enable(node_id)
-        wait_until(lambda: _status(api, node_id) == "INFERENCE", timeout_s=15, what=f"{node_id} INFERENCE after enable")
+        start = self.tn.now_ms()
+        try:
+            api.disable(node_id)
+            wait_until(lambda: _status(api, node_id) == "STOPPED", timeout_s=15, what=f"{node_id} STOPPED after disable")
+            api.enable(node_id)
+            wait_until(lambda: _status(api, node_id) == "INFERENCE", timeout_s=15, what=f"{node_id} INFERENCE after enable")
+        finally:
+            self.windows.append(Window(f"admin disable {node_id}", start, self.tn.now_ms()))
 
     def poc_phase(self) -> None:
         """Force PoC traffic (stop, pow/init/generate, pow/init/validate, pow/validate, inference/up) and wait for
         the MLNodes' generated-batch webhook and the return to INFERENCE. Reference API node only."""
         api = self.tn.api
-        before = len(api.poc_batches()["generated"])
-        api.poc_cycle()
-        wait_until(
-            lambda: len(api.poc_batches()["generated"]) > before,
-            timeout_s=20,
-            what="a PoC generated batch posted back by the MLNode mock",
-            evidence=lambda: str(api.debug_state()),
-        )
-        wait_until(lambda: api.debug_state().get("poc_phase") == "IDLE", timeout_s=20, what="PoC cycle finished")
-        for node in self.tn.mlnodes:
-            wait_until(lambda n=node.id: _status(api, n) == "INFERENCE", timeout_s=20, what=f"{node.id} INFERENCE after PoC")
+        start = self.tn.now_ms()
+        try:
+            before = len(api.poc_batches()["generated"])
+            api.poc_cycle()
+            wait_until(
+                lambda: len(api.poc_batches()["generated"]) > before,
+                timeout_s=20,
+                what="a PoC generated batch posted back by the MLNode mock",
+                evidence=lambda: str(api.debug_state()),
+            )
+            wait_until(lambda: api.debug_state().get("poc_phase") == "IDLE", timeout_s=20, what="PoC cycle finished")
+            for node in self.tn.mlnodes:
+                wait_until(lambda n=node.id: _status(api, n) == "INFERENCE", timeout_s=20, what=f"{node.id} INFERENCE after PoC")
+        finally:
+            self.windows.append(Window("PoC cycle", start, self.tn.now_ms()))
 
     def hop(
         self, to_version: str, *, kick: bool = True, traffic: bool = True, after_blocks: int = 3, poc: bool | None = None
@@ -189,6 +201,7 @@ class UpgradeRunner:
         if poc is None:  # the PoC trigger is a debug endpoint of the model API node
             poc = Capability.POC_ON_DEMAND in self.tn.capabilities
         started = int(time.time() * 1000)
+        self.windows = []
         chat = ChatTraffic(self.tn.api) if traffic else None
         if chat:
             chat.__enter__()
@@ -227,6 +240,7 @@ class UpgradeRunner:
             chat_after=chat_after,
             chat_failures=chat.failures() if chat else [],
             old_stops=_old_stops(report, hop_index=len(self.switches) - 1),
+            windows=list(self.windows),
         )
         self.hops.append(hop)
         if self.announce_hops:

@@ -1,5 +1,8 @@
 """Background traffic through the API node: chat completions at a steady pace (bounded in count and
-time), so every moment around a switch has inference requests to audit."""
+time), so every moment around a switch has inference requests to audit, and every failed chat is known.
+
+A failed chat is a user-visible failure unless it overlaps a `Window` the scenario itself opened on purpose
+(an admin disable, a PoC cycle), each named, so `unexcused(failures, windows)` is what a user would call downtime."""
 
 from __future__ import annotations
 
@@ -15,6 +18,31 @@ class SentChat:
     started_ms: int
     result: ChatResult
     stream: bool
+
+    @property
+    def ended_ms(self) -> int:
+        return self.started_ms + int(self.result.elapsed_ms) + 1
+
+    def describe(self) -> str:
+        r = self.result
+        return f"chat at {self.started_ms} ms ({'stream' if self.stream else 'json'}): {r.error or r.status} {r.body[:200]!r}"
+
+
+@dataclass(frozen=True)
+class Window:
+    """A span in which the scenario itself made the API node refuse chats (e.g. "admin disable mlnode-1")."""
+
+    name: str
+    start_ms: int
+    end_ms: int
+
+    def overlaps(self, chat: SentChat) -> bool:
+        return chat.started_ms <= self.end_ms and chat.ended_ms >= self.start_ms
+
+
+def unexcused(failures: list[SentChat], windows: list[Window]) -> list[SentChat]:
+    """The failed chats that overlap no intended window (a chat in flight when a window opened is inside it)."""
+    return [f for f in failures if not any(w.overlaps(f) for w in windows)]
 
 
 class ChatTraffic:

@@ -63,6 +63,14 @@ class OpsContext:
     state_path: Path | None = None
     state: dict[str, Any] = field(default_factory=dict)
     voting_period_blocks: int | None = None
+    api_refresh_tick_s: float | None = None  # the API node's client refresh tick (pr228 contract), when known
+
+    def contract(self, block_time_s: float | None = None):
+        """The audit contract of this testnet's API node (harness/audit/contracts.py)."""
+        from harness.audit.contracts import contract_for
+
+        bt = self.block_time_s if block_time_s is None else block_time_s
+        return contract_for(self.api_profile, refresh_tick_s=self.api_refresh_tick_s, block_time_s=bt)
 
     # -- clients ----------------------------------------------------------------------------
     def chain(self, *, timeout_s: float = 10.0):
@@ -161,6 +169,11 @@ def from_state(path: Path) -> OpsContext:
             mlnodes=nodes,
             block_time_s=float(as_number(info.get("block_time_s") or 0.2, "info.block_time_s", hi=3600, unit="seconds")),
             api_profile=as_text(info.get("api_profile") or "reference", "info.api_profile", max_len=64),
+            api_refresh_tick_s=(
+                float(as_number(info["api_refresh_tick_s"], "info.api_refresh_tick_s", hi=3600, unit="seconds"))
+                if info.get("api_refresh_tick_s")
+                else None
+            ),
             validator_mnemonics=[as_text(m, "info.validator_mnemonics[]", max_len=1024) for m in mnemonics],
             workdir=Path(as_text(workdir, "workdir", max_len=4096)) if workdir else None,
             state_path=path,

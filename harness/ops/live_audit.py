@@ -7,9 +7,9 @@ How the timeline is built (robust against a harness that was not watching when t
   height a PASSED gov proposal scheduled a partial upgrade for. O(k log n) queries for k switches over n blocks;
   exact unless a version returns to an earlier one without a visible proposal (the audit refuses repeated versions
   anyway);
-- a change at height H means the API node must switch while processing block H + offset of its profile (reference 0,
-  pr228 -1); the switch time is that block's header time (from `block`);
-- the contract (grace, stop rule) is `harness.drive.hop.expectation_for(profile, block time)`.
+- a change at height H means the API node must switch while processing block H + offset of its contract (reference
+  0, pr228 -1); the switch time is that block's header time (from `block`);
+- the contract (grace, stop rule) is the API node's, `harness.audit.contracts.contract_for` (OpsContext.contract).
 Requests logged before `--since`'s block time are left out. Offenders' height brackets are refined by bisecting
 block times. A chain that pruned old state cannot answer historical queries: pass a recent `--since`.
 """
@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from harness.audit import Contract, Switch, SwitchTimeline, audit
+from harness.audit import Switch, SwitchTimeline, audit
 from harness.cometbft.rfc3339 import parse_rfc3339_ms
 from harness.errors import ChainError, ConfigError
 from harness.ops.context import OpsContext
@@ -106,7 +106,6 @@ def height_at(hist: ChainHistory, t_ms: int, lo: int, hi: int) -> int:
 
 def run_live(ctx: OpsContext, *, since: int | None, png: Path | None) -> dict[str, Any]:
     from harness.drive.collect import collect_records
-    from harness.drive.hop import expectation_for
 
     if since is not None and since < 1:
         raise ConfigError(f"--since: {since} is not a block height; expected an integer >= 1")
@@ -124,15 +123,14 @@ def run_live(ctx: OpsContext, *, since: int | None, png: Path | None) -> dict[st
         )
         changes = version_changes(hist, start, latest, scheduled)
         bt = ctx.block_time_s or chain.rpc.block_time_s()
-        expect = expectation_for(ctx.api_profile, bt)
+        contract = ctx.contract(bt)
         switches = [Switch(changes[0].version, 0, height=changes[0].height)]
         for c in changes[1:]:
-            at = min(max(c.height + expect.switch_offset, 1), latest)
+            at = min(max(c.height + contract.switch_offset, 1), latest)
             switches.append(Switch(c.version, hist.block_ms(at), height=c.height))
         timeline = SwitchTimeline(switches)
         since_ms = hist.block_ms(start) if since else 0
         records = [r for r in collect_records(ctx.mlnodes) if r.logged_ms >= since_ms]
-        contract = Contract(grace_ms=expect.grace_ms, stop_old=expect.stop_old)
         nodes = sorted({n.id for n in ctx.mlnodes})
         hist.block_ms(latest)
         report = audit(records, timeline, contract, nodes=nodes, heights=hist.heights())

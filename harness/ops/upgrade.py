@@ -18,7 +18,6 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 from harness.chain.keys import Key
-from harness.drive.hop import expectation_for
 from harness.errors import ConfigError
 from harness.ops.context import OpsContext
 from harness.ops.keyring import Keyring
@@ -45,7 +44,7 @@ class UpgradeResult:
     authority: str
     proposer: str
     voters: tuple[str, ...]
-    api_switch_height: int  # the block whose processing must switch the API node (profile's offset)
+    api_switch_height: int  # the block whose processing must switch the API node (its contract's offset)
     api_profile: str
     switched: bool | None = None  # with --wait: chain MLNodeVersion == version at upgrade_height
 
@@ -128,7 +127,7 @@ def run_upgrade(req: UpgradeRequest, ctx: OpsContext, *, wait_switch: bool = Fal
         )
         outcome = chain.propose_partial_upgrade(req.version, height, proposer=req.proposer, voters=list(req.voters))
         progress(f"proposal #{outcome.proposal_id} passed at height {outcome.passed_height}")
-        expect = expectation_for(ctx.api_profile, why["block_time_s"])
+        contract = ctx.contract(why["block_time_s"])
         switched = None
         if wait_switch:
             bt = why["block_time_s"]
@@ -143,7 +142,7 @@ def run_upgrade(req: UpgradeRequest, ctx: OpsContext, *, wait_switch: bool = Fal
             authority=authority,
             proposer=req.proposer.address,
             voters=tuple(v.address for v in req.voters),
-            api_switch_height=height + expect.switch_offset,
+            api_switch_height=height + contract.switch_offset,
             api_profile=ctx.api_profile,
             switched=switched,
         )

@@ -5,6 +5,6 @@ from harness.model.apinode import ApiNode, ApiNodeConfig, ApiNodeProcess, PROFIL
 
 from harness.model.apinode.config import ApiNodeConfig, NodeConfig
 from harness.model.apinode.node import ApiNode, ApiNodeProcess
-from harness.model.apinode.profiles import PROFILES, Contract, Profile, resolve_profile
+from harness.model.apinode.profiles import PROFILES, Profile, resolve_profile
 
 __all__ = ["PROFILES", "ApiNode", "ApiNodeConfig", "ApiNodeProcess", "Contract", "NodeConfig", "Profile", "resolve_profile"]

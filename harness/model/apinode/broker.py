@@ -163,31 +163,42 @@ class Broker:
     def worker_client(self, entry: NodeEntry) -> MLNodeClient:
         return MLNodeClient(entry.config, entry.worker_version, self.session)
 
-    async def refresh_clients(self, new_version: str, *, old_version: str, stop_old: bool, bring_up: bool = False) -> int:
+    async def refresh_clients(
+        self, new_version: str, *, old_version: str, stop_old: bool, bring_up: str | None = None
+    ) -> int:
         """Swap every worker client to new_version; with stop_old send one POST /<old_version>/api/v1/stop per node.
-        With bring_up (the reference switch), bring each node up on the new version right after its old version
-        stopped (the seed's rule: stop the old version, then the new one serves), instead of leaving it to the next
-        status poll to find the new version STOPPED; status polls skip the node meanwhile, chats keep flowing.
-        Returns the number of stops sent."""
+        bring_up "at_switch" (the reference switch): bring each node up on the new version right after its old
+        version stopped (stop the old version, then the new one serves), instead of leaving it to the next status poll
+        to find the new version STOPPED; status polls skip the node meanwhile, chats keep flowing. "next_tick" (a bug
+        to catch): the node is STOPPED once its old version stopped and comes up on the new one a reconcile interval
+        later; chats are refused meanwhile. None: left to the status poll and reconcile. Returns the stops sent."""
         changing = stop_old and bool(old_version) and old_version != new_version
         entries = list(self.nodes.values())
         for entry in entries:
             entry.worker_version = new_version
-            entry.switching = bring_up
+            entry.switching = bring_up is not None
 
         async def switch(entry: NodeEntry) -> None:
             try:
                 if changing:
                     await self._stop_old(entry, old_version)
+                if bring_up == "next_tick" and self._target(entry)[0] == "INFERENCE":
+                    entry.state.current_status = "STOPPED"  # its serving version is gone; the next tick brings it up
+                    await asyncio.sleep(self.reconcile_s)  # the reconciler's next tick (a timer, as upstream's loop)
                 # not under entry.busy: a busy node counts as reconciling and would get no chats meanwhile
-                if bring_up and self._target(entry)[0] == "INFERENCE" and not entry.busy.locked():
+                if bring_up is not None and self._target(entry)[0] == "INFERENCE" and not entry.busy.locked():
                     try:
                         await self._inference_up(self.worker_client(entry), entry)
+                        entry.state.current_status = "INFERENCE"
                     except MLNodeError as e:  # the status worker and reconcile take over
                         log.warning("bringing %s up on %s failed: %s", entry.config.id, new_version, e)
             finally:
                 entry.switching = False
 
+        if bring_up == "next_tick":  # the bring-up waits for a tick: do not hold up the block being processed
+            for e in entries:
+                self.spawn(switch(e))
+            return len(entries) if changing else 0
         await asyncio.gather(*(switch(e) for e in entries))
         return len(entries) if changing else 0
 

@@ -198,7 +198,7 @@ class ApiNodeCore:
             self._save()
         if switched_to is not None and prof.client_refresh == "immediate":
             await self._refresh_clients(switched_to)
-        if switched_to is not None:
+        if switched_to is not None and prof.bring_up != "next_tick":
             self.broker.trigger_status()
         try:
             await self.broker.on_block(heights[-1], block_hash)
@@ -229,7 +229,8 @@ class ApiNodeCore:
                 version,
                 old_version=old,
                 stop_old=self.profile.stop_old,
-                bring_up=self.profile.client_refresh == "immediate",  # the reference switch; PR #228's ticker does not
+                # the reference switch brings the new version up; PR #228's ticker leaves it to the status poll
+                bring_up=self.profile.bring_up if self.profile.client_refresh == "immediate" else None,
             )
             async with self._state_lock:
                 self.state.last_used_version = version
@@ -280,7 +281,6 @@ class ApiNodeCore:
             "upgrade_plans": [pl.as_dict() for pl in st.upgrade_plans],
             "switches": [s.as_dict() for s in st.switches],
             "profile": {"name": self.profile.name, **self.profile.knobs()},
-            "contract": self.profile.contract(client_refresh_s=self.cfg.intervals.client_refresh_s).as_dict(),
             "synced": self.synced,
             "sync_error": self.sync_error,
             "listener": {

@@ -15,7 +15,6 @@ from typing import Any, Self
 
 from harness.errors import StartupError
 from harness.model.apinode.config import ApiNodeConfig
-from harness.model.apinode.profiles import Contract
 from harness.util.loop import BackgroundLoop
 from harness.util.process import ManagedProcess
 from harness.util.service import StartStop
@@ -86,8 +85,6 @@ class ApiNode(StartStop):
     def callback_url(self) -> str:
         return self.core.urls()["callback"]
 
-    def contract(self, *, block_time_s: float = 1.0) -> Contract:
-        return self.cfg.profile.contract(block_time_s=block_time_s, client_refresh_s=self.cfg.intervals.client_refresh_s)
 
 
 class ApiNodeProcess(StartStop):
@@ -171,5 +168,3 @@ class ApiNodeProcess(StartStop):
     def logs(self, lines: int = 40) -> str:
         return self.proc.logs(lines) if self.proc else "(not started)"
 
-    def contract(self, *, block_time_s: float = 1.0) -> Contract:
-        return self.cfg.profile.contract(block_time_s=block_time_s, client_refresh_s=self.cfg.intervals.client_refresh_s)

@@ -126,6 +126,9 @@ class GovParams:
 class Genesis:
     chain_id: str = "gonka-testnet"
     block_time_s: float = 0.2
+    # The block after an upgrade height (a partial upgrade stored for that height) comes at least this long after it
+    # (0: the usual block time): a test chain's way of giving "switched at H" and "switched at H+1" a distinct time.
+    upgrade_hold_s: float = 0.0
     voting_period_blocks: int | None = 5
     voting_period_s: float | None = None
     min_deposit: int = 1000
@@ -141,6 +144,7 @@ class Genesis:
         if not isinstance(self.chain_id, str) or not self.chain_id.strip() or len(self.chain_id) > 50:
             raise ConfigError(f"genesis chain_id: {self.chain_id!r} must be a non-empty string of at most 50 characters")
         as_number(self.block_time_s, "genesis block_time_s", lo=0, hi=60)
+        as_number(self.upgrade_hold_s, "genesis upgrade_hold_s", lo=0, hi=60)
         if self.voting_period_s is not None:
             self.voting_period_blocks = None  # seconds win over the default block count
             as_number(self.voting_period_s, "genesis voting_period_s", lo=1e-3, hi=365 * 86400)
@@ -233,6 +237,7 @@ class Genesis:
         return {
             "chain_id": self.chain_id,
             "block_time_s": self.block_time_s,
+            "upgrade_hold_s": self.upgrade_hold_s,
             "voting_period_blocks": self.voting_period_blocks,
             "voting_period_s": self.voting_period_s,
             "min_deposit": self.min_deposit,

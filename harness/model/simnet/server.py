@@ -83,12 +83,15 @@ class SimnetCore:
             await asyncio.sleep(delay if delay > 0 else 0)  # block time 0: still yield to the loop
             if not self._resume.is_set():
                 continue
+            upgrade_heights = set(self.node.state.store.upgrades)
             try:
                 self.node.produce_block()
             except Exception:  # never let one bad block stop the chain; the error is in the log
                 log.exception("block %d failed", self.node.height + 1)
             now = loop.time()
             next_due = next_due + bt if next_due + bt > now - bt else now + bt
+            if self.node.height in upgrade_heights:  # hold the block after an upgrade height
+                next_due = max(next_due, now + float(self.genesis.upgrade_hold_s))
 
     def pause(self) -> None:
         self._resume.clear()
