@@ -10,7 +10,7 @@ from pathlib import Path
 from harness.errors import ConfigError
 from harness.versions import DEFAULT_PATH, parse_version_list
 
-BACKENDS = ("embedded", "docker", "external")
+BACKENDS = ("embedded", "docker", "external", "gonka")
 PROFILES = ("reference", "pr228")
 TOPOLOGIES = ("single", "side-by-side")
 
@@ -28,6 +28,8 @@ class RunOptions:
     env_file: Path | None = None
     images: str = "local"
     image_overrides: dict[str, str] = field(default_factory=dict)
+    gonka_bin: Path | None = None  # --gonka-bin / HARNESS_GONKA_BIN: the user's inferenced + decentralized-api
+    gonka_revision: str = ""  # --gonka-revision: a label for the binaries when their build info has none
 
     @property
     def start_version(self) -> str:
@@ -68,6 +70,8 @@ def build_options(
     image_chain: str | None = None,
     image_api: str | None = None,
     image_wiremock: str | None = None,
+    gonka_bin: str | Path | None = None,
+    gonka_revision: str | None = None,
 ) -> RunOptions:
     """Validate raw option values (strings from argv or ini) into RunOptions."""
     seed: int | None = None
@@ -90,9 +94,28 @@ def build_options(
         image_overrides={
             role: ref for role, ref in (("chain", image_chain), ("api", image_api), ("wiremock", image_wiremock)) if ref
         },
+        gonka_bin=_gonka_bin(gonka_bin),
+        gonka_revision=(gonka_revision or "").strip(),
     )
+    if opts.backend == "gonka" and opts.gonka_bin is None:
+        raise ConfigError(
+            "--backend gonka needs your Gonka binaries: --gonka-bin DIR or HARNESS_GONKA_BIN=DIR "
+            "(a directory holding inferenced and decentralized-api)"
+        )
     if opts.backend == "external" and opts.env_file is None:
         raise ConfigError("--backend external needs --env-file FILE with the testnet's URLs (see docs/backends.md)")
     if opts.env_file is not None and not opts.env_file.is_file():
         raise ConfigError(f"--env-file: {opts.env_file} does not exist or is not a file")
     return opts
+
+
+def _gonka_bin(value: str | Path | None) -> Path | None:
+    raw = value or os.environ.get("HARNESS_GONKA_BIN") or ""
+    if not str(raw).strip():
+        return None
+    path = Path(str(raw)).expanduser()
+    if not path.is_dir():
+        raise ConfigError(
+            f"--gonka-bin / HARNESS_GONKA_BIN: {raw} is not a directory (want one holding inferenced and decentralized-api)"
+        )
+    return path.resolve()

@@ -26,6 +26,7 @@ MARKERS = {
     "slow": "takes more than ~10 s",
     "requires": "requires(*capabilities, versions=N, api_profile=NAME, topology=NAME): skip, naming what is missing, "
     "on a backend without these capabilities (harness.backends.contract.Capability) or with other run options",
+    "upstream": "runs against the user's real Gonka binaries (needs --gonka-bin DIR or HARNESS_GONKA_BIN)",
 }
 OPTIONS_KEY = pytest.StashKey["object"]()
 FACTORY_KEY = pytest.StashKey["object"]()
@@ -34,7 +35,7 @@ FACTORY_KEY = pytest.StashKey["object"]()
 def pytest_addoption(parser: pytest.Parser) -> None:
     # Help texts start with a capital letter and end without a period.
     g = parser.getgroup("harness", "Gonka upgrade harness")
-    g.addoption("--backend", default="embedded", help="Where the testnet runs: embedded, docker or external")
+    g.addoption("--backend", default="embedded", help="Where the testnet runs: embedded, docker, external or gonka")
     g.addoption("--versions", default=None, help="Upgrade path, comma separated (default v0.3.8,v0.3.9,v0.3.10)")
     g.addoption("--api-profile", default="reference", help="API node behaviour under test: reference or pr228")
     g.addoption("--topology", default="single", help="MLNode topology: single or side-by-side (nginx)")
@@ -46,10 +47,29 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     g.addoption("--images", default="local", help="Docker backend images: local (built here) or upstream")
     g.addoption("--image-chain", default=None, help="Docker backend: chain image (overrides --images and IMAGE_CHAIN)")
     g.addoption("--image-api", default=None, help="Docker backend: API node image (overrides --images and IMAGE_API)")
+    g.addoption("--gonka-bin", default=None, help="Gonka backend: directory with your inferenced and decentralized-api")
+    g.addoption("--gonka-revision", default=None, help="Gonka backend: label for the binaries (default: from their build info)")
     g.addoption("--image-wiremock", default=None, help="Docker backend: WireMock image (overrides --images and IMAGE_WIREMOCK)")
 
 
+def _terminate_as_interrupt() -> None:
+    """SIGTERM (a CI timeout, `kill`) ends the run like Ctrl-C: fixtures tear down, so every process, container and
+    temp dir a testnet started is stopped (its children run in their own sessions and get no signal of their own)."""
+    import signal
+
+    if signal.getsignal(signal.SIGTERM) is signal.SIG_DFL:
+
+        def interrupt(_sig: int, _frame: object) -> None:
+            raise KeyboardInterrupt("SIGTERM")
+
+        try:
+            signal.signal(signal.SIGTERM, interrupt)
+        except ValueError:  # not the main thread: leave the handler to whoever owns the process
+            pass
+
+
 def pytest_configure(config: pytest.Config) -> None:
+    _terminate_as_interrupt()
     for name, text in MARKERS.items():
         config.addinivalue_line("markers", f"{name}: {text}")
     from harness.errors import ConfigError
@@ -70,6 +90,8 @@ def pytest_configure(config: pytest.Config) -> None:
             image_chain=config.getoption("--image-chain"),
             image_api=config.getoption("--image-api"),
             image_wiremock=config.getoption("--image-wiremock"),
+            gonka_bin=config.getoption("--gonka-bin"),
+            gonka_revision=config.getoption("--gonka-revision"),
         )
     except ConfigError as e:
         raise pytest.UsageError(str(e)) from None
@@ -91,6 +113,7 @@ def pytest_report_header(config: pytest.Config) -> str:
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     _skip_missing_capabilities(config, items)
+    _skip_upstream_without_binaries(config, items)
     if not any(item.get_closest_marker("docker") for item in items):
         return
     from harness.backends.docker_util import docker_available
@@ -103,6 +126,18 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     skip = pytest.mark.skip(reason=reason)
     for item in items:
         if item.get_closest_marker("docker"):
+            item.add_marker(skip)
+
+
+def _skip_upstream_without_binaries(config: pytest.Config, items: list[pytest.Item]) -> None:
+    if config.stash[OPTIONS_KEY].gonka_bin is not None:
+        return
+    skip = pytest.mark.skip(
+        reason="needs your Gonka binaries: --gonka-bin DIR or HARNESS_GONKA_BIN=DIR (a directory with inferenced and "
+        "decentralized-api built from your gonka checkout)"
+    )
+    for item in items:
+        if item.get_closest_marker("upstream"):
             item.add_marker(skip)
 
 
@@ -237,6 +272,19 @@ def _first_offender(tn) -> str:
         return "no audit was run"
     off = runner.hops[-1].audit.first_offender
     return f"first offender: {off}" if off else "audit passed; see the test's assertion"
+
+
+@pytest.fixture
+def gonka_testnet(testnet_factory, request: pytest.FixtureRequest, harness_options):
+    """The real Gonka pair from --gonka-bin (whatever --backend says): a fresh chain and API node for each test (the
+    test is expected to upgrade it); a failure writes its bundle. Tests using it are marked `upstream`."""
+    if harness_options.gonka_bin is None:
+        pytest.skip("needs your Gonka binaries: --gonka-bin DIR or HARNESS_GONKA_BIN=DIR")
+    tn = testnet_factory.shared(backend="gonka")
+    _prepare(tn)
+    tn.dirty = True
+    yield tn
+    _bundle_if_failed(request, tn, harness_options)
 
 
 @pytest.fixture

@@ -5,7 +5,7 @@ from urllib.parse import urlparse
 
 import pytest
 
-from harness.backends.embedded import NodeSpec
+from harness.backends.contract import NodeSpec
 from harness.drive.assertions import assert_hop_clean
 from harness.mlnode import Journal
 from harness.versions import version_in_path

@@ -52,9 +52,9 @@ class Receiver:
         self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
         self.thread.start()
 
-    def wait_for(self, path: str, timeout_s: float = 10.0) -> dict:
+    def wait_for(self, path: str, timeout_s: float = 10.0, match=lambda body: True) -> dict:
         return wait_until(
-            lambda: next((b for p, b in self.calls if p == path), None),
+            lambda: next((b for p, b in self.calls if p == path and match(b)), None),
             timeout_s=timeout_s,
             what=f"webhook POST {path} at {self.url}",
             evidence=lambda: f"received so far: {self.calls}",
@@ -280,6 +280,15 @@ def test_validate_webhook_fixed_callback(wm_fixed_callback: WireMockServer, rece
     validated = receiver.wait_for("/v1/poc-batches/validated")
     assert validated["public_key"] == "pk-fixed"
     assert validated["probability_honest"] == 0.99
+
+
+def test_validate_webhook_without_node_id(wm_fixed_callback: WireMockServer, receiver: Receiver) -> None:
+    """PR #228's API node sends pow/validate without node_id: the ValidatedBatch is still valid JSON, node_id 0."""
+    proof = {"public_key": "pk-no-id", "block_hash": "H3", "block_height": 11, "nonces": [7], "dist": [0.7]}
+    assert post(f"{wm_fixed_callback.url}/v0.3.9/api/v1/pow/validate", proof).status_code == 200
+    validated = receiver.wait_for("/v1/poc-batches/validated", match=lambda b: b.get("public_key") == "pk-no-id")
+    assert validated["node_id"] == 0
+    assert validated["nonces"] == [7]
 
 
 def test_unmatched_requests_are_404_and_journaled(wm: WireMockServer, journal: Journal) -> None:

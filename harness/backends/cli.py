@@ -10,7 +10,7 @@ import threading
 import time
 from pathlib import Path
 
-from harness.options import BACKENDS, PROFILES, TOPOLOGIES, build_options
+from harness.options import PROFILES, TOPOLOGIES, build_options
 
 
 def _common(p: argparse.ArgumentParser) -> None:
@@ -19,7 +19,9 @@ def _common(p: argparse.ArgumentParser) -> None:
     p.add_argument("--topology", default="single", help=f"MLNode topology: {', '.join(TOPOLOGIES)}")
     p.add_argument("--block-time", default=None, help="block time in seconds (default 0.2)")
     p.add_argument("--workdir", default=None, help="where logs and state go (default: a new temp dir)")
-    p.add_argument("--backend", default="embedded", help=f"backend: {', '.join(BACKENDS)} (demo/up run embedded)")
+    p.add_argument("--backend", default="embedded", help="embedded (default) or gonka (your real binaries, see --gonka-bin)")
+    p.add_argument("--gonka-bin", default=None, help="gonka backend: directory with inferenced and decentralized-api")
+    p.add_argument("--gonka-revision", default=None, help="gonka backend: a label for the binaries")
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -40,6 +42,31 @@ def _options(args: argparse.Namespace):
         api_profile=args.api_profile,
         topology=args.topology,
         block_time=args.block_time,
+        gonka_bin=args.gonka_bin,
+        gonka_revision=args.gonka_revision,
+    )
+
+
+UP_BACKENDS = ("embedded", "gonka")
+
+
+def make_testnet(opts, workdir: Path):
+    """The testnet `harness up` and `harness demo` start: the embedded model, or the user's real binaries. (A docker
+    testnet is started by pytest --backend docker; an external one is already running: describe it with --env-file.)"""
+    from harness.errors import ConfigError
+
+    if opts.backend == "embedded":
+        from harness.backends.embedded import EmbeddedTestnet
+
+        return EmbeddedTestnet(opts, workdir)
+    if opts.backend == "gonka":
+        from harness.backends.gonka import GonkaTestnet
+
+        return GonkaTestnet(opts, workdir)
+    raise ConfigError(
+        f"--backend {opts.backend}: `harness up` and `harness demo` start {' or '.join(UP_BACKENDS)} testnets; a docker "
+        "testnet is started by `pytest --backend docker`, and an external one is already up (point commands at it "
+        "with --env-file)"
     )
 
 
@@ -50,16 +77,16 @@ def _workdir(args: argparse.Namespace) -> Path:
 def cmd_up(args: argparse.Namespace) -> int:
     from rich.console import Console
 
-    from harness.backends.embedded import EmbeddedTestnet
     from harness.backends.state import write_state
 
     console = Console()
     opts = _options(args)
-    workdir = _workdir(args)
+    tn = make_testnet(opts, _workdir(args))
+    workdir = tn.workdir
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
-    with console.status("starting the embedded testnet..."):
-        tn = EmbeddedTestnet(opts, workdir).start()
+    with console.status(f"starting the {opts.backend} testnet ({tn.info.api_under_test})..."):
+        tn.start()
     try:
         state_path = write_state(tn, Path(args.state_file) if args.state_file else None)
         console.print(endpoints_table(tn))
@@ -79,7 +106,7 @@ def cmd_up(args: argparse.Namespace) -> int:
 def endpoints_table(tn):
     from rich.table import Table
 
-    t = Table(title="embedded testnet", show_lines=False)
+    t = Table(title=f"{tn.info.backend} testnet: {tn.info.under_test()}", show_lines=False)
     t.add_column("component")
     t.add_column("endpoint")
     e = tn.endpoints
@@ -101,20 +128,20 @@ def cmd_demo(args: argparse.Namespace) -> int:
     from rich.console import Console
 
     from harness.audit import render_png
-    from harness.backends.embedded import EmbeddedTestnet
-    from harness.drive.hop import UpgradeRunner
+    from harness.drive.hop import UpgradeRunner, chain_version
 
     console = Console()
     opts = _options(args)
     workdir = _workdir(args)
     t0 = time.monotonic()
     console.rule(f"upgrade path {' -> '.join(opts.versions)}  (profile {opts.api_profile}, topology {opts.topology})")
-    with console.status("starting simnet, WireMock MLNodes, chaos proxy and the API node..."):
-        tn = EmbeddedTestnet(opts, workdir).start()
+    tn = make_testnet(opts, workdir)
+    with console.status(f"starting the chain, WireMock MLNodes, chaos proxy and the API node ({tn.info.api_under_test})..."):
+        tn.start()
     with tn:
         console.print(
             f"testnet up in {time.monotonic() - t0:.1f}s; chain height {tn.rpc.height()}, "
-            f"MLNodeVersion {tn.chain.mlnode_version()}"
+            f"MLNode version on chain: {chain_version(tn, default='not tracked by this chain')}"
         )
 
         def progress(msg: str) -> None:

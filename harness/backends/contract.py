@@ -101,6 +101,15 @@ def unmet_options(opts: Any, needs: dict[str, Any]) -> list[str]:
 
 
 @dataclass(frozen=True)
+class NodeSpec:
+    """An MLNode a test asks for (CHOOSE_MLNODES: `testnet_with(nodes=(NodeSpec("a"), NodeSpec("b", split_ports=True)))`).
+    `split_ports`: management and inference on two ports of one MLNode, like a real MLNode's API and vLLM ports."""
+
+    id: str
+    split_ports: bool = False
+
+
+@dataclass(frozen=True)
 class MLNodeEndpoint:
     """One MLNode as the API node sees it, plus where to read what it received."""
 
@@ -168,6 +177,8 @@ class TestnetInfo:
     # The API node's worker-client refresh tick, when it refreshes on one (the pr228 contract's grace); None: the
     # contract's default (PR #228's 30 s)
     api_refresh_tick_s: float | None = None
+    # Real binaries of a revision whose behaviour docs/upstream-results.md records: "main" or "pr228"; else ""
+    upstream_revision: str = ""
 
     def under_test(self) -> str:
         return f"API node: {self.api_under_test or self.api_kind}; chain: {self.chain_under_test or 'unknown'}"

@@ -27,10 +27,10 @@ from harness.audit.contracts import UPGRADE_HOLD_S
 from harness.backends import docker_upstream as upstream
 from harness.backends import docker_util
 from harness.backends.common import write_reference_api_config
-from harness.backends.contract import BaseTestnet, Capability, Endpoints, TestnetInfo
+from harness.backends.contract import BaseTestnet, Capability, Endpoints, NodeSpec, TestnetInfo
 from harness.backends.docker_components import MODES, Component, NetPlan
 from harness.backends.docker_session import LABEL_OWNER, LABEL_TESTNET, SESSION, choose_images, next_prefix, owner_tag, reap_stale
-from harness.backends.embedded import NodeSpec, api_intervals
+from harness.backends.embedded import api_intervals
 from harness.chain.keys import DEV_MNEMONIC, Key
 from harness.errors import ConfigError, DependencyMissing
 from harness.options import RunOptions

@@ -8,25 +8,15 @@ API node, all on 127.0.0.1 with allocated ports, supervised, logs captured, torn
 from __future__ import annotations
 
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
 from pathlib import Path
 
 from harness.audit.contracts import UPGRADE_HOLD_S
 from harness.backends.common import write_reference_api_config
-from harness.backends.contract import BaseTestnet, Capability, Endpoints, MLNodeEndpoint, TestnetInfo
+from harness.backends.contract import BaseTestnet, Capability, Endpoints, NodeSpec, TestnetInfo
+from harness.backends.mocks import LocalMocks
 from harness.chain.keys import DEV_MNEMONIC
 from harness.options import RunOptions
 from harness.util.ports import free_port
-from harness.util.relay import TcpRelay
-
-
-@dataclass(frozen=True)
-class NodeSpec:
-    """An MLNode to run. `split_ports`: management and inference on two different ports of one MLNode (one WireMock,
-    the inference port relayed to it), like a real MLNode's API and vLLM ports."""
-
-    id: str
-    split_ports: bool = False
 
 
 def api_intervals(block_time_s: float, profile: str) -> dict[str, float]:
@@ -78,9 +68,7 @@ class EmbeddedTestnet(BaseTestnet):
                 chain_under_test="model simnet",
             )
         )
-        self._wiremocks: list = []
-        self._nginx: list = []
-        self._relays: list[TcpRelay] = []
+        self.mocks: LocalMocks | None = None
         self.simnet = None
         self.proxy = None
         self.apinode = None
@@ -96,59 +84,13 @@ class EmbeddedTestnet(BaseTestnet):
 
     # -- MLNode mocks ------------------------------------------------------------------------
     def _start_mocks(self) -> None:
-        from harness.mlnode import NginxSideBySide, WireMockServer, start_many, write_mappings
-
-        logs = self.workdir / "logs"
-        # Mappings for the configured versions; behind nginx each WireMock is told which version it is.
-        versions = self.opts.versions
-        if self.opts.topology == "side-by-side":
-            roots = {v: write_mappings(self.workdir / "mocks" / v, versions, unversioned_as=v) for v in versions}
-        else:
-            shared = write_mappings(self.workdir / "mocks" / "any", versions)
-        plan: list[tuple[NodeSpec, str, WireMockServer]] = []
-        for spec in self.node_specs:
-            if self.opts.topology == "side-by-side":
-                for v in versions:
-                    plan.append((spec, v, WireMockServer(roots[v], name=f"{spec.id}-{v}", log_dir=logs)))
-            else:
-                plan.append((spec, "*", WireMockServer(shared, name=spec.id, log_dir=logs)))
-        self._wiremocks = [wm for _, _, wm in plan]
-        start_many(self._wiremocks)
-        for spec in self.node_specs:
-            mine = {key: wm for s, key, wm in plan if s is spec}
-            if self.opts.topology == "side-by-side":
-                ng = NginxSideBySide(
-                    {v: wm.url for v, wm in mine.items()}, self.opts.start_version, log_dir=logs / f"{spec.id}-nginx"
-                )
-                ng.start()
-                self._nginx.append(ng)
-                poc_port = inf_port = ng.port
-            elif spec.split_ports:
-                # one MLNode (one state machine) on two ports: management on WireMock's, inference via a relay
-                relay = TcpRelay(mine["*"].port, name=f"{spec.id}-inference-port").start()
-                self._relays.append(relay)
-                poc_port, inf_port = mine["*"].port, relay.port
-            else:
-                poc_port = inf_port = mine["*"].port
-            self.mlnodes.append(
-                MLNodeEndpoint(
-                    id=spec.id,
-                    host="127.0.0.1",
-                    poc_port=poc_port,
-                    inference_port=inf_port,
-                    journals={k: wm.admin_url for k, wm in mine.items()},
-                )
-            )
+        self.mocks = LocalMocks(self.node_specs, self.opts.versions, topology=self.opts.topology, workdir=self.workdir)
+        self.mocks.start()
+        self.mlnodes = self.mocks.mlnodes
 
     def _stop_mocks(self) -> None:
-        for relay in self._relays:
-            relay.stop()
-        self._relays = []
-        for ng in self._nginx:
-            ng.stop()
-        for wm in self._wiremocks:
-            wm.stop()
-        self._nginx, self._wiremocks = [], []
+        if self.mocks is not None:
+            self.mocks.stop()
 
     # -- chain + proxy + API node ------------------------------------------------------------
     def _start_chain_and_api(self) -> None:
@@ -194,7 +136,7 @@ class EmbeddedTestnet(BaseTestnet):
             api_public=self.apinode.public_url,
             api_admin=self.apinode.admin_url,
             chaos_control=self.proxy.control_url if self.proxy else None,
-            nginx=self._nginx[0].url if self._nginx else None,
+            nginx=self.mocks.nginx[0].url if self.mocks and self.mocks.nginx else None,
         )
         for node in self.mlnodes:
             self.api.add_node(node.registration())
@@ -263,8 +205,8 @@ class EmbeddedTestnet(BaseTestnet):
         super().mlnodes_reset(scenarios=scenarios)
         if not scenarios:
             return
-        for ng in self._nginx:
-            ng.set_current(self.opts.start_version)
+        if self.mocks is not None:
+            self.mocks.reset_nginx(self.opts.start_version)
 
     def logs(self) -> dict[str, Path]:
         return {p.stem: p for p in sorted((self.workdir / "logs").glob("*.log"))}
@@ -274,8 +216,7 @@ class EmbeddedTestnet(BaseTestnet):
         parts = [
             ("simnet", self.simnet),
             ("apinode", self.apinode),
-            *((w.name, w) for w in self._wiremocks),
-            *((f"nginx-{i}", n) for i, n in enumerate(self._nginx)),
+            *(self.mocks.processes() if self.mocks else ()),
         ]
         out = []
         for name, part in parts:

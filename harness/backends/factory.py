@@ -24,6 +24,10 @@ def capabilities_for(opts: RunOptions) -> frozenset:
 
         upstream_api = opts.images == "upstream" or "api" in opts.image_overrides
         return UPSTREAM_CAPABILITIES if upstream_api else LOCAL_CAPABILITIES
+    if opts.backend == "gonka":
+        from harness.backends.gonka import CAPABILITIES
+
+        return CAPABILITIES
     if opts.backend == "external":
         from harness.backends.external import API_KINDS, parse_env_file
 
@@ -40,6 +44,8 @@ def describe_under_test(opts: RunOptions) -> str:
         if upstream_api:
             return "decentralized-api image (unverified path)"
         return f"model apinode (profile {opts.api_profile}), containers"
+    if opts.backend == "gonka":
+        return f"your decentralized-api and inferenced from {opts.gonka_bin}"
     return f"external testnet described by {opts.env_file}"
 
 
@@ -63,7 +69,8 @@ class TestnetFactory:
         self._n += 1
         workdir = self.root / f"testnet-{self._n}"
         if opts.backend == "embedded":
-            from harness.backends.embedded import EmbeddedTestnet, NodeSpec
+            from harness.backends.contract import NodeSpec
+            from harness.backends.embedded import EmbeddedTestnet
 
             tn = EmbeddedTestnet(
                 opts,
@@ -85,6 +92,11 @@ class TestnetFactory:
                 api_overrides=api_overrides,
                 api_intervals=api_ivals,
             )
+        elif opts.backend == "gonka":
+            from harness.backends.contract import NodeSpec
+            from harness.backends.gonka import GonkaTestnet
+
+            tn = GonkaTestnet(opts, workdir, nodes=tuple(nodes) if nodes else (NodeSpec("mlnode-1"),), chaos=chaos)
         elif opts.backend == "external":
             from harness.backends.external import ExternalTestnet
 

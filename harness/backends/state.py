@@ -25,6 +25,9 @@ def write_state(tn, path: Path | None = None) -> Path:
         "pids": [{**c, "starttime": proc_starttime(c["pid"])} for c in getattr(tn, "child_pids", lambda: [])()],
         "starttime": proc_starttime(os.getpid()),
     }
+    keyring = getattr(tn, "keyring_file", None)
+    if callable(keyring):  # the gonka backend: its chain's test keys, for `harness upgrade --from genesis`
+        data["keyring"] = str(keyring())
     labels = getattr(tn, "labels", None)
     if isinstance(labels, dict):  # docker backend: containers to reap by label
         data["docker_labels"] = labels

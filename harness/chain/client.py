@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import cosmpy.protos  # noqa: F401  (puts cosmpy's `cosmos.*` modules on sys.path; must come first)
+from cosmos.bank.v1beta1 import tx_pb2 as bank_tx_pb2
 from cosmos.base.v1beta1 import coin_pb2
 
 from harness import proto
@@ -26,6 +27,7 @@ from harness.versions import check_version
 UPGRADE_MARGIN_BLOCKS = 3
 MAX_PAGES = 100  # PartialUpgradeAll pages read at most (each up to the node's page size)
 KEY_NOT_FOUND = 22  # sdk ErrKeyNotFound: what baseapp makes of a gRPC NotFound in an ABCI query (38 is ErrNotFound)
+UNKNOWN_REQUEST = 6  # sdk ErrUnknownRequest: the query path does not exist on this chain
 
 
 @dataclass
@@ -73,8 +75,9 @@ def tx_result_from_rpc(r: dict) -> TxResult:
 class ChainClient:
     """Queries and transactions against a chain's CometBFT RPC endpoint (http://HOST:26657)."""
 
-    def __init__(self, rpc_url: str, *, chain_id: str | None = None, timeout_s: float = 10.0) -> None:
+    def __init__(self, rpc_url: str, *, chain_id: str | None = None, timeout_s: float = 10.0, denom: str = DENOM) -> None:
         self.rpc = RpcClient(rpc_url, timeout_s=timeout_s)
+        self.denom = denom  # the chain's base coin (deposits, transfers)
         self._chain_id = chain_id
         self._accounts: dict[str, list[int]] = {}  # address -> [account_number, next sequence]
         self._lock = threading.Lock()
@@ -125,12 +128,17 @@ class ChainClient:
         return self.rpc.query(proto.Q_GOV_PARAMS, proto.gov_query_pb2.QueryParamsRequest()).params
 
     def min_deposit(self) -> int:
+        """The gov module's min deposit in this client's coin. A chain whose only deposit coin is another one (an
+        older Gonka revision's `nicoin`) teaches the client its coin."""
         coins = list(self.gov_params().min_deposit)
         for c in coins:
-            if c.denom == DENOM:
+            if c.denom == self.denom:
                 return int(c.amount)
+        if len(coins) == 1:
+            self.denom = coins[0].denom
+            return int(coins[0].amount)
         if coins:
-            raise ChainError(f"gov min_deposit is {[f'{c.amount}{c.denom}' for c in coins]}, none in {DENOM}")
+            raise ChainError(f"gov min_deposit is {[f'{c.amount}{c.denom}' for c in coins]}, none in {self.denom}")
         return 0
 
     def voting_period_s(self) -> float:
@@ -167,9 +175,24 @@ class ChainClient:
             raise
 
     def mlnode_version(self, height: int = 0) -> str:
-        """MLNodeVersion.current_version (at `height`, 0 = latest)."""
+        """MLNodeVersion.current_version (at `height`, 0 = latest). QueryError on a chain without that query (upstream
+        main keeps no chain-wide MLNode version: see `tracks_mlnode_version`)."""
         req = proto.inference_pb2.QueryGetMLNodeVersionRequest()
         return str(self.rpc.query(proto.Q_MLNODE_VERSION, req, height=height).mlnode_version.current_version)
+
+    def tracks_mlnode_version(self) -> bool:
+        """Whether this chain keeps an MLNodeVersion (the query exists); upstream main answers "unknown query path"."""
+        try:
+            self.mlnode_version()
+        except QueryError as e:
+            if "unknown query path" in e.log or e.code == UNKNOWN_REQUEST:
+                return False
+            raise
+        return True
+
+    def epoch_params(self) -> Any:
+        """The inference module's EpochParams (epoch length, PoC phase lengths) from its Params query."""
+        return self.rpc.query(proto.Q_INFERENCE_PARAMS, proto.inference_pb2.QueryParamsRequest()).params.epoch_params
 
     def current_plan(self) -> Any | None:
         resp = self.rpc.query(proto.Q_UPGRADE_CURRENT_PLAN, proto.upgrade_query_pb2.QueryCurrentPlanRequest())
@@ -226,6 +249,13 @@ class ChainClient:
             raise TxError("DeliverTx", result.code, log, hash_hex)
         return result
 
+    def send(self, key: Key, to_address: str, amount: int, *, timeout_s: float | None = None) -> TxResult:
+        """cosmos.bank MsgSend of `amount` base coins; the first tx of an account also puts its public key on chain."""
+        msg = bank_tx_pb2.MsgSend(
+            from_address=key.address, to_address=to_address, amount=[coin_pb2.Coin(denom=self.denom, amount=str(amount))]
+        )
+        return self.submit([msg], key, timeout_s=timeout_s)
+
     # -- governance --------------------------------------------------------------------------------------------------
 
     def earliest_upgrade_height(self) -> tuple[int, dict[str, float]]:
@@ -268,14 +298,14 @@ class ChainClient:
             )
         amount = self.min_deposit() if deposit is None else deposit
         if amount < 0:
-            raise ConfigError(f"deposit must be >= 0 {DENOM}, got {amount}")
+            raise ConfigError(f"deposit must be >= 0 {self.denom}, got {amount}")
         upgrade = proto.MsgCreatePartialUpgrade(
             authority=self.gov_authority(), height=height, nodeVersion=version, apiBinariesJson=""
         )
         text = title or f"Partial upgrade to {version} at height {height}"
         submit = proto.gov_tx_pb2.MsgSubmitProposal(
             messages=[pack_any(upgrade)],
-            initial_deposit=[coin_pb2.Coin(denom=DENOM, amount=str(amount))] if amount else [],
+            initial_deposit=[coin_pb2.Coin(denom=self.denom, amount=str(amount))] if amount else [],
             proposer=proposer.address,
             metadata="",
             title=text,

@@ -1,8 +1,18 @@
-"""Client for the API node's public and admin HTTP surfaces (reference node and real decentralized-api)."""
+"""Client for the API node's public and admin HTTP surfaces (the model API node and the real decentralized-api).
+
+A real API node accepts a chat request only when it is signed by a funded account it can look up on chain; give the
+client a `RequestSigner` and every chat carries the headers a Gonka client sends:
+
+    Authorization        base64 secp256k1 signature of  body + X-Timestamp + transfer address  (sha256, low-S r||s)
+    X-Requester-Address  the paying account (its public key must be on chain: it has sent a transaction)
+    X-Timestamp          nanoseconds since the epoch; the API node refuses one too far from its latest block time
+"""
 
 from __future__ import annotations
 
+import base64
 import json
+import time
 from dataclasses import dataclass
 from typing import Any
 
@@ -26,12 +36,37 @@ class ChatResult:
         return self.status == 200 and not self.error
 
 
+@dataclass(frozen=True)
+class RequestSigner:
+    """Signs chat requests as a Gonka client: `key` pays (the requester), `transfer_address` is the API node's own
+    account (the transfer agent that will execute or forward the request)."""
+
+    key: Any  # harness.chain.keys.Key
+    transfer_address: str
+
+    def headers(self, body: bytes, *, timestamp_ns: int | None = None) -> dict[str, str]:
+        ts = timestamp_ns if timestamp_ns is not None else time.time_ns()
+        signature = self.key.sign(body + str(ts).encode() + self.transfer_address.encode())
+        return {
+            "Authorization": base64.b64encode(signature).decode(),
+            "X-Requester-Address": self.key.address,
+            "X-Timestamp": str(ts),
+        }
+
+
 class ApiClient:
-    def __init__(self, public_url: str, admin_url: str, *, timeout_s: float = 10.0) -> None:
+    def __init__(
+        self, public_url: str, admin_url: str, *, timeout_s: float = 10.0, signer: RequestSigner | None = None
+    ) -> None:
         self.public_url = public_url.rstrip("/")
         self.admin_url = admin_url.rstrip("/")
         self.timeout_s = timeout_s
+        self.signer = signer
         self.http = requests.Session()
+
+    def with_urls(self, public_url: str, admin_url: str) -> ApiClient:
+        """A new client for the same API node at new URLs (after a restart), signing as this one does."""
+        return ApiClient(public_url, admin_url, timeout_s=self.timeout_s, signer=self.signer)
 
     # -- admin ------------------------------------------------------------------------------
     def _admin(self, method: str, path: str, body: Any = None) -> Any:
@@ -83,19 +118,24 @@ class ApiClient:
         self, prompt: str = "Say hi", *, model: str = DEFAULT_MODEL, stream: bool = False, timeout_s: float | None = None
     ) -> ChatResult:
         """POST /v1/chat/completions through the API node; never raises on HTTP or transport errors."""
-        body = {
+        request = {
             "model": model,
             "messages": [{"role": "user", "content": prompt}],
             "temperature": 0.8,
             "seed": -25,
+            "max_tokens": 50,
             "stream": stream,
         }
-        import time
-
+        body = json.dumps(request).encode()
+        headers = {"Content-Type": "application/json", **(self.signer.headers(body) if self.signer else {})}
         t0 = time.monotonic()
         try:
             r = self.http.post(
-                f"{self.public_url}/v1/chat/completions", json=body, timeout=timeout_s or self.timeout_s, stream=stream
+                f"{self.public_url}/v1/chat/completions",
+                data=body,
+                headers=headers,
+                timeout=timeout_s or self.timeout_s,
+                stream=stream,
             )
             text = r.text
         except requests.RequestException as e:

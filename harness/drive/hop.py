@@ -17,6 +17,7 @@ from harness.audit.contracts import Contract, contract_for
 from harness.backends.contract import Capability
 from harness.drive.api import ChatResult
 from harness.drive.collect import collect_records
+from harness.drive.epochs import ChainEpochs
 from harness.drive.traffic import ChatTraffic, SentChat, Window, unexcused
 from harness.util.wait import wait_until
 from harness.versions import check_version
@@ -42,7 +43,9 @@ class HopReport:
     chat_after: ChatResult | None
     chat_failures: list[SentChat] = field(default_factory=list)  # every failed chat of the hop's traffic
     old_stops: dict[str, int] = field(default_factory=dict)
-    windows: list[Window] = field(default_factory=list)  # spans the hop itself made the API node refuse chats
+    # spans in which the API node was meant to refuse chats: the hop's own (admin disable, PoC cycle) and, on a real
+    # chain, its PoC phases ("chain PoC phase starting at block N (blocks N-M)")
+    windows: list[Window] = field(default_factory=list)
 
     @property
     def duration_s(self) -> float:
@@ -74,7 +77,8 @@ class UpgradeRunner:
         self.announce_hops = announce_hops  # pass each hop's summary to `progress`
         self.contract = contract_of(testnet)
         self.windows: list[Window] = []  # the current hop's intended chat-refusal windows
-        start = testnet.chain.mlnode_version()
+        start = chain_version(testnet)
+        self.epochs = ChainEpochs.from_chain(testnet.chain) if Capability.CHAIN_POC in testnet.capabilities else None
         self.switches = [Switch(version=start, from_ms=0, height=None)]
         self.hops: list[HopReport] = []
         self.started_ms = int(time.time() * 1000)
@@ -90,6 +94,8 @@ class UpgradeRunner:
         # read and the broadcast cannot make the proposal too late.
         earliest, _ = self.tn.chain.earliest_upgrade_height()
         height = max(self.tn.rpc.height() + (lead_blocks or 0), earliest + 2)
+        if self.epochs is not None:  # not inside the chain's PoC phase: the switch lands on a serving node
+            height = self.epochs.quiet_height(height)
         keys = self.tn.validator_keys()
         self.progress(f"propose partial upgrade {to_version} at height {height}")
         outcome = self.tn.chain.propose_partial_upgrade(to_version, height, proposer=keys[0], voters=keys)
@@ -106,7 +112,7 @@ class UpgradeRunner:
             timeout_s=10,
             what=f"block {switch_height} in the harness's block timeline",
         )
-        self.progress(f"height {height} reached; chain MLNodeVersion = {self.tn.chain.mlnode_version()}")
+        self.progress(f"height {height} reached; chain MLNode version: {chain_version(self.tn, default='not tracked')}")
         return switch_height, seen.block_time_ms
 
     def await_switch(self, to_version: str, height: int) -> tuple[int, int]:
@@ -194,15 +200,47 @@ class UpgradeRunner:
         finally:
             self.windows.append(Window("PoC cycle", start, self.tn.now_ms()))
 
+    def chain_poc_windows(self, start_ms: int, end_ms: int) -> list[Window]:
+        """The chain's PoC phases that overlap [start_ms, end_ms], named, from one block before the phase starts (the
+        API node prepares it then) to the block after it ends: a real node with one MLNode serves no chat in them."""
+        assert self.epochs is not None
+        blocks = self.tn.timeline.blocks()
+        if not blocks:
+            return []
+        times = {b.height: b.block_time_ms for b in blocks}
+        inside = [b.height for b in blocks if start_ms <= b.block_time_ms <= end_ms] or [blocks[-1].height]
+        out = []
+        for w in self.epochs.windows_between(min(inside) - 1, max(inside) + 1):
+            lo = times.get(w.start - 1) or times.get(w.start)
+            hi = times.get(w.end + 1) or end_ms
+            if lo is not None and lo <= end_ms and hi >= start_ms:
+                out.append(Window(w.name(), lo, hi))
+        return out
+
+    def chain_poc_after(self, height: int) -> None:
+        """Wait until the chain's first PoC phase after `height` is over and the API node serves again: that phase
+        is a real node's management traffic (state, stop, PoC, inference/up)."""
+        assert self.epochs is not None
+        w = self.epochs.next_window_after(height)
+        bt = self.tn.info.block_time_s
+        self.progress(f"waiting for the chain's PoC phase at blocks {w.start}-{w.end} (management traffic)")
+        self.tn.rpc.wait_for_height(w.end + 1, timeout_s=60 + 4 * bt * (w.end - self.tn.rpc.height()))
+
     def hop(
         self, to_version: str, *, kick: bool = True, traffic: bool = True, after_blocks: int = 3, poc: bool | None = None
     ) -> HopReport:
         from_version = self.current_version
         if poc is None:  # the PoC trigger is a debug endpoint of the model API node
             poc = Capability.POC_ON_DEMAND in self.tn.capabilities
+        # `kick`: force management traffic across the switch. Where admin disable/enable does not make the API node
+        # reconcile (a real node), the chain's own next PoC phase after the switch is that traffic.
+        want_management = kick
+        kick = want_management and Capability.ADMIN_RECONCILE in self.tn.capabilities
+        chain_poc = want_management and not kick and self.epochs is not None
         started = int(time.time() * 1000)
         self.windows = []
-        chat = ChatTraffic(self.tn.api) if traffic else None
+        # a real node writes two transactions per chat: a gentler pace keeps the chain's blocks small
+        chat = ChatTraffic(self.tn.api, interval_s=0.25 if self.epochs else 0.05) if traffic else None
         if chat:
             chat.__enter__()
         try:
@@ -220,11 +258,16 @@ class UpgradeRunner:
                     self.kick_management(node.id)
             if poc:
                 self.poc_phase()
+            if chain_poc:
+                self.chain_poc_after(self.tn.rpc.height())
         finally:
             if chat:
                 chat.stop()
         # the answer must come from the new version once the nodes settled (pr228 brings it up only at its tick)
         self.tn.wait_nodes_inference(timeout_s=30)
+        if self.epochs is not None:  # a real node answers no chat inside the chain's PoC phase
+            self.tn.rpc.wait_for_height(self.epochs.quiet_height(self.tn.rpc.height()), timeout_s=120)
+            self.windows += self.chain_poc_windows(started, int(time.time() * 1000))
         chat_after = self.tn.api.chat("which version answers?")
         report = self.audit_now()
         hop = HopReport(
@@ -246,6 +289,14 @@ class UpgradeRunner:
         if self.announce_hops:
             self.progress(hop.summary())
         return hop
+
+
+def chain_version(testnet, *, default: str | None = None) -> str:
+    """The MLNode version the chain says is current; on a chain that keeps none (upstream main has no MLNodeVersion
+    query) the version the testnet started its API node with, or `default`."""
+    if testnet.chain.tracks_mlnode_version():
+        return testnet.chain.mlnode_version()
+    return default if default is not None else testnet.info.start_version
 
 
 def _status(api, node_id: str) -> str | None:

@@ -51,14 +51,16 @@ POW_STATUS = {STARTED: "IDLE", STOPPED: "IDLE", INFERENCE: "IDLE", POW: "GENERAT
 P_STREAM, P_STATE, P_FALLBACK, P_ANY_STREAM, P_ANY = 1, 2, 3, 6, 7
 
 _req = "{{jsonPath originalRequest.body '$.%s'}}"
+# node_id is absent from some revisions' requests (PR #228's pow/validate body): default it, or the JSON breaks
+_node_id = "{{jsonPath originalRequest.body '$.node_id' default='0'}}"
 PROOF_BATCH_BODY = (
     '{"public_key":"' + _req % "public_key" + '","block_hash":"' + _req % "block_hash" + '",'
-    '"block_height":' + _req % "block_height" + ',"node_id":' + _req % "node_id" + ","
+    '"block_height":' + _req % "block_height" + ',"node_id":' + _node_id + ","
     '"nonces":[1,2,3,4,5,6,7,8,9,10],"dist":[0.1,0.2,0.3,0.4,0.5,0.6,0.7,0.8,0.9,1.0]}'
 )
 VALIDATED_BATCH_BODY = (
     '{"public_key":"' + _req % "public_key" + '","block_hash":"' + _req % "block_hash" + '",'
-    '"block_height":' + _req % "block_height" + ',"node_id":' + _req % "node_id" + ","
+    '"block_height":' + _req % "block_height" + ',"node_id":' + _node_id + ","
     '"nonces":' + _req % "nonces" + ',"dist":' + _req % "dist" + ',"received_dist":' + _req % "dist" + ","
     '"r_target":0.5,"fraud_threshold":0.1,"n_invalid":0,"probability_honest":0.99,"fraud_detected":false}'
 )

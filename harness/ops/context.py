@@ -63,6 +63,7 @@ class OpsContext:
     state_path: Path | None = None
     state: dict[str, Any] = field(default_factory=dict)
     voting_period_blocks: int | None = None
+    start_version: str = "v0.3.8"  # the version the testnet started its API node with (chains without MLNodeVersion)
     api_refresh_tick_s: float | None = None  # the API node's client refresh tick (pr228 contract), when known
 
     def contract(self, block_time_s: float | None = None):
@@ -174,6 +175,7 @@ def from_state(path: Path) -> OpsContext:
                 if info.get("api_refresh_tick_s")
                 else None
             ),
+            start_version=as_text(info.get("start_version") or "v0.3.8", "info.start_version", max_len=64),
             validator_mnemonics=[as_text(m, "info.validator_mnemonics[]", max_len=1024) for m in mnemonics],
             workdir=Path(as_text(workdir, "workdir", max_len=4096)) if workdir else None,
             state_path=path,

@@ -7,6 +7,9 @@ How the timeline is built (robust against a harness that was not watching when t
   height a PASSED gov proposal scheduled a partial upgrade for. O(k log n) queries for k switches over n blocks;
   exact unless a version returns to an earlier one without a visible proposal (the audit refuses repeated versions
   anyway);
+- on a chain that keeps no MLNodeVersion (upstream main), the changes are the partial upgrades of PASSED gov
+  proposals themselves (height, version; a later proposal for the same height wins, as the chain's map keyed by
+  height does), starting from the version the testnet started its API node with;
 - a change at height H means the API node must switch while processing block H + offset of its contract (reference
   0, pr228 -1); the switch time is that block's header time (from `block`);
 - the contract (grace, stop rule) is the API node's, `harness.audit.contracts.contract_for` (OpsContext.contract).
@@ -93,6 +96,24 @@ def version_changes(hist: ChainHistory, since: int, latest: int, candidates: lis
     return out
 
 
+def changes_from_proposals(props: list[dict[str, Any]], start_version: str, since: int, latest: int) -> list[VersionChange]:
+    """Version changes from PASSED proposals' partial upgrades in (since, latest], for a chain without MLNodeVersion."""
+    at: dict[int, str] = {}
+    for p in sorted(props, key=lambda p: p["id"]):
+        if p["status"] == "PROPOSAL_STATUS_PASSED":
+            for u in p["partial_upgrades"]:
+                at[u["height"]] = u["version"]
+    version = start_version
+    for h in sorted(at):
+        if h <= since:
+            version = at[h]
+    out = [VersionChange(since, version)]
+    for h in sorted(at):
+        if since < h <= latest and at[h] != out[-1].version:
+            out.append(VersionChange(h, at[h]))
+    return out
+
+
 def height_at(hist: ChainHistory, t_ms: int, lo: int, hi: int) -> int:
     """The last height in [lo, hi] whose block time is <= t_ms (lo when none is)."""
     while lo < hi:
@@ -121,7 +142,10 @@ def run_live(ctx: OpsContext, *, since: int | None, png: Path | None) -> dict[st
         scheduled = sorted(
             {u["height"] for p in proposals(chain) if p["status"] == "PROPOSAL_STATUS_PASSED" for u in p["partial_upgrades"]}
         )
-        changes = version_changes(hist, start, latest, scheduled)
+        if chain.tracks_mlnode_version():
+            changes = version_changes(hist, start, latest, scheduled)
+        else:
+            changes = changes_from_proposals(proposals(chain), ctx.start_version, start, latest)
         bt = ctx.block_time_s or chain.rpc.block_time_s()
         contract = ctx.contract(bt)
         switches = [Switch(changes[0].version, 0, height=changes[0].height)]

@@ -52,6 +52,21 @@ class UpgradeResult:
         return asdict(self)
 
 
+def _keyring(args: Any) -> Keyring:
+    """--keyring FILE; else the keyring the running testnet's state file names (a gonka testnet's own test keys);
+    else the default keyring."""
+    path = getattr(args, "keyring", None)
+    if path is None:
+        from harness.backends.state import read_state
+        from harness.ops.context import state_path_of
+
+        try:
+            path = read_state(state_path_of(args)).get("keyring")
+        except ConfigError:
+            path = None
+    return Keyring.load(path if isinstance(path, str) else None)
+
+
 def check_args(args: Any) -> Key:
     """Checks that need no testnet at all: version form, height form, the proposer key. Returns the proposer."""
     check_version(args.to, field="--to")
@@ -62,7 +77,7 @@ def check_args(args: Any) -> Key:
         raise ConfigError(f"--at: {at} is not a block height; expected an integer > 0")
     if within is not None and within <= 0:
         raise ConfigError(f"--in: {within} blocks; expected an integer > 0")
-    return Keyring.load(getattr(args, "keyring", None)).key(args.from_key)
+    return _keyring(args).key(args.from_key)
 
 
 def build_request(args: Any, ctx: OpsContext) -> UpgradeRequest:
@@ -70,7 +85,7 @@ def build_request(args: Any, ctx: OpsContext) -> UpgradeRequest:
     proposer = check_args(args)
     version = check_version(args.to, field="--to")
     at, within = getattr(args, "at", None), getattr(args, "in_blocks", None)
-    ring = Keyring.load(getattr(args, "keyring", None))
+    ring = _keyring(args)
     voters: list[Key] = [Key.from_mnemonic(m, name=f"validator-{i}") for i, m in enumerate(ctx.validator_mnemonics)]
     for ref in getattr(args, "voter", None) or []:
         voters.append(ring.key(ref))

@@ -1,6 +1,7 @@
 """A failed test leaves one folder with everything needed to understand it:
 
 <bundle_dir>/<test id>-<time>/
+    under-test.txt      which API node and chain were under test (model profile, or real binary, revision, sha256)
     options.json        the run options and endpoints
     logs/               every component's log
     journals/           each WireMock's raw GET /__admin/requests body
@@ -35,11 +36,19 @@ def write_bundle(bundle_dir: Path, nodeid: str, testnet, opts, *, runner=None, f
         except Exception as e:  # a bundle is best effort: record what could not be saved
             errors.append(f"{what}: {type(e).__name__}: {e}")
 
+    info = getattr(testnet, "info", None)
+    under_test = info.under_test() if info is not None else "unknown"
+    (out / "under-test.txt").write_text(under_test + "\n")
     if failure:
-        (out / "failure.txt").write_text(failure)
+        (out / "failure.txt").write_text(f"under test: {under_test}\n\n{failure}")
 
     def options() -> None:
-        data = {"test": nodeid, "options": _jsonable(opts), "endpoints": _jsonable(getattr(testnet, "endpoints", None))}
+        data = {
+            "test": nodeid,
+            "under_test": under_test,
+            "options": _jsonable(opts),
+            "endpoints": _jsonable(getattr(testnet, "endpoints", None)),
+        }
         (out / "options.json").write_text(json.dumps(data, indent=2, default=str))
 
     def logs() -> None:
@@ -67,12 +76,18 @@ def write_bundle(bundle_dir: Path, nodeid: str, testnet, opts, *, runner=None, f
 
         last = runner.hops[-1]
         (out / "switches.json").write_text(json.dumps([_jsonable(s) for s in runner.switches], indent=1))
-        (out / "audit.txt").write_text(last.audit.to_text())
+        (out / "audit.txt").write_text(f"under test: {under_test}\n{last.audit.to_text()}")
         (out / "audit.json").write_text(json.dumps(last.audit.to_json(), indent=1))
         render_png(last.audit, runner.switches, out / "audit.png")
         (out / "hops.json").write_text(json.dumps([h.summary() for h in runner.hops], indent=1))
 
-    for what, fn in (("options", options), ("logs", logs), ("journals", journals), ("blocks", blocks), ("audit", audit)):
+    def api_state() -> None:  # the real API node's own persisted state (never used for the verdict)
+        state = getattr(testnet, "api_state", None)
+        if callable(state):
+            (out / "api-state.json").write_text(json.dumps(state(), indent=1, default=str))
+
+    steps = (("options", options), ("logs", logs), ("journals", journals), ("blocks", blocks), ("audit", audit))
+    for what, fn in (*steps, ("api state", api_state)):
         attempt(what, fn)
     if errors:
         (out / "bundle-errors.txt").write_text("\n".join(errors))

@@ -25,7 +25,7 @@ _sym_db = _symbol_database.Default()
 from cosmos.base.query.v1beta1 import pagination_pb2 as cosmos_dot_base_dot_query_dot_v1beta1_dot_pagination__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n)inference/inference/partial_upgrade.proto\x12\x13inference.inference\x1a*cosmos/base/query/v1beta1/pagination.proto\"_\n\x0ePartialUpgrade\x12\x0e\n\x06height\x18\x01 \x01(\x04\x12\x14\n\x0cnode_version\x18\x02 \x01(\t\x12\x19\n\x11\x61pi_binaries_json\x18\x03 \x01(\t\x12\x0c\n\x04name\x18\x04 \x01(\t\"(\n\rMLNodeVersion\x12\x17\n\x0f\x63urrent_version\x18\x01 \x01(\t\"j\n\x17MsgCreatePartialUpgrade\x12\x11\n\tauthority\x18\x01 \x01(\t\x12\x0e\n\x06height\x18\x02 \x01(\x04\x12\x13\n\x0bnodeVersion\x18\x03 \x01(\t\x12\x17\n\x0f\x61piBinariesJson\x18\x04 \x01(\t\"!\n\x1fMsgCreatePartialUpgradeResponse\"/\n\x1dQueryGetPartialUpgradeRequest\x12\x0e\n\x06height\x18\x01 \x01(\x04\"]\n\x1eQueryGetPartialUpgradeResponse\x12;\n\x0epartialUpgrade\x18\x01 \x01(\x0b\x32#.inference.inference.PartialUpgrade\"[\n\x1dQueryAllPartialUpgradeRequest\x12:\n\npagination\x18\x01 \x01(\x0b\x32&.cosmos.base.query.v1beta1.PageRequest\"\x9a\x01\n\x1eQueryAllPartialUpgradeResponse\x12;\n\x0epartialUpgrade\x18\x01 \x03(\x0b\x32#.inference.inference.PartialUpgrade\x12;\n\npagination\x18\x02 \x01(\x0b\x32\'.cosmos.base.query.v1beta1.PageResponse\"\x1e\n\x1cQueryGetMLNodeVersionRequest\"[\n\x1dQueryGetMLNodeVersionResponse\x12:\n\x0emlnode_version\x18\x01 \x01(\x0b\x32\".inference.inference.MLNodeVersion\"@\n\x06Params\x12\x36\n\x0c\x65poch_params\x18\x01 \x01(\x0b\x32 .inference.inference.EpochParams\"#\n\x0b\x45pochParams\x12\x14\n\x0c\x65poch_length\x18\x01 \x01(\x03\"\x14\n\x12QueryParamsRequest\"B\n\x13QueryParamsResponse\x12+\n\x06params\x18\x01 \x01(\x0b\x32\x1b.inference.inference.Paramsb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n)inference/inference/partial_upgrade.proto\x12\x13inference.inference\x1a*cosmos/base/query/v1beta1/pagination.proto\"_\n\x0ePartialUpgrade\x12\x0e\n\x06height\x18\x01 \x01(\x04\x12\x14\n\x0cnode_version\x18\x02 \x01(\t\x12\x19\n\x11\x61pi_binaries_json\x18\x03 \x01(\t\x12\x0c\n\x04name\x18\x04 \x01(\t\"(\n\rMLNodeVersion\x12\x17\n\x0f\x63urrent_version\x18\x01 \x01(\t\"j\n\x17MsgCreatePartialUpgrade\x12\x11\n\tauthority\x18\x01 \x01(\t\x12\x0e\n\x06height\x18\x02 \x01(\x04\x12\x13\n\x0bnodeVersion\x18\x03 \x01(\t\x12\x17\n\x0f\x61piBinariesJson\x18\x04 \x01(\t\"!\n\x1fMsgCreatePartialUpgradeResponse\"/\n\x1dQueryGetPartialUpgradeRequest\x12\x0e\n\x06height\x18\x01 \x01(\x04\"]\n\x1eQueryGetPartialUpgradeResponse\x12;\n\x0epartialUpgrade\x18\x01 \x01(\x0b\x32#.inference.inference.PartialUpgrade\"[\n\x1dQueryAllPartialUpgradeRequest\x12:\n\npagination\x18\x01 \x01(\x0b\x32&.cosmos.base.query.v1beta1.PageRequest\"\x9a\x01\n\x1eQueryAllPartialUpgradeResponse\x12;\n\x0epartialUpgrade\x18\x01 \x03(\x0b\x32#.inference.inference.PartialUpgrade\x12;\n\npagination\x18\x02 \x01(\x0b\x32\'.cosmos.base.query.v1beta1.PageResponse\"\x1e\n\x1cQueryGetMLNodeVersionRequest\"[\n\x1dQueryGetMLNodeVersionResponse\x12:\n\x0emlnode_version\x18\x01 \x01(\x0b\x32\".inference.inference.MLNodeVersion\"@\n\x06Params\x12\x36\n\x0c\x65poch_params\x18\x01 \x01(\x0b\x32 .inference.inference.EpochParams\"\x95\x02\n\x0b\x45pochParams\x12\x14\n\x0c\x65poch_length\x18\x01 \x01(\x03\x12\x18\n\x10\x65poch_multiplier\x18\x02 \x01(\x03\x12\x13\n\x0b\x65poch_shift\x18\x03 \x01(\x03\x12%\n\x1d\x64\x65\x66\x61ult_unit_of_compute_price\x18\x04 \x01(\x03\x12\x1a\n\x12poc_stage_duration\x18\x05 \x01(\x03\x12\x1d\n\x15poc_exchange_duration\x18\x06 \x01(\x03\x12\x1c\n\x14poc_validation_delay\x18\x07 \x01(\x03\x12\x1f\n\x17poc_validation_duration\x18\x08 \x01(\x03\x12 \n\x18set_new_validators_delay\x18\t \x01(\x03\"\x14\n\x12QueryParamsRequest\"B\n\x13QueryParamsResponse\x12+\n\x06params\x18\x01 \x01(\x0b\x32\x1b.inference.inference.Paramsb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -54,10 +54,10 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_QUERYGETMLNODEVERSIONRESPONSE']._serialized_end=909
   _globals['_PARAMS']._serialized_start=911
   _globals['_PARAMS']._serialized_end=975
-  _globals['_EPOCHPARAMS']._serialized_start=977
-  _globals['_EPOCHPARAMS']._serialized_end=1012
-  _globals['_QUERYPARAMSREQUEST']._serialized_start=1014
-  _globals['_QUERYPARAMSREQUEST']._serialized_end=1034
-  _globals['_QUERYPARAMSRESPONSE']._serialized_start=1036
-  _globals['_QUERYPARAMSRESPONSE']._serialized_end=1102
+  _globals['_EPOCHPARAMS']._serialized_start=978
+  _globals['_EPOCHPARAMS']._serialized_end=1255
+  _globals['_QUERYPARAMSREQUEST']._serialized_start=1257
+  _globals['_QUERYPARAMSREQUEST']._serialized_end=1277
+  _globals['_QUERYPARAMSRESPONSE']._serialized_start=1279
+  _globals['_QUERYPARAMSRESPONSE']._serialized_end=1345
 # @@protoc_insertion_point(module_scope)

@@ -83,10 +83,26 @@ class Params(_message.Message):
     def __init__(self, epoch_params: _Optional[_Union[EpochParams, _Mapping]] = ...) -> None: ...
 
 class EpochParams(_message.Message):
-    __slots__ = ("epoch_length",)
+    __slots__ = ("epoch_length", "epoch_multiplier", "epoch_shift", "default_unit_of_compute_price", "poc_stage_duration", "poc_exchange_duration", "poc_validation_delay", "poc_validation_duration", "set_new_validators_delay")
     EPOCH_LENGTH_FIELD_NUMBER: _ClassVar[int]
+    EPOCH_MULTIPLIER_FIELD_NUMBER: _ClassVar[int]
+    EPOCH_SHIFT_FIELD_NUMBER: _ClassVar[int]
+    DEFAULT_UNIT_OF_COMPUTE_PRICE_FIELD_NUMBER: _ClassVar[int]
+    POC_STAGE_DURATION_FIELD_NUMBER: _ClassVar[int]
+    POC_EXCHANGE_DURATION_FIELD_NUMBER: _ClassVar[int]
+    POC_VALIDATION_DELAY_FIELD_NUMBER: _ClassVar[int]
+    POC_VALIDATION_DURATION_FIELD_NUMBER: _ClassVar[int]
+    SET_NEW_VALIDATORS_DELAY_FIELD_NUMBER: _ClassVar[int]
     epoch_length: int
-    def __init__(self, epoch_length: _Optional[int] = ...) -> None: ...
+    epoch_multiplier: int
+    epoch_shift: int
+    default_unit_of_compute_price: int
+    poc_stage_duration: int
+    poc_exchange_duration: int
+    poc_validation_delay: int
+    poc_validation_duration: int
+    set_new_validators_delay: int
+    def __init__(self, epoch_length: _Optional[int] = ..., epoch_multiplier: _Optional[int] = ..., epoch_shift: _Optional[int] = ..., default_unit_of_compute_price: _Optional[int] = ..., poc_stage_duration: _Optional[int] = ..., poc_exchange_duration: _Optional[int] = ..., poc_validation_delay: _Optional[int] = ..., poc_validation_duration: _Optional[int] = ..., set_new_validators_delay: _Optional[int] = ...) -> None: ...
 
 class QueryParamsRequest(_message.Message):
     __slots__ = ()

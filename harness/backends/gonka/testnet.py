@@ -1,0 +1,243 @@
+"""Gonka backend: the user's real `inferenced` and `decentralized-api` as local processes, WireMock MLNodes from our
+mappings, and the harness's chaos proxy between the API node and the chain.
+
+    with GonkaTestnet(RunOptions(backend="gonka", gonka_bin=Path("~/gonka-bin/main")), workdir) as tn:
+        tn.api.chat("hi")                    # signed by a funded requester, answered through the real API node
+        tn.info.api_under_test               # "decentralized-api main@312044d2 (sha256 ..., path)"
+
+Start: mocks (their PoC validation callback aimed at the API node's callback port) -> chain (init + first block) ->
+chaos proxy -> API node (its MLNodes in its config) -> the requester's first transaction (so the chain knows its
+public key and the API node accepts its signature) -> every MLNode INFERENCE. A real node serves inference only after
+its first PoC epoch put its MLNodes into the epoch group; with upstream's one-minute hardware sync that is about a
+minute or two after start.
+
+Rebuild: the chain and the API node are made afresh (new homes, new keys); the mocks stay and are reset.
+"""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+from harness.backends.contract import BaseTestnet, Capability, Endpoints, NodeSpec, TestnetInfo
+from harness.backends.gonka.binaries import GonkaBinaries, check_sandbox
+from harness.backends.gonka.chain import GonkaChain
+from harness.backends.gonka.dapi import DecentralizedApi
+from harness.backends.gonka.genesis import ChainParams
+from harness.backends.mocks import LocalMocks
+from harness.options import RunOptions
+from harness.util.wait import wait_until
+
+CAPABILITIES = frozenset(
+    {
+        Capability.RESTART_API,
+        Capability.REBUILD,
+        Capability.CHAIN_POC,
+        Capability.CHAOS_PROXY,
+        Capability.SIDE_BY_SIDE,
+        Capability.CHOOSE_MLNODES,
+    }
+)
+# First INFERENCE needs the hardware sync (upstream: every 60 s) and an epoch's PoC after it.
+FIRST_INFERENCE_TIMEOUT_S = 240.0
+
+
+class GonkaTestnet(BaseTestnet):
+    capabilities = CAPABILITIES
+    inference_timeout_s = 120.0
+
+    def __init__(
+        self,
+        opts: RunOptions,
+        workdir: Path,
+        *,
+        nodes: tuple[NodeSpec, ...] = (NodeSpec("mlnode-1"),),
+        chaos: bool = True,
+        params: ChainParams | None = None,
+        binaries: GonkaBinaries | None = None,
+    ) -> None:
+        self.opts = opts
+        self.workdir = Path(workdir).resolve()
+        self.bins = binaries or GonkaBinaries.locate(opts.gonka_bin, revision=opts.gonka_revision)
+        self.params = params or ChainParams(start_version=opts.start_version)
+        super().__init__(
+            TestnetInfo(
+                backend="gonka",
+                chain_id=self.params.chain_id,
+                block_time_s=self.params.timeout_commit_s,
+                start_version=opts.start_version,
+                api_profile="reference",  # a real node is judged by the reference contract
+                topology=opts.topology,
+                api_kind="upstream",
+                api_under_test=self.bins.describe("decentralized-api"),
+                chain_under_test=self.bins.describe("inferenced"),
+                upstream_revision=self.bins.known_revision or "",
+            )
+        )
+        self.node_specs = nodes
+        self.use_chaos = chaos
+        self.mocks: LocalMocks | None = None
+        self.chain_node: GonkaChain | None = None
+        self.dapi: DecentralizedApi | None = None
+        self.proxy = None
+        self._generation = 0
+        # kept across rebuilds: the public URL is on chain, the callback port is in the mocks' PoC webhooks
+        self._api_ports: dict[str, int] | None = None
+
+    # -- lifecycle -----------------------------------------------------------------------------------------------------
+    def _start(self) -> None:
+        self.workdir.mkdir(parents=True, exist_ok=True)
+        check_sandbox(self.workdir / "sandbox-check")
+        self._start_chain_and_api()
+
+    def _teardown_steps(self) -> tuple:
+        return (self._stop_chain_and_api, self._stop_mocks)
+
+    def _stop_mocks(self) -> None:
+        if self.mocks is not None:
+            self.mocks.stop()
+
+    def _start_chain_and_api(self) -> None:
+        from harness.chain import ChainClient
+        from harness.cometbft import BlockTimeline, RpcClient
+        from harness.drive.api import ApiClient, RequestSigner
+
+        self._generation += 1
+        gen = self.workdir / f"gen-{self._generation}"
+        logs = self.workdir / "logs"
+        chain = GonkaChain(self.bins, gen / "chain", self.params, public_url="", log_dir=logs)
+        self.chain_node = chain
+        # the API node's ports are needed before the chain (its public URL goes into the gentx) and the mocks
+        # (their validation callback); the process is configured and started once the chain runs.
+        self.dapi = DecentralizedApi(
+            self.bins,
+            gen / "api",
+            chain=chain,
+            chain_url="",
+            mlnodes=[],
+            start_version=self.opts.start_version,
+            ports=self._api_ports,
+            log_dir=logs,
+        )
+        self._api_ports = dict(self.dapi.ports)
+        chain.public_url = self.dapi.public_url
+        if self.mocks is None:
+            self.mocks = LocalMocks(
+                self.node_specs,
+                self.opts.versions,
+                topology=self.opts.topology,
+                workdir=self.workdir,
+                validation_callback_url=f"{self.dapi.callback_url}/v1/poc-batches",
+            )
+            self.mocks.start()
+            self.mlnodes = self.mocks.mlnodes
+        chain.start()
+        api_chain = chain.rpc_url
+        if self.use_chaos:
+            from harness.chaos import ChaosProxy
+
+            self.proxy = ChaosProxy(chain.rpc_url, seed=self.opts.chaos_seed or 0, control_port=0)
+            self.proxy.start()
+            api_chain = self.proxy.url
+        self.dapi.chain_url, self.dapi.mlnodes = api_chain, self.mlnodes
+        self.dapi.start()
+        self.rpc = RpcClient(chain.rpc_url)
+        self.chain = ChainClient(chain.rpc_url, denom=chain.denom)
+        self.timeline = BlockTimeline(chain.rpc_url.replace("http://", "ws://") + "/websocket")
+        self.timeline.start()
+        requester = chain.keys["requester"]
+        self.chain.send(requester, requester.address, 1)  # puts the requester's public key on chain
+        self.api = ApiClient(
+            self.dapi.public_url,
+            self.dapi.admin_url,
+            timeout_s=30,
+            signer=RequestSigner(requester, transfer_address=chain.keys["genesis"].address),
+        )
+        self.endpoints = Endpoints(
+            chain_rpc=chain.rpc_url,
+            api_chain_rpc=api_chain,
+            api_public=self.dapi.public_url,
+            api_admin=self.dapi.admin_url,
+            api_callback=self.dapi.callback_url,
+            chaos_control=self.proxy.control_url if self.proxy else None,
+            nginx=self.mocks.nginx[0].url if self.mocks.nginx else None,
+        )
+        self.info.validator_mnemonics = [chain.mnemonics["genesis"]]
+        self.wait_nodes_inference(timeout_s=FIRST_INFERENCE_TIMEOUT_S)
+        self.wait_serving(timeout_s=FIRST_INFERENCE_TIMEOUT_S)
+
+    def wait_serving(self, *, timeout_s: float) -> None:
+        """Until a signed chat is answered 200 through the real API node (its participant is in an active epoch
+        group and no PoC phase is running): the point from which a user would call the network up."""
+        last: list = []
+
+        def answered() -> bool:
+            last[:] = [self.api.chat("is the network serving?")]
+            return last[0].ok
+
+        wait_until(
+            answered,
+            timeout_s=timeout_s,
+            what="a signed chat answered 200 through the real API node",
+            interval_s=1.0,
+            evidence=lambda: f"last answer: HTTP {last[0].status} {last[0].body[:400]!r}" if last else "no answer yet",
+            hint="a real node serves once its first PoC epoch made its participant active; see the decentralized-api log",
+        )
+
+    def _stop_chain_and_api(self) -> None:
+        for part in ("dapi", "proxy", "timeline", "chain_node", "chain"):
+            obj = getattr(self, part)
+            if obj is not None:
+                try:
+                    obj.close() if part == "chain" else obj.stop()
+                finally:
+                    setattr(self, part, None)
+
+    # -- the contract ----------------------------------------------------------------------------------------------------
+    def stop_api(self) -> None:
+        assert self.dapi is not None
+        self.dapi.stop()
+
+    def start_api(self) -> None:
+        assert self.dapi is not None
+        self.dapi.start()
+
+    def rebuild_chain(self) -> None:
+        """A fresh chain and API node (new homes, new keys, the same public port); the mocks stay, reset."""
+        old = self.workdir / f"gen-{self._generation}"
+        self._stop_chain_and_api()
+        self.mlnodes_reset(scenarios=True)
+        if self.mocks is not None:
+            self.mocks.reset_nginx(self.opts.start_version)
+        shutil.rmtree(old, ignore_errors=True)
+        self._start_chain_and_api()
+        self.dirty = False
+
+    def logs(self) -> dict[str, Path]:
+        return {p.stem: p for p in sorted((self.workdir / "logs").glob("*.log"))}
+
+    def child_pids(self) -> list[dict]:
+        parts = [("inferenced", self.chain_node), ("decentralized-api", self.dapi)]
+        parts += self.mocks.processes() if self.mocks else []
+        out = []
+        for name, part in parts:
+            proc = getattr(part, "proc", None)
+            if proc is not None and proc.pid is not None and proc.is_running():
+                out.append({"name": name, "pid": proc.pid})
+        return out
+
+    def keyring_file(self) -> Path:
+        """A harness keyring (mode 0600) with this chain's test keys `genesis` (the validator) and `requester`."""
+        import json
+        import os
+
+        assert self.chain_node is not None
+        path = self.workdir / "keys.json"
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w") as f:
+            json.dump({n: self.chain_node.mnemonics[n] for n in ("genesis", "requester")}, f, indent=1)
+        return path
+
+    def api_state(self) -> dict:
+        """The real API node's persisted state (current_node_version, node_versions, upgrade_plan), for bundles."""
+        return self.dapi.state() if self.dapi else {}

@@ -1,0 +1,77 @@
+"""Exact signatures of known upstream behaviours, checked against an audit, so that a known bug is reported as
+itself and any other failure fails the test.
+
+A signature check returns the list of ways the audit departs from the signature (empty: it matches):
+
+    problems = unversioned_everywhere(report)      # upstream main: no MLNode URL carries a version
+    assert not problems, problems
+
+Used by the upstream scenarios: for a revision the project has run and documented (docs/upstream-results.md), the
+scenario asserts the documented signature and then marks the test xfail quoting it; for any other build it asserts
+the contract (`assert_hop_clean`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from harness.audit.verdict import AuditReport
+
+
+def unversioned_everywhere(report: AuditReport, *, nodes: Iterable[str]) -> list[str]:
+    """Upstream main: every request is unversioned (none ok, stale, early or of an unknown version) and no node ever
+    got a stop of an old version (`missing_stop` for every node after every switch)."""
+    problems = []
+    c = report.counts
+    if not c.get("unversioned"):
+        problems.append("no unversioned request at all")
+    for verdict in ("ok", "late", "stale", "early", "unknown_version"):
+        if c.get(verdict):
+            problems.append(f"{c[verdict]} {verdict} request(s): some MLNode URL carried a version prefix")
+    missing = {(s.hop, s.node) for s in report.stops if s.status == "missing"}
+    due = {(s.hop, s.node) for s in report.stops if s.status != "not_due"}
+    for hop, node in sorted(due - missing):
+        problems.append(f"{node} got a stop of the old version after switch {hop}")
+    if not {n for _, n in due} >= set(nodes):
+        problems.append(f"stop rule did not cover every node: {sorted(due)}")
+    return problems
+
+
+def old_prefix_until_refresh(report: AuditReport, *, refresh_s: float, block_ms: int) -> list[str]:
+    """PR #228: versioned URLs; after a switch, requests keep the old prefix until the worker clients are refreshed
+    on the reconciler's tick (every `refresh_s`), and the switch is taken one block early (H-1). So every offender is
+    `late` or `stale` (requests, or the old version's stop) with the previous version at most `refresh_s` + one
+    block after its switch, or `early` with the new version at most one block before it; nothing is unversioned or
+    of an unknown version, and no stop is missing."""
+    problems = []
+    for verdict in ("unversioned", "unknown_version"):
+        if report.counts.get(verdict):
+            problems.append(f"{report.counts[verdict]} {verdict} request(s)")
+    switches = report.timeline.switches
+    starts = {s.version: (i, s.from_ms) for i, s in enumerate(switches)}
+    limit_ms = int(refresh_s * 1000) + block_ms
+    for o in report.offenders:
+        if o.verdict == "missing_stop":
+            problems.append(f"missing stop: {o}")
+            continue
+        if o.verdict in ("late", "stale"):
+            hop = next((i for i in range(1, len(switches)) if switches[i - 1].version == o.seen_version), None)
+            late = None if hop is None or o.logged_ms is None else o.logged_ms - switches[hop].from_ms
+            if late is None or late > limit_ms:
+                problems.append(f"{o.verdict} beyond the {refresh_s:.0f} s refresh tick + one block ({late} ms): {o}")
+        elif o.verdict == "early":
+            _, start = starts.get(o.seen_version or "", (None, None))
+            if start is None or o.logged_ms is None or start - o.logged_ms > block_ms:
+                problems.append(f"early by more than one block: {o}")
+        else:
+            problems.append(f"unexpected offender: {o}")
+    return problems
+
+
+def describe(report: AuditReport) -> str:
+    """One line for an xfail reason: counts, stops, old-prefix tails, first offender."""
+    stops = ", ".join(f"{s.node} after {s.old_version}: {s.status}" for s in report.stops) or "none due"
+    return (
+        f"audit {report.verdict}: counts {report.counts}; stops: {stops}; old-prefix tail (ms) "
+        f"{report.measured_old_prefix_tail_ms}; first offender: {report.first_offender}"
+    )
