@@ -15,6 +15,7 @@ Versions have their own module (harness/versions.py).
 
 from __future__ import annotations
 
+import json
 import math
 import re
 from typing import Any
@@ -157,3 +158,38 @@ def arg_type(check: Any, **kwargs: Any) -> Any:
 
     convert.__name__ = getattr(check, "__name__", "value")
     return convert
+
+
+MAX_JSON_DEPTH = 32
+
+
+def _finite_float(text: str) -> float:
+    value = float(text)
+    if not math.isfinite(value):
+        raise ValueError(f"number {text[:40]} is out of range")
+    return value
+
+
+def _no_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not JSON")
+
+
+def json_value(data: bytes | str, field: str = "body", *, max_depth: int = MAX_JSON_DEPTH) -> Any:
+    """Parse JSON from a peer: valid UTF-8, no NaN/Infinity, no number out of float range or of more than 4300 digits,
+    nested at most max_depth deep. ConfigError naming the field otherwise."""
+    try:
+        doc = json.loads(data, parse_float=_finite_float, parse_constant=_no_constant)
+    except RecursionError:
+        raise ConfigError(f"{field}: JSON nested deeper than {max_depth} levels") from None
+    except ValueError as e:  # JSONDecodeError, UnicodeDecodeError, the two hooks, int digits
+        raise ConfigError(f"{field}: not valid JSON ({shown(str(e), 160)}); send one JSON document") from None
+    stack = [(doc, 1)]
+    while stack:
+        value, depth = stack.pop()
+        children = value.values() if isinstance(value, dict) else value if isinstance(value, list) else None
+        if children is None:
+            continue
+        if depth > max_depth:
+            raise ConfigError(f"{field}: JSON nested deeper than {max_depth} levels")
+        stack.extend((c, depth + 1) for c in children if isinstance(c, dict | list))
+    return doc

@@ -6,10 +6,13 @@ import re
 from dataclasses import dataclass
 
 from harness.errors import ConfigError
+from harness.validate import shown
 
-VERSION_RE = re.compile(r"^v(0|[1-9]\d*)\.(0|[1-9]\d*)\.(0|[1-9]\d*)$")
+# Exactly vMAJOR.MINOR.PATCH: ASCII digits, no leading zeros, at most 9 digits a number, nothing before or after
+# (`\Z`, not `$`, which would let a trailing newline through).
+VERSION_RE = re.compile(r"^v(0|[1-9][0-9]{0,8})\.(0|[1-9][0-9]{0,8})\.(0|[1-9][0-9]{0,8})\Z")
 # A version as it appears as the first URL path segment (looser: any v<digits>... segment counts as "a version").
-PREFIX_RE = re.compile(r"^/(v\d+(?:\.\d+)*)(?=/|$)")
+PREFIX_RE = re.compile(r"^/(v[0-9]+(?:\.[0-9]+)*)(?=/|\Z)")
 
 DEFAULT_PATH = ("v0.3.8", "v0.3.9", "v0.3.10")
 
@@ -24,13 +27,20 @@ class Version:
         return f"v{self.major}.{self.minor}.{self.patch}"
 
 
+def is_version(text: object) -> bool:
+    """Whether `text` is exactly a version (no surrounding space): the test for values that come from a chain or a
+    peer, which are refused, never repaired."""
+    return isinstance(text, str) and VERSION_RE.match(text) is not None
+
+
 def parse_version(text: str, *, field: str = "version") -> Version:
-    """Parse `vMAJOR.MINOR.PATCH`; raise ConfigError naming the field and the accepted form."""
-    m = VERSION_RE.match(text.strip()) if isinstance(text, str) else None
+    """Parse `vMAJOR.MINOR.PATCH` (a user's surrounding spaces are forgiven); raise ConfigError naming the field and
+    the accepted form."""
+    m = VERSION_RE.match(text.strip()) if isinstance(text, str) and len(text) <= 64 else None
     if not m:
         raise ConfigError(
-            f"{field}: {text!r} is not a valid MLNode version; expected vMAJOR.MINOR.PATCH such as v0.3.9 "
-            "(leading 'v', three numbers, no leading zeros)"
+            f"{field}: {shown(text)} is not a valid MLNode version; expected vMAJOR.MINOR.PATCH such as v0.3.9 "
+            "(leading 'v', three numbers of at most 9 digits, no leading zeros)"
         )
     return Version(int(m[1]), int(m[2]), int(m[3]))
 

@@ -17,6 +17,8 @@ harness's intervals and behaviour profile. Every validation error names the fiel
 from __future__ import annotations
 
 import dataclasses
+import ipaddress
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -27,6 +29,7 @@ from harness.errors import ConfigError
 from harness.model.apinode.profiles import Profile, resolve_profile
 from harness.model.apinode.upgrade import Plan
 from harness.util.ports import ensure_port_free
+from harness.validate import as_height, as_int, as_number, as_port, as_text, http_url, shown
 from harness.versions import check_version
 
 DEFAULT_VERSION = "v0.3.8"
@@ -52,57 +55,117 @@ class NodeConfig:
     @classmethod
     def from_dict(cls, d: object, *, where: str = "nodes[]") -> NodeConfig:
         if not isinstance(d, dict):
-            raise ConfigError(f"{where}: expected a mapping with id, host, poc_port, inference_port, models; got {d!r}")
+            raise ConfigError(f"{where}: expected a mapping with id, host, poc_port, inference_port, models; got {shown(d)}")
         known = {f.name for f in dataclasses.fields(cls)} | {"version", "node_num"}
-        unknown = sorted(set(d) - known)
+        unknown = sorted(map(str, set(d) - known))
         if unknown:
-            raise ConfigError(f"{where}: unknown field(s) {unknown}; accepted: {sorted(known - {'version', 'node_num'})}")
-        node_id = d.get("id")
-        if not isinstance(node_id, str) or not node_id.strip():
-            raise ConfigError(f"{where}.id: expected a non-empty string, got {node_id!r}")
+            raise ConfigError(f"{where}: unknown field(s) {shown(unknown)}; accepted: {sorted(known - {'version', 'node_num'})}")
+        node_id = as_text(d.get("id"), f"{where}.id", max_len=MAX_ID_LEN, pattern=NODE_ID_RE, form=NODE_ID_FORM)
         where = f"{where.rstrip('[]')}[{node_id}]" if where.endswith("[]") else where
-        host = d.get("host")
-        if not isinstance(host, str) or not host or "://" in host or "/" in host:
-            raise ConfigError(f"{where}.host: expected a host name or IP without scheme or path (e.g. 127.0.0.1), got {host!r}")
-        ports = {}
-        for key in ("poc_port", "inference_port"):
-            val = d.get(key)
-            if not isinstance(val, int) or isinstance(val, bool) or not 1 <= val <= 65535:
-                raise ConfigError(f"{where}.{key}: expected a TCP port 1..65535, got {val!r}")
-            ports[key] = val
-        segs = {}
-        for key in ("poc_segment", "inference_segment"):
-            val = d.get(key) or ""
-            if not isinstance(val, str) or (val and not val.startswith("/")):
-                raise ConfigError(f"{where}.{key}: expected \"\" or a path starting with '/', got {val!r}")
-            segs[key] = val
+        host = check_host(d.get("host"), f"{where}.host")
+        ports = {key: as_port(d.get(key), f"{where}.{key}") for key in ("poc_port", "inference_port")}
+        segs = {key: check_segment(d.get(key) or "", f"{where}.{key}") for key in ("poc_segment", "inference_segment")}
         models = d.get("models", {})
-        if not isinstance(models, dict):
+        if not isinstance(models, dict) or len(models) > MAX_MODELS:
             raise ConfigError(
-                f'{where}.models: must be a map model -> {{"args": [...]}}, got a {type(models).__name__} ({models!r}); '
+                f'{where}.models: must be a map model -> {{"args": [...]}} of at most {MAX_MODELS} models, got {shown(models)}; '
                 'e.g. {"Qwen/Qwen2.5-7B-Instruct": {"args": []}}'
             )
         clean_models: dict[str, dict[str, list[str]]] = {}
         for model, spec in models.items():
             spec = spec if spec is not None else {}
             args = spec.get("args", []) if isinstance(spec, dict) else None
-            if not isinstance(model, str) or not model or not isinstance(args, list) or not all(isinstance(a, str) for a in args):
-                raise ConfigError(f'{where}.models[{model!r}]: expected {{"args": [str, ...]}}, got {spec!r}')
+            if (not isinstance(model, str) or not 0 < len(model) <= MAX_TEXT_LEN or not isinstance(args, list)
+                    or len(args) > MAX_ARGS or not all(isinstance(a, str) and len(a) <= MAX_TEXT_LEN for a in args)):  # fmt: skip
+                raise ConfigError(
+                    f'{where}.models[{shown(model)}]: expected {{"args": [str, ...]}} (at most {MAX_ARGS} args of at most '
+                    f"{MAX_TEXT_LEN} characters), got {shown(spec)}"
+                )
             clean_models[model] = {"args": list(args)}
-        mc = d.get("max_concurrent", 10)
-        if not isinstance(mc, int) or isinstance(mc, bool) or mc < 1:
-            raise ConfigError(f"{where}.max_concurrent: expected a positive integer, got {mc!r}")
-        hw = d.get("hardware") or []
-        if not isinstance(hw, list):
-            raise ConfigError(f"{where}.hardware: expected a list of {{type, count}}, got {hw!r}")
-        return cls(id=node_id, host=host, models=clean_models, max_concurrent=mc, hardware=list(hw), **ports, **segs)
+        mc = as_int(d.get("max_concurrent", 10), f"{where}.max_concurrent", lo=1, hi=MAX_CONCURRENT)
+        hardware = check_hardware(d.get("hardware"), where)
+        return cls(id=node_id, host=host, models=clean_models, max_concurrent=mc, hardware=hardware, **ports, **segs)
+
+
+MAX_NODES = 256
+MAX_ID_LEN, MAX_TEXT_LEN, MAX_MODELS, MAX_ARGS, MAX_HARDWARE, MAX_CONCURRENT = 128, 1024, 64, 64, 64, 10_000
+NODE_ID_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._~:@+=-]*")
+NODE_ID_FORM = "a node id: letters, digits and . _ ~ : @ + = - (no '/', '?', '#', '%' or spaces), starting with a letter or digit"
+_LABEL = r"[A-Za-z0-9_](?:[A-Za-z0-9_-]{0,61}[A-Za-z0-9_])?"
+_HOSTNAME_RE = re.compile(rf"(?=.{{1,253}}\Z){_LABEL}(?:\.{_LABEL})*\.?")
+_SEGMENT_RE = re.compile(r"(?:/[A-Za-z0-9._~!$&'()*+,;=:@-]+)*/?")
+
+
+def check_host(value: object, field: str) -> str:
+    """A host name, an IPv4 address or a bracketed IPv6 address: nothing that could carry user info, a port, a path,
+    a query or another scheme into the MLNode URLs built from it."""
+    form = "a host name or IP address without scheme, user info, port or path (e.g. 127.0.0.1, mlnode-1, [::1])"
+    if isinstance(value, str) and value.startswith("[") and value.endswith("]"):
+        try:
+            ipaddress.IPv6Address(value[1:-1])
+            return value
+        except ValueError:
+            pass
+    elif isinstance(value, str) and _HOSTNAME_RE.fullmatch(value):
+        return value
+    raise ConfigError(f"{field}: expected {form}, got {shown(value)}")
+
+
+def check_segment(value: object, field: str) -> str:
+    """An URL path segment put after the version: '' or '/seg[/seg...]', with no '..', '.', '?', '#' or '%'."""
+    form = "\"\" or a path such as /mlnode (segments of letters, digits and -._~; no '..', '?', '#' or '%')"
+    if not isinstance(value, str) or len(value) > 256 or not _SEGMENT_RE.fullmatch(value) or (value and value[0] != "/"):
+        raise ConfigError(f"{field}: expected {form}, got {shown(value)}")
+    if any(part in (".", "..") for part in value.split("/")):
+        raise ConfigError(f"{field}: expected {form}, got {shown(value)}")
+    return value
+
+
+def check_hardware(value: object, where: str) -> list[dict[str, Any]]:
+    """Upstream's []Hardware{type string, count uint32}."""
+    if value is None:
+        return []
+    if not isinstance(value, list) or len(value) > MAX_HARDWARE:
+        raise ConfigError(f"{where}.hardware: expected a list of at most {MAX_HARDWARE} {{type, count}}, got {shown(value)}")
+    out = []
+    for i, hw in enumerate(value):
+        if not isinstance(hw, dict) or set(hw) - {"type", "count"}:
+            raise ConfigError(f"{where}.hardware[{i}]: expected {{type: str, count: int}}, got {shown(hw)}")
+        out.append({"type": as_text(hw.get("type"), f"{where}.hardware[{i}].type", max_len=MAX_ID_LEN),
+                    "count": as_int(hw.get("count", 0), f"{where}.hardware[{i}].count", hi=2**32 - 1)})  # fmt: skip
+    return out
+
+
+MAX_YAML_BYTES = 4 << 20
+
+
+def load_yaml(path: Path, what: str, *, hint: str = "") -> Any:
+    """A small YAML file (config, state): size-limited, UTF-8, parsed safely; ConfigError naming the file otherwise."""
+    hint = f"; {hint}" if hint else ""
+    try:
+        with open(path, "rb") as f:
+            data = f.read(MAX_YAML_BYTES + 1)
+    except FileNotFoundError:
+        raise ConfigError(f"{what}: file {path} does not exist") from None
+    except OSError as e:
+        raise ConfigError(f"{what}: cannot read {path} ({e.strerror or e}){hint}") from None
+    if len(data) > MAX_YAML_BYTES:
+        raise ConfigError(f"{what}: {path} is larger than {MAX_YAML_BYTES >> 20} MiB; expected a small YAML file{hint}")
+    try:
+        return yaml.safe_load(data.decode("utf-8"))
+    except UnicodeDecodeError:
+        raise ConfigError(f"{what}: {path} is not UTF-8 text; expected YAML{hint}") from None
+    except yaml.YAMLError as e:
+        raise ConfigError(f"{what}: {path} is not valid YAML: {shown(str(e), 300)}{hint}") from None
+    except RecursionError:
+        raise ConfigError(f"{what}: {path} nests too deeply; expected a flat YAML mapping{hint}") from None
 
 
 def check_nodes(raw: object, *, field_name: str = "nodes") -> list[NodeConfig]:
     if raw is None:
         return []
-    if not isinstance(raw, list):
-        raise ConfigError(f"{field_name}: expected a list of node mappings, got {raw!r}")
+    if not isinstance(raw, list) or len(raw) > MAX_NODES:
+        raise ConfigError(f"{field_name}: expected a list of at most {MAX_NODES} node mappings, got {shown(raw)}")
     nodes = [NodeConfig.from_dict(n, where=f"{field_name}[]") for n in raw]
     seen: set[str] = set()
     for n in nodes:
@@ -172,64 +235,55 @@ class ApiNodeConfig:
     def from_dict(cls, raw: object, *, config_path: Path | None = None) -> ApiNodeConfig:
         if not isinstance(raw, dict):
             raise ConfigError(f"apinode config: expected a mapping at the top level, got {type(raw).__name__}")
+        raw = {str(k): v for k, v in raw.items()}
         known = {"chain_node", "current_node_version", "last_used_version", "upgrade_plan", "current_height", "nodes", "api",
                  "intervals", "profile", "profile_overrides", "state_file", "ready_file", "merged_node_config"}  # fmt: skip
         unknown = sorted(set(raw) - known)
         if unknown:
-            raise ConfigError(f"apinode config: unknown key(s) {unknown}; accepted: {sorted(known)}")
+            raise ConfigError(f"apinode config: unknown key(s) {shown(unknown)}; accepted: {sorted(known)}")
         chain = raw.get("chain_node") or {}
-        url = chain.get("url") if isinstance(chain, dict) else None
-        if not isinstance(url, str) or not url.startswith(("http://", "https://")):
-            raise ConfigError(
-                f"chain_node.url: missing or not an http(s) URL (got {url!r}); e.g. chain_node: {{url: http://127.0.0.1:26657}}"
-            )
+        url = http_url(chain.get("url") if isinstance(chain, dict) else None, "chain_node.url")
         profile_name = raw.get("profile", "reference")
         overrides = raw.get("profile_overrides") or {}
         if not isinstance(overrides, dict):
-            raise ConfigError(f"profile_overrides: expected a mapping knob -> value, got {overrides!r}")
+            raise ConfigError(f"profile_overrides: expected a mapping knob -> value, got {shown(overrides)}")
         resolve_profile(profile_name, overrides)  # validates both
-        cur = check_version(str(raw.get("current_node_version") or DEFAULT_VERSION), field="current_node_version")
+        cur = check_version(raw.get("current_node_version") or DEFAULT_VERSION, field="current_node_version")
         last = raw.get("last_used_version") or ""
         if last:
-            last = check_version(str(last), field="last_used_version")
-        plan = None
-        if raw.get("upgrade_plan"):
-            plan = Plan.from_dict(raw["upgrade_plan"])
-            if plan.node_version:
-                check_version(plan.node_version, field="upgrade_plan.node_version")
-            else:
-                plan = None
+            last = check_version(last, field="last_used_version")
+        plan = Plan.from_dict(raw["upgrade_plan"], allow_empty=True) if raw.get("upgrade_plan") else None
+        plan = plan if plan is not None and plan.node_version else None
         api_raw = raw.get("api") or {}
         if not isinstance(api_raw, dict):
-            raise ConfigError(f"api: expected a mapping, got {api_raw!r}")
+            raise ConfigError(f"api: expected a mapping, got {shown(api_raw)}")
         api = ApiConfig()
+        api_keys = [f.name for f in dataclasses.fields(ApiConfig)]
+        unknown_api = sorted(map(str, set(api_raw) - set(api_keys)))
+        if unknown_api:
+            raise ConfigError(f"api: unknown key(s) {shown(unknown_api)}; accepted: {api_keys}")
         for key in ("public_server_port", "admin_server_port", "ml_server_port"):
-            val = api_raw.get(key, 0)
-            if not isinstance(val, int) or isinstance(val, bool) or not 0 <= val <= 65535:
-                raise ConfigError(f"api.{key}: expected a port 0..65535 (0 = allocate a free one), got {val!r}")
-            setattr(api, key, val)
-        api.poc_callback_url = str(api_raw.get("poc_callback_url") or "")
+            setattr(api, key, as_port(api_raw.get(key, 0), f"api.{key}", allow_zero=True))
+        callback = api_raw.get("poc_callback_url") or ""
+        api.poc_callback_url = http_url(callback, "api.poc_callback_url", example="http://127.0.0.1:9100") if callback else ""
         intervals = Intervals()
         iv_raw = raw.get("intervals") or {}
         if not isinstance(iv_raw, dict):
-            raise ConfigError(f"intervals: expected a mapping, got {iv_raw!r}")
+            raise ConfigError(f"intervals: expected a mapping, got {shown(iv_raw)}")
         for key, val in iv_raw.items():
-            if not hasattr(intervals, key):
+            if not isinstance(key, str) or not hasattr(intervals, key):
                 raise ConfigError(
-                    f"intervals.{key}: unknown interval; accepted: {[f.name for f in dataclasses.fields(Intervals)]}"
+                    f"intervals.{shown(key)}: unknown interval; accepted: {[f.name for f in dataclasses.fields(Intervals)]}"
                 )
             if key == "poc_every_blocks":
-                if not isinstance(val, int) or isinstance(val, bool) or val < 0:
-                    raise ConfigError(f"intervals.poc_every_blocks: expected an integer >= 0 (0 = off), got {val!r}")
-            elif not isinstance(val, int | float) or isinstance(val, bool) or not 0.01 <= val <= 3600:
-                raise ConfigError(f"intervals.{key}: expected seconds between 0.01 and 3600, got {val!r}")
+                val = as_int(val, "intervals.poc_every_blocks", hi=10**6, what="a number of blocks (0 = off)")
+            else:
+                val = as_number(val, f"intervals.{key}", lo=0.01, hi=3600, unit="seconds")
             setattr(intervals, key, val)
         base = config_path.parent if config_path else Path.cwd()
-        state_file = Path(raw["state_file"]) if raw.get("state_file") else None
-        ready_file = Path(raw["ready_file"]) if raw.get("ready_file") else None
-        height = raw.get("current_height", 0) or 0
-        if not isinstance(height, int) or height < 0:
-            raise ConfigError(f"current_height: expected an integer >= 0, got {height!r}")
+        state_file = Path(as_text(raw["state_file"], "state_file", max_len=4096)) if raw.get("state_file") else None
+        ready_file = Path(as_text(raw["ready_file"], "ready_file", max_len=4096)) if raw.get("ready_file") else None
+        height = as_height(raw.get("current_height", 0) or 0, "current_height")
         return cls(
             chain_url=url.rstrip("/"),
             current_node_version=cur,
@@ -249,13 +303,7 @@ class ApiNodeConfig:
     @classmethod
     def load(cls, path: str | Path) -> ApiNodeConfig:
         path = Path(path)
-        try:
-            raw = yaml.safe_load(path.read_text())
-        except FileNotFoundError:
-            raise ConfigError(f"--config: file {path} does not exist") from None
-        except yaml.YAMLError as e:
-            raise ConfigError(f"--config: {path} is not valid YAML: {e}") from None
-        return cls.from_dict(raw, config_path=path.resolve())
+        return cls.from_dict(load_yaml(path, "--config"), config_path=path.resolve())
 
     def to_dict(self) -> dict[str, Any]:
         """The YAML form (round-trips through from_dict)."""

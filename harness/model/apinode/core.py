@@ -26,7 +26,8 @@ from harness.model.apinode.config import ApiNodeConfig, NodeConfig
 from harness.model.apinode.listener import BlockListener
 from harness.model.apinode.state import StateStore, SwitchRecord, VersionState
 from harness.model.apinode.upgrade import Plan, decide_switch, merge_plans, plan_from_upgrade_info
-from harness.versions import VERSION_RE, parse_version
+from harness.validate import shown
+from harness.versions import is_version, parse_version
 
 log = logging.getLogger("harness.model.apinode")
 
@@ -58,6 +59,8 @@ class ApiNodeCore:
         self.synced = False
         self.sync_error = ""
         self.block_errors = 0
+        self.refused_versions = 0
+        self._refused_seen: set[str] = set()
         self._runners: list[web.AppRunner] = []
         self._tasks: list[asyncio.Task[Any]] = []
         self._state_lock = asyncio.Lock()
@@ -148,7 +151,9 @@ class ApiNodeCore:
         resp = await self.pool.abci_query(p.Q_MLNODE_VERSION)
         chain_version = resp.mlnode_version.current_version
         self.synced = True
-        if chain_version and VERSION_RE.match(chain_version) and chain_version != self.state.current_node_version:
+        if chain_version and not is_version(chain_version):
+            self._refuse_version(chain_version, "MLNodeVersion")
+        elif chain_version and chain_version != self.state.current_node_version:
             async with self._state_lock:
                 self._record_switch(chain_version, self.state.current_height, 0, "chain-sync")
                 self._save()
@@ -158,8 +163,12 @@ class ApiNodeCore:
     async def _listed_plans(self) -> list[Plan] | None:
         try:
             resp = await self.pool.abci_query(p.Q_PARTIAL_UPGRADE_ALL)
-            plans = [Plan(int(u.height), u.node_version, u.name or f"partial-upgrade-{u.height}")
-                     for u in resp.partialUpgrade if u.node_version]  # fmt: skip
+            plans = []
+            for u in resp.partialUpgrade:
+                if not is_version(u.node_version):
+                    self._refuse_version(u.node_version, f"partial upgrade at height {u.height}")
+                    continue
+                plans.append(Plan(int(u.height), u.node_version, (u.name or f"partial-upgrade-{u.height}")[:256]))
             with contextlib.suppress(ChainError, KeyError):
                 cp = await self.pool.abci_query(p.Q_UPGRADE_CURRENT_PLAN)
                 if cp.HasField("plan") and cp.plan.name:
@@ -211,9 +220,23 @@ class ApiNodeCore:
         except ChainError as e:
             log.warning("MLNodeVersion query after a gap failed: %s", e)
             return None
-        return v if VERSION_RE.match(v) else None
+        if not is_version(v):
+            self._refuse_version(v, "MLNodeVersion")
+            return None
+        return v
+
+    def _refuse_version(self, version: str, where: str) -> None:
+        """A version from the chain that is not vMAJOR.MINOR.PATCH is never switched to, persisted or put in a URL;
+        it is logged once (shortened) and counted."""
+        self.refused_versions += 1
+        if version not in self._refused_seen and len(self._refused_seen) < 64:
+            self._refused_seen.add(version)
+            log.warning("ignoring %s: MLNode version %s is not vMAJOR.MINOR.PATCH", where, shown(version))
 
     def _record_switch(self, version: str, height: int, plan_height: int, source: str) -> None:
+        if not is_version(version):  # the last line of defence: every path to a switch checks before
+            self._refuse_version(version, f"a switch at height {height}")
+            return
         st = self.state
         st.switches.append(SwitchRecord(version, st.current_node_version, height, int(time.time() * 1000), plan_height, source))
         st.current_node_version = version
@@ -293,6 +316,7 @@ class ApiNodeCore:
             "old_version_stops": list(self.broker.stops_sent),
             "poc_phase": self.broker.poc_phase,
             "block_errors": self.block_errors,
+            "refused_versions": self.refused_versions,
             "state_file": str(self.store.path),
         }
 

@@ -17,6 +17,8 @@ from urllib.parse import urlsplit, urlunsplit
 import aiohttp
 
 from harness.model.apinode.config import NodeConfig
+from harness.validate import shown
+from harness.versions import is_version
 
 STATES = ("POW", "INFERENCE", "TRAIN", "STOPPED")
 
@@ -67,9 +69,12 @@ def join_path(base: str, *elems: str) -> str:
 
 
 def base_url(host: str, port: int, segment: str, version: str) -> str:
-    """Upstream MLNodeURL: the version comes before the segment; no version -> unversioned."""
+    """Upstream MLNodeURL: the version comes before the segment; no version -> unversioned. A version that is not
+    vMAJOR.MINOR.PATCH never reaches a URL (it could climb out of the /<version>/ namespace)."""
     if not version:
         return f"http://{host}:{port}{segment}"
+    if not is_version(version):
+        raise MLNodeError(f"refusing to build an MLNode URL with version {shown(version)}: not vMAJOR.MINOR.PATCH")
     return f"http://{host}:{port}/{version}{segment}"
 
 

@@ -9,16 +9,17 @@ callback POST /v1/poc-batches/{generated,validated} and /mlnode/v1/poc-batches/{
 
 from __future__ import annotations
 
-import json
 import time
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import aiohttp
 from aiohttp import web
 
 from harness.errors import ConfigError
-from harness.model.apinode.config import NodeConfig
+from harness.model.apinode.config import MAX_ID_LEN, MAX_NODES, MAX_TEXT_LEN, NODE_ID_FORM, NODE_ID_RE, NodeConfig
 from harness.model.apinode.mlnode import inference_url, join_path
+from harness.util.webapp import error_response, json_app, read_json
+from harness.validate import as_text, json_value, shown
 
 if TYPE_CHECKING:
     from harness.model.apinode.core import ApiNodeCore
@@ -26,13 +27,21 @@ if TYPE_CHECKING:
 HOST = "127.0.0.1"
 
 
-def _error(status: int, message: str, **extra: Any) -> web.Response:
-    return web.json_response({"error": message, **extra}, status=status)
+_error = error_response
+MAX_POC_BATCHES = 1000  # per kind: the callback app keeps the newest ones (debug endpoint), never an unbounded list
+
+
+def _node_id(request: web.Request, core: ApiNodeCore) -> str:
+    """The {id} of the URL: a well-formed node id (else 400) of a registered node (else 404)."""
+    node_id = as_text(request.match_info["id"], "node id", max_len=MAX_ID_LEN, pattern=NODE_ID_RE, form=NODE_ID_FORM)
+    if node_id not in core.broker.nodes:
+        raise web.HTTPNotFound(text=f"node {shown(node_id)} not found; known: {shown(sorted(core.broker.nodes), 300)}")
+    return node_id
 
 
 # -- public -----------------------------------------------------------------------------------
 def public_app(core: ApiNodeCore) -> web.Application:
-    app = web.Application()
+    app = json_app()
 
     async def status(_: web.Request) -> web.Response:
         return web.json_response({"status": "ok"})
@@ -53,16 +62,15 @@ def public_app(core: ApiNodeCore) -> web.Application:
 
     async def chat(request: web.Request) -> web.StreamResponse:
         body = await request.read()
-        try:
-            payload = json.loads(body) if body else {}
-        except ValueError:
-            return _error(400, "request body is not valid JSON; send an OpenAI chat completion request")
+        payload = json_value(body, "chat completion request") if body else {}
         if not isinstance(payload, dict):
-            return _error(400, "request body must be a JSON object")
+            return _error(400, "request body must be a JSON object (an OpenAI chat completion request)")
         model = payload.get("model") if isinstance(payload.get("model"), str) else None
+        if model is not None and len(model) > MAX_TEXT_LEN:
+            return _error(400, f"model: at most {MAX_TEXT_LEN} characters, got {shown(model)}")
         entry = core.broker.lock_node(model)
         if entry is None:
-            return _error(503, f"no MLNode available for model {model!r}", nodes=core.broker.why_unavailable(model))
+            return _error(503, f"no MLNode available for model {shown(model)}", nodes=core.broker.why_unavailable(model))
         try:
             url = join_path(inference_url(entry.config, core.state.current_node_version), "/v1/chat/completions")
             headers = {"Content-Type": request.headers.get("Content-Type", "application/json")}
@@ -95,37 +103,27 @@ def public_app(core: ApiNodeCore) -> web.Application:
 
 # -- admin ------------------------------------------------------------------------------------
 def admin_app(core: ApiNodeCore) -> web.Application:
-    app = web.Application()
+    app = json_app()
 
     async def list_nodes(_: web.Request) -> web.Response:
         return web.json_response([e.as_dict() for e in core.broker.nodes.values()])
 
     async def add_node(request: web.Request) -> web.Response:
-        try:
-            raw = await request.json()
-        except ValueError:
-            return _error(400, "body is not valid JSON; send one InferenceNodeConfig object")
-        try:
-            node = NodeConfig.from_dict(raw, where="node")
-            if node.id in core.broker.nodes:
-                raise ConfigError(f"node.id: a node with id {node.id!r} already exists; DELETE it first or pick another id")
-        except ConfigError as e:
-            return _error(400, str(e))
+        node = NodeConfig.from_dict(await read_json(request, "node"), where="node")
+        if node.id in core.broker.nodes:
+            raise ConfigError(f"node.id: a node with id {node.id!r} already exists; DELETE it first or pick another id")
+        if len(core.broker.nodes) >= MAX_NODES:
+            raise ConfigError(f"node: the API node already has {MAX_NODES} nodes, its limit; DELETE one first")
         entry = await core.add_node(node)
         return web.json_response(entry.config.as_dict())
 
     async def delete_node(request: web.Request) -> web.Response:
-        node_id = request.match_info["id"]
-        if node_id not in core.broker.nodes:
-            return _error(404, f"node {node_id!r} not found", known=sorted(core.broker.nodes))
-        entry = await core.delete_node(node_id)
+        entry = await core.delete_node(_node_id(request, core))
         return web.json_response(entry.config.as_dict() if entry else {})
 
     def toggler(enabled: bool):
         async def handler(request: web.Request) -> web.Response:
-            node_id = request.match_info["id"]
-            if node_id not in core.broker.nodes:
-                return _error(404, f"node {node_id!r} not found", known=sorted(core.broker.nodes))
+            node_id = _node_id(request, core)
             core.set_enabled(node_id, enabled)
             word = "enabled" if enabled else "disabled"
             return web.json_response({"message": f"node {word} successfully", "node_id": node_id})
@@ -160,15 +158,14 @@ def admin_app(core: ApiNodeCore) -> web.Application:
 
 # -- MLNode callbacks -------------------------------------------------------------------------
 def callback_app(core: ApiNodeCore) -> web.Application:
-    app = web.Application()
+    app = json_app()
 
     def receiver(kind: str):
         async def handler(request: web.Request) -> web.Response:
-            try:
-                body = await request.json(loads=json.loads)
-            except ValueError:
-                return _error(400, f"{kind} batch: body is not valid JSON")
-            core.poc_batches[kind].append({"path": request.path, "at_ms": int(time.time() * 1000), "body": body})
+            body = await read_json(request, f"{kind} batch")
+            batches = core.poc_batches[kind]
+            batches.append({"path": request.path, "at_ms": int(time.time() * 1000), "body": body})
+            del batches[:-MAX_POC_BATCHES]
             return web.json_response({"status": "ok"})
 
         return handler

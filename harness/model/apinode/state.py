@@ -8,15 +8,16 @@ from __future__ import annotations
 
 import os
 import tempfile
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
 import yaml
 
 from harness.errors import ConfigError
-from harness.model.apinode.config import ApiNodeConfig, NodeConfig, check_nodes
+from harness.model.apinode.config import ApiNodeConfig, NodeConfig, check_nodes, load_yaml
 from harness.model.apinode.upgrade import Plan
+from harness.validate import as_height, as_unix_ms, shown
 from harness.versions import check_version
 
 STATE_FORMAT = 1
@@ -33,6 +34,27 @@ class SwitchRecord:
 
     def as_dict(self) -> dict[str, Any]:
         return dict(self.__dict__)
+
+    @classmethod
+    def from_dict(cls, d: object, where: str) -> SwitchRecord:
+        if not isinstance(d, dict) or set(d) - {f.name for f in fields(cls)}:
+            raise ConfigError(f"{where}: expected {{version, previous, height, at_ms, plan_height, source}}, got {shown(d)}")
+        previous = d.get("previous") or ""
+        source = d.get("source", "block")
+        if source not in SWITCH_SOURCES:
+            raise ConfigError(f"{where}.source: expected one of {', '.join(SWITCH_SOURCES)}, got {shown(source)}")
+        return cls(
+            version=check_version(d.get("version"), field=f"{where}.version"),
+            previous=check_version(previous, field=f"{where}.previous") if previous else "",
+            height=as_height(d.get("height"), f"{where}.height"),
+            at_ms=as_unix_ms(d.get("at_ms"), f"{where}.at_ms"),
+            plan_height=as_height(d.get("plan_height", 0), f"{where}.plan_height"),
+            source=source,
+        )
+
+
+SWITCH_SOURCES = ("block", "chain-sync", "catch-up-sync")
+MAX_LIST = 10_000
 
 
 @dataclass
@@ -62,19 +84,30 @@ class VersionState:
 
     @classmethod
     def from_dict(cls, d: dict[str, Any], *, where: str) -> VersionState:
+        """Every field checked as the config's are: a state file that was edited or damaged is refused, never
+        written back."""
         try:
+            known = {"format", "current_node_version", "last_used_version", "current_height", "applied_plan_height",
+                     "upgrade_plan", "upgrade_plans", "switches", "nodes"}  # fmt: skip
+            unknown = sorted(map(str, set(d) - known))
+            if unknown:
+                raise ConfigError(f"unknown key(s) {shown(unknown)}")
+            last = d.get("last_used_version") or ""
+            plans, switches = d.get("upgrade_plans") or [], d.get("switches") or []
+            if not isinstance(plans, list) or len(plans) > MAX_LIST or not isinstance(switches, list) or len(switches) > MAX_LIST:
+                raise ConfigError(f"upgrade_plans and switches: expected lists of at most {MAX_LIST} entries")
             st = cls(
-                current_node_version=check_version(str(d["current_node_version"]), field=f"{where}: current_node_version"),
-                last_used_version=str(d.get("last_used_version") or ""),
-                current_height=int(d.get("current_height") or 0),
-                applied_plan_height=int(d.get("applied_plan_height") or 0),
-                upgrade_plans=[Plan.from_dict(p) for p in d.get("upgrade_plans") or []],
-                switches=[SwitchRecord(**s) for s in d.get("switches") or []],
+                current_node_version=check_version(d.get("current_node_version"), field="current_node_version"),
+                last_used_version=check_version(last, field="last_used_version") if last else "",
+                current_height=as_height(d.get("current_height") or 0, "current_height"),
+                applied_plan_height=as_height(d.get("applied_plan_height") or 0, "applied_plan_height"),
+                upgrade_plans=[Plan.from_dict(p, field_name=f"upgrade_plans[{i}]") for i, p in enumerate(plans)],
+                switches=[SwitchRecord.from_dict(s, f"switches[{i}]") for i, s in enumerate(switches)],
             )
-        except (KeyError, TypeError, ValueError) as e:
+            if "nodes" in d:
+                st.nodes = check_nodes(d["nodes"], field_name="nodes")
+        except ConfigError as e:
             raise ConfigError(f"{where}: corrupt state file ({e}); delete it to start from the config") from None
-        if "nodes" in d:
-            st.nodes = check_nodes(d["nodes"], field_name=f"{where}: nodes")
         return st
 
     @classmethod
@@ -121,10 +154,7 @@ class StateStore:
         """The persisted state if a state file exists, else the state the config describes."""
         if not self.path.exists():
             return VersionState.from_config(cfg)
-        try:
-            raw = yaml.safe_load(self.path.read_text())
-        except yaml.YAMLError as e:
-            raise ConfigError(f"state file {self.path}: not valid YAML ({e}); delete it to start from the config") from None
+        raw = load_yaml(self.path, "state file", hint="delete it to start from the config")
         if not isinstance(raw, dict):
             raise ConfigError(f"state file {self.path}: expected a mapping; delete it to start from the config")
         return VersionState.from_dict(raw, where=f"state file {self.path}")

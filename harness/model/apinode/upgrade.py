@@ -12,6 +12,8 @@ import json
 from dataclasses import dataclass, field
 
 from harness.errors import ConfigError
+from harness.validate import as_height, as_text, shown
+from harness.versions import check_version, is_version
 
 
 @dataclass(frozen=True, order=True)
@@ -24,14 +26,21 @@ class Plan:
         return {"name": self.name, "height": self.height, "node_version": self.node_version}
 
     @classmethod
-    def from_dict(cls, d: dict, *, field_name: str = "upgrade_plan") -> Plan:
+    def from_dict(cls, d: object, *, field_name: str = "upgrade_plan", allow_empty: bool = False) -> Plan:
+        """A plan from a config or state file; its node_version must be a version ("" too with allow_empty: none)."""
         if not isinstance(d, dict):
-            raise ConfigError(f"{field_name}: expected a mapping with name, height, node_version; got {d!r}")
-        try:
-            height = int(d.get("height") or 0)
-        except (TypeError, ValueError):
-            raise ConfigError(f"{field_name}.height: expected an integer, got {d.get('height')!r}") from None
-        return cls(height=height, node_version=str(d.get("node_version") or ""), name=str(d.get("name") or ""))
+            raise ConfigError(f"{field_name}: expected a mapping with name, height, node_version; got {shown(d)}")
+        unknown = sorted(map(str, set(d) - {"name", "height", "node_version"}))
+        if unknown:
+            raise ConfigError(f"{field_name}: unknown key(s) {shown(unknown)}; accepted: name, height, node_version")
+        version = d.get("node_version") or ""
+        if version or not allow_empty:
+            version = check_version(version, field=f"{field_name}.node_version")
+        return cls(
+            height=as_height(d.get("height") or 0, f"{field_name}.height"),
+            node_version=version,
+            name=as_text(d.get("name") or "", f"{field_name}.name", min_len=0, max_len=256),
+        )
 
 
 @dataclass(frozen=True)
@@ -51,13 +60,14 @@ class Step:
 
 
 def plan_from_upgrade_info(name: str, height: int, info: str) -> Plan | None:
-    """A full (x/upgrade) plan counts when its `info` JSON carries a node_version."""
+    """A full (x/upgrade) plan counts when its `info` JSON carries a node_version that is a version (anything else
+    from the chain is ignored: it never becomes a switch, a persisted version or a URL prefix)."""
     try:
-        data = json.loads(info) if info else {}
-    except ValueError:
+        data = json.loads(info) if info and len(info) <= 65536 else {}
+    except (ValueError, RecursionError):
         return None
     version = data.get("node_version") if isinstance(data, dict) else None
-    return Plan(height=height, node_version=version, name=name) if isinstance(version, str) and version else None
+    return Plan(height=height, node_version=version, name=name[:256]) if is_version(version) else None
 
 
 def merge_plans(pending: list[Plan], listed: list[Plan], *, mode: str) -> list[Plan]:
@@ -67,7 +77,7 @@ def merge_plans(pending: list[Plan], listed: list[Plan], *, mode: str) -> list[P
     last_wins: upstream PR #228: each listed entry, in ascending height, overwrites the single plan; so the last
                one wins (a pending v0.3.10 hides v0.3.9). With nothing listed the held plan stays.
     """
-    listed = sorted(p for p in listed if p.node_version)
+    listed = sorted(p for p in listed if is_version(p.node_version))
     if mode == "last_wins":
         return [listed[-1]] if listed else list(pending[-1:])
     if mode != "ordered":
@@ -90,7 +100,7 @@ def decide_switch(plans: list[Plan], *, height: int, current: str, switch_offset
             continue
         if height >= plan.height + switch_offset:
             step.applied_height = plan.height
-            if plan.node_version and plan.node_version != step.current:
+            if is_version(plan.node_version) and plan.node_version != step.current:
                 step.switches.append(Switch(plan.node_version, height, step.current, plan))
                 step.current = plan.node_version
         else:
