@@ -128,6 +128,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
     from rich.console import Console
 
     from harness.audit import render_png
+    from harness.drive.assertions import hop_problems
     from harness.drive.hop import UpgradeRunner, chain_version
 
     console = Console()
@@ -152,12 +153,12 @@ def cmd_demo(args: argparse.Namespace) -> int:
         for version in opts.versions[1:]:
             console.rule(f"hop {runner.current_version} -> {version}")
             hop = runner.hop(version)
-            stops_ok = all(hop.old_stops.get(n.id, 0) == 1 for n in tn.mlnodes)
-            chat_ok = hop.chat_after is not None and version in hop.chat_after.content
-            ok = hop.audit.verdict == "pass" and stops_ok and chat_ok
-            verdict_ok &= ok
-            console.print(f"  {'[green]PASS[/green]' if ok else '[red]FAIL[/red]'} {hop.summary()}")
-            console.print(f"  stops on {hop.from_version}: {hop.old_stops}")
+            problems = hop_problems(hop, tn)  # the same judgement as the scenarios' assert_hop_clean
+            verdict_ok &= not problems
+            console.print(f"  {'[red]FAIL[/red]' if problems else '[green]PASS[/green]'} {hop.summary()}")
+            console.print(f"  stops on {hop.from_version}: {hop.old_stops}; failed user chats: {len(hop.user_failures)}")
+            for problem in problems:
+                console.print(f"  [red]{problem.splitlines()[0]}[/red]")
         last = runner.hops[-1].audit
         console.rule("audit")
         console.print(last.to_text())
