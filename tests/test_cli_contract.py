@@ -137,3 +137,12 @@ def test_the_command_table_names_every_command_of_every_module() -> None:
         importlib.import_module(module).register(sub)
         registered.update(dict.fromkeys(sub.choices, module))
     assert registered == harness.cli.COMMANDS
+
+
+@pytest.mark.parametrize("command", ["up", "demo"])
+@pytest.mark.parametrize("backend", ["docker"])
+def test_up_and_demo_refuse_backends_they_cannot_start(capsys, command, backend):
+    # --backend is honoured (embedded or gonka), never accepted and ignored: the others are refused with the reason
+    code, _, err = run(capsys, command, "--backend", backend)
+    assert code == 2, err
+    assert f"--backend {backend}: `harness up` and `harness demo` start embedded or gonka testnets" in err
