@@ -106,6 +106,8 @@ def build_options(
         raise ConfigError("--backend external needs --env-file FILE with the testnet's URLs (see docs/backends.md)")
     if opts.env_file is not None and not opts.env_file.is_file():
         raise ConfigError(f"--env-file: {opts.env_file} does not exist or is not a file")
+    if opts.keep_env and opts.backend not in KEEPABLE:
+        raise ConfigError(f"--keep-env: {NOT_KEEPABLE.get(opts.backend, f'the {opts.backend} backend cannot keep its testnet')}")
     return opts
 
 
@@ -119,3 +121,15 @@ def _gonka_bin(value: str | Path | None) -> Path | None:
             f"--gonka-bin / HARNESS_GONKA_BIN: {raw} is not a directory (want one holding inferenced and decentralized-api)"
         )
     return path.resolve()
+
+
+# Backends whose testnet can outlive the pytest process (docker: containers; `harness down --state-file` reaps them).
+KEEPABLE = ("docker",)
+NOT_KEEPABLE = {
+    "embedded": "the embedded testnet cannot outlive pytest (its chaos proxy runs inside the pytest process and every "
+    "child process is stopped with it); keep one running with `harness up` and test against it with "
+    "`--backend external --env-file FILE` (docs/backends.md)",
+    "external": "the harness never tears an external testnet down: there is nothing to keep",
+    "gonka": "the gonka testnet's processes are supervised by the pytest process and stop with it; keep one running "
+    "with `harness up --backend gonka` and test against it with `--backend external --env-file FILE`",
+}

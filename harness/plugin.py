@@ -40,7 +40,11 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     g.addoption("--api-profile", default="reference", help="API node behaviour under test: reference or pr228")
     g.addoption("--topology", default="single", help="MLNode topology: single or side-by-side (nginx)")
     g.addoption("--block-time", default=None, help="Embedded chain block time in seconds (default 0.2)")
-    g.addoption("--keep-env", action="store_true", help="Leave the testnet running at the end and print its endpoints")
+    g.addoption(
+        "--keep-env",
+        action="store_true",
+        help="Docker backend: leave the testnet running at the end, print its endpoints and a state file for harness down",
+    )
     g.addoption("--bundle-dir", default=None, help="Where failure bundles go (default ./harness-bundles)")
     g.addoption("--chaos-seed", default=None, help="Seed for random chaos faults (printed in reports; replays decisions)")
     g.addoption("--env-file", default=None, help="External backend: file with the running testnet's URLs and key")
@@ -197,7 +201,7 @@ def testnet_factory(harness_options, tmp_path_factory: pytest.TempPathFactory):
     factory = TestnetFactory(harness_options, tmp_path_factory.mktemp("testnets"))
     yield factory
     if harness_options.keep_env:
-        factory.print_endpoints()
+        factory.keep()
     else:
         factory.close_all()
 

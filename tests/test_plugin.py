@@ -86,3 +86,18 @@ def test_requires_with_an_unknown_option_is_a_usage_error(pytester: pytest.Pytes
     result = pytester.runpytest_subprocess()
     assert result.ret == pytest.ExitCode.USAGE_ERROR
     result.stderr.fnmatch_lines(["*unknown option need 'colour'*"])
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--keep-env"], "--keep-env: the embedded testnet cannot outlive pytest*harness up*--backend external"),
+        (["--keep-env", "--backend", "external", "--env-file", "env"], "--keep-env: the harness never tears an external"),
+    ],
+)
+def test_keep_env_is_refused_where_the_testnet_cannot_be_kept(pytester: pytest.Pytester, args, message):
+    pytester.makepyfile("def test_x(): pass")
+    pytester.makefile("", env="HARNESS_CHAIN_RPC=http://127.0.0.1:1\n")
+    result = pytester.runpytest_subprocess(*args)
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines([f"*{message}*"])

@@ -11,7 +11,8 @@ allocated ports on each command line) or "bridge" (one labelled user-defined net
 Labels and reaping: every container and network carries session_labels(session) plus the testnet prefix and the
 owner's pid and pid start time. At start, objects of *other* sessions whose owner process is gone (a crashed run on
 this host) are reaped; live sessions (parallel xdist workers, other users) are never touched. close() removes this
-testnet's objects (also after a failed start); `--keep-env` skips close (the factory does not release).
+testnet's objects (also after a failed start); `--keep-env` skips close and records a state file per testnet, so
+`harness down --state-file F` reaps them (so does the next session on this host, as their owner is gone).
 Readiness: chain `status` height >= 1 and not catching up; API `GET /v1/status`; WireMock admin; container logs are
 written to workdir/logs/<component>.log (logs()), so failure bundles include them.
 """

@@ -138,6 +138,18 @@ class TestnetFactory:
         while self.live:
             self.live.pop().close()
 
-    def print_endpoints(self) -> None:
-        for tn in self.live:
-            print(f"\n[harness --keep-env] testnet left running: {tn.endpoints}")
+    def keep(self) -> list[Path]:
+        """--keep-env (docker): record each live testnet in a state file for `harness down --state-file`, print it."""
+        import os
+
+        from harness.backends.state import DEFAULT_STATE, write_state
+
+        paths = []
+        for i, tn in enumerate(self.live):
+            path = write_state(tn, DEFAULT_STATE.parent / f"kept-testnet-{os.getpid()}-{i + 1}.json")
+            paths.append(path)
+            print(
+                f"\n[harness --keep-env] testnet left running: {tn.endpoints}\n"
+                f"  status: harness status --state-file {path}\n  remove: harness down --state-file {path}"
+            )
+        return paths
