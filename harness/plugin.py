@@ -8,13 +8,11 @@ Fixtures:
                                reset before each test (journals, scenarios); chain + API node rebuilt when dirty
     chain, api, mlnodes         shortcuts: ChainClient, ApiClient, list[MLNodeEndpoint]
     upgrade           function UpgradeRunner: `upgrade.hop("v0.3.9")` -> HopReport (marks the chain dirty)
+    fresh_chain       function skips the test unless the chain runs the path's first version (always true on REBUILD
+                               backends; an external testnet only until it was upgraded)
 """
 
 from __future__ import annotations
-
-import os
-import tempfile
-from pathlib import Path
 
 import pytest
 
@@ -316,5 +314,18 @@ def upgrade(testnet):
     return runner
 
 
-def default_workdir() -> Path:
-    return Path(os.environ.get("HARNESS_WORKDIR") or tempfile.mkdtemp(prefix="harness-"))
+@pytest.fixture
+def fresh_chain(testnet, harness_options) -> None:
+    """The chain runs the upgrade path's first version, or the test is skipped naming the version it found."""
+    from harness.errors import ChainError
+
+    try:
+        now = testnet.chain.mlnode_version()
+    except ChainError:  # a chain without the MLNodeVersion query: the scenario's own assertions decide
+        return
+    start = harness_options.versions[0]
+    if now != start:
+        pytest.skip(
+            f"--backend {testnet.info.backend}: the chain runs {now} and this scenario starts at {start}; "
+            "it needs a fresh testnet, which this backend cannot rebuild"
+        )

@@ -15,7 +15,7 @@ import pytest
 from harness.drive.assertions import assert_hop_clean
 from harness.drive.hop import UpgradeRunner
 
-pytestmark = [pytest.mark.stable, pytest.mark.requires("model_api")]  # the bugs are knobs of the model API node
+pytestmark = [pytest.mark.stable, pytest.mark.requires("model_api", "rebuild")]  # each bug: a model knob, set by a rebuild
 
 
 def reference_runner(testnet_with, **knobs) -> UpgradeRunner:

@@ -10,7 +10,7 @@ import pytest
 
 from harness.drive.chaos import ChaosDriver
 
-pytestmark = [pytest.mark.chaos, pytest.mark.requires("chaos_proxy", "model_api")]
+pytestmark = [pytest.mark.chaos, pytest.mark.requires("chaos_proxy", "model_api", "rebuild")]
 
 
 @pytest.fixture(scope="module")

@@ -7,7 +7,11 @@ import pytest
 
 from harness.drive.traffic import ChatTraffic
 
-pytestmark = [pytest.mark.stable, pytest.mark.requires("rebuild", api_profile="reference")]
+pytestmark = [
+    pytest.mark.stable,
+    pytest.mark.requires(api_profile="reference"),
+    pytest.mark.usefixtures("fresh_chain"),
+]
 
 SLOW_PROMPT = "__slow__ a long generation"  # the mocks answer this prompt after a 2 s delay
 

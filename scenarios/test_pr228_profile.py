@@ -14,7 +14,7 @@ from harness.audit import contract_for
 from harness.drive.assertions import assert_hop_clean
 from harness.drive.traffic import Window
 
-pytestmark = [pytest.mark.stable, pytest.mark.requires("model_api")]
+pytestmark = [pytest.mark.stable, pytest.mark.requires("model_api", "rebuild")]  # the profile is set by a rebuild
 
 
 @pytest.fixture(scope="module")

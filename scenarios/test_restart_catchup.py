@@ -5,7 +5,11 @@ import pytest
 
 from harness.drive.collect import collect_records
 
-pytestmark = [pytest.mark.stable, pytest.mark.requires("restart_api", "rebuild", api_profile="reference")]
+pytestmark = [
+    pytest.mark.stable,
+    pytest.mark.requires("restart_api", api_profile="reference"),
+    pytest.mark.usefixtures("fresh_chain"),
+]
 
 
 def test_api_down_across_upgrade_height(testnet, upgrade, harness_options):

@@ -4,7 +4,11 @@ import pytest
 
 from harness.drive.assertions import assert_hop_clean
 
-pytestmark = [pytest.mark.stable, pytest.mark.requires("rebuild", api_profile="reference")]
+pytestmark = [
+    pytest.mark.stable,
+    pytest.mark.requires(api_profile="reference"),
+    pytest.mark.usefixtures("fresh_chain"),
+]
 
 
 def test_rollback_restores_old_prefix(testnet, upgrade, harness_options):

@@ -6,7 +6,11 @@ import pytest
 
 from harness.drive.assertions import assert_hop_clean
 
-pytestmark = [pytest.mark.stable, pytest.mark.requires("side_by_side", "rebuild", api_profile="reference")]
+pytestmark = [
+    pytest.mark.stable,
+    pytest.mark.requires("side_by_side", api_profile="reference"),
+    pytest.mark.usefixtures("fresh_chain"),
+]
 
 
 @pytest.fixture(scope="module")

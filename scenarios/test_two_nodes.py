@@ -10,7 +10,10 @@ from harness.drive.assertions import assert_hop_clean
 from harness.mlnode import Journal
 from harness.versions import version_in_path
 
-pytestmark = [pytest.mark.stable, pytest.mark.requires("choose_mlnodes", "rebuild", api_profile="reference", topology="single")]
+pytestmark = [
+    pytest.mark.stable,
+    pytest.mark.requires("choose_mlnodes", "rebuild", api_profile="reference", topology="single"),
+]
 
 
 @pytest.fixture(scope="module")

@@ -7,7 +7,7 @@ import pytest
 
 from harness.drive.traffic import ChatTraffic
 
-pytestmark = [pytest.mark.stable, pytest.mark.requires("rebuild", versions=3)]
+pytestmark = [pytest.mark.stable, pytest.mark.requires(versions=3)]
 
 
 def run_two_pending(testnet, upgrade, versions):
@@ -27,13 +27,14 @@ def run_two_pending(testnet, upgrade, versions):
 
 
 @pytest.mark.requires(api_profile="reference")  # the pr228 variant below asserts PR #228's behaviour
+@pytest.mark.usefixtures("fresh_chain")
 def test_two_pending_upgrades_reference(testnet, upgrade, harness_options):
     mid, report = run_two_pending(testnet, upgrade, harness_options.versions)
     assert harness_options.versions[1] in mid.content, f"between H1 and H2 the answer was {mid.content!r}"
     assert report.verdict == "pass", report.to_text()
 
 
-@pytest.mark.requires("model_api")
+@pytest.mark.requires("model_api", "rebuild")  # the pr228 profile is set by a rebuild
 def test_two_pending_upgrades_pr228_skips_first(testnet_with, harness_options):
     """The model of PR #228 never uses v0.3.9: between H1 and H2 it stays on v0.3.8 (`late`), then jumps to v0.3.10."""
     from harness.drive.hop import UpgradeRunner

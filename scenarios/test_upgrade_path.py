@@ -8,7 +8,11 @@ import pytest
 
 from harness.drive.assertions import assert_hop_clean
 
-pytestmark = [pytest.mark.stable, pytest.mark.requires("rebuild", api_profile="reference")]  # starts at the first version
+pytestmark = [
+    pytest.mark.stable,
+    pytest.mark.requires(api_profile="reference"),
+    pytest.mark.usefixtures("fresh_chain"),
+]
 
 
 def test_upgrade_path(testnet, upgrade, harness_options):

@@ -89,8 +89,12 @@ def cmd_up(args: argparse.Namespace) -> int:
         tn.start()
     try:
         state_path = write_state(tn, Path(args.state_file) if args.state_file else None)
+        env_path = _write_env_file(tn, state_path.with_suffix(".env"))
         console.print(endpoints_table(tn))
-        console.print(f"state file: {state_path}\nlogs: {workdir / 'logs'}\nCtrl-C to stop.")
+        console.print(f"state file: {state_path}\nlogs: {workdir / 'logs'}")
+        if env_path is not None:
+            console.print(f"env file: {env_path} (pytest -m stable --backend external --env-file {env_path})")
+        console.print("Ctrl-C to stop.")
         while not stop.wait(0.5):
             pass
     except KeyboardInterrupt:
@@ -99,8 +103,21 @@ def cmd_up(args: argparse.Namespace) -> int:
         tn.close()
         from harness.backends.state import clear_state
 
-        clear_state(Path(args.state_file) if args.state_file else None)
+        clear_state(Path(args.state_file) if args.state_file else None)  # also its env file
     return 0
+
+
+def _write_env_file(tn, path: Path) -> Path | None:
+    """The testnet described for `--backend external`; None for a topology an env file cannot describe."""
+    from harness.backends.external import env_file_text
+    from harness.errors import ConfigError
+
+    try:
+        text = env_file_text(tn)
+    except ConfigError:
+        return None
+    path.write_text(text)
+    return path
 
 
 def endpoints_table(tn):

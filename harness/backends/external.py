@@ -13,6 +13,10 @@ Env file (KEY=VALUE lines, `#` comments; docker-compose `.env` style):
     HARNESS_VOTING_PERIOD_BLOCKS=8
     HARNESS_MLNODE_1=id=genesis-mlnode,host=genesis-mock-server,poc_port=8080,inference_port=8080,journal=http://127.0.0.1:8090
     HARNESS_API_KIND=upstream                         # upstream (Gonka's decentralized-api, default) or model (harness apinode)
+    HARNESS_API_REFRESH_TICK_S=30                     # optional: the API node's client refresh tick (pr228 contract)
+
+`harness up` writes such a file for its embedded testnet next to its state file (`testnet.env`), so
+`pytest -m stable --backend external --env-file ~/.harness/testnet.env` runs the scenarios against it.
 
 An external testnet is never stopped, restarted or rebuilt. Its capabilities follow HARNESS_API_KIND: `upstream`
 has CHAIN_POC (its chain's epochs drive the API node's MLNode calls); `model` has MODEL_API, ADMIN_RECONCILE and
@@ -50,6 +54,34 @@ def parse_env_file(path: Path) -> dict[str, str]:
     if missing:
         raise ConfigError(f"--env-file {path}: missing {', '.join(missing)} (see harness/backends/external.py for the format)")
     return out
+
+
+def env_file_text(tn) -> str:
+    """The env file that describes a running testnet of ours to `--backend external` (what `harness up` writes)."""
+    info, ep = tn.info, tn.endpoints
+    lines = [
+        f"# {info.backend} testnet: {info.under_test()}",
+        f"HARNESS_CHAIN_RPC={ep.chain_rpc}",
+        f"HARNESS_API_PUBLIC={ep.api_public}",
+        f"HARNESS_API_ADMIN={ep.api_admin}",
+        f"HARNESS_API_CHAIN_RPC={ep.api_chain_rpc}",
+        f'HARNESS_GOV_MNEMONIC="{info.validator_mnemonics[0]}"',
+        f"HARNESS_BLOCK_TIME={info.block_time_s}",
+        f"HARNESS_VOTING_PERIOD_BLOCKS={tn.voting_period_blocks}",
+        f"HARNESS_API_KIND={info.api_kind}",
+    ]
+    if ep.chaos_control:
+        lines.append(f"HARNESS_CHAOS_CONTROL={ep.chaos_control}")
+    if info.api_refresh_tick_s:
+        lines.append(f"HARNESS_API_REFRESH_TICK_S={info.api_refresh_tick_s}")
+    for i, n in enumerate(tn.mlnodes, 1):
+        if set(n.journals) != {"*"}:
+            raise ConfigError(f"MLNode {n.id}: one journal per version (side-by-side) cannot be described in an env file")
+        lines.append(
+            f"HARNESS_MLNODE_{i}=id={n.id},host={n.host},poc_port={n.poc_port},inference_port={n.inference_port},"
+            f"journal={n.journals['*']}"
+        )
+    return "\n".join(lines) + "\n"
 
 
 def parse_mlnode(spec: str, *, key: str) -> MLNodeEndpoint:

@@ -61,7 +61,10 @@ def read_state(path: Path | None = None) -> dict:
 
 
 def clear_state(path: Path | None = None) -> None:
-    (path or DEFAULT_STATE).unlink(missing_ok=True)
+    """Remove the state file and the env file `harness up` wrote next to it."""
+    path = path or DEFAULT_STATE
+    path.unlink(missing_ok=True)
+    path.with_suffix(".env").unlink(missing_ok=True)
 
 
 def proc_starttime(pid: int) -> int | None:
