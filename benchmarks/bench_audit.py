@@ -36,7 +36,7 @@ def make_journals(n: int = N, seed: int = 1) -> dict[str, dict]:
     for k in range(n):
         node = f"node{k % NODES}"
         t = rnd.randrange(0, 1_200_000)
-        version = TIMELINE.expected_version(t)
+        version = "v0.3.8" if t < S1 else "v0.3.9" if t < S2 else "v0.3.10"  # the version expected at t
         roll = rnd.random()
         if roll < 0.0005:
             version = "v0.3.8"  # occasional stale

@@ -138,14 +138,11 @@ def test_early_tolerance_boundary(t_ms, verdict):
 
 
 def test_expected_version_boundaries():
-    assert [TIMELINE.expected_version(t) for t in (0, S1 - 1, S1, S2 - 1, S2, 10**13)] == [
-        "v0.3.8",
-        "v0.3.8",
-        "v0.3.9",
-        "v0.3.9",
-        "v0.3.10",
-        "v0.3.10",
-    ]
+    times = (0, S1 - 1, S1, S2 - 1, S2, 10**13)
+    report = audit([rec("/v0.3.8/api/v1/state", t) for t in times], TIMELINE, NO_STOP)
+    # up to S1 - 1 v0.3.8 is expected; at S1 it is still inside the grace; from S2 - 1 on it is late
+    assert report.verdicts == ["ok", "ok", "ok", "late", "late", "late"]
+    assert [o.expected_version for o in report.offenders] == ["v0.3.9", "v0.3.10", "v0.3.10"]
 
 
 @pytest.mark.parametrize(

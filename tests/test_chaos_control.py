@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 import requests
 
-from harness.chaos import ChaosControl, ChaosProxy, ChaosReport, RequestRecord
+from harness.chaos import ChaosControl, ChaosProxy, ChaosReport, ProxiedRequest
 from harness.chaos.checkers import hung_calls, longest_failure_streak, pool_back_to_n, time_to_heal_ms
 from harness.chaos.testing import RpcUpstream
 from harness.errors import ConfigError
@@ -210,8 +210,8 @@ def test_cli_max_lifetime_and_bad_input(tmp_path: Path, upstream: RpcUpstream) -
     assert "upstream" in bad.logs()
 
 
-def _rec(seq: int, start: float, outcome: str, dur: float = 10.0) -> RequestRecord:
-    return RequestRecord(
+def _rec(seq: int, start: float, outcome: str, dur: float = 10.0) -> ProxiedRequest:
+    return ProxiedRequest(
         seq=seq, kind="http", conn_id=1, start_ms=start, end_ms=start + dur, methods=("status",), outcome=outcome
     )
 

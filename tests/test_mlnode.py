@@ -332,18 +332,6 @@ def test_process_is_supervised(wm: WireMockServer) -> None:
     assert "port:" in wm.logs() or "started" in wm.logs().lower()
 
 
-def test_container_runner_command_matches_the_jar_flags() -> None:
-    """The docker-backend runner (not runnable here: no engine) asks the 3.x image for the same behaviour."""
-    from harness.mlnode.container import DEFAULT_IMAGE, WireMockContainer
-
-    c = WireMockContainer(REPO_MOCKS, port=18080)
-    assert DEFAULT_IMAGE.startswith("wiremock/wiremock:3.")
-    assert c.command()[:3] == ["--global-response-templating", "--disable-gzip", "--disable-banner"]
-    assert c.command()[3:] == ["--port", "18080", "--bind-address", "127.0.0.1"]
-    assert c.admin_url == "http://127.0.0.1:18080/__admin"
-    assert c.logs() == "(not started)"
-
-
 def test_cli_write_dump_and_bad_input(
     wm: WireMockServer, journal: Journal, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

@@ -9,7 +9,6 @@ Boundaries (both windows contain their start and exclude their end, like `from_m
 
 from __future__ import annotations
 
-import bisect
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
@@ -110,13 +109,6 @@ class SwitchTimeline:
     def index_of(self, version: str | None) -> int | None:
         """Position of a version's first appearance in the timeline, None when it is not in it."""
         return self._index.get(version) if version is not None else None  # type: ignore[attr-defined]
-
-    def hop_at(self, t_ms: int) -> int:
-        """Index of the switch in force at t_ms (a switch is in force from its from_ms on, inclusive)."""
-        return max(bisect.bisect_right(self._starts, t_ms) - 1, 0)  # type: ignore[attr-defined]
-
-    def expected_version(self, t_ms: int) -> str:
-        return self.switches[self.hop_at(t_ms)].version
 
     def __len__(self) -> int:
         return len(self.switches)

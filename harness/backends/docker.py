@@ -352,10 +352,6 @@ class DockerTestnet(BaseTestnet):
         self._wait_api()
         self.api = type(self.api)(self.api_c.url("public"), self.api_c.url("admin"))
 
-    def kill_api(self) -> None:
-        assert self.api_c is not None
-        self.api_c.kill()
-
     def configure_api(self, *, profile: str, overrides: dict | None = None, intervals: dict | None = None) -> None:
         """Run the API node with this profile and these knob/interval overrides from the next rebuild on; a change
         marks the chain dirty (the next test gets a fresh chain and API node)."""

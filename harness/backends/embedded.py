@@ -174,10 +174,6 @@ class EmbeddedTestnet(BaseTestnet):
         self.apinode.start()
         self.api = type(self.api)(self.apinode.public_url, self.apinode.admin_url)
 
-    def kill_api(self) -> None:
-        assert self.apinode is not None
-        self.apinode.kill()
-
     def configure_api(self, *, profile: str, overrides: dict | None = None, intervals: dict | None = None) -> None:
         """Run the API node with this profile and these knob/interval overrides from the next rebuild on; a change
         marks the chain dirty (the next test gets a fresh chain and API node)."""

@@ -31,7 +31,7 @@ UNKNOWN_REQUEST = 6  # sdk ErrUnknownRequest: the query path does not exist on t
 
 
 @dataclass
-class TxResult:
+class TxOutcome:
     hash: str
     height: int
     code: int
@@ -59,9 +59,9 @@ class ProposalOutcome:
     upgrade_height: int
 
 
-def tx_result_from_rpc(r: dict) -> TxResult:
+def tx_result_from_rpc(r: dict) -> TxOutcome:
     res = r.get("tx_result") or {}
-    return TxResult(
+    return TxOutcome(
         hash=str(r.get("hash", "")),
         height=int(r.get("height") or 0),
         code=int(res.get("code") or 0),
@@ -210,7 +210,7 @@ class ChainClient:
         gas_limit: int = 2_000_000,
         fee_amount: int = 0,
         memo: str = "",
-    ) -> TxResult:
+    ) -> TxOutcome:
         """Sign and broadcast; TxError on a CheckTx or DeliverTx failure. With wait=False, returns after CheckTx."""
         with self._lock:
             acct = self._accounts.get(key.address)
@@ -239,17 +239,17 @@ class ChainClient:
                 raise TxError("CheckTx", res.code, f"{res.codespace}: {res.log}" if res.codespace else res.log, res.hash or h)
             acct[1] = sequence + 1
         if not wait:
-            return TxResult(hash=res.hash or h, height=0, code=0, log=res.log)
+            return TxOutcome(hash=res.hash or h, height=0, code=0, log=res.log)
         return self.wait_for_tx(res.hash or h, timeout_s=timeout_s)
 
-    def wait_for_tx(self, hash_hex: str, *, timeout_s: float | None = None) -> TxResult:
+    def wait_for_tx(self, hash_hex: str, *, timeout_s: float | None = None) -> TxOutcome:
         result = tx_result_from_rpc(self.rpc.wait_for_tx(hash_hex, timeout_s))
         if result.code != 0:
             log = f"{result.codespace}: {result.log}" if result.codespace else result.log
             raise TxError("DeliverTx", result.code, log, hash_hex)
         return result
 
-    def send(self, key: Key, to_address: str, amount: int, *, timeout_s: float | None = None) -> TxResult:
+    def send(self, key: Key, to_address: str, amount: int, *, timeout_s: float | None = None) -> TxOutcome:
         """cosmos.bank MsgSend of `amount` base coins; the first tx of an account also puts its public key on chain."""
         msg = bank_tx_pb2.MsgSend(
             from_address=key.address, to_address=to_address, amount=[coin_pb2.Coin(denom=self.denom, amount=str(amount))]

@@ -26,7 +26,7 @@ from harness.chaos.faults import (
     WsDrop,
     make_fault,
 )
-from harness.chaos.history import Decision, RequestRecord, as_records
+from harness.chaos.history import Decision, ProxiedRequest, as_records
 from harness.chaos.proxy import ChaosProxy
 from harness.chaos.targets import Target, Window
 
@@ -44,8 +44,8 @@ __all__ = [
     "FaultSpec",
     "Latency",
     "Outcome",
+    "ProxiedRequest",
     "Refuse",
-    "RequestRecord",
     "Reset",
     "Stage",
     "Target",

@@ -1,6 +1,6 @@
 """Checkers over the proxy's history and the API node's observations. Pure functions, no I/O.
 
-`history` arguments accept RequestRecord lists, dicts from the control API, or the `GET /history` document.
+`history` arguments accept ProxiedRequest lists, dicts from the control API, or the `GET /history` document.
 Only plain chain calls (kind "http") count as calls; websocket sessions and connection events do not.
 
 The API node's pool debug endpoint, `GET /admin/v1/debug/chain-pool`, is expected to answer:
@@ -18,11 +18,11 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from harness.chaos.history import RequestRecord, as_records
+from harness.chaos.history import ProxiedRequest, as_records
 from harness.errors import ConfigError
 
 
-def _calls(history: Any) -> list[RequestRecord]:
+def _calls(history: Any) -> list[ProxiedRequest]:
     return sorted((r for r in as_records(history) if r.kind == "http"), key=lambda r: (r.start_ms, r.seq))
 
 
@@ -61,7 +61,7 @@ def longest_failure_streak(history: Any) -> int:
     return best
 
 
-def hung_calls(history: Any, deadline_ms: float, *, now_ms: float | None = None) -> list[RequestRecord]:
+def hung_calls(history: Any, deadline_ms: float, *, now_ms: float | None = None) -> list[ProxiedRequest]:
     """Calls that took longer than `deadline_ms`, and, given `now_ms`, calls still open past it."""
     out = []
     for r in _calls(history):
@@ -71,7 +71,7 @@ def hung_calls(history: Any, deadline_ms: float, *, now_ms: float | None = None)
     return out
 
 
-def failed_calls(history: Any) -> list[RequestRecord]:
+def failed_calls(history: Any) -> list[ProxiedRequest]:
     return [r for r in _calls(history) if r.failed]
 
 

@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any
 from aiohttp import web
 
 from harness.chaos.faults import FaultSpec
-from harness.chaos.history import RequestRecord, as_records
+from harness.chaos.history import ProxiedRequest, as_records
 from harness.errors import ConfigError, HarnessError, Unreachable
 from harness.util.ports import LOOPBACK
 from harness.validate import shown
@@ -161,5 +161,5 @@ class ChaosControl:
     def history_doc(self) -> dict[str, Any]:
         return dict(self._call("GET", "/history"))
 
-    def history(self) -> list[RequestRecord]:
+    def history(self) -> list[ProxiedRequest]:
         return as_records(self.history_doc())

@@ -16,7 +16,7 @@ from harness.chaos.faults import FAILED_OUTCOMES, Outcome
 
 
 @dataclass
-class RequestRecord:
+class ProxiedRequest:
     seq: int  # 1, 2, 3... over all records of this proxy
     kind: str  # "http", "websocket" (a session after the 101), "connection" (refused, closed idle, bad input)
     conn_id: int
@@ -31,10 +31,6 @@ class RequestRecord:
     bytes_in: int = 0  # client -> upstream
     bytes_out: int = 0  # upstream -> client
     error: str = ""
-
-    @property
-    def duration_ms(self) -> float | None:
-        return None if self.end_ms is None else self.end_ms - self.start_ms
 
     @property
     def failed(self) -> bool:
@@ -52,7 +48,7 @@ class RequestRecord:
         return d
 
     @classmethod
-    def from_json(cls, d: dict[str, Any]) -> RequestRecord:
+    def from_json(cls, d: dict[str, Any]) -> ProxiedRequest:
         names = {f.name for f in dataclasses.fields(cls)}
         kw = {k: v for k, v in d.items() if k in names}
         kw["methods"] = tuple(kw.get("methods", ()))
@@ -85,20 +81,20 @@ class Decision:
 
 class History:
     def __init__(self, max_records: int = 200_000) -> None:
-        self.records: deque[RequestRecord] = deque(maxlen=max_records)
+        self.records: deque[ProxiedRequest] = deque(maxlen=max_records)
         self.decisions: deque[Decision] = deque(maxlen=max_records)
         self.dropped = 0
         self.next_seq = 1
 
-    def open(self, **fields: Any) -> RequestRecord:
+    def open(self, **fields: Any) -> ProxiedRequest:
         if len(self.records) == self.records.maxlen:
             self.dropped += 1
-        rec = RequestRecord(seq=self.next_seq, **fields)
+        rec = ProxiedRequest(seq=self.next_seq, **fields)
         self.next_seq += 1
         self.records.append(rec)
         return rec
 
-    def snapshot(self) -> list[RequestRecord]:
+    def snapshot(self) -> list[ProxiedRequest]:
         return [dataclasses.replace(r) for r in self.records]
 
     def clear(self) -> None:
@@ -108,7 +104,7 @@ class History:
         self.next_seq = 1
 
 
-def history_to_json(records: list[RequestRecord], decisions: list[Decision], *, seed: int, dropped: int = 0) -> str:
+def history_to_json(records: list[ProxiedRequest], decisions: list[Decision], *, seed: int, dropped: int = 0) -> str:
     doc = {
         "seed": seed,
         "dropped": dropped,
@@ -118,8 +114,8 @@ def history_to_json(records: list[RequestRecord], decisions: list[Decision], *, 
     return json.dumps(doc, indent=1)
 
 
-def as_records(history: Any) -> list[RequestRecord]:
+def as_records(history: Any) -> list[ProxiedRequest]:
     """Accept records, dicts (from the control API) or a `{"records": [...]}` document."""
     if isinstance(history, dict):
         history = history.get("records", [])
-    return [r if isinstance(r, RequestRecord) else RequestRecord.from_json(r) for r in history]
+    return [r if isinstance(r, ProxiedRequest) else ProxiedRequest.from_json(r) for r in history]

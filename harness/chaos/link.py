@@ -17,9 +17,9 @@ from typing import TYPE_CHECKING
 
 from harness.chaos import http
 from harness.chaos.faults import Outcome, Stage
-from harness.chaos.history import RequestRecord
+from harness.chaos.history import ProxiedRequest
 from harness.chaos.schedule import InstalledFault, now_ms
-from harness.chaos.targets import Event
+from harness.chaos.targets import FaultEvent
 from harness.chaos.ws import FrameSniffer, status_height
 
 if TYPE_CHECKING:
@@ -110,7 +110,7 @@ class Connection:
 
     # -- main loop -----------------------------------------------------------------------------------
     async def run(self) -> None:
-        if await self._judge_connection(Stage.CONNECT, Event("connection", self.id)):
+        if await self._judge_connection(Stage.CONNECT, FaultEvent("connection", self.id)):
             return
         while not self.closed:
             head = await self._await_head()
@@ -119,7 +119,7 @@ class Connection:
             if not await self._serve_one(head):
                 return
 
-    async def _judge_connection(self, stage: Stage, event: Event) -> bool:
+    async def _judge_connection(self, stage: Stage, event: FaultEvent) -> bool:
         """Apply a connection-level fault if one is chosen; True if the connection is finished."""
         chosen = self.proxy.decide(stage, event)
         if not chosen:
@@ -148,7 +148,7 @@ class Connection:
                     return await self._head_result(read)
                 if changed in done or threshold is None:
                     continue
-                event = Event("connection", self.id, idle_ms=now_ms() - idle_since)
+                event = FaultEvent("connection", self.id, idle_ms=now_ms() - idle_since)
                 if await self._judge_connection(Stage.IDLE, event):
                     return None
         finally:
@@ -190,7 +190,7 @@ class Connection:
         kind = "websocket" if req.websocket else "http"
         rec = self.proxy.record(kind=kind, conn_id=self.id, start_ms=start, end_ms=None, methods=req.rpc_methods,
                                 path=req.path, bytes_in=len(req.raw))  # fmt: skip
-        chosen = self.proxy.decide(Stage.REQUEST, Event(kind, self.id, req.rpc_methods))
+        chosen = self.proxy.decide(Stage.REQUEST, FaultEvent(kind, self.id, req.rpc_methods))
         if chosen:
             rec.fault = "+".join(f.fault.name for f in chosen)
             rec.fault_ids = tuple(f.id for f in chosen)
@@ -221,7 +221,7 @@ class Connection:
             self.up_reader, self.up_writer = r, w
         return self.up_reader, self.up_writer
 
-    async def _forward(self, req: http.HttpRequest, rec: RequestRecord) -> bool:
+    async def _forward(self, req: http.HttpRequest, rec: ProxiedRequest) -> bool:
         up_r, up_w = await self._upstream()
         up_w.write(req.raw)
         await up_w.drain()

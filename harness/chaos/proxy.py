@@ -18,10 +18,10 @@ from urllib.parse import urlsplit
 
 from harness.chaos import http
 from harness.chaos.faults import Fault, FaultSpec, Stage
-from harness.chaos.history import Decision, History, RequestRecord, history_to_json
+from harness.chaos.history import Decision, History, ProxiedRequest, history_to_json
 from harness.chaos.link import Connection
 from harness.chaos.schedule import FaultTable, InstalledFault, now_ms
-from harness.chaos.targets import Event, Target, Window
+from harness.chaos.targets import FaultEvent, Target, Window
 from harness.errors import ConfigError, StartupError
 from harness.util.loop import BackgroundLoop
 from harness.util.ports import LOOPBACK, ensure_port_free
@@ -166,7 +166,7 @@ class ChaosProxy(StartStop):
         for conn in list(self.websockets.values()):
             self.check_websocket(conn)
 
-    def decide(self, stage: Stage, event: Event) -> list[InstalledFault]:
+    def decide(self, stage: Stage, event: FaultEvent) -> list[InstalledFault]:
         chosen, decisions = self.table.decide(stage, event)
         self._history.decisions.extend(decisions)
         return chosen
@@ -174,11 +174,11 @@ class ChaosProxy(StartStop):
     def check_websocket(self, conn: Connection) -> None:
         if conn.drop is None or conn.drop.done():
             return
-        chosen = self.decide(Stage.WEBSOCKET, Event("websocket", conn.id))
+        chosen = self.decide(Stage.WEBSOCKET, FaultEvent("websocket", conn.id))
         if chosen:
             conn.drop.set_result(chosen[0])
 
-    def record(self, **fields: Any) -> RequestRecord:
+    def record(self, **fields: Any) -> ProxiedRequest:
         return self._history.open(**fields)
 
     def observe_height(self, height: int) -> None:
@@ -255,7 +255,7 @@ class ChaosProxy(StartStop):
     def faults(self) -> list[dict[str, Any]]:
         return list(self._run(self.table.to_json))
 
-    def history(self) -> list[RequestRecord]:
+    def history(self) -> list[ProxiedRequest]:
         return list(self._run(self._history.snapshot))
 
     def decisions(self) -> list[Decision]:

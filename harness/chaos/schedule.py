@@ -18,7 +18,7 @@ from typing import Any
 
 from harness.chaos.faults import Fault, FaultSpec, Stage
 from harness.chaos.history import Decision
-from harness.chaos.targets import Event, Target, Window
+from harness.chaos.targets import FaultEvent, Target, Window
 from harness.errors import ConfigError
 
 
@@ -104,7 +104,7 @@ class FaultTable:
         f = self.faults.get(fault_id)
         return f is not None and f.spec.window.live(now_ms(), f.added_ms, self.height, f.applied)
 
-    def decide(self, stage: Stage, event: Event) -> tuple[list[InstalledFault], list[Decision]]:
+    def decide(self, stage: Stage, event: FaultEvent) -> tuple[list[InstalledFault], list[Decision]]:
         """Judge one event; return the faults to apply (in id order) and the decisions drawn."""
         self.event_seq += 1
         now = now_ms()
@@ -124,7 +124,7 @@ class FaultTable:
             )
         return chosen, decisions
 
-    def _applies(self, f: InstalledFault, event: Event, draw: float, now: float) -> bool:
+    def _applies(self, f: InstalledFault, event: FaultEvent, draw: float, now: float) -> bool:
         target: Target = f.spec.target
         if not target.filters_match(event, f.first_conn_id):
             return False
@@ -153,7 +153,7 @@ class FaultTable:
         for f in self.faults.values():
             if f.fault.stage != Stage.IDLE or conn_id in f.judged_idle:
                 continue
-            if not f.spec.target.filters_match(Event("connection", conn_id), f.first_conn_id):
+            if not f.spec.target.filters_match(FaultEvent("connection", conn_id), f.first_conn_id):
                 continue
             if not f.spec.window.live(now, f.added_ms, self.height, f.applied):
                 continue

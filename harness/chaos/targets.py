@@ -30,7 +30,7 @@ KINDS = ("any", "http", "websocket")
 
 
 @dataclass(frozen=True)
-class Event:
+class FaultEvent:
     """Something a fault may hit: a new connection, an idle connection, a request, a websocket session."""
 
     kind: str  # "http", "websocket" or "connection"
@@ -65,7 +65,7 @@ class Target:
         if not all(isinstance(m, str) and m for m in self.methods):
             raise ConfigError(f"target.methods: got {self.methods!r}, expected JSON-RPC method names such as 'abci_query'")
 
-    def filters_match(self, event: Event, first_conn_id: int) -> bool:
+    def filters_match(self, event: FaultEvent, first_conn_id: int) -> bool:
         """Every filter except `nth` and `probability`."""
         if self.kind != "any" and event.kind not in (self.kind, "connection"):
             return False

@@ -117,7 +117,3 @@ class RpcUpstream:
             },
         }
         await asyncio.gather(*(ws.send_json(event) for ws in list(self._sockets)), return_exceptions=True)
-
-    @property
-    def websocket_count(self) -> int:
-        return len(self._sockets)

@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from typing import Any, Self
 
 from harness.chaos import ChaosReport, pool_back_to_n
-from harness.chaos.history import RequestRecord
+from harness.chaos.history import ProxiedRequest
 from harness.drive.chaos_seeded import replay_decisions, seeded_faults
 from harness.errors import ConfigError
 from harness.util.wait import wait_until
@@ -293,7 +293,7 @@ class ChaosDriver:
         return max(0.0, time.time() * 1000 - max(ended)) if ended else 0.0
 
     # -- report --------------------------------------------------------------------------------------
-    def history(self) -> list[RequestRecord]:
+    def history(self) -> list[ProxiedRequest]:
         return self.proxy.history()
 
     def outcome(
@@ -347,10 +347,6 @@ class ChaosDriver:
         now = time.time() * 1000
         for w in self.windows:
             w.ended_ms = w.ended_ms or now
-
-    def watch_pool(self) -> PoolWatch:
-        """A background sampler of the pool's healthy count (for 'fewest healthy slots seen')."""
-        return PoolWatch(self)
 
     # -- lifecycle -----------------------------------------------------------------------------------
     def close(self) -> None:

@@ -102,7 +102,7 @@ class UpgradeRunner:
         self.progress(f"proposal {outcome.proposal_id} passed at height {outcome.passed_height}")
         return outcome.proposal_id, height
 
-    def wait_switch(self, to_version: str, height: int) -> tuple[int, int]:
+    def wait_switch(self, height: int) -> tuple[int, int]:
         """Wait until the chain has produced block height+1 and return (switch height, switch block time ms)."""
         bt = self.tn.info.block_time_s
         switch_height = height + self.contract.switch_offset
@@ -119,7 +119,7 @@ class UpgradeRunner:
         """wait_switch, then record the switch in the timeline the audit uses."""
         from harness.audit import Switch
 
-        switch_height, switch_ms = self.wait_switch(to_version, height)
+        switch_height, switch_ms = self.wait_switch(height)
         self.switches.append(Switch(version=to_version, from_ms=switch_ms, height=height))
         return switch_height, switch_ms
 

@@ -4,12 +4,7 @@ a failed start left behind."""
 
 from __future__ import annotations
 
-from typing import Protocol, Self
-
-
-class Service(Protocol):
-    def start(self) -> Self: ...
-    def stop(self) -> object: ...
+from typing import Self
 
 
 class StartStop:

@@ -7,7 +7,7 @@
     msg = await pool.abci_query(p.Q_MLNODE_VERSION)
     pool.snapshot()                            # {"size", "healthy", "replaced", "failures", "slots": [...]}
 
-Every slot is its own RpcClient (own aiohttp session, exactly one TCP connection at a time). The healer health-checks
+Every slot is its own NodeRpcClient (own aiohttp session, exactly one TCP connection at a time). The healer health-checks
 every slot each interval and replaces dead ones (new session, generation + 1). With no healthy slot a call fails fast with
 NoHealthyConnections naming the last errors.
 """
@@ -25,7 +25,7 @@ from typing import Any
 from google.protobuf.message import Message
 
 from harness.errors import ChainError
-from harness.model.apinode.rpc import ChainTransportError, RpcClient, abci_query, describe
+from harness.model.apinode.rpc import ChainTransportError, NodeRpcClient, abci_query, describe
 
 log = logging.getLogger("harness.model.apinode.chainpool")
 
@@ -38,7 +38,7 @@ class NoHealthyConnections(ChainError):
 class Slot:
     index: int
     url: str
-    client: RpcClient
+    client: NodeRpcClient
     healthy: bool = False
     generation: int = 0
     last_error: str = ""
@@ -91,7 +91,7 @@ class ChainPool:
 
     # -- lifecycle -------------------------------------------------------------------------
     async def start(self) -> None:
-        self.slots = [Slot(i, u, RpcClient(u, name=f"slot{i}", max_connections=1)) for i, u in enumerate(self.urls)]
+        self.slots = [Slot(i, u, NodeRpcClient(u, name=f"slot{i}", max_connections=1)) for i, u in enumerate(self.urls)]
         await asyncio.gather(*(self._check(s) for s in self.slots))
         healthy = sum(s.healthy for s in self.slots)
         if healthy < self.size:
@@ -126,7 +126,7 @@ class ChainPool:
     async def _replace(self, slot: Slot) -> None:
         """A fresh client (new session and connections) in the slot; the old one is closed."""
         old = slot.client
-        slot.client = RpcClient(slot.url, name=f"slot{slot.index}g{slot.generation + 1}", max_connections=1)
+        slot.client = NodeRpcClient(slot.url, name=f"slot{slot.index}g{slot.generation + 1}", max_connections=1)
         slot.generation += 1
         self.replaced += 1
         await old.close()

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import logging
 import time
 from typing import Any
@@ -319,6 +318,3 @@ class ApiNodeCore:
             "refused_versions": self.refused_versions,
             "state_file": str(self.store.path),
         }
-
-    def ready_json(self) -> str:
-        return json.dumps(self.ready_info())

@@ -2,7 +2,7 @@
 
 Errors are split by what a caller can do about them:
     ChainTransportError  EOF / server disconnected, reset, refused, timeout: retry on another connection
-    RpcError             the node answered with a JSON-RPC error object: do not retry
+    NodeRpcError             the node answered with a JSON-RPC error object: do not retry
     QueryError           abci_query answered with a non-zero code (harness.errors)
 """
 
@@ -24,7 +24,7 @@ class ChainTransportError(ChainError):
     """The connection failed (EOF, reset, refused, timeout); the call may be retried on another connection."""
 
 
-class RpcError(ChainError):
+class NodeRpcError(ChainError):
     def __init__(self, method: str, code: int, message: str, data: str = "") -> None:
         self.method, self.code, self.data = method, code, data
         super().__init__(f"{method}: JSON-RPC error {code} {message}: {data}")
@@ -39,7 +39,7 @@ def describe(e: BaseException) -> str:
     return f"{type(e).__name__}: {text}"
 
 
-class RpcClient:
+class NodeRpcClient:
     """One chain RPC client. `ids` count up from 0 per client, like the Go client.
 
     `max_connections` bounds its TCP connections; a pool slot uses 1 so that a slot is one connection (as one Go
@@ -74,7 +74,7 @@ class RpcClient:
             raise ChainTransportError(f"{method} via {self.url}: unexpected response {str(data)[:200]}")
         if "error" in data:
             err = data["error"] or {}
-            raise RpcError(method, int(err.get("code", 0)), str(err.get("message", "")), str(err.get("data", "")))
+            raise NodeRpcError(method, int(err.get("code", 0)), str(err.get("message", "")), str(err.get("data", "")))
         if data.get("id") != req_id:
             raise ChainTransportError(f"{method} via {self.url}: wrong ID: sent {req_id}, got {data.get('id')!r}")
         return data.get("result")

@@ -3,7 +3,7 @@ when `current_node_version` switches.
 
     plans = merge_plans(pending, listed, mode="ordered")           # keep every pending plan, height order
     step = decide_switch(plans, height=h, current="v0.3.8", switch_offset=0)
-    step.switches -> [Switch(version, height, plan)]; step.current; step.pending
+    step.switches -> [VersionSwitch(version, height, plan)]; step.current; step.pending
 """
 
 from __future__ import annotations
@@ -44,7 +44,7 @@ class Plan:
 
 
 @dataclass(frozen=True)
-class Switch:
+class VersionSwitch:
     version: str
     height: int  # the block height whose processing made the switch
     previous: str
@@ -56,7 +56,7 @@ class Step:
     current: str
     pending: list[Plan]
     applied_height: int = 0  # height of the newest plan consumed so far; older plans are never re-applied
-    switches: list[Switch] = field(default_factory=list)
+    switches: list[VersionSwitch] = field(default_factory=list)
 
 
 def plan_from_upgrade_info(name: str, height: int, info: str) -> Plan | None:
@@ -101,7 +101,7 @@ def decide_switch(plans: list[Plan], *, height: int, current: str, switch_offset
         if height >= plan.height + switch_offset:
             step.applied_height = plan.height
             if is_version(plan.node_version) and plan.node_version != step.current:
-                step.switches.append(Switch(plan.node_version, height, step.current, plan))
+                step.switches.append(VersionSwitch(plan.node_version, height, step.current, plan))
                 step.current = plan.node_version
         else:
             step.pending.append(plan)

@@ -126,8 +126,9 @@ class GovParams:
 class Genesis:
     chain_id: str = "gonka-testnet"
     block_time_s: float = 0.2
-    # The block after an upgrade height (a partial upgrade stored for that height) comes at least this long after it
-    # (0: the usual block time): a test chain's way of giving "switched at H" and "switched at H+1" a distinct time.
+    # An upgrade height H (a partial upgrade stored for it) comes at least this long after H-1, and H+1 this long
+    # after H (0: the usual block time): a test chain's way of giving "switched at H-1", "at H" and "at H+1" distinct
+    # times on a loaded machine.
     upgrade_hold_s: float = 0.0
     voting_period_blocks: int | None = 5
     voting_period_s: float | None = None

@@ -90,7 +90,8 @@ class SimnetCore:
                 log.exception("block %d failed", self.node.height + 1)
             now = loop.time()
             next_due = next_due + bt if next_due + bt > now - bt else now + bt
-            if self.node.height in upgrade_heights:  # hold the block after an upgrade height
+            h = self.node.height
+            if h in upgrade_heights or h + 1 in self.node.state.store.upgrades:  # hold the blocks H and H + 1
                 next_due = max(next_due, now + float(self.genesis.upgrade_hold_s))
 
     def pause(self) -> None:
