@@ -59,6 +59,8 @@ def parse_env_file(path: Path) -> dict[str, str]:
 def env_file_text(tn) -> str:
     """The env file that describes a running testnet of ours to `--backend external` (what `harness up` writes)."""
     info, ep = tn.info, tn.endpoints
+    if not info.validator_mnemonics:
+        raise ConfigError(f"{info.backend} testnet: no validator mnemonic to describe in an env file")
     lines = [
         f"# {info.backend} testnet: {info.under_test()}",
         f"HARNESS_CHAIN_RPC={ep.chain_rpc}",
@@ -67,9 +69,10 @@ def env_file_text(tn) -> str:
         f"HARNESS_API_CHAIN_RPC={ep.api_chain_rpc}",
         f'HARNESS_GOV_MNEMONIC="{info.validator_mnemonics[0]}"',
         f"HARNESS_BLOCK_TIME={info.block_time_s}",
-        f"HARNESS_VOTING_PERIOD_BLOCKS={tn.voting_period_blocks}",
-        f"HARNESS_API_KIND={info.api_kind}",
+        f"HARNESS_API_KIND={info.api_kind if info.api_kind in API_KINDS else 'upstream'}",
     ]
+    if getattr(tn, "voting_period_blocks", None):
+        lines.append(f"HARNESS_VOTING_PERIOD_BLOCKS={tn.voting_period_blocks}")
     if ep.chaos_control:
         lines.append(f"HARNESS_CHAOS_CONTROL={ep.chaos_control}")
     if info.api_refresh_tick_s:
