@@ -43,6 +43,11 @@ def shown(value: Any, limit: int = SHOWN_CHARS) -> str:
     return f"{text[: limit - 3]}... ({size})"
 
 
+def key_name(key: Any, limit: int = 40) -> str:
+    """A mapping key for a message: as written when short and printable, else shown()."""
+    return key if isinstance(key, str) and len(key) <= limit and key.isprintable() else shown(key, limit)
+
+
 def as_int(value: Any, field: str, *, lo: int = 0, hi: int = MAX_INT64, what: str = "an integer") -> int:
     if isinstance(value, bool) or not isinstance(value, int):
         raise ConfigError(f"{field}: expected {what} from {lo} to {hi}, got {shown(value)}")

@@ -250,7 +250,7 @@ def test_http_parsing_units() -> None:
     from harness.chaos.http import parse_request_head, rpc_methods
 
     req = parse_request_head(
-        b"GET /websocket HTTP/1.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Extensions: x\r\n\r\n"
+        b"GET /websocket HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Extensions: x\r\n\r\n"
     )
     assert req.websocket
     assert b"Sec-WebSocket-Extensions" not in req.head

@@ -23,23 +23,29 @@ from aiohttp import web
 
 from harness.chaos.faults import FaultSpec
 from harness.chaos.history import ProxiedRequest, as_records
+from harness.chaos.targets import MAX_HEIGHT_SPAN
 from harness.errors import ConfigError, HarnessError, Unreachable
 from harness.util.ports import LOOPBACK
-from harness.validate import shown
+from harness.util.webapp import error_response, json_app, read_json
+from harness.validate import as_height, int_text, shown
 
 if TYPE_CHECKING:
     from harness.chaos.proxy import ChaosProxy
 
 
-def _error(status: int, message: str) -> web.Response:
-    return web.json_response({"error": message}, status=status)
+_error = error_response
 
 
-async def _json_body(request: web.Request) -> Any:
-    try:
-        return await request.json()
-    except ValueError as e:
-        raise ConfigError(f"body: not valid JSON ({e}); send a JSON object") from None
+def check_height_update(height: Any, known: int | None) -> int:
+    """A height someone tells the proxy: an int64, and not absurdly far above the height it knows (the height never
+    goes down, so one wrong value would stick)."""
+    height = as_height(height, "height")
+    if known is not None and height > known + MAX_HEIGHT_SPAN:
+        raise ConfigError(
+            f"height: {height} is more than {MAX_HEIGHT_SPAN} blocks above the known height {known}; the proxy's height "
+            "never goes down, so give a height the chain has reached (POST /reset forgets the height)"
+        )
+    return height
 
 
 def build_app(proxy: ChaosProxy) -> web.Application:
@@ -55,20 +61,15 @@ def build_app(proxy: ChaosProxy) -> web.Application:
 
     @routes.post("/faults")
     async def add_fault(request: web.Request) -> web.Response:
-        try:
-            spec = FaultSpec.from_json(await _json_body(request))
-        except ConfigError as e:
-            return _error(400, str(e))
+        spec = FaultSpec.from_json(await read_json(request, "spec"))
         return web.json_response({"id": proxy.add_fault_now(spec)}, status=201)
 
     @routes.delete("/faults/{fault_id}")
     async def remove_fault(request: web.Request) -> web.Response:
-        raw = request.match_info["fault_id"]
-        if not raw.isdigit():
-            return _error(400, f"fault id: got {raw!r}, expected an integer (see GET /faults)")
-        if not proxy.remove_fault_now(int(raw)):
-            return _error(404, f"fault {raw} not found (see GET /faults)")
-        return web.json_response({"removed": int(raw)})
+        fault_id = int_text(request.match_info["fault_id"], "fault id", lo=1, what="a fault id (see GET /faults)")
+        if not proxy.remove_fault_now(fault_id):
+            return _error(404, f"fault {fault_id} not found (see GET /faults)")
+        return web.json_response({"removed": fault_id})
 
     @routes.delete("/faults")
     async def clear(_: web.Request) -> web.Response:
@@ -86,17 +87,13 @@ def build_app(proxy: ChaosProxy) -> web.Application:
 
     @routes.post("/height")
     async def height(request: web.Request) -> web.Response:
-        try:
-            doc = await _json_body(request)
-        except ConfigError as e:
-            return _error(400, str(e))
-        h = doc.get("height") if isinstance(doc, dict) else None
-        if isinstance(h, bool) or not isinstance(h, int) or h < 0:
-            return _error(400, f'height: got {h!r}, expected an integer >= 0 in {{"height": n}}')
-        proxy.observe_height(h)
+        doc = await read_json(request, "body")
+        if not isinstance(doc, dict) or set(doc) != {"height"}:
+            raise ConfigError(f'body: expected {{"height": n}}, got {shown(doc)}')
+        proxy.observe_height(check_height_update(doc["height"], proxy.table.height))
         return web.json_response({"height": proxy.table.height})
 
-    app = web.Application()
+    app = json_app()
     app.add_routes(routes)
     return app
 

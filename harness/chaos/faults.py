@@ -19,8 +19,9 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any, ClassVar, Protocol
 
-from harness.chaos.targets import Target, Window
+from harness.chaos.targets import MAX_FAULT_MS, Target, Window
 from harness.errors import ConfigError
+from harness.validate import as_number, key_name, shown
 
 
 class Stage(StrEnum):
@@ -166,29 +167,33 @@ FAULTS: dict[str, type[Fault]] = {c.name: c for c in (Eof, Reset, CloseIdle, WsD
 def make_fault(name: Any, params: Any = None) -> Fault:
     """Build a fault from its name and a params object, naming the offending field on bad input."""
     if not isinstance(name, str) or name not in FAULTS:
-        raise ConfigError(f"fault: got {name!r}, expected one of {', '.join(FAULTS)}")
+        raise ConfigError(f"fault: got {shown(name)}, expected one of {', '.join(FAULTS)}")
     cls = FAULTS[name]
     if params is None:
         params = {}
     if not isinstance(params, dict):
-        raise ConfigError(f"params: got {params!r}, expected a JSON object")
+        raise ConfigError(f"params: got {shown(params)}, expected a JSON object")
     fields = {f.name: f for f in dataclasses.fields(cls)}
     for key in params:
         if key not in fields:
             accepted = ", ".join(fields) or "none"
-            raise ConfigError(f"params.{key}: unknown parameter for fault {name!r}; accepted: {accepted}")
+            raise ConfigError(f"params.{key_name(key)}: unknown parameter for fault {name!r}; accepted: {accepted}")
     for fname, f in fields.items():
         required = f.default is dataclasses.MISSING
+        limit = PARAM_LIMITS_MS[fname]
         if fname not in params:
             if required:
-                raise ConfigError(f"params.{fname}: required for fault {name!r} (a number of milliseconds >= 0)")
+                raise ConfigError(f"params.{fname}: required for fault {name!r} (milliseconds from 0 to {limit:.0f})")
             continue
         v = params[fname]
         if v is None and not required:
             continue
-        if isinstance(v, bool) or not isinstance(v, int | float) or v < 0 or v != v:
-            raise ConfigError(f"params.{fname}: got {v!r}, expected a number of milliseconds >= 0")
+        as_number(v, f"params.{fname}", hi=limit, unit="milliseconds")
     return cls(**params)
+
+
+# Every parameter is a finite number of milliseconds up to its limit: a held or delayed request is always released.
+PARAM_LIMITS_MS = {"latency_ms": 600_000.0, "jitter_ms": 600_000.0, "idle_ms": MAX_FAULT_MS, "hold_ms": MAX_FAULT_MS}
 
 
 @dataclass(frozen=True)
@@ -225,9 +230,9 @@ class FaultSpec:
     def from_json(cls, doc: Any) -> FaultSpec:
         if not isinstance(doc, dict):
             raise ConfigError(f"spec: got {type(doc).__name__}, expected a JSON object with fault, target, window, params")
-        unknown = set(doc) - {"fault", "target", "window", "params"}
+        unknown = sorted(map(str, set(doc) - {"fault", "target", "window", "params"}))
         if unknown:
-            raise ConfigError(f"{sorted(unknown)[0]}: unknown field; accepted: fault, target, window, params")
+            raise ConfigError(f"{key_name(unknown[0])}: unknown field; accepted: fault, target, window, params")
         if "fault" not in doc:
             raise ConfigError(f"fault: missing; expected one of {', '.join(FAULTS)}")
         fault = make_fault(doc["fault"], doc.get("params"))

@@ -244,9 +244,9 @@ class ChaosProxy(StartStop):
         self.notify()
 
     def set_height(self, height: int) -> None:
-        if isinstance(height, bool) or not isinstance(height, int) or height < 0:
-            raise ConfigError(f"height: got {height!r}, expected an integer >= 0")
-        self._run(self.observe_height, height)
+        from harness.chaos.control import check_height_update
+
+        self._run(self.observe_height, check_height_update(height, self.table.height))
 
     @property
     def height(self) -> int | None:

@@ -20,6 +20,9 @@ from harness.chaos.faults import Fault, FaultSpec, Stage
 from harness.chaos.history import Decision
 from harness.chaos.targets import FaultEvent, Target, Window
 from harness.errors import ConfigError
+from harness.validate import MAX_INT64
+
+MAX_FAULTS = 1000
 
 
 def now_ms() -> float:
@@ -58,7 +61,7 @@ class InstalledFault:
             "applied": self.applied,
             "added_ms": self.added_ms,
             "last_applied_ms": self.last_applied_ms,
-            "end_unix_ms": None if end == float("inf") else end,
+            "end_unix_ms": end,
         }
 
 
@@ -74,6 +77,9 @@ class FaultTable:
         self._next_id = 1
 
     def add(self, spec: FaultSpec, next_conn_id: int) -> InstalledFault:
+        if len(self.faults) >= MAX_FAULTS:
+            raise ConfigError(f"faults: {MAX_FAULTS} installed already, the proxy's limit; remove some first")
+        spec.window.check_against(now_ms(), self.height)
         fid = self._next_id
         self._next_id += 1
         inst = InstalledFault(fid, spec, now_ms(), next_conn_id, random.Random(f"{self.seed}/{fid}"))
@@ -94,7 +100,9 @@ class FaultTable:
         self.height = None
 
     def set_height(self, height: int) -> bool:
-        """Raise the known height (never lowers it). True if it changed."""
+        """Raise the known height (never lowers it). True if it changed. Heights past int64 are ignored."""
+        if isinstance(height, bool) or not isinstance(height, int) or not 0 <= height <= MAX_INT64:
+            return False
         if self.height is None or height > self.height:
             self.height = height
             return True

@@ -15,18 +15,27 @@ Window fields also compose with AND. Times are wall-clock unix milliseconds (the
   websockets, `status` responses, or `set_height`). While the height is unknown a height start is not reached.
 - `max_count`: the fault applies at most this many times; `max_duration_ms`: it ends this long after it was added.
 Every fault needs at least one end: `end_ms`, `end_unix_ms`, `end_height`, `max_count` or `max_duration_ms`.
+
+Bounds (a value past them is refused, naming the field): times are finite; offsets and durations at most
+MAX_FAULT_MS (24 h); absolute times within MAX_FAULT_MS of now when the fault is added; heights are CometBFT int64
+and an end height at most MAX_HEIGHT_SPAN blocks above the height the proxy knows; counts at most 10^9. Whatever
+its window says, a fault ends MAX_FAULT_MS after it was added: no fault is unbounded in effect.
 """
 
 from __future__ import annotations
 
 import dataclasses
-import math
 from dataclasses import dataclass
 from typing import Any
 
 from harness.errors import ConfigError
+from harness.validate import MAX_UNIX_MS, as_height, as_int, as_number, key_name, shown
 
 KINDS = ("any", "http", "websocket")
+MAX_FAULT_MS = 24 * 3600 * 1000.0  # every fault ends at most this long after it was added
+MAX_HEIGHT_SPAN = 100_000  # an end height at most this many blocks above the height the proxy knows
+MAX_COUNT = 10**9
+MAX_METHODS = 64
 
 
 @dataclass(frozen=True)
@@ -51,19 +60,21 @@ class Target:
     def __post_init__(self) -> None:
         if isinstance(self.methods, str):
             object.__setattr__(self, "methods", (self.methods,))
+        elif isinstance(self.methods, list):
+            object.__setattr__(self, "methods", tuple(self.methods))
         _positive_int("target.nth", self.nth)
         _positive_int("target.connection_id", self.connection_id)
         _positive_int("target.nth_connection", self.nth_connection)
-        if self.kind not in KINDS:
-            raise ConfigError(f"target.kind: got {self.kind!r}, expected one of {', '.join(KINDS)}")
-        if self.probability is not None and (
-            isinstance(self.probability, bool)
-            or not isinstance(self.probability, int | float)
-            or not 0.0 <= self.probability <= 1.0
-        ):
-            raise ConfigError(f"target.probability: got {self.probability!r}, expected a number from 0 to 1")
-        if not all(isinstance(m, str) and m for m in self.methods):
-            raise ConfigError(f"target.methods: got {self.methods!r}, expected JSON-RPC method names such as 'abci_query'")
+        if not isinstance(self.kind, str) or self.kind not in KINDS:
+            raise ConfigError(f"target.kind: got {shown(self.kind)}, expected one of {', '.join(KINDS)}")
+        if self.probability is not None:
+            as_number(self.probability, "target.probability", hi=1.0)
+        if (not isinstance(self.methods, tuple) or len(self.methods) > MAX_METHODS
+                or not all(isinstance(m, str) and 0 < len(m) <= 128 for m in self.methods)):  # fmt: skip
+            raise ConfigError(
+                f"target.methods: got {shown(self.methods)}, expected at most {MAX_METHODS} JSON-RPC method names "
+                "such as 'abci_query'"
+            )
 
     def filters_match(self, event: FaultEvent, first_conn_id: int) -> bool:
         """Every filter except `nth` and `probability`."""
@@ -86,7 +97,7 @@ class Target:
         if "methods" in doc:
             ms = doc["methods"]
             if not isinstance(ms, list):
-                raise ConfigError(f"target.methods: got {ms!r}, expected a list of JSON-RPC method names")
+                raise ConfigError(f"target.methods: got {shown(ms)}, expected a list of JSON-RPC method names")
             doc["methods"] = tuple(ms)
         return _build(cls, "target", doc)
 
@@ -103,8 +114,10 @@ class Window:
     max_duration_ms: float | None = None
 
     def __post_init__(self) -> None:
-        for name in ("start_ms", "end_ms", "start_unix_ms", "end_unix_ms", "max_duration_ms"):
-            _non_negative_number(f"window.{name}", getattr(self, name))
+        for name in ("start_ms", "end_ms", "max_duration_ms"):
+            _number(f"window.{name}", getattr(self, name), hi=MAX_FAULT_MS)
+        for name in ("start_unix_ms", "end_unix_ms"):
+            _number(f"window.{name}", getattr(self, name), hi=MAX_UNIX_MS)
         for name in ("start_height", "end_height"):
             _non_negative_int(f"window.{name}", getattr(self, name))
         _positive_int("window.max_count", self.max_count)
@@ -126,9 +139,25 @@ class Window:
             starts.append(self.start_unix_ms)
         return max(starts)
 
+    def check_against(self, now_ms: float, height: int | None) -> None:
+        """The bounds that depend on when the fault is added: absolute times near now, an end height near the known
+        height (ConfigError naming the field)."""
+        for name in ("start_unix_ms", "end_unix_ms"):
+            t = getattr(self, name)
+            if t is not None and abs(t - now_ms) > MAX_FAULT_MS:
+                raise ConfigError(
+                    f"window.{name}: {shown(t)} is more than {MAX_FAULT_MS / 3.6e6:.0f} h from now ({now_ms:.0f}); "
+                    "give a unix time in milliseconds within a day, or end_ms for an offset"
+                )
+        if self.end_height is not None and height is not None and self.end_height > height + MAX_HEIGHT_SPAN:
+            raise ConfigError(
+                f"window.end_height: {self.end_height} is more than {MAX_HEIGHT_SPAN} blocks above the current height "
+                f"{height}: unbounded in effect; give a nearer height or a time end"
+            )
+
     def end_unix(self, added_unix_ms: float) -> float:
-        """When the time bounds end the fault (inf if only a height or count ends it)."""
-        ends = [math.inf]
+        """When the time bounds end the fault: at the latest MAX_FAULT_MS after it was added."""
+        ends = [added_unix_ms + MAX_FAULT_MS]
         if self.end_ms is not None:
             ends.append(added_unix_ms + self.end_ms)
         if self.end_unix_ms is not None:
@@ -158,7 +187,7 @@ def _object(field: str, doc: Any) -> dict[str, Any]:
     if doc is None:
         return {}
     if not isinstance(doc, dict):
-        raise ConfigError(f"{field}: got {type(doc).__name__} {doc!r}, expected a JSON object")
+        raise ConfigError(f"{field}: got {type(doc).__name__} {shown(doc)}, expected a JSON object")
     return doc
 
 
@@ -166,20 +195,20 @@ def _build(cls: Any, field: str, doc: dict[str, Any]) -> Any:
     names = [f.name for f in dataclasses.fields(cls)]
     for key in doc:
         if key not in names:
-            raise ConfigError(f"{field}.{key}: unknown field; accepted: {', '.join(names)}")
+            raise ConfigError(f"{field}.{key_name(key)}: unknown field; accepted: {', '.join(names)}")
     return cls(**doc)
 
 
 def _positive_int(field: str, v: Any) -> None:
-    if v is not None and (isinstance(v, bool) or not isinstance(v, int) or v < 1):
-        raise ConfigError(f"{field}: got {v!r}, expected an integer >= 1")
+    if v is not None:
+        as_int(v, field, lo=1, hi=MAX_COUNT)
 
 
 def _non_negative_int(field: str, v: Any) -> None:
-    if v is not None and (isinstance(v, bool) or not isinstance(v, int) or v < 0):
-        raise ConfigError(f"{field}: got {v!r}, expected an integer >= 0")
+    if v is not None:
+        as_height(v, field)
 
 
-def _non_negative_number(field: str, v: Any) -> None:
-    if v is not None and (isinstance(v, bool) or not isinstance(v, int | float) or not math.isfinite(v) or v < 0):
-        raise ConfigError(f"{field}: got {v!r}, expected a number >= 0")
+def _number(field: str, v: Any, *, hi: float) -> None:
+    if v is not None:
+        as_number(v, field, hi=hi, unit="milliseconds")

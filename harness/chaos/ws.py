@@ -1,109 +1,89 @@
 """Watch websocket frames going from the chain to its client and pick out the block height of NewBlock events.
 
-The proxy passes websocket bytes through untouched; this parser only reads a copy. It strips nothing and
-never blocks the pump. Frames are uncompressed because the proxy drops `Sec-WebSocket-Extensions` from the
-upgrade request.
+The proxy passes websocket bytes through untouched; the sniffer reads a copy with wsproto (RFC 6455 framing,
+fragmentation, UTF-8) and never blocks or alters the pump. Frames are uncompressed because the proxy drops
+`Sec-WebSocket-Extensions` from the upgrade request. A message over _MAX_MESSAGE_CHARS is skipped (a NewBlock
+header is small); a stream that is not valid websocket framing stops the sniffing, not the connection.
 """
 
 from __future__ import annotations
 
 import json
 
-_MAX_MESSAGE_BYTES = 8 * 1024 * 1024
+from wsproto.connection import Connection, ConnectionType
+from wsproto.events import BytesMessage, CloseConnection, TextMessage
+from wsproto.utilities import LocalProtocolError
+
+from harness.validate import MAX_INT64
+
+_MAX_MESSAGE_CHARS = 8 * 1024 * 1024
 
 
 class FrameSniffer:
-    """Incremental RFC 6455 frame parser. `feed(data)` returns the heights seen in complete NewBlock messages."""
+    """`feed(data)` with the bytes the server sent; returns the heights of the complete NewBlock messages in them."""
 
     def __init__(self) -> None:
-        self._buf = bytearray()
-        self._message = bytearray()
-        self._skip = 0  # payload bytes still to skip (oversized message)
+        self._ws = Connection(ConnectionType.CLIENT)  # the server's frames, as its client reads them
+        self._parts: list[str | bytes] = []
+        self._size = 0
         self._oversized = False
+        self.stopped = False  # the stream ended or stopped being websocket framing
 
     def feed(self, data: bytes) -> list[int]:
+        if self.stopped:
+            return []
         heights: list[int] = []
-        if self._skip:
-            n = min(self._skip, len(data))
-            self._skip -= n
-            data = data[n:]
-        self._buf += data
-        while True:
-            frame = self._next_frame()
-            if frame is None:
-                return heights
-            fin, opcode, payload, oversized = frame
-            if opcode >= 0x8:  # control frames
-                continue
-            if opcode in (0x1, 0x2):
-                self._message.clear()
-                self._oversized = False
-            self._oversized = self._oversized or oversized
-            if not self._oversized:
-                self._message += payload
-            if fin:
-                if not self._oversized:
-                    h = newblock_height(bytes(self._message))
+        try:
+            self._ws.receive_data(data)
+            for event in self._ws.events():
+                if isinstance(event, TextMessage | BytesMessage):
+                    h = self._message(event.data, event.message_finished)
                     if h is not None:
                         heights.append(h)
-                self._message.clear()
-                self._oversized = False
+                elif isinstance(event, CloseConnection):
+                    self.stopped = True
+                    break
+        except LocalProtocolError:
+            self.stopped = True
+        return heights
 
-    def _next_frame(self) -> tuple[bool, int, bytes, bool] | None:
-        buf = self._buf
-        if len(buf) < 2:
+    def _message(self, part: str | bytes, finished: bool) -> int | None:
+        if not self._oversized:
+            self._size += len(part)
+            self._oversized = self._size > _MAX_MESSAGE_CHARS
+            self._parts = [] if self._oversized else [*self._parts, part]
+        if not finished:
             return None
-        fin = bool(buf[0] & 0x80)
-        opcode = buf[0] & 0x0F
-        masked = bool(buf[1] & 0x80)
-        length = buf[1] & 0x7F
-        pos = 2
-        if length == 126:
-            if len(buf) < 4:
-                return None
-            length = int.from_bytes(buf[2:4], "big")
-            pos = 4
-        elif length == 127:
-            if len(buf) < 10:
-                return None
-            length = int.from_bytes(buf[2:10], "big")
-            pos = 10
-        mask = b""
-        if masked:
-            if len(buf) < pos + 4:
-                return None
-            mask = bytes(buf[pos : pos + 4])
-            pos += 4
-        if length + len(self._message) > _MAX_MESSAGE_BYTES:
-            # too big to be a NewBlock header worth reading: skip its payload
-            available = len(buf) - pos
-            self._skip = max(0, length - available)
-            del buf[: min(len(buf), pos + length)]
-            return fin, opcode, b"", True
-        if len(buf) < pos + length:
+        parts, oversized = self._parts, self._oversized
+        self._parts, self._size, self._oversized = [], 0, False
+        if oversized or not parts:
             return None
-        payload = bytes(buf[pos : pos + length])
-        del buf[: pos + length]
-        if mask:
-            payload = bytes(b ^ mask[i % 4] for i, b in enumerate(payload))
-        return fin, opcode, payload, False
+        message = "".join(parts) if isinstance(parts[0], str) else b"".join(parts)  # type: ignore[arg-type]
+        return newblock_height(message)
 
 
-def newblock_height(message: bytes) -> int | None:
+def _height(value: object) -> int | None:
+    try:
+        h = int(value)  # type: ignore[call-overload]
+    except (TypeError, ValueError):
+        return None
+    return h if 0 <= h <= MAX_INT64 else None
+
+
+def newblock_height(message: str | bytes) -> int | None:
     """Height of a CometBFT NewBlock event message (`result.data.value.block.header.height`), else None."""
-    if b"NewBlock" not in message:
+    if ("NewBlock" if isinstance(message, str) else b"NewBlock") not in message:  # type: ignore[operator]
         return None
     try:
         doc = json.loads(message)
-        value = doc["result"]["data"]["value"]
-        return int(value["block"]["header"]["height"])
-    except (ValueError, KeyError, TypeError):
+        return _height(doc["result"]["data"]["value"]["block"]["header"]["height"])
+    except (ValueError, KeyError, TypeError, RecursionError):
         return None
 
 
 def status_height(body: bytes) -> int | None:
     """`result.sync_info.latest_block_height` of a CometBFT `status` response, else None."""
     try:
-        return int(json.loads(body)["result"]["sync_info"]["latest_block_height"])
-    except (ValueError, KeyError, TypeError):
+        return _height(json.loads(body)["result"]["sync_info"]["latest_block_height"])
+    except (ValueError, KeyError, TypeError, RecursionError):
         return None
