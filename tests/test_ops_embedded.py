@@ -34,14 +34,15 @@ def _harness(*argv, env: dict | None = None, timeout_s: float = 120) -> tuple[in
 
 
 class Up:
-    """`harness up --state-file F --workdir W` as a child process."""
+    """`harness up --state-file F [--workdir W]` as a child process (no W: `harness up` makes a temp workdir)."""
 
-    def __init__(self, tmp: Path) -> None:
+    def __init__(self, tmp: Path, *, workdir: bool = True) -> None:
         self.state = tmp / "testnet.json"
         self.log = tmp / "up.log"
+        where = ["--workdir", str(tmp / "work")] if workdir else []
         with open(self.log, "wb") as log:
             self.proc = subprocess.Popen(
-                [sys.executable, "-m", "harness", "up", "--state-file", str(self.state), "--workdir", str(tmp / "work")],
+                [sys.executable, "-m", "harness", "up", "--state-file", str(self.state), *where],
                 stdout=log,
                 stderr=subprocess.STDOUT,
             )
@@ -191,8 +192,10 @@ def test_down_stops_everything(up):
 
 
 def test_down_after_kill_9_of_harness_up(tmp_path):
-    u = Up(tmp_path)
+    u = Up(tmp_path, workdir=False)
     try:
+        workdir = Path(u.doc["workdir"])
+        assert (workdir / "logs").is_dir()
         assert all(alive(p) for p in u.pids())
         u.proc.send_signal(signal.SIGKILL)
         assert u.proc.wait(10) == -signal.SIGKILL
@@ -202,6 +205,24 @@ def test_down_after_kill_9_of_harness_up(tmp_path):
         results = {s["name"]: s["result"] for s in doc["stopped"]}
         assert results["harness up"] == "gone"
         assert {results[n] for n in ("simnet", "apinode", "mlnode-1")} <= {"stopped", "killed"}
+        assert doc["workdir"] == {"path": str(workdir), "result": "removed"}
+        assert not workdir.exists()
+        _nothing_left(u)
+    finally:
+        u.kill()
+
+
+def test_harness_up_removes_its_temp_workdir_when_stopped(tmp_path):
+    u = Up(tmp_path, workdir=False)
+    try:
+        workdir = Path(u.doc["workdir"])
+        assert workdir.is_dir()
+        code, doc, out = _harness("down", "--state-file", u.state, "--json")
+        assert code == 0, out
+        assert doc["stopped"][0]["result"] == "stopped"
+        assert u.proc.wait(30) == 0
+        assert doc["workdir"]["result"] in ("gone", "removed")  # `harness up` removed it itself on SIGTERM
+        assert not workdir.exists()
         _nothing_left(u)
     finally:
         u.kill()

@@ -9,11 +9,12 @@ import signal
 import stat
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
 import harness.cli
-from harness.backends.state import proc_starttime
+from harness.backends.state import WORKDIR_MARKER, make_temp_workdir, proc_identity, proc_starttime
 from harness.chain import DEV_MNEMONIC, DEV_USER_MNEMONIC, ChainClient, Key
 from harness.errors import ConfigError
 from harness.model.simnet import Genesis, Simnet
@@ -266,13 +267,14 @@ def _spawn(ignore_term: bool = False) -> subprocess.Popen:
     return proc
 
 
-def _write_state(path, children: list[tuple[str, subprocess.Popen]], *, starttime_of=proc_starttime) -> None:
+def _write_state(path, children: list[tuple[str, subprocess.Popen]], *, starttime_of=proc_starttime, **extra) -> None:
     path.write_text(
         json.dumps(
             {
-                "pid": 2**22 + 12345,
+                "pid": 2**22 - 1,
                 "backend": "embedded",
-                "pids": [{"name": n, "pid": p.pid, "starttime": starttime_of(p.pid)} for n, p in children],
+                "pids": [{"name": n, **proc_identity(p.pid), "starttime": starttime_of(p.pid)} for n, p in children],
+                **extra,
             }
         )
     )
@@ -316,3 +318,58 @@ def test_down_leaves_a_reused_pid_alone(run, tmp_path):
     finally:
         os.killpg(other.pid, signal.SIGKILL)
         other.wait(5)
+
+
+def test_down_proves_pid_start_time_and_command_line_before_signalling(run, tmp_path):
+    """A state file naming a live process of ours with its true pid and start time but another command line (a
+    crafted or stale file) must not get it killed; neither must one that records no command line, nor pid 1."""
+    victim = subprocess.Popen(["sleep", "300"], start_new_session=True)
+    other = _spawn()
+    try:
+        wait_until(lambda: proc_starttime(victim.pid) is not None, timeout_s=5, what="sleep started")
+        state = tmp_path / "victim.json"
+        state.write_text(json.dumps({
+            "backend": "embedded", "pid": victim.pid, "starttime": proc_starttime(victim.pid),
+            "cmdline": ["python", "-m", "harness", "up"],
+            "pids": [{"name": "no-cmdline", "pid": other.pid, "starttime": proc_starttime(other.pid)},
+                     {"name": "init", "pid": 1, "starttime": proc_starttime(1), "cmdline": ["/sbin/init"]},
+                     {"name": "me", "pid": os.getpid(), **proc_identity(os.getpid())}],
+        }))  # fmt: skip
+        code, doc, out = run("down", "--state-file", state, "--json")
+        assert code == 0, out
+        results = {s["name"]: s["result"] for s in doc["stopped"]}
+        assert results == {"harness up": "not-ours", "no-cmdline": "unproven"}
+        # had `down` signalled them, it would have waited until they were gone before returning
+        assert victim.poll() is None
+        assert other.poll() is None
+    finally:
+        for p in (victim, other):
+            os.killpg(p.pid, signal.SIGKILL)
+            p.wait(5)
+
+
+def test_down_removes_only_the_temp_workdir_harness_up_made(run, tmp_path):
+    workdir, token = make_temp_workdir()
+    (workdir / "logs").mkdir()
+    (workdir / "logs" / "apinode.log").write_text("x" * 1000)
+    state = tmp_path / "s.json"
+    _write_state(state, [], workdir=str(workdir), workdir_token=token)
+    code, doc, _ = run("down", "--state-file", state, "--json")
+    assert code == 0
+    assert doc["workdir"] == {"path": str(workdir), "result": "removed"}
+    assert not workdir.exists()
+    # a crafted state file pointing at another directory (the user's, /, a symlink) never gets it removed
+    precious = tmp_path / "precious"
+    precious.mkdir()
+    (precious / WORKDIR_MARKER).write_text("another-token")
+    link = tmp_path / "link"
+    link.symlink_to(precious)
+    for target in (precious, link, Path("/")):
+        _write_state(state, [], workdir=str(target), workdir_token=token)
+        code, doc, _ = run("down", "--state-file", state, "--json")
+        assert code == 0
+        assert doc["workdir"]["result"].startswith("kept"), doc
+    assert (precious / WORKDIR_MARKER).exists()
+    _write_state(state, [], workdir=str(precious))  # `harness up --workdir DIR`: no token, never removed
+    assert run("down", "--state-file", state, "--json")[1]["workdir"] is None
+    assert precious.exists()

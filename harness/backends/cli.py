@@ -4,6 +4,7 @@ the upgrade path with live progress and the audit verdict)."""
 from __future__ import annotations
 
 import argparse
+import shutil
 import signal
 import tempfile
 import threading
@@ -77,21 +78,33 @@ def _workdir(args: argparse.Namespace) -> Path:
 def cmd_up(args: argparse.Namespace) -> int:
     from rich.console import Console
 
-    from harness.backends.state import write_state
+    from harness.backends.state import make_temp_workdir
 
     console = Console()
     opts = _options(args)
-    tn = make_testnet(opts, _workdir(args))
+    workdir, token = (Path(args.workdir), "") if args.workdir else make_temp_workdir()
+    try:
+        return _run_up(args, console, opts, workdir, token)
+    finally:
+        if token:  # the temp workdir `harness up` made is gone afterwards (--workdir DIR keeps the logs)
+            shutil.rmtree(workdir, ignore_errors=True)
+
+
+def _run_up(args: argparse.Namespace, console, opts, workdir: Path, token: str) -> int:
+    from harness.backends.state import write_state
+
+    tn = make_testnet(opts, workdir)
     workdir = tn.workdir
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     with console.status(f"starting the {opts.backend} testnet ({tn.info.api_under_test})..."):
         tn.start()
     try:
-        state_path = write_state(tn, Path(args.state_file) if args.state_file else None)
+        state_path = write_state(tn, Path(args.state_file) if args.state_file else None, workdir_token=token)
         env_path = _write_env_file(tn, state_path.with_suffix(".env"))
         console.print(endpoints_table(tn))
-        console.print(f"state file: {state_path}\nlogs: {workdir / 'logs'}")
+        kept = "" if not token else " (a temp dir, removed on exit; --workdir DIR keeps them)"
+        console.print(f"state file: {state_path}\nlogs: {workdir / 'logs'}{kept}")
         if env_path is not None:
             console.print(f"env file: {env_path} (pytest -m stable --backend external --env-file {env_path})")
         console.print("Ctrl-C to stop.")

@@ -1,18 +1,23 @@
 """The state file `harness up` writes so later commands (status, upgrade, audit --live, chaos, down) find the
-running testnet without flags: endpoints, MLNode journals, PIDs of what it started."""
+running testnet without flags: endpoints, MLNode journals, and what `harness down` needs to prove a process or a
+directory is the harness's before touching it: each process's pid, start time (/proc/PID/stat field 22) and command
+line, and the temp workdir with the token of the marker file `harness up` put in it."""
 
 from __future__ import annotations
 
 import dataclasses
 import json
 import os
+import secrets
+import tempfile
 from pathlib import Path
 
 MAX_STATE_BYTES = 1 << 20
 DEFAULT_STATE = Path(os.environ.get("HARNESS_STATE_FILE", Path.home() / ".harness" / "testnet.json"))
 
 
-def write_state(tn, path: Path | None = None) -> Path:
+def write_state(tn, path: Path | None = None, *, workdir_token: str = "") -> Path:
+    """Record the testnet; `workdir_token` when `harness up` created the workdir (see make_temp_workdir)."""
     path = path or DEFAULT_STATE
     path.parent.mkdir(parents=True, exist_ok=True)
     data = {
@@ -22,9 +27,11 @@ def write_state(tn, path: Path | None = None) -> Path:
         "endpoints": dataclasses.asdict(tn.endpoints),
         "mlnodes": [dataclasses.asdict(n) for n in tn.mlnodes],
         "workdir": str(getattr(tn, "workdir", "")),
-        "pids": [{**c, "starttime": proc_starttime(c["pid"])} for c in getattr(tn, "child_pids", lambda: [])()],
-        "starttime": proc_starttime(os.getpid()),
+        "pids": [{**c, **proc_identity(c["pid"])} for c in getattr(tn, "child_pids", lambda: [])()],
+        **proc_identity(os.getpid()),
     }
+    if workdir_token:
+        data["workdir_token"] = workdir_token
     keyring = getattr(tn, "keyring_file", None)
     if callable(keyring):  # the gonka backend: its chain's test keys, for `harness upgrade --from genesis`
         data["keyring"] = str(keyring())
@@ -65,6 +72,32 @@ def clear_state(path: Path | None = None) -> None:
     path = path or DEFAULT_STATE
     path.unlink(missing_ok=True)
     path.with_suffix(".env").unlink(missing_ok=True)
+
+
+WORKDIR_MARKER = ".harness-up"
+
+
+def make_temp_workdir() -> tuple[Path, str]:
+    """A new temp directory for `harness up`, with a marker file holding a random token: `harness down` removes the
+    directory only when the marker still holds the token the state file recorded."""
+    workdir = Path(tempfile.mkdtemp(prefix="harness-"))
+    token = secrets.token_hex(16)
+    (workdir / WORKDIR_MARKER).write_text(token)
+    return workdir, token
+
+
+def proc_cmdline(pid: int) -> list[str] | None:
+    """A live process's argv (/proc/PID/cmdline), None when it does not exist (or is a zombie)."""
+    try:
+        raw = Path(f"/proc/{pid}/cmdline").read_bytes()
+    except OSError:
+        return None
+    return [a.decode(errors="surrogateescape") for a in raw.split(b"\0")[:-1]] if raw else None
+
+
+def proc_identity(pid: int) -> dict:
+    """What identifies one process across pid reuse: {"pid", "starttime", "cmdline"}."""
+    return {"pid": pid, "starttime": proc_starttime(pid), "cmdline": proc_cmdline(pid)}
 
 
 def proc_starttime(pid: int) -> int | None:
