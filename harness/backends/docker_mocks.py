@@ -4,6 +4,11 @@ the side-by-side topology, one WireMock per version behind an nginx container (h
 The WireMock image keeps the upstream wiremock/wiremock interface (arguments appended to the java command,
 root dir /home/wiremock), so the local image and wiremock/wiremock:3.x take the same command. The mappings are
 written by harness.mlnode.write_mappings for the configured versions and mounted read-only at /home/wiremock.
+
+Not python-wiremock's `wiremock.testing.testcontainer.WireMockContainer`: it reaches the server through docker's
+published ports (`get_exposed_port`), which host networking (this backend's default, every address on loopback)
+does not have, and it waits for readiness with fixed `time.sleep` retries; here WireMock is a `Component` like every
+other container of the backend, with the same labels, reaping, logs and readiness evidence.
 """
 
 from __future__ import annotations

@@ -11,6 +11,12 @@ WireMock's `GET /__admin/requests` has no offset, only `limit` (newest N) and `s
 after), so "all pages" is one unlimited GET; `since_ms` is sent as `since` and also applied here
 (inclusive, on `request.loggedDate`) so records logged in the same millisecond are not lost. The
 runner leaves the journal unbounded, so the GET returns everything WireMock saw.
+
+Not python-wiremock's admin client (`wiremock.resources.requests.Requests`): its `Config` is a process-wide
+singleton (one `base_url`, while the harness reads several mocks at once, from several threads), its
+`get_all_received_requests` mutates a shared default `parameters` dict (a `limit` given once sticks to every later
+call), and it parses the whole body into models with no size bound. The package still provides the WireMock jar
+(harness.mlnode.wiremock).
 """
 
 from __future__ import annotations
