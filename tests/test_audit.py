@@ -658,7 +658,7 @@ def test_rollback_stop_rule_per_hop():
 
 # ---------------------------------------------------------------- named contracts
 def test_named_contracts():
-    from harness.audit.contracts import SWITCH_SLACK_MS, UPGRADE_HOLD_S, contract_for
+    from harness.audit.contracts import PRE_UPGRADE_HOLD_S, SWITCH_SLACK_MS, UPGRADE_HOLD_S, contract_for
 
     ref = contract_for("reference")
     assert (ref.switch_offset, ref.grace_ms, ref.stop_old, ref.stop_once) == (0, SWITCH_SLACK_MS, True, True)
@@ -667,6 +667,7 @@ def test_named_contracts():
     assert contract_for("pr228", refresh_tick_s=2.0).grace_ms == 2_000 + SWITCH_SLACK_MS
     # the embedded chain's pause after an upgrade height must outlast the reference grace, or H+1 looks on time
     assert UPGRADE_HOLD_S * 1000 > ref.grace_ms + 100
+    assert PRE_UPGRADE_HOLD_S > 0.2  # longer than a default block: a node switching at H-1 has time to show it
     assert "switch while processing block H-1" in pr.describe()
     with pytest.raises(ConfigError, match="unknown API node contract 'pr999'"):
         contract_for("pr999")

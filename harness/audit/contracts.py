@@ -22,10 +22,11 @@ The grace does not grow with the block time or the machine's load: it covers the
 (measured on the embedded model: 151 ms at most for the stop, 156 ms for the last in-flight old-prefix request,
 over 32 switches at load 6-9 on 2 cores; 750 ms leaves a margin for stalls). A node that switches k blocks late
 keeps the old prefix until block H + k arrives, so it is caught when the chain's interval from H to H + k is longer
-than the grace: on a real chain with block times of one second or more, always; the embedded chain holds the
-blocks H and H + 1 for `UPGRADE_HOLD_S` each, so that `switch at H + 1` is caught at its fast default block time
-too, and `switch at H - 1` has a whole second to show its new prefix before block H (an early switch is caught
-when the node reacts to block H - 1 before H exists; a correct node can never be early). Comparing request times
+than the grace: on a real chain with block times of one second or more, always; the embedded chain holds block
+H + 1 for `UPGRADE_HOLD_S` after H, so that `switch at H + 1` is caught at its fast default block time too, and
+block H for `PRE_UPGRADE_HOLD_S` after H - 1, so that `switch at H - 1` has time to show its new prefix before block
+H exists (an early switch is caught when the node reacts to block H - 1 before H; a correct node can never be
+early). Comparing request times
 (the mocks' clock) with block header times (the chain's clock) needs the two hosts' clocks in sync to well under
 the grace.
 """
@@ -38,7 +39,8 @@ from typing import Any
 from harness.errors import ConfigError
 
 SWITCH_SLACK_MS = 750  # the node's reaction to the switch block: see the module docstring
-UPGRADE_HOLD_S = 1.0  # embedded chain: H comes this long after H-1, and H+1 after H (> grace; see the docstring)
+UPGRADE_HOLD_S = 1.0  # embedded chain: H+1 comes this long after H (> grace; see the docstring)
+PRE_UPGRADE_HOLD_S = 0.6  # embedded chain: H comes this long after H-1 (> a node's reaction to H-1, under load)
 PR228_REFRESH_TICK_S = 30.0  # upstream PR #228 refreshes worker clients on its 30 s reconciler tick
 NAMES = ("reference", "pr228")
 

@@ -24,7 +24,7 @@ from pathlib import Path
 
 import requests
 
-from harness.audit.contracts import UPGRADE_HOLD_S
+from harness.audit.contracts import PRE_UPGRADE_HOLD_S, UPGRADE_HOLD_S
 from harness.backends import docker_upstream as upstream
 from harness.backends import docker_util
 from harness.backends.common import write_reference_api_config
@@ -157,6 +157,7 @@ class DockerTestnet(BaseTestnet):
         genesis = Genesis(
             block_time_s=self.opts.block_time_s,
             upgrade_hold_s=UPGRADE_HOLD_S,  # "switched at H + 1" is caught by the audit (contracts.py)
+            pre_upgrade_hold_s=PRE_UPGRADE_HOLD_S,  # and "switched at H - 1" on a loaded machine
             voting_period_blocks=self.voting_period_blocks,
             initial_mlnode_version=self.opts.start_version,
             chain_id=self.info.chain_id,

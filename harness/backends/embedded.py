@@ -10,7 +10,7 @@ from __future__ import annotations
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-from harness.audit.contracts import UPGRADE_HOLD_S
+from harness.audit.contracts import PRE_UPGRADE_HOLD_S, UPGRADE_HOLD_S
 from harness.backends.common import write_reference_api_config
 from harness.backends.contract import BaseTestnet, Capability, Endpoints, NodeSpec, TestnetInfo
 from harness.backends.mocks import LocalMocks
@@ -104,6 +104,7 @@ class EmbeddedTestnet(BaseTestnet):
         genesis = Genesis(
             block_time_s=self.opts.block_time_s,
             upgrade_hold_s=UPGRADE_HOLD_S,  # "switched at H + 1" is caught by the audit (contracts.py)
+            pre_upgrade_hold_s=PRE_UPGRADE_HOLD_S,  # and "switched at H - 1" on a loaded machine
             voting_period_blocks=self.voting_period_blocks,
             initial_mlnode_version=self.opts.start_version,
             chain_id=self.info.chain_id,

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 from harness.audit.contracts import Contract, contract_for
@@ -226,9 +227,19 @@ class UpgradeRunner:
         self.progress(f"waiting for the chain's PoC phase at blocks {w.start}-{w.end} (management traffic)")
         self.tn.rpc.wait_for_height(w.end + 1, timeout_s=60 + 4 * bt * (w.end - self.tn.rpc.height()))
 
+    def management_before_switch(self, *, kick: bool, poc: bool) -> None:
+        """Admin disable/enable per node and a PoC cycle, on the old version (while the proposal is voted on)."""
+        if kick:
+            for node in self.tn.mlnodes:
+                self.kick_management(node.id)
+        if poc:
+            self.poc_phase()
+
     def hop(
-        self, to_version: str, *, kick: bool = True, traffic: bool = True, after_blocks: int = 3, poc: bool | None = None
+        self, to_version: str, *, kick: bool = True, traffic: bool = True, after_blocks: int = 1, poc: bool | None = None
     ) -> HopReport:
+        """Propose and vote (management traffic forced meanwhile), wait for the switch and past the grace window
+        (`after_blocks`: at least until block H + after_blocks), force management traffic again, audit."""
         from_version = self.current_version
         if poc is None:  # the PoC trigger is a debug endpoint of the model API node
             poc = Capability.POC_ON_DEMAND in self.tn.capabilities
@@ -244,14 +255,14 @@ class UpgradeRunner:
         if chat:
             chat.__enter__()
         try:
-            if kick:
-                for node in self.tn.mlnodes:
-                    self.kick_management(node.id)
-            if poc:
-                self.poc_phase()
-            proposal_id, height = self.schedule(to_version)
+            # the proposal's voting period runs while management traffic is forced on the old version
+            with ThreadPoolExecutor(1, thread_name_prefix="schedule") as pool:
+                scheduled = pool.submit(self.schedule, to_version)
+                self.management_before_switch(kick=kick, poc=poc)
+                proposal_id, height = scheduled.result()
             switch_height, switch_ms = self.await_switch(to_version, height)
-            self.tn.rpc.wait_for_height(height + after_blocks, timeout_s=30)
+            if after_blocks > 1:
+                self.tn.rpc.wait_for_height(height + after_blocks, timeout_s=30)
             self.wait_past_grace(switch_ms)
             if kick:
                 for node in self.tn.mlnodes:

@@ -58,7 +58,8 @@ class ChatTraffic:
         stream_every: int = 4,
         timeout_s: float = 5.0,
     ) -> None:
-        self.api = api
+        # its own client (own HTTP session): the scenario's thread keeps using `api` meanwhile
+        self.api = api.with_urls(api.public_url, api.admin_url)
         self.interval_s = interval_s
         self.max_requests = max_requests
         self.max_duration_s = max_duration_s

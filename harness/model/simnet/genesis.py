@@ -126,10 +126,11 @@ class GovParams:
 class Genesis:
     chain_id: str = "gonka-testnet"
     block_time_s: float = 0.2
-    # An upgrade height H (a partial upgrade stored for it) comes at least this long after H-1, and H+1 this long
-    # after H (0: the usual block time): a test chain's way of giving "switched at H-1", "at H" and "at H+1" distinct
-    # times on a loaded machine.
+    # Around an upgrade height H (a partial upgrade stored for it): H comes at least `pre_upgrade_hold_s` after H-1,
+    # and H+1 at least `upgrade_hold_s` after H (0: the usual block time). A test chain's way of giving "switched at
+    # H-1", "at H" and "at H+1" distinct times on a loaded machine.
     upgrade_hold_s: float = 0.0
+    pre_upgrade_hold_s: float = 0.0
     voting_period_blocks: int | None = 5
     voting_period_s: float | None = None
     min_deposit: int = 1000
@@ -146,6 +147,7 @@ class Genesis:
             raise ConfigError(f"genesis chain_id: {self.chain_id!r} must be a non-empty string of at most 50 characters")
         as_number(self.block_time_s, "genesis block_time_s", lo=0, hi=60)
         as_number(self.upgrade_hold_s, "genesis upgrade_hold_s", lo=0, hi=60)
+        as_number(self.pre_upgrade_hold_s, "genesis pre_upgrade_hold_s", lo=0, hi=60)
         if self.voting_period_s is not None:
             self.voting_period_blocks = None  # seconds win over the default block count
             as_number(self.voting_period_s, "genesis voting_period_s", lo=1e-3, hi=365 * 86400)
@@ -239,6 +241,7 @@ class Genesis:
             "chain_id": self.chain_id,
             "block_time_s": self.block_time_s,
             "upgrade_hold_s": self.upgrade_hold_s,
+            "pre_upgrade_hold_s": self.pre_upgrade_hold_s,
             "voting_period_blocks": self.voting_period_blocks,
             "voting_period_s": self.voting_period_s,
             "min_deposit": self.min_deposit,

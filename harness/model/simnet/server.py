@@ -91,8 +91,10 @@ class SimnetCore:
             now = loop.time()
             next_due = next_due + bt if next_due + bt > now - bt else now + bt
             h = self.node.height
-            if h in upgrade_heights or h + 1 in self.node.state.store.upgrades:  # hold the blocks H and H + 1
+            if h in upgrade_heights:  # H + 1 after an upgrade height H
                 next_due = max(next_due, now + float(self.genesis.upgrade_hold_s))
+            elif h + 1 in self.node.state.store.upgrades:  # the upgrade height itself
+                next_due = max(next_due, now + float(self.genesis.pre_upgrade_hold_s))
 
     def pause(self) -> None:
         self._resume.clear()
