@@ -91,10 +91,10 @@ class UpgradeRunner:
     def schedule(self, to_version: str, *, lead_blocks: int | None = None) -> tuple[int, int]:
         """Propose + vote; returns (proposal_id, upgrade height). Height = after the voting period + margin."""
         check_version(to_version, field="to_version")
-        # At least two blocks past the earliest height the chain accepts now, so a block landing between this
-        # read and the broadcast cannot make the proposal too late.
+        # One block past the earliest height the chain accepts now, so a block landing between this read and the
+        # proposal's own check cannot make it too late (the earliest height already has a margin for the votes).
         earliest, _ = self.tn.chain.earliest_upgrade_height()
-        height = max(self.tn.rpc.height() + (lead_blocks or 0), earliest + 2)
+        height = max(self.tn.rpc.height() + (lead_blocks or 0), earliest + 1)
         if self.epochs is not None:  # not inside the chain's PoC phase: the switch lands on a serving node
             height = self.epochs.quiet_height(height)
         keys = self.tn.validator_keys()
