@@ -18,7 +18,6 @@ import pytest
 
 MARKERS = {
     "stable": "deterministic scenario that CI pipelines run (`pytest -m stable`)",
-    "unstable": "scenario known to be flaky or environment-sensitive; excluded from CI by default",
     "chaos": "fault-injection scenario (chaos proxy between the API node and the chain)",
     "docker": "needs a running Docker engine; skipped with a reason naming the fix when none is reachable",
     "slow": "takes more than ~10 s",
@@ -44,9 +43,13 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         help="Docker backend: leave the testnet running at the end, print its endpoints and a state file for harness down",
     )
     g.addoption("--bundle-dir", default=None, help="Where failure bundles go (default ./harness-bundles)")
-    g.addoption("--chaos-seed", default=None, help="Seed for random chaos faults (printed in reports; replays decisions)")
+    g.addoption(
+        "--chaos-seed",
+        default=None,
+        help="Seed for random chaos faults (printed in reports; the same request sequence gets the same decisions)",
+    )
     g.addoption("--env-file", default=None, help="External backend: file with the running testnet's URLs and key")
-    g.addoption("--images", default="local", help="Docker backend images: local (built here) or upstream")
+    g.addoption("--images", default="local", help="Docker backend images: local (built by harness images build) or upstream")
     g.addoption("--image-chain", default=None, help="Docker backend: chain image (overrides --images and IMAGE_CHAIN)")
     g.addoption("--image-api", default=None, help="Docker backend: API node image (overrides --images and IMAGE_API)")
     g.addoption("--gonka-bin", default=None, help="Gonka backend: directory with your inferenced and decentralized-api")

@@ -1,5 +1,5 @@
 """Chaos scenario 5: one shared chain connection without healing or retry (the pr228 profile's pool knobs:
-pool_size 1, healing off) reproduces the seed's "one EOF breaks everything" (Connection Architecture Issue).
+pool_size 1, healing off) reproduces "one EOF breaks everything" (Connection Architecture Issue).
 
 A single EOF on the only connection: the call in flight fails with no other connection to retry on, the pool
 has no healthy connection left, and the blocks processed meanwhile fail their plan query. (The reference pool

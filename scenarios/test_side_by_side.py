@@ -1,4 +1,4 @@
-"""Scenario 2: the upgrade path on the side-by-side topology of the seed's operator guide: real nginx
+"""Scenario 2: the upgrade path on the side-by-side topology of the MLNode operator guide: real nginx
 routes /<version>/ to one WireMock per version (prefix stripped); the audit attributes each request to
 the version whose backend served it."""
 

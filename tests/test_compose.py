@@ -1,9 +1,9 @@
 """docker-compose.yml (the real Gonka stack) is well formed: it parses, every service has a healthcheck, ports match
 the reference doc and are published on loopback only, image names default to the settings' defaults, and the
-compose nginx config routes versions as the seed's operator guide says (checked with the machine's real nginx).
+compose nginx config routes versions as the side-by-side operator guide says (checked with the machine's real nginx).
 
-The upstream images cannot be pulled here (no registry), so `docker compose up` itself is not run; see the
-[unverified] notes in docker-compose.yml.
+`docker compose up` itself is not run by the tests (the upstream images are not pulled); see the [unverified]
+notes in docker-compose.yml.
 """
 
 from __future__ import annotations
@@ -28,7 +28,7 @@ COMPOSE = ROOT / "docker-compose.yml"
 NGINX_CONF = ROOT / "mocks" / "nginx" / "compose-side-by-side.conf"
 VERSIONS = ("v0.3.8", "v0.3.9", "v0.3.10")
 
-# Container ports per ../shared/reference/gonka-testnet-and-chain-rpc.md §3 (and host ports: same, or 8090+i for
+# Container ports as upstream's compose files use them (and host ports: same, or 8090+i for
 # the per-version WireMock journals as testermint does, 8474 for the chaos control API).
 EXPECTED_PORTS = {
     "chain": {"127.0.0.1:26657:26657"},
@@ -173,7 +173,7 @@ def test_compose_nginx_conf_routes_versions_on_real_nginx(tmp_path: Path, stub_u
             r = requests.get(f"{base}/{v}/api/v1/state", timeout=5)
             assert (r.status_code, r.text) == (200, v)
         assert requests.get(f"{base}/api/v1/state", timeout=5).text == "v0.3.8"  # default route: current version
-    # prefix stripped, as in the seed's `proxy_pass http://mlnode_vX/;`
+    # prefix stripped, as in the operator guide's `proxy_pass http://mlnode_vX/;`
     assert stub_upstreams["v0.3.8"].paths == ["/api/v1/state", "/api/v1/state"]
     assert stub_upstreams["v0.3.9"].paths == ["/api/v1/state"]
     assert stub_upstreams["v0.3.10"].paths == ["/api/v1/state"]

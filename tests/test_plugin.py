@@ -35,7 +35,6 @@ def test_markers_registered_and_header(pytester: pytest.Pytester):
         @pytest.mark.stable
         @pytest.mark.chaos
         @pytest.mark.slow
-        @pytest.mark.unstable
         def test_x(): pass
         """
     )

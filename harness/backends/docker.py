@@ -1,6 +1,6 @@
 """Docker backend: the same Testnet handle as EmbeddedTestnet, every component in a container (testcontainers).
 
-    with DockerTestnet(RunOptions(backend="docker"), workdir) as tn:       # --images local (built here)
+    with DockerTestnet(RunOptions(backend="docker"), workdir) as tn:       # --images local (harness images build)
         tn.chain.mlnode_version()                                           # "v0.3.8"
 
 Containers: chain (local: `harness simnet` in the harness image; upstream: inferenced), the chaos proxy in front of
@@ -37,7 +37,7 @@ from harness.errors import ConfigError, DependencyMissing
 from harness.options import RunOptions
 from harness.util.wait import wait_until
 
-# Local images run our model; upstream images run Gonka's binaries (unverified path: no registry reached them).
+# Local images run our model; upstream images run Gonka's binaries (not yet run against the published images).
 LOCAL_CAPABILITIES = frozenset(Capability) - {Capability.CHAIN_POC, Capability.CHAOS_PROXY}
 UPSTREAM_CAPABILITIES = frozenset(
     {Capability.RESTART_API, Capability.REBUILD, Capability.CHAIN_POC, Capability.SIDE_BY_SIDE, Capability.CHOOSE_MLNODES}

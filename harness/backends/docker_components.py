@@ -1,7 +1,7 @@
 """Containers of the docker backend: the network plan (host or bridge) and one `Component` per container
 (a testcontainers `DockerContainer`, labelled, logs captured to a file, stop/start/kill, readiness evidence).
 
-Host mode (CI here):   network_mode=host; every port is allocated with free_port() on 127.0.0.1 and passed on the
+Host mode (default):   network_mode=host; every port is allocated with free_port() on 127.0.0.1 and passed on the
                        component's command line; containers reach each other on 127.0.0.1 as the harness does.
 Bridge mode (laptops): one user-defined bridge network per testnet; containers reach each other by DNS name on
                        fixed service ports; each service port is published on 127.0.0.1:<allocated> for the harness.

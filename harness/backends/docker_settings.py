@@ -1,7 +1,7 @@
 """Image names for the docker backend and docker-compose.yml, defined once.
 
 DEFAULT_IMAGES   the upstream images (`--images upstream`, the compose defaults). They live on ghcr.io / Docker Hub;
-                 no registry is reachable on the CI machines here, so they are not verified here.
+                 the docker backend has not yet run them (unverified; the local images are what CI runs).
 LOCAL_IMAGES     images `harness images build` makes with no registry (`--images local`): one harness image runs
                  simnet (chain), the reference API node, the chaos proxy and nginx; a thin WireMock image runs the
                  jar bundled in the PyPI `wiremock` package with the upstream wiremock image's interface

@@ -1,7 +1,6 @@
 """UNVERIFIED: the upstream Gonka images (`--images upstream`: ghcr.io/product-science/inferenced and .../api).
 
-No registry is reachable from the machines this harness was built on, so these code paths have never run
-against the real images. They follow /work/shared/reference/gonka-testnet-and-chain-rpc.md sections 1-6
+These code paths have not yet run against the published images. They follow upstream's own scripts
 (init-docker-genesis.sh, the API's init-docker.sh and config manager) and are marked as such in the README:
 
 - chain: genesis container (`sh ./init-docker-genesis.sh`, KEY_NAME=genesis, keyring-test in /root/.inference,
@@ -24,7 +23,7 @@ import yaml
 
 from harness.errors import StartupError
 
-UNVERIFIED = "unverified: the upstream images were not reachable when this was written (no registry)"
+UNVERIFIED = "unverified: not yet run against the published upstream images"
 CHAIN_HOME = "/root/.inference"
 SIGNER = "genesis"
 CHAIN_ID = "gonka-mainnet"  # init-docker-genesis.sh fixes it

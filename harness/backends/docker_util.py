@@ -6,8 +6,8 @@ the labels every harness container/network/volume carries, and reaping by label.
     reap(labels)                         # remove leftovers of a crashed run (containers, networks, volumes)
     assert count_by_label(labels).total == 0
 
-testcontainers starts a Ryuk reaper from a registry image by default; no registry is reachable here, so Ryuk is
-disabled (TESTCONTAINERS_RYUK_DISABLED=true) and the harness reaps by label itself.
+testcontainers starts a Ryuk reaper from a registry image by default; the harness disables Ryuk
+(TESTCONTAINERS_RYUK_DISABLED=true), so it needs no registry, and reaps by label itself.
 """
 
 from __future__ import annotations

@@ -20,7 +20,7 @@ from harness.util.ports import free_port
 
 
 def api_intervals(block_time_s: float, profile: str) -> dict[str, float]:
-    """API-node intervals scaled to the block time (DESIGN.md section 4)."""
+    """API-node intervals scaled to the block time (the model runs fast blocks; every interval is in blocks)."""
     bt = max(block_time_s, 0.05)
     return {
         "status_poll_s": round(2 * bt, 3),

@@ -1,4 +1,4 @@
-"""MLNode mocks: WireMock mappings generator, WireMock/nginx runners, journal reader (see README.md here)."""
+"""MLNode mocks: WireMock mappings generator, WireMock/nginx runners, journal reader (see harness/mlnode/README.md)."""
 
 from harness.mlnode.journal import Journal, JournalError
 from harness.mlnode.mappings import write_mappings

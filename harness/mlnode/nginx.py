@@ -4,7 +4,7 @@
         requests.get(ngx.url + "/v0.3.9/api/v1/state")    # served by wm9 as GET /api/v1/state
         ngx.set_current("v0.3.9")                          # `/` now goes to wm9 (re-render + HUP)
 
-The config comes from mocks/nginx/side-by-side.conf.template (the seed operator guide's nginx.conf:
+The config comes from mocks/nginx/side-by-side.conf.template (the side-by-side operator guide's nginx.conf:
 prefix stripped, `client_max_body_size 0`, `proxy_read_timeout 24h`) and runs as a supervised
 process with its own `-p` prefix, `daemon off;`, pid, logs and temp paths inside that prefix.
 The WireMock behind nginx sees the UNPREFIXED path: the version is the backend that served it.

@@ -1,4 +1,4 @@
-"""Chain connection pool with auto-healing (the seed proposal's TODO, upstream [later] connection_pool.go).
+"""Chain connection pool with auto-healing (what upstream's later connection_pool.go does).
 
     pool = ChainPool(url, size=3, healing=True, health_interval_s=30)
     await pool.start()                         # continues when some slots fail (graceful degradation)
