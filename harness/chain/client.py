@@ -30,6 +30,10 @@ KEY_NOT_FOUND = 22  # sdk ErrKeyNotFound: what baseapp makes of a gRPC NotFound 
 UNKNOWN_REQUEST = 6  # sdk ErrUnknownRequest: the query path does not exist on this chain
 
 
+class UpgradeTooSoon(ConfigError):
+    """The proposed upgrade height is not after the voting period end (the chain moved on, or it was too close)."""
+
+
 @dataclass
 class TxOutcome:
     hash: str
@@ -290,7 +294,7 @@ class ChainClient:
             raise ConfigError("propose_partial_upgrade: no voters; pass the validator keys that vote YES")
         earliest, why = self.earliest_upgrade_height()
         if height < earliest:
-            raise ConfigError(
+            raise UpgradeTooSoon(
                 f"upgrade height {height} is not after the voting period end: current height {why['current_height']} + "
                 f"voting period {why['voting_period_s']:.3f}s (~{why['voting_blocks']} blocks at "
                 f"{why['block_time_s']:.3f}s/block) + "

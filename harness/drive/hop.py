@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 
 from harness.audit.contracts import Contract, contract_for
 from harness.backends.contract import Capability
+from harness.chain.client import UpgradeTooSoon
 from harness.drive.api import ChatResult
 from harness.drive.collect import collect_records
 from harness.drive.epochs import ChainEpochs
@@ -91,15 +92,21 @@ class UpgradeRunner:
     def schedule(self, to_version: str, *, lead_blocks: int | None = None) -> tuple[int, int]:
         """Propose + vote; returns (proposal_id, upgrade height). Height = after the voting period + margin."""
         check_version(to_version, field="to_version")
-        # One block past the earliest height the chain accepts now, so a block landing between this read and the
-        # proposal's own check cannot make it too late (the earliest height already has a margin for the votes).
-        earliest, _ = self.tn.chain.earliest_upgrade_height()
-        height = max(self.tn.rpc.height() + (lead_blocks or 0), earliest + 1)
-        if self.epochs is not None:  # not inside the chain's PoC phase: the switch lands on a serving node
-            height = self.epochs.quiet_height(height)
         keys = self.tn.validator_keys()
-        self.progress(f"propose partial upgrade {to_version} at height {height}")
-        outcome = self.tn.chain.propose_partial_upgrade(to_version, height, proposer=keys[0], voters=keys)
+        for attempt in range(3):
+            # One block past the earliest height the chain accepts now (that one already has a margin for the votes);
+            # should blocks land between this read and the proposal's own check on a loaded machine, read again.
+            earliest, _ = self.tn.chain.earliest_upgrade_height()
+            height = max(self.tn.rpc.height() + (lead_blocks or 0), earliest + 1)
+            if self.epochs is not None:  # not inside the chain's PoC phase: the switch lands on a serving node
+                height = self.epochs.quiet_height(height)
+            self.progress(f"propose partial upgrade {to_version} at height {height}")
+            try:
+                outcome = self.tn.chain.propose_partial_upgrade(to_version, height, proposer=keys[0], voters=keys)
+                break
+            except UpgradeTooSoon:
+                if attempt == 2:
+                    raise
         self.progress(f"proposal {outcome.proposal_id} passed at height {outcome.passed_height}")
         return outcome.proposal_id, height
 
