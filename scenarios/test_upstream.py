@@ -57,13 +57,21 @@ def judge(tn, report, *, clean: Callable[[], None], scenario: str) -> None:
 
 
 def publish(tn, report, scenario: str) -> None:
+    """With HARNESS_RESULTS_DIR set: <revision>-<scenario>.txt/.json/.png (the audit) and a copy of every component's
+    log (what the real node itself said) in <revision>-<scenario>-logs/."""
     out = os.environ.get("HARNESS_RESULTS_DIR")
     if not out:
         return
+    import shutil
+
     from harness.audit import render_png
 
     base = Path(out) / f"{tn.info.upstream_revision or 'build'}-{scenario}"
     base.parent.mkdir(parents=True, exist_ok=True)
+    logs = Path(f"{base}-logs")
+    logs.mkdir(exist_ok=True)
+    for name, path in tn.logs().items():
+        shutil.copy(path, logs / f"{name}.log")
     base.with_suffix(".txt").write_text(f"under test: {tn.info.under_test()}\n{report.to_text(max_offenders=10)}")
     base.with_suffix(".json").write_text(report.to_json())
     render_png(report, report.timeline, base.with_suffix(".png"), title=f"{tn.info.api_under_test.split(' (')[0]}: {scenario}")
@@ -170,6 +178,22 @@ def test_eof_on_chain_queries_across_the_switch(gonka_testnet, harness_options):
     eofs = [r for r in history if r.outcome == "eof"]
     assert eofs, "the fault never hit an abci_query of the API node"
     assert tn.api.nodes(), "the API node's admin API does not answer after the faults"
-    assert_no_chat_failure_outside_poc(hop)
     print(f"[chaos] {len(eofs)} EOFs on {len([r for r in history if 'abci_query' in r.methods])} abci_query calls")
+    # A chat whose chain query hit an injected EOF, answered 500 naming the API node's chain URL: the node passed the
+    # fault on to the user instead of retrying the query
+    passed_on = [f for f in hop.user_failures if f.result.status == 500 and tn.endpoints.api_chain_rpc in f.result.body]
+    print(f"[chaos] {len(hop.user_failures)} chats failed outside the PoC phases, {len(passed_on)} of them the chain's EOF")
+    if tn.info.upstream_revision in KNOWN_EOF_TO_USER and passed_on and passed_on == hop.user_failures:
+        publish(tn, hop.audit, "chaos-eof")
+        problems = known_behaviour(tn)[1](hop.audit)
+        assert not problems, f"{tn.info.api_under_test}: {problems}\n{hop.audit.to_text()}"
+        pytest.xfail(
+            f"{tn.info.upstream_revision}: {KNOWN_EOF_TO_USER[tn.info.upstream_revision]}: {len(passed_on)} chats failed, e.g. "
+            f"{passed_on[0].describe() if passed_on else '-'}; {describe(hop.audit)}"
+        )
+    assert_no_chat_failure_outside_poc(hop)
     judge(tn, hop.audit, clean=lambda: assert_hop_clean(hop, tn), scenario="chaos-eof")
+
+
+# Documented revisions whose API node answers a user's chat with HTTP 500 when one of its chain queries meets an EOF
+KNOWN_EOF_TO_USER = {"main": "one chain client, no retry: an EOF on a chat's chain query reaches the user as HTTP 500"}
