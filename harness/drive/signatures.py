@@ -75,3 +75,36 @@ def describe(report: AuditReport) -> str:
         f"audit {report.verdict}: counts {report.counts}; stops: {stops}; old-prefix tail (ms) "
         f"{report.measured_old_prefix_tail_ms}; first offender: {report.first_offender}"
     )
+
+
+# -- user-visible failures a documented revision is known for ------------------------------------------------------
+def chain_error_passed_on(failure, chain_url: str) -> bool:
+    """A chat the API node answered 500 naming its own chain URL: one of its chain queries failed (e.g. an EOF the
+    chaos proxy injected) and the node passed the error to the user instead of retrying."""
+    return failure.result.status == 500 and chain_url in failure.result.body
+
+
+def refresh_outages(records, switches, *, slack_ms: int) -> list[tuple[str, int, int]]:
+    """For each switch and node: from the old version's first stop after the switch to the new version's first
+    `inference/up` after that stop (+ slack): the span in which a node that stops the old version before bringing
+    the new one up has no serving version. [(name, start_ms, end_ms)]"""
+    out = []
+    for k in range(1, len(switches)):
+        old, new, at = switches[k - 1].version, switches[k].version, switches[k].from_ms
+        by_node: dict[str, list] = {}
+        for r in records:
+            by_node.setdefault(r.node_key, []).append(r)
+        for node, recs in by_node.items():
+            recs.sort(key=lambda r: r.logged_ms)
+            stop = next((r for r in recs if r.version_seen == old and r.endpoint == "/api/v1/stop" and r.logged_ms >= at), None)
+            if stop is None:
+                continue
+            ups = (r for r in recs if r.version_seen == new and r.endpoint == "/api/v1/inference/up")
+            up = next((r for r in ups if r.logged_ms >= stop.logged_ms), None)
+            end = (up.logged_ms if up is not None else stop.logged_ms) + slack_ms
+            out.append((f"{node}: {old} stopped before {new} was up", stop.logged_ms, end))
+    return out
+
+
+def in_outage(failure, outages: list[tuple[str, int, int]], *, text: str) -> bool:
+    return text in failure.result.body and any(lo <= failure.started_ms <= hi for _, lo, hi in outages)
