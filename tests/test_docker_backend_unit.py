@@ -47,7 +47,8 @@ def test_net_plans():
 def test_upstream_shapes_are_what_the_reference_names():
     g = upstream.genesis_overrides("v0.3.8", 3.0)
     assert g["app_state"]["gov"]["params"]["voting_period"] == "3s"
-    assert g["app_state"]["inference"]["mlnode_version"]["current_version"] == "v0.3.8"
+    # upstream main's genesis refuses the field (verified with the real binary under the gonka backend)
+    assert "inference" not in g["app_state"]
     ports = NetPlan("host", "gh-t-3", {}).ports(False, **upstream.API_SERVICE_PORTS)
     cfg = upstream.api_config(
         chain_url="http://127.0.0.1:1", public_url="p", callback_url="c", start_version="v0.3.8", ports=ports

@@ -1,7 +1,11 @@
 """UNVERIFIED: the upstream Gonka images (`--images upstream`: ghcr.io/product-science/inferenced and .../api).
 
 These code paths have not yet run against the published images. They follow upstream's own scripts
-(init-docker-genesis.sh, the API's init-docker.sh and config manager) and are marked as such in the README:
+(init-docker-genesis.sh, the API's init-docker.sh and config manager) and are marked as such in the README. The same
+binaries run for real under the `gonka` backend (harness/backends/gonka/), which found that upstream main's genesis
+refuses `app_state.inference.mlnode_version` (main has no MLNodeVersion): this path cannot tell before the container
+runs whether an image's genesis knows the field, so it leaves it out and a PR #228-style chain starts at its own
+default version.
 
 - chain: genesis container (`sh ./init-docker-genesis.sh`, KEY_NAME=genesis, keyring-test in /root/.inference,
   a host directory shared with the API container); `$HOME/.inference/genesis_overrides.json` starts the chain at
@@ -43,7 +47,6 @@ def genesis_overrides(start_version: str, voting_period_s: float, min_deposit_ng
                     "min_deposit": [{"denom": "ngonka", "amount": str(min_deposit_ngonka)}],
                 }
             },
-            "inference": {"mlnode_version": {"current_version": start_version}},  # [PR228]+ field
         }
     }
 
