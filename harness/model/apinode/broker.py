@@ -76,8 +76,10 @@ class Broker:
         reconcile_s: float,
         poc_every_blocks: int,
         callback_url: Callable[[], str],
+        status_poll: str = "fresh",
     ) -> None:
         self.current_version = current_version
+        self.status_poll = status_poll  # "fresh": per-call client on the current version; "worker": the worker client
         self.status_poll_s = status_poll_s
         self.reconcile_s = reconcile_s
         self.poc_every_blocks = poc_every_blocks
@@ -219,7 +221,7 @@ class Broker:
         )
 
     async def query_status(self, entry: NodeEntry) -> None:
-        client = self.fresh_client(entry)
+        client = self.worker_client(entry) if self.status_poll == "worker" else self.fresh_client(entry)
         st = entry.state
         try:
             state = await client.node_state()

@@ -51,6 +51,7 @@ class ApiNodeCore:
             reconcile_s=cfg.intervals.reconcile_s,
             poc_every_blocks=cfg.intervals.poc_every_blocks,
             callback_url=lambda: self.callback_url_for_mlnode,
+            status_poll=self.profile.status_poll,
         )
         self.listener: BlockListener | None = None
         self.poc_batches: dict[str, list[dict[str, Any]]] = {"generated": [], "validated": []}

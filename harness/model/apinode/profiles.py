@@ -4,8 +4,9 @@
                bring the new one up at once, every pending plan kept and applied in height order, a pool of 3
                self-healing chain clients
     pr228      upstream PR #228: switch while processing H-1, worker clients refreshed on a ticker (old prefix until the
-               tick, then one stop on the old version), the last listed plan overwrites earlier ones, one shared
-               chain connection, no healing
+               tick, then one stop on the old version), status polls through the worker client (so the node finds
+               the new version STOPPED only after the tick, and refuses chats until a reconcile brings it up), the
+               last listed plan overwrites earlier ones, one shared chain connection, no healing
 
 Single knobs can be overridden to reproduce one bug at a time (`{"switch_offset": 1}`: switches one block late).
 What the harness demands of an API node (the audit contract) is the judge's, in harness/audit/contracts.py: a profile
@@ -25,6 +26,10 @@ PLAN_MERGE_MODES = ("ordered", "last_wins")
 #   at_switch  right away, in the switch itself (no moment without a serving version)
 #   next_tick  one reconcile interval later (the node is STOPPED meanwhile: chats are refused, a 503 window)
 BRING_UP_MODES = ("at_switch", "next_tick")
+# Which client the status worker asks for the MLNode's state:
+#   fresh   a per-call client on the current version (it sees the new version as soon as the node switched)
+#   worker  the node's worker client (it sees the new version only once the worker clients were refreshed)
+STATUS_POLL_MODES = ("fresh", "worker")
 
 
 @dataclass(frozen=True)
@@ -37,6 +42,7 @@ class Profile:
     healing: bool
     stop_old: bool
     bring_up: str = "at_switch"  # "at_switch" | "next_tick" (see BRING_UP_MODES; client_refresh "immediate" only)
+    status_poll: str = "fresh"  # "fresh" | "worker" (see STATUS_POLL_MODES)
 
     def knobs(self) -> dict[str, Any]:
         return {f.name: getattr(self, f.name) for f in fields(self) if f.name != "name"}
@@ -44,10 +50,12 @@ class Profile:
 
 PROFILES: dict[str, Profile] = {
     "reference": Profile("reference", 0, "immediate", "ordered", 3, True, True),
-    "pr228": Profile("pr228", -1, "ticker", "last_wins", 1, False, True),
+    # status_poll "worker": measured on the real PR #228 binary (docs/upstream-results.md): between H-1 and the
+    # refresh tick it serves chats; after the tick it refuses them until its reconcile brings the new version up
+    "pr228": Profile("pr228", -1, "ticker", "last_wins", 1, False, True, status_poll="worker"),
 }
 
-KNOBS = ("switch_offset", "client_refresh", "plan_merge", "pool_size", "healing", "stop_old", "bring_up")
+KNOBS = ("switch_offset", "client_refresh", "plan_merge", "pool_size", "healing", "stop_old", "bring_up", "status_poll")
 
 
 def resolve_profile(name: object, overrides: dict[str, Any] | None = None) -> Profile:
@@ -69,6 +77,8 @@ def resolve_profile(name: object, overrides: dict[str, Any] | None = None) -> Pr
             raise ConfigError(f"{field}: expected one of {CLIENT_REFRESH_MODES}, got {val!r}")
         elif key == "bring_up" and val not in BRING_UP_MODES:
             raise ConfigError(f"{field}: expected one of {BRING_UP_MODES}, got {val!r}")
+        elif key == "status_poll" and val not in STATUS_POLL_MODES:
+            raise ConfigError(f"{field}: expected one of {STATUS_POLL_MODES}, got {val!r}")
         elif key == "plan_merge" and val not in PLAN_MERGE_MODES:
             raise ConfigError(f"{field}: expected one of {PLAN_MERGE_MODES}, got {val!r}")
         elif key == "pool_size" and (not isinstance(val, int) or isinstance(val, bool) or not 1 <= val <= 32):
