@@ -243,10 +243,18 @@ class UpgradeRunner:
             self.poc_phase()
 
     def hop(
-        self, to_version: str, *, kick: bool = True, traffic: bool = True, after_blocks: int = 1, poc: bool | None = None
+        self,
+        to_version: str,
+        *,
+        kick: bool = True,
+        traffic: bool = True,
+        after_blocks: int = 1,
+        poc: bool | None = None,
+        on_scheduled: Callable[[int], None] | None = None,
     ) -> HopReport:
         """Propose and vote (management traffic forced meanwhile), wait for the switch and past the grace window
-        (`after_blocks`: at least until block H + after_blocks), force management traffic again, audit."""
+        (`after_blocks`: at least until block H + after_blocks), force management traffic again, audit.
+        `on_scheduled(H)` runs once the upgrade height is known (e.g. to open a fault window around it)."""
         from_version = self.current_version
         if poc is None:  # the PoC trigger is a debug endpoint of the model API node
             poc = Capability.POC_ON_DEMAND in self.tn.capabilities
@@ -267,6 +275,8 @@ class UpgradeRunner:
                 scheduled = pool.submit(self.schedule, to_version)
                 self.management_before_switch(kick=kick, poc=poc)
                 proposal_id, height = scheduled.result()
+            if on_scheduled is not None:
+                on_scheduled(height)
             switch_height, switch_ms = self.await_switch(to_version, height)
             if after_blocks > 1:
                 self.tn.rpc.wait_for_height(height + after_blocks, timeout_s=30)
