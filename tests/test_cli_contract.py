@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import tempfile
 from collections.abc import Iterator
 
 import pytest
@@ -141,8 +142,10 @@ def test_the_command_table_names_every_command_of_every_module() -> None:
 
 @pytest.mark.parametrize("command", ["up", "demo"])
 @pytest.mark.parametrize("backend", ["docker"])
-def test_up_and_demo_refuse_backends_they_cannot_start(capsys, command, backend):
+def test_up_and_demo_refuse_backends_they_cannot_start(capsys, monkeypatch, tmp_path, command, backend):
     # --backend is honoured (embedded or gonka), never accepted and ignored: the others are refused with the reason
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
     code, _, err = run(capsys, command, "--backend", backend)
     assert code == 2, err
     assert f"--backend {backend}: `harness up` and `harness demo` start embedded or gonka testnets" in err
+    assert list(tmp_path.iterdir()) == [], "the temp workdir made for the refused command is gone"

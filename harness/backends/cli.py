@@ -166,7 +166,12 @@ def cmd_demo(args: argparse.Namespace) -> int:
     workdir = _workdir(args)
     t0 = time.monotonic()
     console.rule(f"upgrade path {' -> '.join(opts.versions)}  (profile {opts.api_profile}, topology {opts.topology})")
-    tn = make_testnet(opts, workdir)
+    try:
+        tn = make_testnet(opts, workdir)
+    except BaseException:
+        if not args.workdir:  # refused before anything ran: the temp dir made for it goes too
+            shutil.rmtree(workdir, ignore_errors=True)
+        raise
     with console.status(f"starting the chain, WireMock MLNodes, chaos proxy and the API node ({tn.info.api_under_test})..."):
         tn.start()
     with tn:
