@@ -20,7 +20,7 @@ MARKERS = {
     "stable": "deterministic scenario that CI pipelines run (`pytest -m stable`)",
     "chaos": "fault-injection scenario (chaos proxy between the API node and the chain)",
     "docker": "needs a running Docker engine; skipped with a reason naming the fix when none is reachable",
-    "slow": "takes more than ~10 s",
+    "slow": "takes more than ~10 s (under pytest-xdist these are handed out first)",
     "requires": "requires(*capabilities, versions=N, api_profile=NAME, topology=NAME): skip, naming what is missing, "
     "on a backend without these capabilities (harness.backends.contract.Capability) or with other run options",
     "upstream": "runs against the user's real Gonka binaries (needs --gonka-bin DIR or HARNESS_GONKA_BIN)",
@@ -117,6 +117,7 @@ def pytest_report_header(config: pytest.Config) -> str:
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    _slow_first_when_distributed(config, items)
     _skip_missing_capabilities(config, items)
     _skip_upstream_without_binaries(config, items)
     if not any(item.get_closest_marker("docker") for item in items):
@@ -144,6 +145,14 @@ def _skip_upstream_without_binaries(config: pytest.Config, items: list[pytest.It
     for item in items:
         if item.get_closest_marker("upstream"):
             item.add_marker(skip)
+
+
+def _slow_first_when_distributed(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Under pytest-xdist, hand out `slow` tests first (longest first is how a few workers finish together); the
+    order within each group stays the collection order. A serial run keeps the collection order."""
+    if config.getoption("numprocesses", default=None) in (None, 0):
+        return
+    items.sort(key=lambda item: item.get_closest_marker("slow") is None)
 
 
 def _skip_missing_capabilities(config: pytest.Config, items: list[pytest.Item]) -> None:

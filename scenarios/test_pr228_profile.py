@@ -14,7 +14,8 @@ from harness.audit import contract_for
 from harness.drive.assertions import assert_hop_clean
 from harness.drive.traffic import Window
 
-pytestmark = [pytest.mark.stable, pytest.mark.requires("model_api", "rebuild")]  # the profile is set by a rebuild
+# the profile is set by a rebuild
+pytestmark = [pytest.mark.stable, pytest.mark.slow, pytest.mark.requires("model_api", "rebuild")]
 
 
 @pytest.fixture(scope="module")

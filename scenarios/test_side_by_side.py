@@ -8,6 +8,7 @@ from harness.drive.assertions import assert_hop_clean
 
 pytestmark = [
     pytest.mark.stable,
+    pytest.mark.slow,
     pytest.mark.requires("side_by_side", api_profile="reference"),
     pytest.mark.usefixtures("fresh_chain"),
 ]

@@ -7,7 +7,7 @@ import pytest
 
 from harness.drive.traffic import ChatTraffic
 
-pytestmark = [pytest.mark.stable, pytest.mark.requires(versions=3)]
+pytestmark = [pytest.mark.stable, pytest.mark.slow, pytest.mark.requires(versions=3)]
 
 
 def run_two_pending(testnet, upgrade, versions):

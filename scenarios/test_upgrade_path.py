@@ -10,6 +10,7 @@ from harness.drive.assertions import assert_hop_clean
 
 pytestmark = [
     pytest.mark.stable,
+    pytest.mark.slow,
     pytest.mark.requires(api_profile="reference"),
     pytest.mark.usefixtures("fresh_chain"),
 ]
