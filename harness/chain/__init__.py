@@ -14,6 +14,7 @@ _WHERE = {
     "ProposalOutcome": "client",
     "TxOutcome": "client",
     "UpgradeTooSoon": "client",
+    "UpgradePassedTooLate": "client",
     "DENOM": "keys",
     "DEV_MNEMONIC": "keys",
     "DEV_USER_MNEMONIC": "keys",

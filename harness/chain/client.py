@@ -34,6 +34,10 @@ class UpgradeTooSoon(ConfigError):
     """The proposed upgrade height is not after the voting period end (the chain moved on, or it was too close)."""
 
 
+class UpgradePassedTooLate(ChainError):
+    """The proposal passed at or after its upgrade height, so the chain dropped the entry without any effect."""
+
+
 @dataclass
 class TxOutcome:
     hash: str
@@ -339,7 +343,7 @@ class ChainClient:
         )
         passed_height = self._wait_proposal_passed(proposal_id, deadline)
         if passed_height >= height:
-            raise ChainError(
+            raise UpgradePassedTooLate(
                 f"proposal {proposal_id} passed at height {passed_height}, not before upgrade height {height}: "
                 "EndBlock drops the entry without switching; propose with a later height"
             )

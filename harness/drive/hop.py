@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 
 from harness.audit.contracts import Contract, contract_for
 from harness.backends.contract import Capability
-from harness.chain.client import UpgradeTooSoon
+from harness.chain.client import UpgradePassedTooLate, UpgradeTooSoon
 from harness.drive.api import ChatResult
 from harness.drive.collect import collect_records
 from harness.drive.epochs import ChainEpochs
@@ -94,8 +94,10 @@ class UpgradeRunner:
         check_version(to_version, field="to_version")
         keys = self.tn.validator_keys()
         for attempt in range(3):
-            # One block past the earliest height the chain accepts now (that one already has a margin for the votes);
-            # should blocks land between this read and the proposal's own check on a loaded machine, read again.
+            # One block past the earliest height the chain accepts now (that one already has a margin for the votes).
+            # On a loaded machine blocks may land between this read and the proposal's own check (refused before
+            # anything is signed), or the votes may land so late that the proposal passes at or after its height
+            # (the chain then drops the entry without effect): propose again from the current height.
             earliest, _ = self.tn.chain.earliest_upgrade_height()
             height = max(self.tn.rpc.height() + (lead_blocks or 0), earliest + 1)
             if self.epochs is not None:  # not inside the chain's PoC phase: the switch lands on a serving node
@@ -104,7 +106,8 @@ class UpgradeRunner:
             try:
                 outcome = self.tn.chain.propose_partial_upgrade(to_version, height, proposer=keys[0], voters=keys)
                 break
-            except UpgradeTooSoon:
+            except (UpgradeTooSoon, UpgradePassedTooLate) as e:
+                self.progress(f"proposal for height {height} too late ({type(e).__name__}); proposing again")
                 if attempt == 2:
                     raise
         self.progress(f"proposal {outcome.proposal_id} passed at height {outcome.passed_height}")
