@@ -105,6 +105,15 @@ class OpsContext:
             "run `harness down` to clean up, then `harness up` again"
         )
 
+    def under_test(self) -> str:
+        """Which API node and chain the testnet runs, as `harness up` recorded it (model profile, or real binary,
+        revision and sha256); for a testnet described by URLs only, what is known."""
+        info = self.state.get("info") if isinstance(self.state.get("info"), dict) else {}
+        api, chain = info.get("api_under_test"), info.get("chain_under_test")
+        if isinstance(api, str) and api:
+            return f"API node: {api}; chain: {chain or 'unknown'}"
+        return f"API node at {self.endpoints.api_public} ({self.backend}); chain at {self.endpoints.chain_rpc}"
+
     def describe(self) -> dict[str, Any]:
         return {
             "source": self.source,

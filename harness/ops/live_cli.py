@@ -38,8 +38,10 @@ def _run(args: argparse.Namespace) -> int:
     res = run_live(ctx, since=args.since, png=png)
     report = res["report"]
     as_json = args.json or args.format == "json"
+    under_test = ctx.under_test()
     doc = {
         "ok": report.passed,
+        "under_test": under_test,
         **report.to_dict(),
         "png": res["png"],
         "since": res["since"],
@@ -53,6 +55,7 @@ def _run(args: argparse.Namespace) -> int:
         changes = " -> ".join(f"{c.version}@{c.height}" for c in res["changes"])
         return (
             f"live audit of {ctx.source}: heights {res['since']}..{res['latest']}, profile {res['profile']}\n"
+            f"under test: {under_test}\n"
             f"switches from the chain: {changes}\n\n{report.to_text()}\ntimeline picture: {res['png']}"
         )
 
