@@ -91,6 +91,10 @@ def test_upgrade_switches_prefix_and_stops_old_once(fakes, tmp_path, profile):
         grace_s = contract_for(profile, refresh_tick_s=api.cfg.intervals.client_refresh_s, block_time_s=0.1).grace_ms / 1000
         # the old version gets exactly one stop per node (after the client refresh: at once, or on the ticker)
         wait_until(lambda: debug(api)["last_used_version"] == "v0.3.9", timeout_s=5, what="client refresh done")
+        # brought up on the new version (pr228: by the reconcile after its status poll found v0.3.9 STOPPED)
+        wait_until(
+            lambda: any(c.path == "/v0.3.9/api/v1/inference/up" for c in ml.calls), timeout_s=5, what="v0.3.9 inference/up"
+        )
         wait_inference(api)
         assert "v0.3.9" in chat(api).json()["choices"][0]["message"]["content"]
         wait_until(lambda: any(c.at_s > sw["at_ms"] / 1000 + grace_s for c in ml.calls), timeout_s=5, what="traffic after grace")
