@@ -24,6 +24,7 @@ MARKERS = {
     "requires": "requires(*capabilities, versions=N, api_profile=NAME, topology=NAME): skip, naming what is missing, "
     "on a backend without these capabilities (harness.backends.contract.Capability) or with other run options",
     "upstream": "runs against the user's real Gonka binaries (needs --gonka-bin DIR or HARNESS_GONKA_BIN)",
+    "network": "several participants (validators, each with its own API node and MLNodes) on one chain",
 }
 OPTIONS_KEY = pytest.StashKey["object"]()
 FACTORY_KEY = pytest.StashKey["object"]()
@@ -264,7 +265,8 @@ def testnet(testnet_factory, testnet_options, request: pytest.FixtureRequest, ha
 @pytest.fixture
 def testnet_with(testnet_factory, request: pytest.FixtureRequest, harness_options):
     """testnet_with(api_profile="pr228") -> a shared testnet for those options, reset like `testnet` and marked
-    dirty (the test is expected to upgrade it); a failure writes its bundle too. Options that only concern the API
+    dirty (the test is expected to upgrade it); a failure writes its bundle too. `participants=3` (or a tuple of
+    harness.backends.contract.ParticipantSpec) asks for a network (capability `participants`). Options that only concern the API
     node reconfigure the shared testnet with the same mocks, so do not use `testnet` in the same test."""
     handed: list = []
 

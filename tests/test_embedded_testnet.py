@@ -57,7 +57,7 @@ def test_start_and_teardown_leaves_nothing(tmp_path, topology):
 def test_failed_start_tears_down_what_started(tmp_path, monkeypatch):
     from harness.errors import StartupError
 
-    def boom(self, chain_url):
+    def boom(self, *args):
         raise StartupError("injected failure after the mocks and the chain started")
 
     monkeypatch.setattr(EmbeddedTestnet, "_write_api_config", boom)

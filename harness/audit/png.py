@@ -3,6 +3,10 @@
 Rows: the timeline's versions bottom to top, then `unknown` and `unversioned`. Management requests sit slightly
 above a row's centre, inference requests slightly below. Offenders are drawn last and larger, so a single stale
 request among 100k ok ones is visible at a glance. Matplotlib with the Agg backend (no display needed).
+
+A report with a network view (several participants) gets a second panel on the same time axis: one row per
+participant, its requests coloured by verdict, a black bar at its observed switch for each hop, and the verdict
+(atomic, or the participant and request that broke it) as the panel's title.
 """
 
 from __future__ import annotations
@@ -64,9 +68,14 @@ def render_png(
         xs[verdict].append((r.logged_ms - t0) / 1000.0)
         ys[verdict].append(y + (0.12 if r.port_class == "management" else -0.12))
 
-    fig = Figure(figsize=(12, 4.5), dpi=100)
+    network = report.network
+    fig = Figure(figsize=(12, 4.5 + (1.2 + 0.45 * len(network.rows) if network else 0)), dpi=100)
     FigureCanvasAgg(fig)
-    ax = fig.add_subplot(1, 1, 1)
+    if network is not None:
+        ax, net_ax = fig.subplots(2, 1, sharex=True, height_ratios=[4.5, 1.2 + 0.45 * len(network.rows)])
+        _draw_network(net_ax, report, t0, timeline)
+    else:
+        ax = fig.add_subplot(1, 1, 1)
     for verdict in ("ok", "unknown_version", "unversioned", "early", "late", "stale"):
         if not xs[verdict]:
             continue
@@ -120,7 +129,7 @@ def render_png(
         )
     ax.set_yticks(range(len(versions) + 2), [*versions, "unknown", "unversioned"])
     ax.set_ylim(-0.6, unversioned_row + 0.6)
-    ax.set_xlabel(f"time since t0 (s); t0 = {t0} ms")
+    ax.set_xlabel(f"time since t0 (s); t0 = {t0} ms" if network is None else "")  # the participant panel has it
     ax.set_ylabel("version prefix")
     ax.grid(axis="y", alpha=0.3)
     first = report.first_offender
@@ -138,3 +147,39 @@ def render_png(
     out.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(out, format="png")
     return out
+
+
+def _draw_network(ax, report: AuditReport, t0: int, timeline: SwitchTimeline) -> None:
+    """One row per participant: its requests by verdict, its observed switch per hop, the switch lines."""
+    network = report.network
+    assert network is not None
+    row = {r.participant: i for i, r in enumerate(network.rows)}
+    owner = {n: r.participant for r in network.rows for n in r.nodes}
+    xs: dict[str, list[float]] = {k: [] for k in COLOURS}
+    ys: dict[str, list[float]] = {k: [] for k in COLOURS}
+    for r, verdict in zip(report.records, report.verdicts, strict=True):
+        pid = owner.get(r.node_key)
+        if pid is not None:
+            xs[verdict].append((r.logged_ms - t0) / 1000.0)
+            ys[verdict].append(row[pid])
+    for verdict in ("ok", "unknown_version", "unversioned", "early", "late", "stale"):
+        if xs[verdict]:
+            big = verdict != "ok"
+            ax.plot(xs[verdict], ys[verdict], linestyle="none", marker="o" if big else ".", markersize=6 if big else 2,
+                    color=COLOURS[verdict], rasterized=True, zorder=3 if big else 2)  # fmt: skip
+    for n, hop in enumerate(network.hops):
+        seen = [s for s in hop.switches if s.first_ms is not None]
+        ax.plot([(s.first_ms - t0) / 1000.0 for s in seen], [row[s.participant] for s in seen], linestyle="none",
+                marker="|", markersize=16, markeredgewidth=2.5, color="black", zorder=4,
+                label="participant's switch (first new-version request)" if n == 0 else None)  # fmt: skip
+    for s in timeline.switches[1:]:
+        ax.axvline((s.from_ms - t0) / 1000.0, color="#1f77b4", linewidth=1.2, zorder=1)
+    ax.set_yticks(range(len(network.rows)), [f"{r.participant} ({r.verdict})" for r in network.rows])
+    ax.set_ylim(-0.6, len(network.rows) - 0.4)
+    ax.invert_yaxis()
+    ax.set_xlabel(f"time since t0 (s); t0 = {t0} ms")
+    ax.grid(axis="y", alpha=0.3)
+    spreads = ", ".join(f"{h.new_version}: {'-' if h.spread_ms is None else h.spread_ms} ms" for h in network.hops)
+    ax.set_title(f"{network.headline()[:160]}\nswitch spread first-to-last participant: {spreads}", fontsize=8)
+    if network.hops:
+        ax.legend(loc="upper left", bbox_to_anchor=(1.005, 1.0), fontsize=8, borderaxespad=0.0)

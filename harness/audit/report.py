@@ -47,6 +47,7 @@ def report_dict(report: AuditReport, *, max_offenders: int | None = None) -> dic
         "timeline": report.timeline.to_json(),
         "contract": c.as_dict(),
         "switches_seen": [s.to_dict() for s in report.switches_seen],
+        "network": report.network.to_dict() if report.network is not None else None,
         "end_ms": report.end_ms,
     }
 
@@ -123,6 +124,10 @@ def report_text(report: AuditReport, *, max_offenders: int = 20) -> str:
     rows += [[f"hop {v}", *(str(cnt[k]) for k in keys)] for v, cnt in report.per_hop.items()]
     rows += [[cls, *(str(cnt[k]) for k in keys)] for cls, cnt in report.per_class.items()]
     lines += ["  " + s for s in _table(rows, ["scope", *keys])]
+    if report.network is not None:
+        from harness.audit.network import network_lines
+
+        lines += ["", *network_lines(report.network, _table)]
     if report.switches_seen:
         lines += ["", "switch seen per node (first request on the new version):"]
         lines += [f"  {report.timeline.versions[s.hop - 1]} -> {s.describe()}" for s in report.switches_seen]

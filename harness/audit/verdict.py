@@ -35,12 +35,13 @@ from __future__ import annotations
 import bisect
 import math
 from collections import Counter
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from operator import attrgetter
 from typing import Any
 
 from harness.audit.contracts import Contract
+from harness.audit.network import NetworkView, network_view
 from harness.audit.records import RequestRecord
 from harness.audit.timeline import SwitchTimeline
 from harness.errors import ConfigError
@@ -178,6 +179,7 @@ class AuditReport:
     end_ms: int | None
     expected_stop_indexes: frozenset[int] = field(default_factory=frozenset)
     switches_seen: list[SwitchSeen] = field(default_factory=list)
+    network: NetworkView | None = None  # with participants=...: each participant's switch, the spread, who broke it
 
     @property
     def verdict(self) -> str:
@@ -270,8 +272,10 @@ def audit(
     nodes: list[str] | None = None,
     heights: Sequence[tuple[int, int]] | None = None,
     end_ms: int | None = None,
+    participants: Mapping[str, Sequence[str]] | None = None,
 ) -> AuditReport:
-    """Judge every request against the timeline and contract. See the module docstring for the rules."""
+    """Judge every request against the timeline and contract. See the module docstring for the rules.
+    `participants` ({participant id: its MLNode ids}) adds the network view (network.py)."""
     contract = contract or Contract()
     if not isinstance(timeline, SwitchTimeline):
         timeline = SwitchTimeline(timeline)  # any sequence of Switch
@@ -286,6 +290,10 @@ def audit(
     offenders.sort(key=Offender.sort_key)
     counts, per_hop, per_class = job.count(verdicts)
     versions = timeline.versions
+    seen = job.switches_seen(first_seen, heights)
+    network = None
+    if participants is not None:
+        network = network_view(participants, records=recs, offenders=offenders, switches_seen=seen, timeline=timeline)
     return AuditReport(
         timeline=timeline,
         contract=contract,
@@ -299,7 +307,8 @@ def audit(
         measured_old_prefix_tail_ms={f"{versions[h - 1]}->{versions[h]}": tails.get(h) for h in range(1, len(versions))},
         end_ms=end_ms,
         expected_stop_indexes=frozenset(job.expected_stop),
-        switches_seen=job.switches_seen(first_seen, heights),
+        switches_seen=seen,
+        network=network,
     )
 
 

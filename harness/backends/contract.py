@@ -11,23 +11,27 @@ it the test is skipped with a reason naming the capability and the backend.
     testnet.endpoints.api_public       POST /v1/chat/completions, GET /v1/status
     testnet.endpoints.api_admin        /admin/v1/nodes ...
     testnet.mlnodes[i]                 MLNode mocks: id, ports, WireMock admin URL per version (side-by-side) or one
+    testnet.participants[i]            Participant: id, validator key + voting power, its API node (api, URLs), its
+                                       MLNodes; participants[0] is the one testnet.api and testnet.mlnodes name
     testnet.rpc / chain / timeline     RpcClient, ChainClient, BlockTimeline (NewBlock over the websocket)
     testnet.api                        ApiClient (signs chat requests when the API node demands it)
-    testnet.validator_keys()           keys that can propose and vote
+    testnet.participant(id) / all_mlnodes()  one participant by id (None: the first) / every participant's MLNodes
+    testnet.validator_keys()           keys that can propose and vote (every participant's validator)
     testnet.wait_nodes_inference()     every MLNode INFERENCE in the API node's admin view
     testnet.mlnodes_reset()            clear the journals (scenarios=True also resets mock state; REBUILD only)
     testnet.rebuild_chain()            REBUILD: fresh chain + API node, same mocks
     testnet.configure_api(...)         MODEL_API: the model API node's profile and knobs from the next rebuild on
-    testnet.stop_api() / start_api()   RESTART_API
+    testnet.stop_api() / start_api()   RESTART_API (participant=ID: that participant's API node; default the first)
     testnet.logs()                     {component: log file path} for the failure bundle
     testnet.close()                    tear everything down (idempotent; also on failure and Ctrl-C)
 """
 
 from __future__ import annotations
 
+import re
 import time
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from enum import StrEnum
 from pathlib import Path
 from typing import Any, Protocol, Self, runtime_checkable
@@ -47,6 +51,7 @@ class Capability(StrEnum):
     CHAOS_PROXY = "chaos_proxy"  # an in-process chaos proxy between the API node and the chain (seeded, with history)
     SIDE_BY_SIDE = "side_by_side"  # MLNodes behind real nginx, one WireMock per version
     CHOOSE_MLNODES = "choose_mlnodes"  # a test may ask for its own MLNodes (nodes=..., split ports)
+    PARTICIPANTS = "participants"  # a test may ask for several participants (participants=N or ParticipantSpecs)
 
 
 class CapabilityMissing(ConfigError):
@@ -75,6 +80,7 @@ WHY: dict[Capability, str] = {
     Capability.CHAOS_PROXY: "it has no in-process chaos proxy in front of the chain",
     Capability.SIDE_BY_SIDE: "it cannot run MLNodes behind nginx",
     Capability.CHOOSE_MLNODES: "a test cannot choose its MLNodes",
+    Capability.PARTICIPANTS: "it runs one participant (one validator, one API node)",
 }
 
 
@@ -155,6 +161,79 @@ class Endpoints:
         return self.chain_rpc.replace("http://", "ws://", 1).rstrip("/") + "/websocket"
 
 
+MAX_PARTICIPANTS = 5
+PARTICIPANT_ID_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,31}")  # it names MLNodes, processes, files
+
+
+@dataclass(frozen=True)
+class ParticipantSpec:
+    """A participant a test asks for (PARTICIPANTS): `testnet_with(participants=3)` gives three default ones;
+    `testnet_with(participants=(ParticipantSpec(), ParticipantSpec(api_overrides={"switch_offset": 1})))` one with a
+    late-switching API node. Empty/None fields take the run's value.
+
+    id: "p<i>" by default. power: its validator's voting power. nodes: its MLNodes (ids are prefixed with the
+    participant id in a network). topology: "single" or "side-by-side" for its MLNodes. api_overrides: profile knobs
+    of its API node only (over the run's). mlnode_versions: the versions its MLNodes serve; leave one out to model
+    an operator who did not deploy that version in time (single topology: requests to it find no mapping, 404)."""
+
+    id: str = ""
+    power: int = 10
+    nodes: tuple[NodeSpec, ...] = (NodeSpec("mlnode-1"),)
+    topology: str | None = None
+    api_overrides: dict[str, Any] = field(default_factory=dict)
+    mlnode_versions: tuple[str, ...] | None = None
+
+
+def participant_specs(value: Any, *, nodes: tuple[NodeSpec, ...] | None = None) -> tuple[ParticipantSpec, ...]:
+    """`participants=N` or a sequence of ParticipantSpec -> specs with their ids filled in (p1, p2, ...); `nodes`
+    (the testnet's nodes= option) gives every default participant those MLNodes."""
+    if isinstance(value, bool) or not isinstance(value, int | list | tuple):
+        raise ConfigError(f"participants: expected a count 1..{MAX_PARTICIPANTS} or ParticipantSpecs, got {value!r}")
+    if isinstance(value, int):
+        if not 1 <= value <= MAX_PARTICIPANTS:
+            raise ConfigError(f"participants: {value} is out of range; run 1 to {MAX_PARTICIPANTS} participants")
+        value = [ParticipantSpec(nodes=nodes) if nodes else ParticipantSpec() for _ in range(value)]
+    if not 1 <= len(value) <= MAX_PARTICIPANTS:
+        raise ConfigError(f"participants: {len(value)} given; run 1 to {MAX_PARTICIPANTS} participants")
+    out: list[ParticipantSpec] = []
+    for i, spec in enumerate(value, start=1):
+        if not isinstance(spec, ParticipantSpec):
+            raise ConfigError(f"participants[{i - 1}]: expected a ParticipantSpec, got {spec!r}")
+        spec = spec if spec.id else replace(spec, id=f"p{i}")
+        if not PARTICIPANT_ID_RE.fullmatch(spec.id):
+            raise ConfigError(f"participants[{i - 1}]: id {spec.id!r} must be 1-32 letters, digits, '-' or '_'")
+        out.append(spec)
+    ids = [s.id for s in out]
+    dup = sorted({i for i in ids if ids.count(i) > 1})
+    if dup:
+        raise ConfigError(f"participants: id {dup[0]!r} is given twice; every participant needs its own id")
+    return tuple(out)
+
+
+@dataclass(eq=False)
+class Participant:
+    """One participant of the network as scenarios and the audit see it: a validator (its key and voting power),
+    its API node (client and URLs) and its MLNodes. A backend keeps `api` current across API-node restarts."""
+
+    id: str
+    mlnodes: list[MLNodeEndpoint]
+    api: Any  # harness.drive.api.ApiClient
+    api_public: str
+    api_admin: str
+    validator: Any = None  # harness.chain.keys.Key; None where the harness holds no key of it
+    power: int = 0
+    api_under_test: str = ""  # e.g. "model apinode, profile reference, knobs {'switch_offset': 1}"
+
+    @property
+    def node_ids(self) -> list[str]:
+        return [n.id for n in self.mlnodes]
+
+
+def participant_nodes(participants: Iterable[Participant]) -> dict[str, list[str]]:
+    """{participant id: its MLNode ids}: what the audit's network view groups requests by."""
+    return {p.id: p.node_ids for p in participants}
+
+
 @dataclass
 class TestnetInfo:
     """Static facts about a running testnet that scenarios need (block time, versions, what is under test)."""
@@ -192,6 +271,7 @@ class Testnet(Protocol):
     capabilities: frozenset[Capability]
     endpoints: Endpoints
     mlnodes: list[MLNodeEndpoint]
+    participants: list[Participant]
     rpc: Any  # harness.cometbft.RpcClient
     chain: Any  # harness.chain.ChainClient
     timeline: Any  # harness.cometbft.BlockTimeline
@@ -204,12 +284,14 @@ class Testnet(Protocol):
     def __enter__(self) -> Self: ...
     def __exit__(self, *exc: object) -> None: ...
     def validator_keys(self) -> list[Any]: ...
+    def participant(self, participant_id: str | None) -> Participant: ...
+    def all_mlnodes(self) -> list[MLNodeEndpoint]: ...
     def wait_nodes_inference(self, timeout_s: float | None = None) -> None: ...
     def mlnodes_reset(self, *, scenarios: bool = False) -> None: ...
     def rebuild_chain(self) -> None: ...
     def configure_api(self, *, profile: str, overrides: dict | None = None, intervals: dict | None = None) -> None: ...
-    def stop_api(self) -> None: ...
-    def start_api(self) -> None: ...
+    def stop_api(self, participant: str | None = None) -> None: ...
+    def start_api(self, participant: str | None = None) -> None: ...
     def logs(self) -> dict[str, Path]: ...
     def now_ms(self) -> int: ...
 
@@ -233,6 +315,7 @@ class BaseTestnet:
         self.dirty = False
         self.last_runner: Any = None
         self._closed = False
+        self._first_validator: Any = None
 
     # -- lifecycle ---------------------------------------------------------------------------------------------------
     def start(self) -> Self:
@@ -270,19 +353,54 @@ class BaseTestnet:
         return self._closed
 
     # -- shared behaviour ----------------------------------------------------------------------------------------------
+    @property
+    def participants(self) -> list[Participant]:
+        """One participant unless the backend runs several (PARTICIPANTS): this testnet's API node and MLNodes, with
+        the first validator key."""
+        if self._first_validator is None and self.info.validator_mnemonics:
+            self._first_validator = self.validator_keys()[0]
+        e = self.endpoints
+        return [
+            Participant(
+                id="p1",
+                mlnodes=self.mlnodes,
+                api=self.api,
+                api_public=e.api_public if e else "",
+                api_admin=e.api_admin if e else "",
+                validator=self._first_validator,
+                api_under_test=self.info.api_under_test,
+            )
+        ]
+
+    def participant(self, participant_id: str | None) -> Participant:
+        """The participant with this id (None: the first); ConfigError naming the ids there are."""
+        parts = self.participants
+        if participant_id is None:
+            return parts[0]
+        for p in parts:
+            if p.id == participant_id:
+                return p
+        raise ConfigError(f"no participant {participant_id!r} in this testnet; its participants are {[p.id for p in parts]}")
+
+    def all_mlnodes(self) -> list[MLNodeEndpoint]:
+        """Every participant's MLNodes."""
+        return [n for p in self.participants for n in p.mlnodes]
+
     def wait_nodes_inference(self, timeout_s: float | None = None) -> None:
+        """Every participant's MLNodes INFERENCE in its own API node's admin view."""
         from harness.backends.common import wait_nodes_inference
 
-        wait_nodes_inference(self.api, [n.id for n in self.mlnodes], timeout_s=timeout_s or self.inference_timeout_s)
+        for p in self.participants:
+            wait_nodes_inference(p.api, p.node_ids, timeout_s=timeout_s or self.inference_timeout_s)
 
     def mlnodes_reset(self, *, scenarios: bool = False) -> None:
-        """Clear every mock's journal; `scenarios=True` (REBUILD backends, while no API node runs) also puts the
-        mocks' per-version state machines back to their start."""
+        """Clear every mock's journal (every participant's); `scenarios=True` (REBUILD backends, while no API node
+        runs) also puts the mocks' per-version state machines back to their start."""
         from harness.backends.common import reset_journals
 
         if scenarios:
             self._require(Capability.REBUILD)
-        reset_journals(self.mlnodes, scenarios=scenarios)
+        reset_journals(self.all_mlnodes(), scenarios=scenarios)
 
     def validator_keys(self) -> list[Any]:
         from harness.chain.keys import Key
@@ -307,8 +425,8 @@ class BaseTestnet:
         if profile != self.info.api_profile or overrides or intervals:
             self._require(Capability.MODEL_API)
 
-    def stop_api(self) -> None:
+    def stop_api(self, participant: str | None = None) -> None:
         self._require(Capability.RESTART_API)
 
-    def start_api(self) -> None:
+    def start_api(self, participant: str | None = None) -> None:
         self._require(Capability.RESTART_API)

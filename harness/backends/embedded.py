@@ -3,18 +3,34 @@ API node, all on 127.0.0.1 with allocated ports, supervised, logs captured, torn
 
     with EmbeddedTestnet(RunOptions(), workdir) as tn:
         tn.chain.mlnode_version()        # "v0.3.8"
+    with EmbeddedTestnet(RunOptions(), workdir, participants=3) as tn:
+        tn.participants[2].api.nodes()   # three validators, each with its own API node and MLNode mocks
+
+A network of participants (embedded_participant.py): simnet's genesis has one validator per participant (keys
+`dev_validator_keys(n)`, the participants' powers); every participant's mocks start concurrently, then the chain and
+every API node concurrently. The chaos proxy sits in front of the first participant's API node only.
 """
 
 from __future__ import annotations
 
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from typing import Any
 
 from harness.audit.contracts import PRE_UPGRADE_HOLD_S, UPGRADE_HOLD_S
-from harness.backends.common import write_reference_api_config
-from harness.backends.contract import BaseTestnet, Capability, Endpoints, NodeSpec, TestnetInfo
-from harness.backends.mocks import LocalMocks
+from harness.backends.contract import (
+    BaseTestnet,
+    Capability,
+    Endpoints,
+    NodeSpec,
+    Participant,
+    ParticipantSpec,
+    TestnetInfo,
+    participant_specs,
+)
+from harness.backends.embedded_participant import EmbeddedParticipant
 from harness.chain.keys import DEV_MNEMONIC
+from harness.errors import ConfigError
 from harness.options import RunOptions
 from harness.util.ports import free_port
 
@@ -32,7 +48,7 @@ def api_intervals(block_time_s: float, profile: str) -> dict[str, float]:
 
 
 class EmbeddedTestnet(BaseTestnet):
-    """Implements harness.backends.contract.Testnet with our own processes: the model chain and API node."""
+    """Implements harness.backends.contract.Testnet with our own processes: the model chain and API node(s)."""
 
     capabilities = frozenset(Capability) - {Capability.CHAIN_POC}
 
@@ -42,18 +58,26 @@ class EmbeddedTestnet(BaseTestnet):
         workdir: Path,
         *,
         nodes: tuple[NodeSpec, ...] = (NodeSpec("mlnode-1"),),
+        participants: int | tuple[ParticipantSpec, ...] = 1,
         chaos: bool = True,
         voting_period_blocks: int = 3,
         api_overrides: dict | None = None,
         api_intervals: dict | None = None,
     ) -> None:
+        from harness.model.simnet.genesis import dev_validator_keys
+
         self.opts = opts
         self.workdir = Path(workdir)
-        self.node_specs = nodes
         self.use_chaos = chaos
         self.voting_period_blocks = voting_period_blocks
         self.api_overrides = dict(api_overrides or {})  # profile knob overrides, e.g. {"stop_old": False}
         self.api_interval_overrides = dict(api_intervals or {})  # e.g. {"client_refresh_s": 30}
+        specs = participant_specs(participants, nodes=tuple(nodes))
+        keys = dev_validator_keys(len(specs))
+        self.members = [
+            EmbeddedParticipant(spec, network=len(specs) > 1, opts=opts, workdir=self.workdir, validator=key)
+            for spec, key in zip(specs, keys, strict=True)
+        ]
         super().__init__(
             TestnetInfo(
                 backend="embedded",
@@ -64,14 +88,28 @@ class EmbeddedTestnet(BaseTestnet):
                 topology=opts.topology,
                 validator_mnemonics=[DEV_MNEMONIC],
                 api_kind="model",
-                api_under_test=f"model apinode, profile {opts.api_profile}",
-                chain_under_test="model simnet",
+                api_under_test=self.members[0].under_test(opts.api_profile, self.api_overrides),
+                chain_under_test="model simnet" + (f", {len(specs)} validators" if len(specs) > 1 else ""),
             )
         )
-        self.mocks: LocalMocks | None = None
         self.simnet = None
         self.proxy = None
-        self.apinode = None
+
+    # the first participant's parts (every single-participant caller)
+    @property
+    def mocks(self):
+        return self.members[0].mocks
+
+    @property
+    def apinode(self):
+        return self.members[0].apinode
+
+    @property
+    def participants(self) -> list[Participant]:
+        return [m.view for m in self.members if m.view is not None]
+
+    def validator_keys(self) -> list[Any]:
+        return [m.validator for m in self.members]
 
     # -- lifecycle --------------------------------------------------------------------------
     def _start(self) -> None:
@@ -84,24 +122,22 @@ class EmbeddedTestnet(BaseTestnet):
 
     # -- MLNode mocks ------------------------------------------------------------------------
     def _start_mocks(self) -> None:
-        self.mocks = LocalMocks(self.node_specs, self.opts.versions, topology=self.opts.topology, workdir=self.workdir)
-        self.mocks.start()
-        self.mlnodes = self.mocks.mlnodes
+        """Every participant's mocks at once (each WireMock is a JVM: starting them side by side saves seconds)."""
+        _all(m.start_mocks for m in self.members)
+        self.mlnodes = self.members[0].mocks.mlnodes
 
     def _stop_mocks(self) -> None:
-        if self.mocks is not None:
-            self.mocks.stop()
+        from harness.backends.common import teardown
 
-    # -- chain + proxy + API node ------------------------------------------------------------
-    def _start_chain_and_api(self) -> None:
-        from harness.chain import ChainClient
-        from harness.cometbft import BlockTimeline, RpcClient
-        from harness.drive.api import ApiClient
-        from harness.model.apinode import ApiNodeProcess
-        from harness.model.simnet import Genesis, SimnetProcess
+        teardown("embedded mocks", [m.stop_mocks for m in self.members])
 
-        logs = self.workdir / "logs"
-        genesis = Genesis(
+    # -- chain + proxy + API nodes -----------------------------------------------------------
+    def _genesis(self):
+        from harness.model.simnet import Genesis
+
+        return Genesis.with_validators(
+            len(self.members),
+            powers=[m.spec.power for m in self.members],
             block_time_s=self.opts.block_time_s,
             upgrade_hold_s=UPGRADE_HOLD_S,  # "switched at H + 1" is caught by the audit (contracts.py)
             pre_upgrade_hold_s=PRE_UPGRADE_HOLD_S,  # and "switched at H - 1" on a loaded machine
@@ -109,10 +145,17 @@ class EmbeddedTestnet(BaseTestnet):
             initial_mlnode_version=self.opts.start_version,
             chain_id=self.info.chain_id,
         )
-        # The API node needs no running chain to start (it retries), so simnet and the API node start
-        # concurrently; the chain's port is allocated up front so the proxy and the API config can name it.
+
+    def _start_chain_and_api(self) -> None:
+        from harness.chain import ChainClient
+        from harness.cometbft import BlockTimeline, RpcClient
+        from harness.model.simnet import SimnetProcess
+
+        logs = self.workdir / "logs"
+        # An API node needs no running chain to start (it retries), so simnet and every API node start concurrently;
+        # the chain's port is allocated up front so the proxy and the API configs can name it.
         rpc_url = f"http://127.0.0.1:{free_port()}"
-        self.simnet = SimnetProcess(genesis, port=int(rpc_url.rsplit(":", 1)[1]), log_dir=logs)
+        self.simnet = SimnetProcess(self._genesis(), port=int(rpc_url.rsplit(":", 1)[1]), log_dir=logs)
         api_chain = rpc_url
         if self.use_chaos:
             from harness.chaos import ChaosProxy
@@ -120,44 +163,49 @@ class EmbeddedTestnet(BaseTestnet):
             self.proxy = ChaosProxy(rpc_url, seed=self.opts.chaos_seed or 0, control_port=0)
             self.proxy.start()
             api_chain = self.proxy.url
-        self.apinode = ApiNodeProcess(self._write_api_config(api_chain), log_dir=logs)
-        with ThreadPoolExecutor(2, thread_name_prefix="testnet-start") as pool:
-            started = [pool.submit(self.simnet.start), pool.submit(self.apinode.start)]
-            for f in started:
-                f.result()  # the first failure is raised; close() stops whatever did start
+        intervals = {**api_intervals(self.opts.block_time_s, self.opts.api_profile), **self.api_interval_overrides}
+        self.info.api_refresh_tick_s = intervals["client_refresh_s"]  # the running node's tick (pr228's grace)
+        nodes = [self._write_api_config(m, api_chain if i == 0 else rpc_url, intervals) for i, m in enumerate(self.members)]
+        _all([self.simnet.start, *(n.start for n in nodes)])  # the first failure is raised; close() stops the rest
         self.rpc = RpcClient(rpc_url)
         self.rpc.wait_for_height(1, timeout_s=15)
         self.chain = ChainClient(rpc_url)
         self.timeline = BlockTimeline(rpc_url.replace("http://", "ws://") + "/websocket")
         self.timeline.start()
-        self.api = ApiClient(self.apinode.public_url, self.apinode.admin_url)
+        for m in self.members:
+            m.publish(self.opts.api_profile, self.api_overrides)
+        first = self.members[0]
+        self.api = first.view.api
         self.endpoints = Endpoints(
             chain_rpc=rpc_url,
             api_chain_rpc=api_chain,
-            api_public=self.apinode.public_url,
-            api_admin=self.apinode.admin_url,
+            api_public=first.apinode.public_url,
+            api_admin=first.apinode.admin_url,
             chaos_control=self.proxy.control_url if self.proxy else None,
-            nginx=self.mocks.nginx[0].url if self.mocks and self.mocks.nginx else None,
+            nginx=first.mocks.nginx[0].url if first.mocks.nginx else None,
         )
-        for node in self.mlnodes:
-            self.api.add_node(node.registration())
+        for m in self.members:
+            m.register_nodes()
         self.wait_nodes_inference()
 
-    def _write_api_config(self, chain_url: str) -> Path:
-        intervals = {**api_intervals(self.opts.block_time_s, self.opts.api_profile), **self.api_interval_overrides}
-        self.info.api_refresh_tick_s = intervals["client_refresh_s"]  # the running node's tick (pr228's grace)
-        return write_reference_api_config(
-            self.workdir / "apinode",
-            chain_url=chain_url,
-            start_version=self.opts.start_version,
-            profile=self.opts.api_profile,
-            intervals=intervals,
-            api={"public_server_port": 0, "admin_server_port": 0, "ml_server_port": 0, "poc_callback_url": ""},
-            profile_overrides=self.api_overrides,
-        )
+    def _write_api_config(self, member: EmbeddedParticipant, chain_url: str, intervals: dict[str, float]):
+        """The participant's API node (not started), its config written for this chain URL."""
+        return member.make_apinode(
+            chain_url=chain_url, opts=self.opts, intervals=intervals, run_overrides=self.api_overrides,
+            log_dir=self.workdir / "logs",
+        )  # fmt: skip
 
     def _stop_chain_and_api(self) -> None:
-        for part in ("apinode", "proxy", "timeline", "simnet"):
+        from harness.backends.common import teardown
+
+        def stop_apinodes() -> None:
+            _all([m.apinode.stop for m in self.members if m.apinode is not None])
+
+        teardown("embedded chain and API nodes", [stop_apinodes, self._stop_part("proxy"), self._stop_part("timeline"),
+                                                   self._stop_part("simnet")])  # fmt: skip
+
+    def _stop_part(self, part: str):
+        def stop() -> None:
             obj = getattr(self, part)
             if obj is not None:
                 try:
@@ -165,33 +213,49 @@ class EmbeddedTestnet(BaseTestnet):
                 finally:
                     setattr(self, part, None)
 
-    # -- Testnet protocol --------------------------------------------------------------------
-    def stop_api(self) -> None:
-        assert self.apinode is not None
-        self.apinode.stop()
+        stop.__name__ = f"stop_{part}"
+        return stop
 
-    def start_api(self) -> None:
-        assert self.apinode is not None
-        self.apinode.start()
-        self.api = type(self.api)(self.apinode.public_url, self.apinode.admin_url)
+    # -- Testnet protocol --------------------------------------------------------------------
+    def _member(self, participant: str | None) -> EmbeddedParticipant:
+        if participant is None:
+            return self.members[0]
+        for m in self.members:
+            if m.id == participant:
+                return m
+        raise ConfigError(f"no participant {participant!r} in this testnet; its participants are {[m.id for m in self.members]}")
+
+    def stop_api(self, participant: str | None = None) -> None:
+        m = self._member(participant)
+        assert m.apinode is not None
+        m.apinode.stop()
+
+    def start_api(self, participant: str | None = None) -> None:
+        m = self._member(participant)
+        assert m.apinode is not None
+        m.apinode.start()
+        view = m.publish(self.opts.api_profile, self.api_overrides)
+        if m is self.members[0]:
+            self.api = view.api
 
     def configure_api(self, *, profile: str, overrides: dict | None = None, intervals: dict | None = None) -> None:
-        """Run the API node with this profile and these knob/interval overrides from the next rebuild on; a change
-        marks the chain dirty (the next test gets a fresh chain and API node)."""
+        """Run the API nodes with this profile and these knob/interval overrides from the next rebuild on (a
+        participant's own knobs stay on top); a change marks the chain dirty (the next test gets a fresh chain and
+        API nodes)."""
         wanted = (profile, dict(overrides or {}), dict(intervals or {}))
         if wanted == (self.opts.api_profile, self.api_overrides, self.api_interval_overrides):
             return
         self.opts = self.opts.with_(api_profile=profile)
         self.info.api_profile = profile
-        self.info.api_under_test = f"model apinode, profile {profile}" + (f", knobs {overrides}" if overrides else "")
         self.api_overrides, self.api_interval_overrides = wanted[1], wanted[2]
+        self.info.api_under_test = self.members[0].under_test(profile, self.api_overrides)
         self.dirty = True
 
     def rebuild_chain(self) -> None:
-        """Fresh chain and API node (state file removed); the mocks stay, their journals are reset."""
+        """Fresh chain and API nodes (state files removed); the mocks stay, their journals are reset."""
         self._stop_chain_and_api()
-        state = self.workdir / "apinode" / "state.yaml"
-        state.unlink(missing_ok=True)
+        for m in self.members:
+            m.state_file().unlink(missing_ok=True)
         self.mlnodes_reset(scenarios=True)
         self._start_chain_and_api()
         self.dirty = False
@@ -202,19 +266,16 @@ class EmbeddedTestnet(BaseTestnet):
         super().mlnodes_reset(scenarios=scenarios)
         if not scenarios:
             return
-        if self.mocks is not None:
-            self.mocks.reset_nginx(self.opts.start_version)
+        for m in self.members:
+            if m.mocks is not None:
+                m.mocks.reset_nginx(self.opts.start_version)
 
     def logs(self) -> dict[str, Path]:
         return {p.stem: p for p in sorted((self.workdir / "logs").glob("*.log"))}
 
     def child_pids(self) -> list[dict]:
         """[{name, pid}] of every supervised child process (each leads its own process group), for `harness down`."""
-        parts = [
-            ("simnet", self.simnet),
-            ("apinode", self.apinode),
-            *(self.mocks.processes() if self.mocks else ()),
-        ]
+        parts = [("simnet", self.simnet), *(p for m in self.members for p in m.processes())]
         out = []
         for name, part in parts:
             proc = getattr(part, "proc", None)
@@ -222,3 +283,14 @@ class EmbeddedTestnet(BaseTestnet):
                 out.append({"name": name, "pid": proc.pid})
         return out
 
+
+def _all(calls) -> None:
+    """Run the calls concurrently; wait for all, then raise the first failure (in the order given)."""
+    calls = list(calls)
+    if len(calls) == 1:
+        calls[0]()
+        return
+    with ThreadPoolExecutor(len(calls), thread_name_prefix="testnet-start") as pool:
+        futures = [pool.submit(c) for c in calls]
+        for f in futures:
+            f.result()

@@ -61,6 +61,7 @@ class TestnetFactory:
 
     def make(self, **overrides: object):
         nodes = overrides.pop("nodes", None)
+        participants = overrides.pop("participants", 1)
         chaos = overrides.pop("chaos", True)
         api_overrides = overrides.pop("api_overrides", None)
         api_ivals = overrides.pop("api_intervals", None)
@@ -68,6 +69,10 @@ class TestnetFactory:
         opts = self.opts.with_(**overrides) if overrides else self.opts
         self._n += 1
         workdir = self.root / f"testnet-{self._n}"
+        if participants != 1 and opts.backend != "embedded":
+            from harness.backends.contract import Capability, missing_text
+
+            raise ConfigError(f"participants={participants!r}: {missing_text(opts.backend, [Capability.PARTICIPANTS])}")
         if opts.backend == "embedded":
             from harness.backends.contract import NodeSpec
             from harness.backends.embedded import EmbeddedTestnet
@@ -76,6 +81,7 @@ class TestnetFactory:
                 opts,
                 workdir,
                 nodes=tuple(nodes) if nodes else (NodeSpec("mlnode-1"),),
+                participants=participants,
                 chaos=chaos,
                 api_overrides=api_overrides,
                 api_intervals=api_ivals,

@@ -28,12 +28,16 @@ class LocalMocks(StartStop):
         topology: str,
         workdir: Path,
         validation_callback_url: str | None = None,
+        mocks_dir: str = "mocks",
+        any_version: bool = True,
     ) -> None:
         self.specs = specs
         self.versions = versions
         self.topology = topology
         self.workdir = Path(workdir)
         self.validation_callback_url = validation_callback_url
+        self.mocks_dir = self.workdir / mocks_dir  # mapping roots (one LocalMocks per participant: its own)
+        self.any_version = any_version  # False: versions not in `versions` find no mapping (not deployed there)
         self.mlnodes: list[MLNodeEndpoint] = []
         self.wiremocks: list = []
         self.nginx: list = []
@@ -46,13 +50,11 @@ class LocalMocks(StartStop):
         side_by_side = self.topology == "side-by-side"
         cb = self.validation_callback_url
         # Mappings for the configured versions; behind nginx each WireMock is told which version it is.
+        kw = {"validation_callback_url": cb, "any_version": self.any_version}
         if side_by_side:
-            roots = {
-                v: write_mappings(self.workdir / "mocks" / v, self.versions, unversioned_as=v, validation_callback_url=cb)
-                for v in self.versions
-            }
+            roots = {v: write_mappings(self.mocks_dir / v, self.versions, unversioned_as=v, **kw) for v in self.versions}
         else:
-            shared = write_mappings(self.workdir / "mocks" / "any", self.versions, validation_callback_url=cb)
+            shared = write_mappings(self.mocks_dir / "any", self.versions, **kw)
         plan: list[tuple[NodeSpec, str, WireMockServer]] = []
         for spec in self.specs:
             if side_by_side:

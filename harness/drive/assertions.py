@@ -8,13 +8,13 @@ def hop_problems(hop, testnet) -> list[str]:
     """Everything wrong with a hop, empty when it is clean: the prefix audit (every request's prefix, each node's
     switch, the old-version stop the contract demands), the old version stopped on every node, no user chat failed
     across the switch outside the windows the hop itself opened (by name), and the chat after the switch answered by
-    the new version."""
+    the new version (on every participant of a network)."""
     problems: list[str] = []
     audit = hop.audit
     if audit.verdict != "pass":
         problems.append(f"prefix audit failed for {hop.from_version} -> {hop.to_version}:\n{audit.to_text()}")
     if audit.contract.stop_old:
-        unstopped = [n.id for n in testnet.mlnodes if hop.old_stops.get(n.id, 0) < 1]
+        unstopped = [n.id for p in testnet.participants for n in p.mlnodes if hop.old_stops.get(n.id, 0) < 1]
         if unstopped:
             problems.append(f"no POST /{hop.from_version}/api/v1/stop after the switch on {unstopped}: {hop.old_stops}")
     failed = hop.user_failures
@@ -23,13 +23,15 @@ def hop_problems(hop, testnet) -> list[str]:
             f"{len(failed)} user chats failed across {hop.from_version} -> {hop.to_version} (switch at {hop.switch_ms} ms) "
             f"outside the hop's own windows {[w.name for w in hop.windows]}:\n" + "\n".join(f.describe() for f in failed[:10])
         )
-    chat = hop.chat_after
-    if chat is None:
-        problems.append("no chat was sent after the switch")
-    elif not chat.ok:
-        problems.append(f"chat after the switch failed: {chat}")
-    elif hop.to_version not in chat.content:
-        problems.append(f"chat after the switch answered {chat.content!r}, expected the {hop.to_version} MLNode")
+    chats = hop.chats_after if len(hop.chats_after) > 1 else {"": hop.chat_after}  # a network: one per participant
+    for participant, chat in chats.items():
+        on = f" on {participant}" if participant else ""
+        if chat is None:
+            problems.append(f"no chat was sent after the switch{on}")
+        elif not chat.ok:
+            problems.append(f"chat after the switch{on} failed: {chat}")
+        elif hop.to_version not in chat.content:
+            problems.append(f"chat after the switch{on} answered {chat.content!r}, expected the {hop.to_version} MLNode")
     return problems
 
 

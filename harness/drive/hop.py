@@ -5,6 +5,11 @@ drive management and inference traffic across the switch, audit the journals, re
     hop = runner.hop("v0.3.9")         # HopReport
     assert hop.audit.verdict == "pass", hop.audit.to_text()
     assert not hop.user_failures       # chats that failed outside the windows the hop itself made (admin disable, PoC)
+
+On a network (several participants) the hop drives every participant's API node: chat traffic to each, management
+kicks and PoC on each participant's MLNodes through its own API node, a chat after the switch from each; the audit
+covers every participant's journals against the one chain timeline and carries the network view
+(`hop.audit.network`: each participant's switch, the spread, the participant and request that broke atomicity).
 """
 
 from __future__ import annotations
@@ -15,7 +20,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 from harness.audit.contracts import Contract, contract_for
-from harness.backends.contract import Capability
+from harness.backends.contract import Capability, participant_nodes
 from harness.chain.client import UpgradePassedTooLate, UpgradeTooSoon
 from harness.drive.api import ChatResult
 from harness.drive.collect import collect_records
@@ -48,6 +53,8 @@ class HopReport:
     # spans in which the API node was meant to refuse chats: the hop's own (admin disable, PoC cycle) and, on a real
     # chain, its PoC phases ("chain PoC phase starting at block N (blocks N-M)")
     windows: list[Window] = field(default_factory=list)
+    # the chat after the switch, per participant (chat_after is the first participant's)
+    chats_after: dict[str, ChatResult | None] = field(default_factory=dict)
 
     @property
     def duration_s(self) -> float:
@@ -169,19 +176,24 @@ class UpgradeRunner:
 
         heights = [(b.height, b.block_time_ms) for b in self.tn.timeline.blocks()]
         switches = self.switches if contract is None else self.timeline_for(contract)
+        parts = self.tn.participants
+        mlnodes = [n for p in parts for n in p.mlnodes]
         return audit(
-            collect_records(self.tn.mlnodes),
+            collect_records(mlnodes),
             switches,
             contract or self.contract,
-            nodes=[n.id for n in self.tn.mlnodes],
+            nodes=[n.id for n in mlnodes],
             heights=heights,
             end_ms=int(time.time() * 1000),
+            participants=participant_nodes(parts) if len(parts) > 1 else None,
         )
 
-    def kick_management(self, node_id: str) -> None:
-        """Force management traffic: admin disable then enable, waiting for the reconcile to finish. Chats refused
-        meanwhile are the hop's own doing: the span is recorded as the window "admin disable <node>"."""
-        api = self.tn.api
+    def kick_management(self, node_id: str, participant: str | None = None) -> None:
+        """Force management traffic: admin disable then enable (through the participant's API node; default the
+        first), waiting for the reconcile to finish. Chats refused meanwhile are the hop's own doing: the span is
+        recorded as the window "admin disable <node>" of that participant."""
+        part = self.tn.participant(participant)
+        api = part.api
         start = self.tn.now_ms()
         try:
             api.disable(node_id)
@@ -189,12 +201,14 @@ class UpgradeRunner:
             api.enable(node_id)
             wait_until(lambda: _status(api, node_id) == "INFERENCE", timeout_s=15, what=f"{node_id} INFERENCE after enable")
         finally:
-            self.windows.append(Window(f"admin disable {node_id}", start, self.tn.now_ms()))
+            self.windows.append(Window(f"admin disable {node_id}", start, self.tn.now_ms(), self._tag(part.id)))
 
-    def poc_phase(self) -> None:
-        """Force PoC traffic (stop, pow/init/generate, pow/init/validate, pow/validate, inference/up) and wait for
-        the MLNodes' generated-batch webhook and the return to INFERENCE. Reference API node only."""
-        api = self.tn.api
+    def poc_phase(self, participant: str | None = None) -> None:
+        """Force PoC traffic (stop, pow/init/generate, pow/init/validate, pow/validate, inference/up) on one
+        participant's API node (default the first) and wait for the MLNodes' generated-batch webhook and the return to
+        INFERENCE. Reference API node only."""
+        part = self.tn.participant(participant)
+        api = part.api
         start = self.tn.now_ms()
         try:
             before = len(api.poc_batches()["generated"])
@@ -206,10 +220,24 @@ class UpgradeRunner:
                 evidence=lambda: str(api.debug_state()),
             )
             wait_until(lambda: api.debug_state().get("poc_phase") == "IDLE", timeout_s=20, what="PoC cycle finished")
-            for node in self.tn.mlnodes:
+            for node in part.mlnodes:
                 wait_until(lambda n=node.id: _status(api, n) == "INFERENCE", timeout_s=20, what=f"{node.id} INFERENCE after PoC")
         finally:
-            self.windows.append(Window("PoC cycle", start, self.tn.now_ms()))
+            self.windows.append(Window(f"PoC cycle{' on ' + part.id if self._tag(part.id) else ''}", start, self.tn.now_ms(),
+                                       self._tag(part.id)))  # fmt: skip
+
+    def _tag(self, participant_id: str) -> str:
+        """The participant a window or chat belongs to: "" on a testnet of one participant (reports unchanged)."""
+        return participant_id if len(self.tn.participants) > 1 else ""
+
+    def _management(self, poc: bool, kick: bool) -> None:
+        """Management traffic on every participant: admin disable/enable of each MLNode, then a PoC cycle."""
+        for part in self.tn.participants:
+            if kick:
+                for node in part.mlnodes:
+                    self.kick_management(node.id, part.id)
+            if poc:
+                self.poc_phase(part.id)
 
     def chain_poc_windows(self, start_ms: int, end_ms: int) -> list[Window]:
         """The chain's PoC phases that overlap [start_ms, end_ms], named, from one block before the phase starts (the
@@ -238,12 +266,9 @@ class UpgradeRunner:
         self.tn.rpc.wait_for_height(w.end + 1, timeout_s=60 + 4 * bt * (w.end - self.tn.rpc.height()))
 
     def management_before_switch(self, *, kick: bool, poc: bool) -> None:
-        """Admin disable/enable per node and a PoC cycle, on the old version (while the proposal is voted on)."""
-        if kick:
-            for node in self.tn.mlnodes:
-                self.kick_management(node.id)
-        if poc:
-            self.poc_phase()
+        """Admin disable/enable per node and a PoC cycle on every participant, on the old version (while the proposal
+        is voted on)."""
+        self._management(poc, kick)
 
     def hop(
         self,
@@ -269,8 +294,12 @@ class UpgradeRunner:
         started = int(time.time() * 1000)
         self.windows = []
         # a real node writes two transactions per chat: a gentler pace keeps the chain's blocks small
-        chat = ChatTraffic(self.tn.api, interval_s=0.25 if self.epochs else 0.05) if traffic else None
-        if chat:
+        parts = self.tn.participants
+        chats = [
+            ChatTraffic(p.api, interval_s=0.25 if self.epochs else 0.05 * len(parts), participant=self._tag(p.id))
+            for p in parts
+        ] if traffic else []  # fmt: skip
+        for chat in chats:
             chat.__enter__()
         try:
             # the proposal's voting period runs while management traffic is forced on the old version
@@ -284,22 +313,19 @@ class UpgradeRunner:
             if after_blocks > 1:
                 self.tn.rpc.wait_for_height(height + after_blocks, timeout_s=30)
             self.wait_past_grace(switch_ms)
-            if kick:
-                for node in self.tn.mlnodes:
-                    self.kick_management(node.id)
-            if poc:
-                self.poc_phase()
+            self._management(poc, kick)
             if chain_poc:
                 self.chain_poc_after(self.tn.rpc.height())
         finally:
-            if chat:
+            for chat in chats:
                 chat.stop()
         # the answer must come from the new version once the nodes settled (pr228 brings it up only at its tick)
         self.tn.wait_nodes_inference(timeout_s=30)
         if self.epochs is not None:  # a real node answers no chat inside the chain's PoC phase
             self.tn.rpc.wait_for_height(self.epochs.quiet_height(self.tn.rpc.height()), timeout_s=120)
             self.windows += self.chain_poc_windows(started, int(time.time() * 1000))
-        chat_after = self.tn.api.chat("which version answers?")
+        chats_after = {p.id: p.api.chat("which version answers?") for p in self.tn.participants}
+        chat_after = chats_after[self.tn.participants[0].id]
         report = self.audit_now()
         hop = HopReport(
             from_version=from_version,
@@ -312,9 +338,10 @@ class UpgradeRunner:
             finished_ms=int(time.time() * 1000),
             audit=report,
             chat_after=chat_after,
-            chat_failures=chat.failures() if chat else [],
+            chat_failures=[f for chat in chats for f in chat.failures()],
             old_stops=_old_stops(report, hop_index=len(self.switches) - 1),
             windows=list(self.windows),
+            chats_after=chats_after,
         )
         self.hops.append(hop)
         if self.announce_hops:

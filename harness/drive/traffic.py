@@ -2,7 +2,9 @@
 time), so every moment around a switch has inference requests to audit, and every failed chat is known.
 
 A failed chat is a user-visible failure unless it overlaps a `Window` the scenario itself opened on purpose
-(an admin disable, a PoC cycle), each named, so `unexcused(failures, windows)` is what a user would call downtime."""
+(an admin disable, a PoC cycle), each named, so `unexcused(failures, windows)` is what a user would call downtime.
+In a network each participant's API node gets its own traffic; a window opened on one participant excuses only that
+participant's chats."""
 
 from __future__ import annotations
 
@@ -18,6 +20,7 @@ class SentChat:
     started_ms: int
     result: ChatResult
     stream: bool
+    participant: str = ""  # the participant whose API node it was sent to ("": the testnet's only one)
 
     @property
     def ended_ms(self) -> int:
@@ -25,7 +28,8 @@ class SentChat:
 
     def describe(self) -> str:
         r = self.result
-        return f"chat at {self.started_ms} ms ({'stream' if self.stream else 'json'}): {r.error or r.status} {r.body[:200]!r}"
+        to = f" to {self.participant}" if self.participant else ""
+        return f"chat{to} at {self.started_ms} ms ({'stream' if self.stream else 'json'}): {r.error or r.status} {r.body[:200]!r}"
 
 
 @dataclass(frozen=True)
@@ -35,8 +39,11 @@ class Window:
     name: str
     start_ms: int
     end_ms: int
+    participant: str = ""  # the participant whose API node refused ("": every participant)
 
     def overlaps(self, chat: SentChat) -> bool:
+        if self.participant and chat.participant and self.participant != chat.participant:
+            return False
         return chat.started_ms <= self.end_ms and chat.ended_ms >= self.start_ms
 
 
@@ -57,9 +64,11 @@ class ChatTraffic:
         max_duration_s: float = 120.0,
         stream_every: int = 4,
         timeout_s: float = 5.0,
+        participant: str = "",
     ) -> None:
         # its own client (own HTTP session): the scenario's thread keeps using `api` meanwhile
         self.api = api.with_urls(api.public_url, api.admin_url)
+        self.participant = participant
         self.interval_s = interval_s
         self.max_requests = max_requests
         self.max_duration_s = max_duration_s
@@ -67,7 +76,8 @@ class ChatTraffic:
         self.timeout_s = timeout_s
         self.sent: list[SentChat] = []
         self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, name="chat-traffic", daemon=True)
+        name = f"chat-traffic-{participant}" if participant else "chat-traffic"
+        self._thread = threading.Thread(target=self._run, name=name, daemon=True)
 
     def __enter__(self) -> ChatTraffic:
         self._thread.start()
@@ -88,7 +98,7 @@ class ChatTraffic:
             stream = self.stream_every > 0 and n % self.stream_every == self.stream_every - 1
             started = int(time.time() * 1000)
             res = self.api.chat(f"traffic #{n}", stream=stream, timeout_s=self.timeout_s)
-            self.sent.append(SentChat(started, res, stream))
+            self.sent.append(SentChat(started, res, stream, self.participant))
             n += 1
             self._stop.wait(self.interval_s)
 

@@ -344,11 +344,15 @@ def write_mappings(
     *,
     unversioned_as: str | None = None,
     validation_callback_url: str | None = None,
+    any_version: bool = True,
 ) -> Path:
     """Write `mappings/*.json` and `__files/*` under root_dir (a WireMock --root-dir); return root_dir.
 
     `unversioned_as`: the version label unversioned paths answer with (side-by-side: each WireMock behind nginx
-    sees unprefixed paths, so it is told which version it is). Stale `mlnode-*.json` files are removed.
+    sees unprefixed paths, so it is told which version it is). `any_version=False` leaves out the catch-alls for
+    other `/vX.Y.Z/` prefixes: a version not in `versions` then finds no mapping (an MLNode where that version is
+    not deployed; WireMock answers 404 and journals the request as unmatched). Stale `mlnode-*.json` files are
+    removed.
     """
     root = Path(root_dir)
     checked = [check_version(v, field="mlnode mock versions") for v in versions]
@@ -362,7 +366,8 @@ def write_mappings(
         f"mlnode-{v}.json": version_stubs(v, validation_callback_url=validation_callback_url) for v in checked
     }
     files["mlnode-unversioned.json"] = version_stubs(None, label=unversioned_as, validation_callback_url=validation_callback_url)
-    files["mlnode-any-version.json"] = any_version_stubs(validation_callback_url)
+    if any_version:
+        files["mlnode-any-version.json"] = any_version_stubs(validation_callback_url)
     for name, stubs in files.items():
         (root / "mappings" / name).write_text(json.dumps({"mappings": stubs}, indent=1) + "\n")
     for name in BODY_FILES:

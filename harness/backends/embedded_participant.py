@@ -1,0 +1,128 @@
+"""One participant of the embedded network: its MLNode mocks and its model API node (the validator is in simnet's
+genesis). The embedded backend starts every participant's mocks concurrently, then the chain and every API node
+concurrently.
+
+In a network (more than one participant) every per-participant name carries the participant id, so journals, logs
+and admin views never mix: MLNode `mlnode-1` of participant `p2` is `p2-mlnode-1`, its API node runs as
+`apinode-p2` with its config and state in `<workdir>/apinode-p2/`. A testnet of one participant keeps the plain
+names (`mlnode-1`, `apinode`).
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+from harness.backends.common import write_reference_api_config
+from harness.backends.contract import Participant, ParticipantSpec
+from harness.backends.mocks import LocalMocks
+from harness.errors import ConfigError
+from harness.options import TOPOLOGIES, RunOptions
+from harness.versions import check_version
+
+
+class EmbeddedParticipant:
+    def __init__(self, spec: ParticipantSpec, *, network: bool, opts: RunOptions, workdir: Path, validator: Any) -> None:
+        self.spec = spec
+        self.id = spec.id
+        self.validator = validator
+        self.topology = spec.topology or opts.topology
+        if self.topology not in TOPOLOGIES:
+            raise ConfigError(f"participant {spec.id}: topology {self.topology!r} is not one of {', '.join(TOPOLOGIES)}")
+        self.versions = self._served_versions(spec, opts)
+        self.network = network
+        prefix = f"{spec.id}-" if network else ""
+        self.node_specs = tuple(replace(n, id=prefix + n.id) for n in spec.nodes)
+        self.name = f"apinode-{spec.id}" if network else "apinode"
+        self.workdir = Path(workdir)
+        self.cfg_dir = self.workdir / self.name
+        self.mocks: LocalMocks | None = None
+        self.apinode: Any = None  # harness.model.apinode.ApiNodeProcess
+        self.view: Participant | None = None
+
+    @staticmethod
+    def _served_versions(spec: ParticipantSpec, opts: RunOptions) -> tuple[str, ...]:
+        if spec.mlnode_versions is None:
+            return opts.versions
+        served = tuple(check_version(v, field=f"participant {spec.id} mlnode_versions") for v in spec.mlnode_versions)
+        if opts.start_version not in served:
+            raise ConfigError(
+                f"participant {spec.id}: mlnode_versions {list(served)} leave out the start version {opts.start_version}; "
+                "its MLNodes must serve the version the network starts on"
+            )
+        return served
+
+    @property
+    def serves_every_version(self) -> bool:
+        return self.spec.mlnode_versions is None
+
+    # -- MLNode mocks ------------------------------------------------------------------------
+    def start_mocks(self) -> None:
+        self.mocks = LocalMocks(
+            self.node_specs,
+            self.versions,
+            topology=self.topology,
+            workdir=self.workdir,
+            mocks_dir=f"mocks-{self.id}" if self.network else "mocks",
+            any_version=self.serves_every_version,
+        )
+        self.mocks.start()
+
+    def stop_mocks(self) -> None:
+        if self.mocks is not None:
+            self.mocks.stop()
+
+    # -- API node ----------------------------------------------------------------------------
+    def knobs(self, run_overrides: dict) -> dict:
+        """Profile knob overrides of this participant's API node: the run's, then its own."""
+        return {**run_overrides, **self.spec.api_overrides}
+
+    def make_apinode(self, *, chain_url: str, opts: RunOptions, intervals: dict[str, float], run_overrides: dict, log_dir: Path):
+        from harness.model.apinode import ApiNodeProcess
+
+        cfg = write_reference_api_config(
+            self.cfg_dir,
+            chain_url=chain_url,
+            start_version=opts.start_version,
+            profile=opts.api_profile,
+            intervals=intervals,
+            api={"public_server_port": 0, "admin_server_port": 0, "ml_server_port": 0, "poc_callback_url": ""},
+            profile_overrides=self.knobs(run_overrides),
+        )
+        self.apinode = ApiNodeProcess(cfg, log_dir=log_dir, name=self.name)
+        return self.apinode
+
+    def under_test(self, profile: str, run_overrides: dict) -> str:
+        knobs = self.knobs(run_overrides)
+        return f"model apinode, profile {profile}" + (f", knobs {knobs}" if knobs else "")
+
+    def publish(self, profile: str, run_overrides: dict) -> Participant:
+        """The contract's view of this participant, with a fresh API client (after every API-node start)."""
+        from harness.drive.api import ApiClient
+
+        assert self.apinode is not None
+        assert self.mocks is not None
+        self.view = Participant(
+            id=self.id,
+            mlnodes=self.mocks.mlnodes,
+            api=ApiClient(self.apinode.public_url, self.apinode.admin_url),
+            api_public=self.apinode.public_url,
+            api_admin=self.apinode.admin_url,
+            validator=self.validator,
+            power=self.spec.power,
+            api_under_test=self.under_test(profile, run_overrides),
+        )
+        return self.view
+
+    def register_nodes(self) -> None:
+        assert self.view is not None
+        for node in self.view.mlnodes:
+            self.view.api.add_node(node.registration())
+
+    def state_file(self) -> Path:
+        return self.cfg_dir / "state.yaml"
+
+    def processes(self) -> list[tuple[str, Any]]:
+        """(name, service) of this participant's supervised processes, for `harness down`."""
+        return [(self.name, self.apinode), *(self.mocks.processes() if self.mocks else ())]
