@@ -262,13 +262,16 @@ class EmbeddedTestnet(BaseTestnet):
 
     def mlnodes_reset(self, *, scenarios: bool = False) -> None:
         """Clear every mock's journal. `scenarios=True` (only while no API node runs: chain rebuild) also puts the
-        mocks' per-version state back to STOPPED and nginx's default route back to the start version."""
+        mocks' per-version state back to STOPPED, nginx's default route back to the start version, and the mappings of
+        a participant that serves only some versions back to those."""
         super().mlnodes_reset(scenarios=scenarios)
         if not scenarios:
             return
         for m in self.members:
             if m.mocks is not None:
                 m.mocks.reset_nginx(self.opts.start_version)
+                if not m.serves_every_version:  # a version deployed at run time is gone again
+                    m.mocks.reset_mappings()
 
     def logs(self) -> dict[str, Path]:
         return {p.stem: p for p in sorted((self.workdir / "logs").glob("*.log"))}
@@ -287,8 +290,9 @@ class EmbeddedTestnet(BaseTestnet):
 def _all(calls) -> None:
     """Run the calls concurrently; wait for all, then raise the first failure (in the order given)."""
     calls = list(calls)
-    if len(calls) == 1:
-        calls[0]()
+    if len(calls) <= 1:
+        for call in calls:
+            call()
         return
     with ThreadPoolExecutor(len(calls), thread_name_prefix="testnet-start") as pool:
         futures = [pool.submit(c) for c in calls]

@@ -95,6 +95,13 @@ class LocalMocks(StartStop):
         for ng in self.nginx:
             ng.set_current(version)
 
+    def reset_mappings(self) -> None:
+        """Every mock's mappings back to the files it started with (undoes Journal.add_mappings)."""
+        from harness.mlnode import Journal
+
+        for wm in self.wiremocks:
+            Journal(wm.admin_url).reset_mappings()
+
     def processes(self) -> list[tuple[str, object]]:
         """(name, service) of every supervised mock process, for `harness down`."""
         return [*((w.name, w) for w in self.wiremocks), *((f"nginx-{i}", n) for i, n in enumerate(self.nginx))]

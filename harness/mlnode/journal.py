@@ -6,6 +6,7 @@
     j.count("POST", "/v0.3.8/api/v1/stop")
     j.dump(path)                          # raw `GET /__admin/requests` body: the audit CLI's input format
     j.reset()                             # between tests: journal and scenarios
+    j.add_mappings(version_stubs("v0.3.9"))   # deploy a version at run time; j.reset_mappings() undoes it
 
 WireMock's `GET /__admin/requests` has no offset, only `limit` (newest N) and `since` (ISO time, strictly
 after), so "all pages" is one unlimited GET; `since_ms` is sent as `since` and also applied here
@@ -125,6 +126,20 @@ class Journal:
             r = self.session.request(method, f"{self.admin_url}{path}", timeout=self.timeout_s)
             if r.status_code not in (200, 204):
                 raise JournalError(f"{method} {self.admin_url}{path}", r.status_code, r.text)
+
+    def add_mappings(self, stubs: list[dict]) -> None:
+        """Add stub mappings at run time (`POST /__admin/mappings/import`): e.g. `mappings.version_stubs("v0.3.9")`
+        deploys that version on an MLNode mock that did not serve it. Undone by reset_mappings()."""
+        body = {"mappings": stubs, "importOptions": {"duplicatePolicy": "OVERWRITE", "deleteAllNotInImport": False}}
+        r = self.session.post(f"{self.admin_url}/mappings/import", json=body, timeout=self.timeout_s)
+        if r.status_code not in (200, 201, 204):
+            raise JournalError(f"POST {self.admin_url}/mappings/import", r.status_code, r.text)
+
+    def reset_mappings(self) -> None:
+        """Back to the mappings the mock started with (`POST /__admin/mappings/reset` reloads its mapping files)."""
+        r = self.session.post(f"{self.admin_url}/mappings/reset", timeout=self.timeout_s)
+        if r.status_code not in (200, 204):
+            raise JournalError(f"POST {self.admin_url}/mappings/reset", r.status_code, r.text)
 
     def dump(self, path: Path | str, since_ms: int | None = None) -> Path:
         """Write the raw `GET /__admin/requests` body to `path` (the `harness audit --journal` format)."""
