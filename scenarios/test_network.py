@@ -128,6 +128,7 @@ def test_a_late_switching_participant_is_named(testnet_with, released, harness_o
     assert "BROKEN by p2" in report.to_text()
 
 
+@pytest.mark.stable
 def test_a_participant_without_the_new_version_deployed(testnet_with, released, harness_options):
     old, new = harness_options.versions[0], harness_options.versions[1]
     deployed = (old, *harness_options.versions[2:])  # the operator of p3 did not deploy `new` in time

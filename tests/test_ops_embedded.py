@@ -34,15 +34,16 @@ def _harness(*argv, env: dict | None = None, timeout_s: float = 120) -> tuple[in
 
 
 class Up:
-    """`harness up --state-file F [--workdir W]` as a child process (no W: `harness up` makes a temp workdir)."""
+    """`harness up --state-file F [--workdir W] [extra...]` as a child process (no W: `harness up` makes a temp
+    workdir)."""
 
-    def __init__(self, tmp: Path, *, workdir: bool = True) -> None:
+    def __init__(self, tmp: Path, *extra: str, workdir: bool = True) -> None:
         self.state = tmp / "testnet.json"
         self.log = tmp / "up.log"
         where = ["--workdir", str(tmp / "work")] if workdir else []
         with open(self.log, "wb") as log:
             self.proc = subprocess.Popen(
-                [sys.executable, "-m", "harness", "up", "--state-file", str(self.state), *where],
+                [sys.executable, "-m", "harness", "up", "--state-file", str(self.state), *where, *extra],
                 stdout=log,
                 stderr=subprocess.STDOUT,
             )
@@ -63,6 +64,8 @@ class Up:
         ep = self.doc["endpoints"]
         urls = [ep[k] for k in ("chain_rpc", "api_chain_rpc", "api_public", "api_admin", "chaos_control") if ep.get(k)]
         urls += [u for n in self.doc["mlnodes"] for u in n["journals"].values()]
+        urls += [u for p in self.doc["participants"] for u in (p["api_public"], p["api_admin"])]
+        urls += [u for p in self.doc["participants"] for n in p["mlnodes"] for u in n["journals"].values()]
         return sorted({urlsplit(u).port for u in urls})
 
     def pids(self) -> list[int]:
@@ -223,6 +226,43 @@ def test_harness_up_removes_its_temp_workdir_when_stopped(tmp_path):
         assert u.proc.wait(30) == 0
         assert doc["workdir"]["result"] in ("gone", "removed")  # `harness up` removed it itself on SIGTERM
         assert not workdir.exists()
+        _nothing_left(u)
+    finally:
+        u.kill()
+
+
+def test_a_network_up_votes_with_every_validator_and_audits_every_participant(tmp_path):
+    u = Up(tmp_path, "--participants", "3")
+    try:
+        parts = u.doc["participants"]
+        assert [p["id"] for p in parts] == ["p1", "p2", "p3"]
+        assert [p["validator_index"] for p in parts] == [0, 1, 2]
+        assert {"apinode-p1", "apinode-p2", "apinode-p3", "p3-mlnode-1"} <= {c["name"] for c in u.doc["pids"]}
+        # one validator of three is no quorum: `harness upgrade` votes with every participant's key
+        code, doc, out = _harness("upgrade", "--to", "v0.3.9", "--in", 12, "--wait", "--state-file", u.state, "--json")
+        assert code == 0, out
+        assert doc["switched"] is True
+        from harness.drive.api import ApiClient
+
+        for p in parts:
+            api = ApiClient(p["api_public"], p["api_admin"])
+            on_new = lambda a=api: a.versions()["node_version"]["current"] == "v0.3.9"  # noqa: E731
+            wait_until(on_new, timeout_s=20, what=f"{p['id']} on v0.3.9")
+            assert api.chat("which version?").content.endswith("v0.3.9")
+        code, audit, out = _harness("audit", "--live", "--state-file", u.state, "--json")
+        assert code == 0, out
+        net = audit["network"]
+        assert net["verdict"] == "atomic", out
+        assert [p["participant"] for p in net["participants"]] == ["p1", "p2", "p3"]
+        assert all(p["requests"] > 0 for p in net["participants"]), net
+        assert net["hops"][0]["never"] == []
+        assert net["hops"][0]["spread_ms"] is not None
+        code, _, out = _harness("audit", "--live", "--state-file", u.state)
+        assert code == 0, out
+        assert "network of 3 participants: ATOMIC" in out
+        code, doc, out = _harness("down", "--state-file", u.state, "--json")
+        assert code == 0, out
+        assert u.proc.wait(30) == 0
         _nothing_left(u)
     finally:
         u.kill()

@@ -23,6 +23,13 @@ def _common(p: argparse.ArgumentParser) -> None:
     p.add_argument("--backend", default="embedded", help="embedded (default) or gonka (your real binaries, see --gonka-bin)")
     p.add_argument("--gonka-bin", default=None, help="gonka backend: directory with inferenced and decentralized-api")
     p.add_argument("--gonka-revision", default=None, help="gonka backend: a label for the binaries")
+    p.add_argument(
+        "--participants",
+        type=int,
+        default=1,
+        metavar="N",
+        help="embedded backend: N participants (1-5), each a validator with its own API node and MLNodes (default 1)",
+    )
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -51,15 +58,19 @@ def _options(args: argparse.Namespace):
 UP_BACKENDS = ("embedded", "gonka")
 
 
-def make_testnet(opts, workdir: Path):
+def make_testnet(opts, workdir: Path, *, participants: int = 1):
     """The testnet `harness up` and `harness demo` start: the embedded model, or the user's real binaries. (A docker
     testnet is started by pytest --backend docker; an external one is already running: describe it with --env-file.)"""
+    from harness.backends.contract import participant_specs
     from harness.errors import ConfigError
 
+    specs = participant_specs(participants)  # the count is checked before anything starts
     if opts.backend == "embedded":
         from harness.backends.embedded import EmbeddedTestnet
 
-        return EmbeddedTestnet(opts, workdir)
+        return EmbeddedTestnet(opts, workdir, participants=specs)
+    if len(specs) > 1:
+        raise ConfigError(f"--participants {participants}: only the embedded backend runs several participants")
     if opts.backend == "gonka":
         from harness.backends.gonka import GonkaTestnet
 
@@ -93,7 +104,7 @@ def cmd_up(args: argparse.Namespace) -> int:
 def _run_up(args: argparse.Namespace, console, opts, workdir: Path, token: str) -> int:
     from harness.backends.state import write_state
 
-    tn = make_testnet(opts, workdir)
+    tn = make_testnet(opts, workdir, participants=args.participants)
     workdir = tn.workdir
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
@@ -147,10 +158,15 @@ def endpoints_table(tn):
     t.add_row("API admin", e.api_admin)
     if e.chaos_control:
         t.add_row("chaos proxy control", e.chaos_control)
-    for n in tn.mlnodes:
-        t.add_row(f"MLNode {n.id}", f"poc :{n.poc_port}  inference :{n.inference_port}")
-        for k, url in n.journals.items():
-            t.add_row(f"  WireMock {k}", url)
+    parts = tn.participants
+    for p in parts:
+        if len(parts) > 1:
+            t.add_row(f"participant {p.id}", f"validator {p.validator.address if p.validator else '-'} (power {p.power})")
+            t.add_row("  API public / admin", f"{p.api_public}  {p.api_admin}")
+        for n in p.mlnodes:
+            t.add_row(f"MLNode {n.id}", f"poc :{n.poc_port}  inference :{n.inference_port}")
+            for k, url in n.journals.items():
+                t.add_row(f"  WireMock {k}", url)
     return t
 
 
@@ -167,7 +183,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
     t0 = time.monotonic()
     console.rule(f"upgrade path {' -> '.join(opts.versions)}  (profile {opts.api_profile}, topology {opts.topology})")
     try:
-        tn = make_testnet(opts, workdir)
+        tn = make_testnet(opts, workdir, participants=args.participants)
     except BaseException:
         if not args.workdir:  # refused before anything ran: the temp dir made for it goes too
             shutil.rmtree(workdir, ignore_errors=True)
@@ -194,6 +210,8 @@ def cmd_demo(args: argparse.Namespace) -> int:
             console.print(f"  stops on {hop.from_version}: {hop.old_stops}; failed user chats: {len(hop.user_failures)}")
             for problem in problems:
                 console.print(f"  [red]{problem.splitlines()[0]}[/red]")
+            if hop.audit.network is not None:
+                console.print(f"  {hop.audit.network.headline()}; {hop.audit.network.hops[-1].describe()}")
         last = runner.hops[-1].audit
         console.rule("audit")
         console.print(last.to_text())

@@ -31,7 +31,7 @@ from __future__ import annotations
 import re
 import time
 from collections.abc import Iterable
-from dataclasses import dataclass, field, replace
+from dataclasses import asdict, dataclass, field, replace
 from enum import StrEnum
 from pathlib import Path
 from typing import Any, Protocol, Self, runtime_checkable
@@ -220,13 +220,38 @@ class Participant:
     api: Any  # harness.drive.api.ApiClient
     api_public: str
     api_admin: str
-    validator: Any = None  # harness.chain.keys.Key; None where the harness holds no key of it
     power: int = 0
+    # the validator's key: account `validator_index` of this mnemonic ("" where the harness holds no key of it)
+    validator_mnemonic: str = field(default="", repr=False)
+    validator_index: int = 0
     api_under_test: str = ""  # e.g. "model apinode, profile reference, knobs {'switch_offset': 1}"
+    _key: Any = field(default=None, init=False, repr=False)
 
     @property
     def node_ids(self) -> list[str]:
         return [n.id for n in self.mlnodes]
+
+    @property
+    def validator(self) -> Any:
+        """The validator's signing key (harness.chain.keys.Key); None where the harness holds none."""
+        if self._key is None and self.validator_mnemonic:
+            from harness.chain.keys import Key
+
+            self._key = Key.from_mnemonic(self.validator_mnemonic, index=self.validator_index, name=f"validator-{self.id}")
+        return self._key
+
+    def to_dict(self) -> dict[str, Any]:
+        """For the state file `harness up` writes (the API client is not kept)."""
+        return {
+            "id": self.id,
+            "api_public": self.api_public,
+            "api_admin": self.api_admin,
+            "mlnodes": [asdict(n) for n in self.mlnodes],
+            "power": self.power,
+            "validator_mnemonic": self.validator_mnemonic,
+            "validator_index": self.validator_index,
+            "api_under_test": self.api_under_test,
+        }
 
 
 def participant_nodes(participants: Iterable[Participant]) -> dict[str, list[str]]:
@@ -315,7 +340,6 @@ class BaseTestnet:
         self.dirty = False
         self.last_runner: Any = None
         self._closed = False
-        self._first_validator: Any = None
 
     # -- lifecycle ---------------------------------------------------------------------------------------------------
     def start(self) -> Self:
@@ -357,9 +381,8 @@ class BaseTestnet:
     def participants(self) -> list[Participant]:
         """One participant unless the backend runs several (PARTICIPANTS): this testnet's API node and MLNodes, with
         the first validator key."""
-        if self._first_validator is None and self.info.validator_mnemonics:
-            self._first_validator = self.validator_keys()[0]
         e = self.endpoints
+        mnemonics = self.info.validator_mnemonics
         return [
             Participant(
                 id="p1",
@@ -367,7 +390,7 @@ class BaseTestnet:
                 api=self.api,
                 api_public=e.api_public if e else "",
                 api_admin=e.api_admin if e else "",
-                validator=self._first_validator,
+                validator_mnemonic=mnemonics[0] if mnemonics else "",
                 api_under_test=self.info.api_under_test,
             )
         ]

@@ -64,8 +64,6 @@ class EmbeddedTestnet(BaseTestnet):
         api_overrides: dict | None = None,
         api_intervals: dict | None = None,
     ) -> None:
-        from harness.model.simnet.genesis import dev_validator_keys
-
         self.opts = opts
         self.workdir = Path(workdir)
         self.use_chaos = chaos
@@ -73,10 +71,9 @@ class EmbeddedTestnet(BaseTestnet):
         self.api_overrides = dict(api_overrides or {})  # profile knob overrides, e.g. {"stop_old": False}
         self.api_interval_overrides = dict(api_intervals or {})  # e.g. {"client_refresh_s": 30}
         specs = participant_specs(participants, nodes=tuple(nodes))
-        keys = dev_validator_keys(len(specs))
         self.members = [
-            EmbeddedParticipant(spec, network=len(specs) > 1, opts=opts, workdir=self.workdir, validator=key)
-            for spec, key in zip(specs, keys, strict=True)
+            EmbeddedParticipant(spec, index=i, network=len(specs) > 1, opts=opts, workdir=self.workdir)
+            for i, spec in enumerate(specs)
         ]
         super().__init__(
             TestnetInfo(

@@ -17,16 +17,18 @@ from typing import Any
 from harness.backends.common import write_reference_api_config
 from harness.backends.contract import Participant, ParticipantSpec
 from harness.backends.mocks import LocalMocks
+from harness.chain.keys import DEV_MNEMONIC, Key
 from harness.errors import ConfigError
 from harness.options import TOPOLOGIES, RunOptions
 from harness.versions import check_version
 
 
 class EmbeddedParticipant:
-    def __init__(self, spec: ParticipantSpec, *, network: bool, opts: RunOptions, workdir: Path, validator: Any) -> None:
+    def __init__(self, spec: ParticipantSpec, *, index: int, network: bool, opts: RunOptions, workdir: Path) -> None:
         self.spec = spec
         self.id = spec.id
-        self.validator = validator
+        self.index = index  # its validator is `dev_validator_keys(n)[index]`: the dev mnemonic at account `index`
+        self.validator = Key.from_mnemonic(DEV_MNEMONIC, index=index, name=f"validator-{index}")
         self.topology = spec.topology or opts.topology
         if self.topology not in TOPOLOGIES:
             raise ConfigError(f"participant {spec.id}: topology {self.topology!r} is not one of {', '.join(TOPOLOGIES)}")
@@ -109,10 +111,12 @@ class EmbeddedParticipant:
             api=ApiClient(self.apinode.public_url, self.apinode.admin_url),
             api_public=self.apinode.public_url,
             api_admin=self.apinode.admin_url,
-            validator=self.validator,
             power=self.spec.power,
+            validator_mnemonic=DEV_MNEMONIC,
+            validator_index=self.index,
             api_under_test=self.under_test(profile, run_overrides),
         )
+        self.view._key = self.validator  # derived once
         return self.view
 
     def register_nodes(self) -> None:

@@ -1,7 +1,9 @@
 """The state file `harness up` writes so later commands (status, upgrade, audit --live, chaos, down) find the
 running testnet without flags: endpoints, MLNode journals, and what `harness down` needs to prove a process or a
 directory is the harness's before touching it: each process's pid, start time (/proc/PID/stat field 22) and command
-line, and the temp workdir with the token of the marker file `harness up` put in it."""
+line, the temp workdir with the token of the marker file `harness up` put in it, and the participants (each with
+its API node, MLNodes and validator key: `harness upgrade` votes with all of them, `harness audit --live` audits all
+of them)."""
 
 from __future__ import annotations
 
@@ -26,6 +28,7 @@ def write_state(tn, path: Path | None = None, *, workdir_token: str = "") -> Pat
         "info": dataclasses.asdict(tn.info),
         "endpoints": dataclasses.asdict(tn.endpoints),
         "mlnodes": [dataclasses.asdict(n) for n in tn.mlnodes],
+        "participants": [p.to_dict() for p in tn.participants],
         "workdir": str(getattr(tn, "workdir", "")),
         "pids": [{**c, **proc_identity(c["pid"])} for c in getattr(tn, "child_pids", lambda: [])()],
         **proc_identity(os.getpid()),

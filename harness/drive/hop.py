@@ -231,13 +231,23 @@ class UpgradeRunner:
         return participant_id if len(self.tn.participants) > 1 else ""
 
     def _management(self, poc: bool, kick: bool) -> None:
-        """Management traffic on every participant: admin disable/enable of each MLNode, then a PoC cycle."""
-        for part in self.tn.participants:
+        """Management traffic on every participant, the participants side by side: admin disable/enable of each of its
+        MLNodes, then a PoC cycle."""
+
+        def one(part) -> None:
             if kick:
                 for node in part.mlnodes:
                     self.kick_management(node.id, part.id)
             if poc:
                 self.poc_phase(part.id)
+
+        parts = self.tn.participants
+        if len(parts) == 1:
+            one(parts[0])
+            return
+        with ThreadPoolExecutor(len(parts), thread_name_prefix="hop-management") as pool:
+            for f in [pool.submit(one, p) for p in parts]:
+                f.result()  # the first failure (in participant order) is raised
 
     def chain_poc_windows(self, start_ms: int, end_ms: int) -> list[Window]:
         """The chain's PoC phases that overlap [start_ms, end_ms], named, from one block before the phase starts (the

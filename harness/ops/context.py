@@ -15,10 +15,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from harness.backends.contract import Endpoints, MLNodeEndpoint
+from harness.backends.contract import Endpoints, MLNodeEndpoint, Participant
 from harness.errors import ConfigError, Unreachable
 from harness.util.process import pid_alive
-from harness.validate import as_number, as_text, http_url, int_text, number_text
+from harness.validate import as_int, as_number, as_text, http_url, int_text, number_text
 
 
 class TestnetUnreachable(Unreachable):
@@ -65,6 +65,11 @@ class OpsContext:
     voting_period_blocks: int | None = None
     start_version: str = "v0.3.8"  # the version the testnet started its API node with (chains without MLNodeVersion)
     api_refresh_tick_s: float | None = None  # the API node's client refresh tick (pr228 contract), when known
+    participants: list[Participant] = field(default_factory=list)  # a network's participants (state file); api unset
+
+    def all_mlnodes(self) -> list[MLNodeEndpoint]:
+        """Every participant's MLNodes (the testnet's MLNodes when it records no participants)."""
+        return [n for p in self.participants for n in p.mlnodes] if self.participants else self.mlnodes
 
     def contract(self, block_time_s: float | None = None):
         """The audit contract of this testnet's API node (harness/audit/contracts.py)."""
@@ -186,6 +191,7 @@ def from_state(path: Path) -> OpsContext:
             ),
             start_version=as_text(info.get("start_version") or "v0.3.8", "info.start_version", max_len=64),
             validator_mnemonics=[as_text(m, "info.validator_mnemonics[]", max_len=1024) for m in mnemonics],
+            participants=[participant_from_dict(d, i) for i, d in enumerate(st.get("participants") or [])],
             workdir=Path(as_text(workdir, "workdir", max_len=4096)) if workdir else None,
             state_path=path,
             state=st,
@@ -204,6 +210,22 @@ def checked_endpoints(ep: Endpoints, *, where: str) -> Endpoints:
         if value:
             http_url(value, f"{where}.{name}")
     return ep
+
+
+def participant_from_dict(d: dict[str, Any], i: int) -> Participant:
+    """A participant recorded in the state file (its API client is not recorded)."""
+    where = f"participants[{i}]"
+    return Participant(
+        id=as_text(d["id"], f"{where}.id", max_len=32),
+        mlnodes=[mlnode_from_dict(n) for n in d.get("mlnodes") or []],
+        api=None,
+        api_public=http_url(d["api_public"], f"{where}.api_public"),
+        api_admin=http_url(d["api_admin"], f"{where}.api_admin"),
+        power=as_int(d.get("power", 0), f"{where}.power", hi=2**62),
+        validator_mnemonic=as_text(d.get("validator_mnemonic", ""), f"{where}.validator_mnemonic", max_len=1024, min_len=0),
+        validator_index=as_int(d.get("validator_index", 0), f"{where}.validator_index", hi=2**31 - 1),
+        api_under_test=as_text(d.get("api_under_test", ""), f"{where}.api_under_test", max_len=1024, min_len=0),
+    )
 
 
 def mlnode_from_dict(d: dict[str, Any]) -> MLNodeEndpoint:

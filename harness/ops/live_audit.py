@@ -13,6 +13,8 @@ How the timeline is built (robust against a harness that was not watching when t
 - a change at height H means the API node must switch while processing block H + offset of its contract (reference
   0, pr228 -1); the switch time is that block's header time (from `block`);
 - the contract (grace, stop rule) is the API node's, `harness.audit.contracts.contract_for` (OpsContext.contract).
+Every participant's MLNodes are audited when the state file lists several (`harness up --participants N`); the
+report then has the network view (each participant's switch, the spread, who broke atomicity).
 Requests logged before `--since`'s block time are left out. Offenders' height brackets are refined by bisecting
 block times. A chain that pruned old state cannot answer historical queries: pass a recent `--since`.
 """
@@ -25,6 +27,7 @@ from pathlib import Path
 from typing import Any
 
 from harness.audit import Switch, SwitchTimeline, audit
+from harness.backends.contract import participant_nodes
 from harness.cometbft.rfc3339 import parse_rfc3339_ms
 from harness.errors import ChainError, ConfigError
 from harness.ops.context import OpsContext
@@ -130,8 +133,10 @@ def run_live(ctx: OpsContext, *, since: int | None, png: Path | None) -> dict[st
 
     if since is not None and since < 1:
         raise ConfigError(f"--since: {since} is not a block height; expected an integer >= 1")
-    if not ctx.mlnodes:
+    mlnodes = ctx.all_mlnodes()
+    if not mlnodes:
         raise ConfigError(f"{ctx.source} names no MLNode mock journals; nothing to audit (use --journal-url NODE=URL)")
+    network = participant_nodes(ctx.participants) if len(ctx.participants) > 1 else None
     chain = ctx.chain()
     try:
         latest = chain.height()
@@ -154,17 +159,17 @@ def run_live(ctx: OpsContext, *, since: int | None, png: Path | None) -> dict[st
             switches.append(Switch(c.version, hist.block_ms(at), height=c.height))
         timeline = SwitchTimeline(switches)
         since_ms = hist.block_ms(start) if since else 0
-        records = [r for r in collect_records(ctx.mlnodes) if r.logged_ms >= since_ms]
-        nodes = sorted({n.id for n in ctx.mlnodes})
+        records = [r for r in collect_records(mlnodes) if r.logged_ms >= since_ms]
+        nodes = sorted({n.id for n in mlnodes})
         hist.block_ms(latest)
-        report = audit(records, timeline, contract, nodes=nodes, heights=hist.heights())
+        report = audit(records, timeline, contract, nodes=nodes, heights=hist.heights(), participants=network)
         for o in report.offenders[:MAX_REFINED_OFFENDERS]:  # exact height brackets for the offenders shown
             if o.logged_ms is not None:
                 h = height_at(hist, o.logged_ms, start, latest)
                 if h < latest:
                     hist.block_ms(h + 1)
         if report.offenders:
-            report = audit(records, timeline, contract, nodes=nodes, heights=hist.heights())
+            report = audit(records, timeline, contract, nodes=nodes, heights=hist.heights(), participants=network)
     finally:
         chain.close()
     png_path = None

@@ -86,7 +86,8 @@ def build_request(args: Any, ctx: OpsContext) -> UpgradeRequest:
     version = check_version(args.to, field="--to")
     at, within = getattr(args, "at", None), getattr(args, "in_blocks", None)
     ring = _keyring(args)
-    voters: list[Key] = [Key.from_mnemonic(m, name=f"validator-{i}") for i, m in enumerate(ctx.validator_mnemonics)]
+    voters: list[Key] = [p.validator for p in ctx.participants if p.validator is not None]  # a network: every validator
+    voters += [Key.from_mnemonic(m, name=f"validator-{i}") for i, m in enumerate(ctx.validator_mnemonics)]
     for ref in getattr(args, "voter", None) or []:
         voters.append(ring.key(ref))
     if not voters:
