@@ -8,6 +8,7 @@ from dataclasses import dataclass
 import pytest
 
 from harness.audit import Switch, audit, contract_for, record_from_url
+from harness.backends.contract import Participant
 from harness.drive.api import ChatResult
 from harness.drive.assertions import assert_hop_clean, hop_problems
 from harness.drive.hop import HopReport
@@ -26,6 +27,10 @@ class Node:
 @dataclass
 class FakeTestnet:
     mlnodes: list
+
+    @property
+    def participants(self) -> list[Participant]:  # one participant, as every backend but a network has
+        return [Participant("p1", self.mlnodes, None, "", "")]
 
 
 def _rec(url: str, t_ms: int, method: str = "GET"):

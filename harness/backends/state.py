@@ -28,7 +28,7 @@ def write_state(tn, path: Path | None = None, *, workdir_token: str = "") -> Pat
         "info": dataclasses.asdict(tn.info),
         "endpoints": dataclasses.asdict(tn.endpoints),
         "mlnodes": [dataclasses.asdict(n) for n in tn.mlnodes],
-        "participants": [p.to_dict() for p in tn.participants],
+        "participants": [p.to_dict() for p in getattr(tn, "participants", ())],
         "workdir": str(getattr(tn, "workdir", "")),
         "pids": [{**c, **proc_identity(c["pid"])} for c in getattr(tn, "child_pids", lambda: [])()],
         **proc_identity(os.getpid()),
