@@ -60,17 +60,19 @@ class EmbeddedTestnet(BaseTestnet):
         nodes: tuple[NodeSpec, ...] = (NodeSpec("mlnode-1"),),
         participants: int | tuple[ParticipantSpec, ...] = 1,
         chaos: bool = True,
-        voting_period_blocks: int = 3,
+        voting_period_blocks: int | None = None,
         api_overrides: dict | None = None,
         api_intervals: dict | None = None,
     ) -> None:
         self.opts = opts
         self.workdir = Path(workdir)
         self.use_chaos = chaos
-        self.voting_period_blocks = voting_period_blocks
         self.api_overrides = dict(api_overrides or {})  # profile knob overrides, e.g. {"stop_old": False}
         self.api_interval_overrides = dict(api_intervals or {})  # e.g. {"client_refresh_s": 30}
         specs = participant_specs(participants, nodes=tuple(nodes))
+        # 3 blocks for one validator's vote; one more per further validator, whose vote the harness also signs and
+        # broadcasts (3 votes missed a 3-block period at load 12)
+        self.voting_period_blocks = voting_period_blocks or 3 + len(specs) - 1
         self.members = [
             EmbeddedParticipant(spec, index=i, network=len(specs) > 1, opts=opts, workdir=self.workdir)
             for i, spec in enumerate(specs)
