@@ -18,17 +18,26 @@ SLOW_PROMPT = "__slow__ a long generation"  # the mocks answer this prompt after
 
 def test_long_inference_across_switch(testnet, upgrade, harness_options):
     old, new = harness_options.versions[0], harness_options.versions[1]
-    _, height = upgrade.schedule(new)
-    testnet.rpc.wait_for_height(height - 2, timeout_s=30)
+    # far enough ahead that the long request can start four blocks before the switch
+    _, height = upgrade.schedule(new, lead_blocks=testnet.voting_period_blocks + 10)
+    testnet.rpc.wait_for_height(height - 4, timeout_s=30)
 
-    # Start the long request two blocks before the switch
-    result = {}
-    t = threading.Thread(target=lambda: result.setdefault("r", testnet.api.chat(SLOW_PROMPT, timeout_s=30)))
+    # Start the long request four blocks before the switch (the mocks hold it 2 s: it is in flight across it)
+    result: dict = {}
+
+    def long_chat() -> None:
+        try:
+            result["r"] = testnet.api.chat(SLOW_PROMPT, timeout_s=30)
+        except Exception as e:  # reported below, not as a KeyError
+            result["error"] = e
+
+    t = threading.Thread(target=long_chat)
     t.start()
     with ChatTraffic(testnet.api):
         upgrade.await_switch(new, height)
         t.join(30)
     assert not t.is_alive(), "the long inference never completed"
+    assert "r" in result, f"the long inference raised: {result.get('error')!r}"
     long = result["r"]
     assert long.ok, f"the long inference failed across the switch: {long}"
     assert old in long.content, f"the long inference started on {old} but was answered by {long.content!r}"
