@@ -26,6 +26,7 @@ from harness.drive.api import ChatResult
 from harness.drive.collect import collect_records
 from harness.drive.epochs import ChainEpochs
 from harness.drive.traffic import ChatTraffic, SentChat, Window, unexcused
+from harness.errors import HarnessError
 from harness.util.wait import wait_until
 from harness.versions import check_version
 
@@ -317,7 +318,13 @@ class UpgradeRunner:
                 with ThreadPoolExecutor(1, thread_name_prefix="schedule") as pool:
                     scheduled = pool.submit(self.schedule, to_version)
                     self.management_before_switch(kick=kick, poc=poc)
+                    done_at = self.tn.rpc.height()
                     proposal_id, height = scheduled.result()
+                if done_at >= height:  # its old-version calls may have run past the switch and be judged as such
+                    raise HarnessError(
+                        f"the management traffic before the switch to {to_version} ran until block {done_at}, the "
+                        f"switch is due at block {height}: the machine is too loaded for this hop's timing"
+                    )
             else:
                 # a network's management traffic (every participant's, side by side) can outlast the voting period on
                 # a loaded machine and run into the switch (a reconcile's stop on the old version after it, seen at
