@@ -314,10 +314,13 @@ class UpgradeRunner:
             chat.__enter__()
         try:
             if len(parts) == 1:
-                # the proposal's voting period runs while management traffic is forced on the old version
+                # The admin disable/enable reconciles take as long as the machine makes them: they run first. The PoC
+                # cycle is paced by blocks (a phase per block, fewer than the proposal needs to take effect): the
+                # proposal's voting period runs meanwhile.
+                self._management(False, kick)
                 with ThreadPoolExecutor(1, thread_name_prefix="schedule") as pool:
                     scheduled = pool.submit(self.schedule, to_version)
-                    self.management_before_switch(kick=kick, poc=poc)
+                    self._management(poc, False)
                     done_at = self.tn.rpc.height()
                     proposal_id, height = scheduled.result()
                 if done_at >= height:  # its old-version calls may have run past the switch and be judged as such
