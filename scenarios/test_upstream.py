@@ -58,6 +58,8 @@ def known_behaviour(tn) -> tuple[str, Callable] | None:
 def explain_user_failures(tn, hops) -> tuple[dict[str, list], list]:
     """Failed chats outside the chain's PoC phases, sorted into the kinds the documented revision is known for;
     the rest are unexplained (for any other build: all of them)."""
+    if not hops:
+        return {}, []
     kinds = KNOWN_USER_FAILURES.get(tn.info.upstream_revision, ())
     explained: dict[str, list] = {k: [] for k in kinds}
     unexplained = []
