@@ -219,3 +219,62 @@ def test_eof_on_chain_queries_across_the_switch(gonka_testnet, harness_options):
     assert tn.api.nodes(), "the API node's admin API does not answer after the faults"
     print(f"[chaos] {len(eofs)} EOFs on {len([r for r in history if 'abci_query' in r.methods])} abci_query calls")
     judge(tn, hop.audit, [hop], clean=lambda: assert_hop_clean(hop, tn), scenario="chaos-eof")
+
+
+def test_operator_cli_against_the_real_pair(harness_options, tmp_path):
+    """`harness up --backend gonka`, `harness upgrade --from genesis --wait`, `harness audit --live`, `harness down`,
+    as a user runs them (child processes): the live audit judges the real node, and nothing is left afterwards."""
+    import json
+    import subprocess
+    import sys
+
+    from harness.util.process import pid_alive
+    from harness.util.wait import wait_until
+
+    env = {**os.environ, "HARNESS_STATE_FILE": str(tmp_path / "testnet.json"), "HARNESS_KEYRING": str(tmp_path / "k.json")}
+    up_log = tmp_path / "up.log"
+
+    def harness(*argv: str, timeout_s: float = 300) -> tuple[int, str]:
+        p = subprocess.run([sys.executable, "-m", "harness", *argv], capture_output=True, text=True, timeout=timeout_s, env=env)
+        return p.returncode, p.stdout + p.stderr
+
+    with open(up_log, "wb") as log:
+        up = subprocess.Popen(
+            [sys.executable, "-m", "harness", "up", "--backend", "gonka", "--gonka-bin", str(harness_options.gonka_bin)],
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            env=env,
+        )
+    state = tmp_path / "testnet.json"
+    pids: list[int] = []
+    try:
+        wait_until(
+            state.exists,
+            timeout_s=300,
+            what="`harness up --backend gonka` to write its state file",
+            abort=lambda: None if up.poll() is None else f"harness up exited {up.returncode}",
+            evidence=lambda: up_log.read_text()[-3000:],
+        )
+        doc = json.loads(state.read_text())
+        pids = [c["pid"] for c in doc["pids"]]
+        assert doc["backend"] == "gonka"
+        code, out = harness("upgrade", "--to", "v0.3.9", "--in", "30", "--from", "genesis", "--wait")
+        assert code == 0, out
+        code, out = harness("audit", "--live", "--json")
+        report = json.loads(out[out.index("{") :])
+        assert code == (0 if report["ok"] else 1), out[-2000:]
+        assert doc["info"]["api_under_test"] in report["under_test"]
+        counts = report["counts"]
+        if doc["info"]["upstream_revision"] == "main":
+            assert counts["unversioned"] > 0 and counts["ok"] == 0, counts  # noqa: PT018
+        elif doc["info"]["upstream_revision"] == "pr228":
+            assert counts["unversioned"] == 0 and counts["ok"] > 0, counts  # noqa: PT018
+        else:
+            assert report["ok"], out[-3000:]
+    finally:
+        code, out = harness("down")
+        if up.poll() is None:
+            up.terminate()
+            up.wait(30)
+    assert code == 0, out
+    assert not [p for p in pids if pid_alive(p)], f"left running after `harness down`: {pids}\n{out}"

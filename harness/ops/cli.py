@@ -157,7 +157,9 @@ def cmd_upgrade(args: argparse.Namespace) -> int:
     def human() -> str:
         lines = [
             f"proposal #{res.proposal_id} PASSED at height {res.passed_height}: partial upgrade to {res.version}",
-            f"the chain switches MLNodeVersion at height {res.upgrade_height}",
+            f"the chain switches MLNodeVersion at height {res.upgrade_height}"
+            if res.chain_tracks_version
+            else f"the chain lists the partial upgrade until block {res.upgrade_height + 1} (it keeps no MLNodeVersion)",
             f"the API node (profile {res.api_profile}) must switch when it processes block {res.api_switch_height}",
         ]
         if res.switched is not None:

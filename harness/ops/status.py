@@ -89,7 +89,10 @@ def gather(ctx: OpsContext) -> dict[str, Any]:
         bt, bt_err = _safe(lambda: chain.rpc.block_time_s(window=20))
         all_props, prop_err = _safe(lambda: proposals(chain))
         ups, ups_err = _safe(lambda: pending_partial_upgrades(chain))
-        version, ver_err = _safe(chain.mlnode_version)
+        tracked, ver_err = _safe(chain.tracks_mlnode_version)
+        version = "not tracked by this chain (no MLNodeVersion query)" if tracked is False else None
+        if tracked:
+            version, ver_err = _safe(chain.mlnode_version)
         doc["chain"] = {
             "chain_id": st["node_info"]["network"],
             "height": height,

@@ -46,7 +46,8 @@ class UpgradeResult:
     voters: tuple[str, ...]
     api_switch_height: int  # the block whose processing must switch the API node (its contract's offset)
     api_profile: str
-    switched: bool | None = None  # with --wait: chain MLNodeVersion == version at upgrade_height
+    switched: bool | None = None  # with --wait: chain MLNodeVersion == version at upgrade_height (None: not tracked)
+    chain_tracks_version: bool = True  # False: the chain has no MLNodeVersion (upstream main)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -109,7 +110,7 @@ def check_against_chain(req: UpgradeRequest, chain) -> tuple[int, dict[str, floa
             f"(~{why['voting_blocks']} blocks at {why['block_time_s']:.3f}s/block) plus 3 blocks margin; "
             f"the earliest allowed height is {earliest} (use --at {earliest} or --in {earliest - why['current_height']})"
         )
-    current = chain.mlnode_version()
+    current = chain.mlnode_version() if chain.tracks_mlnode_version() else None  # upstream main keeps none
     stored = [u for u in pending_partial_upgrades(chain) if u["height"] == height]
     if stored:
         u = stored[0]
@@ -127,7 +128,7 @@ def check_against_chain(req: UpgradeRequest, chain) -> tuple[int, dict[str, floa
                     "wait for it or choose another height"
                 )
     earlier = [u for u in pending_partial_upgrades(chain) if u["height"] < height]
-    if not earlier and current == req.version:
+    if not earlier and current is not None and current == req.version:
         raise ConfigError(f"--to {req.version}: the chain already runs MLNode version {current}; nothing to upgrade")
     return height, why
 
@@ -148,7 +149,9 @@ def run_upgrade(req: UpgradeRequest, ctx: OpsContext, *, wait_switch: bool = Fal
         if wait_switch:
             bt = why["block_time_s"]
             chain.rpc.wait_for_height(height, timeout_s=30 + 10 * bt * max(0, height - chain.height()))
-            switched = chain.mlnode_version(height=height) == req.version
+            # a chain without MLNodeVersion (upstream main) says nothing about it: None; the API node's own switch is
+            # what `harness audit --live` judges from the MLNode journals
+            switched = chain.mlnode_version(height=height) == req.version if chain.tracks_mlnode_version() else None
         return UpgradeResult(
             version=req.version,
             upgrade_height=height,
@@ -161,6 +164,7 @@ def run_upgrade(req: UpgradeRequest, ctx: OpsContext, *, wait_switch: bool = Fal
             api_switch_height=height + contract.switch_offset,
             api_profile=ctx.api_profile,
             switched=switched,
+            chain_tracks_version=chain.tracks_mlnode_version(),
         )
     finally:
         chain.close()
