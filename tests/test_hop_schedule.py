@@ -1,6 +1,6 @@
 """UpgradeRunner.schedule on a loaded machine: a height that came too close while proposing (refused before signing,
-or passed at/after the height) is proposed again past the earliest height read anew, at most 3
-times, saying so; a PASSED read late is no failure when the chain took the upgrade."""
+or passed at/after the height) is proposed again past the earliest height read anew, with two more blocks of margin
+each time, at most ATTEMPTS times, saying so; a PASSED read late is no failure when the chain took the upgrade."""
 
 from __future__ import annotations
 
@@ -10,9 +10,7 @@ import pytest
 
 from harness.backends.contract import TestnetInfo
 from harness.chain.client import ProposalOutcome, UpgradePassedTooLate, UpgradeTooSoon
-from harness.drive.hop import UpgradeRunner
-
-ATTEMPTS = 3
+from harness.drive.hop import ATTEMPTS, UpgradeRunner
 
 
 class FakeChain:
@@ -56,11 +54,11 @@ def test_a_height_that_came_too_close_is_proposed_again_further_out():
                        UpgradePassedTooLate("proposal 3 passed at height 28, not before upgrade height 28")])  # fmt: skip
     r, said = runner(chain)
     assert r.schedule("v0.3.9") == (7, chain.heights[-1])
-    # one block past the earliest height read each time: 23, 26, 29 (the chain moved on)
-    assert chain.heights == [24, 27, 30]
+    # past the earliest height read each time (23, 26, 29: the chain moved on), two more blocks each attempt
+    assert chain.heights == [24, 29, 34]
     assert [m for m in said if "proposing again" in m] == [
         "proposal for height 24 too late (UpgradeTooSoon); proposing again",
-        "proposal for height 27 too late (UpgradePassedTooLate); proposing again",
+        "proposal for height 29 too late (UpgradePassedTooLate); proposing again",
     ]
 
 

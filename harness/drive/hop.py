@@ -29,6 +29,8 @@ from harness.drive.traffic import ChatTraffic, SentChat, Window, unexcused
 from harness.util.wait import wait_until
 from harness.versions import check_version
 
+ATTEMPTS = 4  # proposals per schedule() when the chain moved on or the votes came too late (see schedule)
+
 
 def contract_of(testnet) -> Contract:
     """The contract the API node under test is audited against: its profile's, with its own refresh tick."""
@@ -100,13 +102,14 @@ class UpgradeRunner:
         """Propose + vote; returns (proposal_id, upgrade height). Height = after the voting period + margin."""
         check_version(to_version, field="to_version")
         keys = self.tn.validator_keys()
-        for attempt in range(3):
+        for attempt in range(ATTEMPTS):
             # One block past the earliest height the chain accepts now (that one already has a margin for the votes).
             # On a loaded machine blocks may land between this read and the proposal's own check (refused before
             # anything is signed), or the votes may land so late that the proposal passes at or after its height
-            # (the chain then drops the entry without effect): propose again from the current height.
+            # (the chain then drops the entry without effect): propose again from the current height, with two more
+            # blocks of margin each time.
             earliest, _ = self.tn.chain.earliest_upgrade_height()
-            height = max(self.tn.rpc.height() + (lead_blocks or 0), earliest + 1)
+            height = max(self.tn.rpc.height() + (lead_blocks or 0), earliest + 1 + 2 * attempt)
             if self.epochs is not None:  # not inside the chain's PoC phase: the switch lands on a serving node
                 height = self.epochs.quiet_height(height)
             self.progress(f"propose partial upgrade {to_version} at height {height}")
@@ -115,7 +118,7 @@ class UpgradeRunner:
                 break
             except (UpgradeTooSoon, UpgradePassedTooLate) as e:
                 self.progress(f"proposal for height {height} too late ({type(e).__name__}); proposing again")
-                if attempt == 2:
+                if attempt == ATTEMPTS - 1:
                     raise
         self.progress(f"proposal {outcome.proposal_id} passed at height {outcome.passed_height}")
         return outcome.proposal_id, height
