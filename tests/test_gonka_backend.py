@@ -180,3 +180,16 @@ def test_chat_signature_is_what_the_api_node_verifies() -> None:
     pub = PublicKey(key.public_key_bytes)
     assert pub.verify(body + b"1700000000000000000gonka1transferagent", sig)
     assert not pub.verify(body + b"1700000000000000001gonka1transferagent", sig)
+
+
+def test_epoch_diagnosis_names_a_participant_that_dropped_out() -> None:
+    from harness.backends.gonka.testnet import epoch_diagnosis
+
+    healthy = "\x1b[32mINF\x1b[0m ComputeNewWeights: Final summary pocMiningParticipants=1 totalActiveParticipants=1\n"
+    dead = healthy + "ERR Calculate: No validations for participant found\n"
+    dead += "INF ComputeNewWeights: Final summary totalActiveParticipants=0\n"
+    assert "epochs look healthy" in epoch_diagnosis(healthy)
+    text = epoch_diagnosis(dead)
+    assert "participant is not active" in text
+    assert "No validations for participant" in text
+    assert "(no PoC epoch yet)" in epoch_diagnosis("executed block height=3\n")

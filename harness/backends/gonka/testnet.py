@@ -25,6 +25,7 @@ from harness.backends.gonka.chain import GonkaChain
 from harness.backends.gonka.dapi import DecentralizedApi
 from harness.backends.gonka.genesis import ChainParams
 from harness.backends.mocks import LocalMocks
+from harness.errors import WaitTimeout
 from harness.options import RunOptions
 from harness.util.wait import wait_until
 
@@ -163,8 +164,18 @@ class GonkaTestnet(BaseTestnet):
             nginx=self.mocks.nginx[0].url if self.mocks.nginx else None,
         )
         self.info.validator_mnemonics = [chain.mnemonics["genesis"]]
-        self.wait_nodes_inference(timeout_s=FIRST_INFERENCE_TIMEOUT_S)
-        self.wait_serving(timeout_s=FIRST_INFERENCE_TIMEOUT_S)
+        try:
+            self.wait_nodes_inference(timeout_s=FIRST_INFERENCE_TIMEOUT_S)
+            self.wait_serving(timeout_s=FIRST_INFERENCE_TIMEOUT_S)
+        except WaitTimeout as e:
+            raise WaitTimeout(f"{e}\n{self.epoch_diagnosis()}") from None
+
+    def epoch_diagnosis(self) -> str:
+        """What the chain's own log says about its PoC epochs (for a failed start)."""
+        try:
+            return epoch_diagnosis((self.workdir / "logs" / "inferenced.log").read_text(errors="replace"))
+        except OSError:
+            return "chain log: not readable"
 
     def wait_serving(self, *, timeout_s: float) -> None:
         """Until a signed chat is answered 200 through the real API node (its participant is in an active epoch
@@ -241,3 +252,23 @@ class GonkaTestnet(BaseTestnet):
     def api_state(self) -> dict:
         """The real API node's persisted state (current_node_version, node_versions, upgrade_plan), for bundles."""
         return self.dapi.state() if self.dapi else {}
+
+
+def epoch_diagnosis(chain_log: str) -> str:
+    """The chain log's last PoC-epoch lines, and whether the participant is out for good (no active participant in
+    the last epoch: a single-validator chain never gets one back)."""
+    import re
+
+    text = re.sub(r"\x1b\[[0-9;]*m", "", chain_log)
+    keys = ("ComputeNewWeights: Final summary", "No validations for participant", "window is closed", "No hardware nodes")
+    lines = [line for line in text.splitlines() if any(k in line for k in keys)][-6:]
+    summaries = [line for line in lines if "Final summary" in line]
+    if summaries and "totalActiveParticipants=0" in summaries[-1]:
+        hint = (
+            "the participant is not active: a PoC batch or validation missed its window (a machine this loaded is too "
+            "slow for the test epoch's PoC phases) and a single-validator chain never gets it back; start again on a "
+            "less loaded machine"
+        )
+    else:
+        hint = "the chain's epochs look healthy; see the decentralized-api log"
+    return "chain PoC epochs (inferenced log):\n  " + "\n  ".join(lines or ["(no PoC epoch yet)"]) + f"\nhint: {hint}"
