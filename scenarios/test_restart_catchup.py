@@ -3,6 +3,7 @@ chain (MLNodeVersion) and its very first MLNode call uses the new prefix."""
 
 import pytest
 
+from harness.drive.assertions import assert_chain_agrees
 from harness.drive.collect import collect_records
 
 pytestmark = [
@@ -21,7 +22,7 @@ def test_api_down_across_upgrade_height(testnet, upgrade, harness_options):
 
     # The chain passes the height (and H+1, when the PartialUpgrade entry is deleted) without the API node
     testnet.rpc.wait_for_height(height + 2, timeout_s=30)
-    assert testnet.chain.mlnode_version() == new
+    assert_chain_agrees(testnet, new)
     assert testnet.chain.partial_upgrades() == []
 
     # Restart: the first MLNode call it makes uses the new prefix

@@ -2,7 +2,7 @@
 
 import pytest
 
-from harness.drive.assertions import assert_hop_clean
+from harness.drive.assertions import assert_chain_agrees, assert_hop_clean
 
 pytestmark = [
     pytest.mark.stable,
@@ -17,4 +17,4 @@ def test_rollback_restores_old_prefix(testnet, upgrade, harness_options):
     assert_hop_clean(upgrade.hop(second), testnet)
     back = upgrade.hop(first)
     assert_hop_clean(back, testnet)
-    assert testnet.chain.mlnode_version() == first
+    assert_chain_agrees(testnet, first)

@@ -6,7 +6,7 @@ finds no stale, early or unversioned request; the old version got exactly one st
 
 import pytest
 
-from harness.drive.assertions import assert_hop_clean
+from harness.drive.assertions import assert_chain_agrees, assert_hop_clean
 
 pytestmark = [
     pytest.mark.stable,
@@ -18,11 +18,11 @@ pytestmark = [
 
 def test_upgrade_path(testnet, upgrade, harness_options):
     # Start: chain and API node agree on the first version
-    assert testnet.chain.mlnode_version() == harness_options.versions[0]
+    assert_chain_agrees(testnet, harness_options.versions[0])
 
     for version in harness_options.versions[1:]:
         # Propose, vote, wait for the height, drive traffic, audit
         hop = upgrade.hop(version)
         assert_hop_clean(hop, testnet)
         # The chain agrees
-        assert testnet.chain.mlnode_version() == version
+        assert_chain_agrees(testnet, version)

@@ -40,3 +40,11 @@ def assert_hop_clean(hop, testnet) -> None:
     __tracebackhide__ = True
     problems = hop_problems(hop, testnet)
     assert not problems, "\n\n".join(problems)
+
+
+def assert_chain_agrees(testnet, version: str) -> None:
+    """The chain's MLNodeVersion is `version`, on a chain that keeps one (upstream main keeps none: nothing to check)."""
+    __tracebackhide__ = True
+    if testnet.chain.tracks_mlnode_version():
+        seen = testnet.chain.mlnode_version()
+        assert seen == version, f"the chain's MLNodeVersion is {seen}, expected {version}"
