@@ -55,7 +55,7 @@ def test_upgrade_path_across_three_participants(testnet_with, harness_options):
 
 
 @pytest.mark.stable
-@pytest.mark.requires("restart_api")
+@pytest.mark.requires("restart_api", "model_api")  # the model's restart catch-up and its stop on return
 def test_one_participant_down_across_the_height_catches_up(testnet_with, harness_options):
     tn = testnet_with(participants=THREE)
     old, new = harness_options.versions[0], harness_options.versions[1]
@@ -104,6 +104,7 @@ def test_one_participant_down_across_the_height_catches_up(testnet_with, harness
 
 
 @pytest.mark.stable
+@pytest.mark.requires("model_api")  # the late switch is a knob of the model API node
 def test_a_late_switching_participant_is_named(testnet_with, released, harness_options):
     specs = (ParticipantSpec(), ParticipantSpec(api_overrides={"switch_offset": 1}), ParticipantSpec())
     tn = testnet_with(participants=specs)
@@ -129,6 +130,7 @@ def test_a_late_switching_participant_is_named(testnet_with, released, harness_o
 
 
 @pytest.mark.stable
+@pytest.mark.requires("model_api")  # the expected behaviour is asserted on the model API node
 def test_a_participant_without_the_new_version_deployed(testnet_with, released, harness_options):
     old, new = harness_options.versions[0], harness_options.versions[1]
     deployed = (old, *harness_options.versions[2:])  # the operator of p3 did not deploy `new` in time
@@ -191,6 +193,7 @@ def test_a_participant_without_the_new_version_deployed(testnet_with, released, 
 
 
 @pytest.mark.stable
+@pytest.mark.requires("admin_reconcile")  # management traffic after the height from admin disable/enable
 def test_a_proposal_without_quorum_leaves_every_node_on_the_old_version(testnet_with, harness_options):
     tn = testnet_with(participants=THREE)
     old, new = harness_options.versions[0], harness_options.versions[1]

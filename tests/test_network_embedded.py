@@ -93,3 +93,16 @@ def test_a_participant_must_serve_the_start_version(tmp_path):
         EmbeddedTestnet(RunOptions(), tmp_path, participants=(spec,))
     with pytest.raises(ConfigError, match="topology 'mesh' is not one of single, side-by-side"):
         EmbeddedTestnet(RunOptions(), tmp_path, participants=(ParticipantSpec(topology="mesh"),))
+
+
+def test_backends_without_participants_refuse_a_network_before_starting(tmp_path):
+    from harness.backends.contract import Capability
+    from harness.backends.factory import TestnetFactory, capabilities_for
+
+    factory = TestnetFactory(RunOptions(backend="docker"), tmp_path)
+    with pytest.raises(ConfigError, match="participants=3: backend 'docker' lacks capability participants"):
+        factory.make(participants=3)
+    assert factory.live == []
+    assert Capability.PARTICIPANTS in capabilities_for(RunOptions())
+    assert Capability.PARTICIPANTS not in capabilities_for(RunOptions(backend="docker"))
+    assert Capability.PARTICIPANTS in capabilities_for(RunOptions(backend="gonka"))  # gonka/network.py

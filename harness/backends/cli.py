@@ -28,7 +28,7 @@ def _common(p: argparse.ArgumentParser) -> None:
         type=int,
         default=1,
         metavar="N",
-        help="embedded backend: N participants (1-5), each a validator with its own API node and MLNodes (default 1)",
+        help="N participants (1-5), each a validator with its own API node and MLNodes (default 1; embedded or gonka)",
     )
 
 
@@ -69,8 +69,12 @@ def make_testnet(opts, workdir: Path, *, participants: int = 1):
         from harness.backends.embedded import EmbeddedTestnet
 
         return EmbeddedTestnet(opts, workdir, participants=specs)
+    if opts.backend == "gonka" and len(specs) > 1:
+        from harness.backends.gonka.network import GonkaNetworkTestnet
+
+        return GonkaNetworkTestnet(opts, workdir, participants=specs)
     if len(specs) > 1:
-        raise ConfigError(f"--participants {participants}: only the embedded backend runs several participants")
+        raise ConfigError(f"--participants {participants}: only the embedded and gonka backends run several participants")
     if opts.backend == "gonka":
         from harness.backends.gonka import GonkaTestnet
 

@@ -27,7 +27,7 @@ def capabilities_for(opts: RunOptions) -> frozenset:
     if opts.backend == "gonka":
         from harness.backends.gonka import CAPABILITIES
 
-        return CAPABILITIES
+        return CAPABILITIES | {Capability.PARTICIPANTS}  # participants=N: harness.backends.gonka.network
     if opts.backend == "external":
         from harness.backends.external import API_KINDS, parse_env_file
 
@@ -69,7 +69,7 @@ class TestnetFactory:
         opts = self.opts.with_(**overrides) if overrides else self.opts
         self._n += 1
         workdir = self.root / f"testnet-{self._n}"
-        if participants != 1 and opts.backend != "embedded":
+        if participants != 1 and opts.backend not in ("embedded", "gonka"):
             from harness.backends.contract import Capability, missing_text
 
             raise ConfigError(f"participants={participants!r}: {missing_text(opts.backend, [Capability.PARTICIPANTS])}")
@@ -102,7 +102,12 @@ class TestnetFactory:
             from harness.backends.contract import NodeSpec
             from harness.backends.gonka import GonkaTestnet
 
-            tn = GonkaTestnet(opts, workdir, nodes=tuple(nodes) if nodes else (NodeSpec("mlnode-1"),), chaos=chaos)
+            if participants != 1:  # a network of real participants (genesis validators, each its own API node)
+                from harness.backends.gonka.network import GonkaNetworkTestnet
+
+                tn = GonkaNetworkTestnet(opts, workdir, participants=participants, nodes=tuple(nodes or (NodeSpec("mlnode-1"),)))
+            else:
+                tn = GonkaTestnet(opts, workdir, nodes=tuple(nodes) if nodes else (NodeSpec("mlnode-1"),), chaos=chaos)
         elif opts.backend == "external":
             from harness.backends.external import ExternalTestnet
 

@@ -1,0 +1,324 @@
+"""A network of real participants: N genesis validators of one real `inferenced` chain, each running its own chain
+node, its own `decentralized-api` and its own WireMock MLNodes, all on 127.0.0.1.
+
+    with GonkaNetworkTestnet(RunOptions(backend="gonka", gonka_bin=...), workdir, participants=3) as tn:
+        [p.id for p in tn.participants]       # ["p1", "p2", "p3"], each with its real API node and its MLNodes
+        tn.validator_keys()                   # the three validators: a proposal passes with their votes
+
+Genesis, as a multi-validator genesis ceremony: every participant's home is initialised with its own keys
+(`genesis`: the validator and the participant's account; `genesis_warm`: its ML operational address); the first
+participant's genesis funds every participant's account and the requester; each participant signs its gentx against
+that genesis (with its API node's public URL and ML operational address where the binary has those flags: the
+gentx then also writes a genparticipant transaction, MsgSubmitNewParticipant with its authz grants); the first
+collects every gentx and genparticipant file (`patch-genesis` finds `genparticipant-<node id>.json`, so the files
+keep their names), applies the test parameters and validates; every home gets that genesis, and every node has the
+others as persistent peers. The chain starts once enough voting power is online, so the nodes start side by side.
+
+Every participant is a genesis participant (`is_genesis: true`); none joins later through MsgSubmitNewParticipant
+sent by a running API node (what upstream's local test net does for its joining nodes). At the first PoC epoch the
+chain sets each validator's power from its PoC weight, so the `power` of a ParticipantSpec is not used here.
+Chat requests are signed by the requester for the API node they are sent to (its participant is the transfer
+agent); the chain picks the executor, so a chat sent to one participant may be served by another's MLNode.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import replace
+from pathlib import Path
+
+from harness.backends.contract import (
+    BaseTestnet,
+    Capability,
+    Endpoints,
+    NodeSpec,
+    Participant,
+    ParticipantSpec,
+    TestnetInfo,
+    participant_specs,
+)
+from harness.backends.gonka.binaries import GonkaBinaries, check_sandbox
+from harness.backends.gonka.chain import GENESIS_FUNDS, KEYRING, REQUESTER_FUNDS, SELF_DELEGATION, GonkaChain, set_toml
+from harness.backends.gonka.dapi import DecentralizedApi
+from harness.backends.gonka.genesis import ChainParams, native_denom
+from harness.backends.mocks import LocalMocks
+from harness.chain.keys import COIN_TYPE, Key
+from harness.errors import StartupError
+from harness.options import RunOptions
+from harness.util.wait import wait_until
+
+CAPABILITIES = frozenset({Capability.RESTART_API, Capability.REBUILD, Capability.CHAIN_POC, Capability.PARTICIPANTS})
+FIRST_SERVING_TIMEOUT_S = 300.0  # the first PoC epoch (hardware sync, PoC, validation by every participant)
+
+
+def init_network(chains: dict[str, GonkaChain], params: ChainParams) -> None:
+    """The genesis ceremony of the module docstring; the first chain of `chains` collects."""
+    first = next(iter(chains.values()))
+    for c in chains.values():
+        _init_home(c, params, requester=c is first)
+    for c in chains.values():
+        first.run("genesis", "add-genesis-account", c.addresses["genesis"], f"{GENESIS_FUNDS}{first.denom}", *KEYRING)
+    first.run("genesis", "add-genesis-account", "requester", f"{REQUESTER_FUNDS}{first.denom}", *KEYRING)
+    gentx_flags = "--url" in first.help_of("genesis", "gentx")
+    for c in chains.values():
+        if c is not first:
+            shutil.copy(first.home / "config" / "genesis.json", c.home / "config" / "genesis.json")
+        gentx = ["genesis", "gentx", "genesis", f"{SELF_DELEGATION}{c.denom}", "--chain-id", params.chain_id, *KEYRING]
+        gentx += ["--moniker", c.workdir.parent.name]
+        if gentx_flags:
+            gentx += ["--url", c.public_url, "--ml-operational-address", c.addresses["genesis_warm"]]
+        c.run(*gentx)
+        if c is not first:
+            for sub in ("gentx", "genparticipant"):
+                (first.home / "config" / sub).mkdir(exist_ok=True)
+                for f in (c.home / "config" / sub).glob("*.json"):
+                    shutil.copy(f, first.home / "config" / sub / f.name)
+    first.run("genesis", "collect-gentxs")
+    if "patch-genesis" in first.help_of("genesis"):
+        first.run("genesis", "patch-genesis")
+    first._apply_params(first.home / "config" / "genesis.json")
+    node_ids = {}
+    for pid, c in chains.items():
+        if c is not first:
+            shutil.copy(first.home / "config" / "genesis.json", c.home / "config" / "genesis.json")
+        c._configure_node()
+        comet = "comet" if "comet" in c.help_of() else "tendermint"  # the SDK's name for it, new and old
+        node_ids[pid] = c.run(comet, "show-node-id").strip().splitlines()[-1]
+    for pid, c in chains.items():
+        config = c.home / "config" / "config.toml"
+        peers = ",".join(f"{node_ids[o]}@127.0.0.1:{chains[o].ports['p2p']}" for o in chains if o != pid)
+        set_toml(config, "p2p", "persistent_peers", peers)
+        set_toml(config, "p2p", "addr_book_strict", "false")
+        set_toml(config, "p2p", "allow_duplicate_ip", "true")
+
+
+def _init_home(c: GonkaChain, params: ChainParams, *, requester: bool) -> None:
+    c.workdir.mkdir(parents=True, exist_ok=True)
+    moniker = c.workdir.parent.name
+    c.run("init", moniker, "--chain-id", params.chain_id)
+    c.denom = c.denom or native_denom(json.loads((c.home / "config" / "genesis.json").read_text()))
+    c.run("init", moniker, "--chain-id", params.chain_id, "--default-denom", c.denom, "--overwrite")
+    for name in ("genesis", "genesis_warm", *(("requester",) if requester else ())):
+        out = c.run("keys", "add", name, *KEYRING, "--coin-type", str(COIN_TYPE), "--output", "json")
+        created = json.loads(out[out.index("{") :])
+        key = Key.from_mnemonic(created["mnemonic"], name=name)
+        if key.address != created["address"]:
+            raise StartupError(f"key {name}: inferenced made {created['address']}, the harness derives {key.address}")
+        c.addresses[name], c.mnemonics[name], c.keys[name] = created["address"], created["mnemonic"], key
+
+
+class GonkaNetworkTestnet(BaseTestnet):
+    """Implements the Testnet contract with N real participants (see the module docstring)."""
+
+    capabilities = CAPABILITIES
+    inference_timeout_s = 120.0
+
+    def __init__(
+        self,
+        opts: RunOptions,
+        workdir: Path,
+        *,
+        participants: int | tuple[ParticipantSpec, ...] = 3,
+        nodes: tuple[NodeSpec, ...] = (NodeSpec("mlnode-1"),),
+        params: ChainParams | None = None,
+        binaries: GonkaBinaries | None = None,
+    ) -> None:
+        self.opts = opts
+        self.workdir = Path(workdir).resolve()
+        self.bins = binaries or GonkaBinaries.locate(opts.gonka_bin, revision=opts.gonka_revision)
+        self.params = params or ChainParams(start_version=opts.start_version)
+        self.specs = participant_specs(participants, nodes=tuple(nodes))
+        super().__init__(
+            TestnetInfo(
+                backend="gonka",
+                chain_id=self.params.chain_id,
+                block_time_s=self.params.timeout_commit_s,
+                start_version=opts.start_version,
+                api_profile="reference",  # a real node is judged by the reference contract
+                topology=opts.topology,
+                api_kind="upstream",
+                api_under_test=self.bins.describe("decentralized-api"),
+                chain_under_test=f"{self.bins.describe('inferenced')}, {len(self.specs)} validators",
+                upstream_revision=self.bins.known_revision or "",
+            )
+        )
+        self.mocks: dict[str, LocalMocks] = {}
+        self.chains: dict[str, GonkaChain] = {}
+        self.dapis: dict[str, DecentralizedApi] = {}
+        self.views: list[Participant] = []
+        self._generation = 0
+        self._api_ports: dict[str, dict[str, int]] = {}  # kept across rebuilds: the mocks' PoC callbacks name them
+
+    @property
+    def participants(self) -> list[Participant]:
+        return self.views
+
+    def validator_keys(self) -> list[Key]:
+        return [c.keys["genesis"] for c in self.chains.values()]
+
+    # -- lifecycle -----------------------------------------------------------------------------------------------------
+    def _start(self) -> None:
+        self.workdir.mkdir(parents=True, exist_ok=True)
+        check_sandbox(self.workdir / "sandbox-check")
+        self._start_network()
+
+    def _teardown_steps(self) -> tuple:
+        return (self._stop_network, self._stop_mocks)
+
+    def _stop_mocks(self) -> None:
+        _all([m.stop for m in self.mocks.values()])
+
+    def _start_network(self) -> None:
+        self._generation += 1
+        gen = self.workdir / f"gen-{self._generation}"
+        for spec in self.specs:
+            logs = self.workdir / "logs" / spec.id
+            chain = GonkaChain(self.bins, gen / spec.id / "chain", self.params, public_url="", log_dir=logs)
+            ports = self._api_ports.get(spec.id)
+            dapi = DecentralizedApi(self.bins, gen / spec.id / "api", chain=chain, chain_url="", mlnodes=[],
+                                    start_version=self.opts.start_version, ports=ports, log_dir=logs)  # fmt: skip
+            self._api_ports[spec.id] = dict(dapi.ports)
+            chain.public_url = dapi.public_url
+            self.chains[spec.id], self.dapis[spec.id] = chain, dapi
+        if not self.mocks:
+            for spec in self.specs:
+                self.mocks[spec.id] = LocalMocks(
+                    tuple(replace(n, id=f"{spec.id}-{n.id}") for n in spec.nodes),
+                    self.opts.versions,
+                    topology=spec.topology or self.opts.topology,
+                    workdir=self.workdir,
+                    validation_callback_url=f"{self.dapis[spec.id].callback_url}/v1/poc-batches",
+                    mocks_dir=f"mocks-{spec.id}",
+                )
+            _all([m.start for m in self.mocks.values()])
+        init_network(self.chains, self.params)
+        _all([c.start for c in self.chains.values()])  # blocks need most of the voting power online
+        for pid, dapi in self.dapis.items():
+            dapi.chain_url, dapi.mlnodes = self.chains[pid].rpc_url, self.mocks[pid].mlnodes
+        _all([d.start for d in self.dapis.values()])
+        self._connect()
+        self.wait_nodes_inference(timeout_s=FIRST_SERVING_TIMEOUT_S)
+        for p in self.views:
+            self._wait_serving(p)
+
+    def _connect(self) -> None:
+        from harness.chain import ChainClient
+        from harness.cometbft import BlockTimeline, RpcClient
+        from harness.drive.api import ApiClient, RequestSigner
+
+        first = next(iter(self.chains.values()))
+        self.rpc = RpcClient(first.rpc_url)
+        self.chain = ChainClient(first.rpc_url, denom=first.denom)
+        self.timeline = BlockTimeline(first.rpc_url.replace("http://", "ws://") + "/websocket")
+        self.timeline.start()
+        requester = first.keys["requester"]
+        self.chain.send(requester, requester.address, 1)  # puts the requester's public key on chain
+        self.views = []
+        for spec in self.specs:
+            chain, dapi = self.chains[spec.id], self.dapis[spec.id]
+            signer = RequestSigner(requester, transfer_address=chain.keys["genesis"].address)
+            view = Participant(
+                id=spec.id,
+                mlnodes=self.mocks[spec.id].mlnodes,
+                api=ApiClient(dapi.public_url, dapi.admin_url, timeout_s=30, signer=signer),
+                api_public=dapi.public_url,
+                api_admin=dapi.admin_url,
+                validator_mnemonic=chain.mnemonics["genesis"],
+                api_under_test=self.info.api_under_test,
+            )
+            view._key = chain.keys["genesis"]
+            self.views.append(view)
+        p1 = self.views[0]
+        self.api, self.mlnodes = p1.api, p1.mlnodes
+        self.endpoints = Endpoints(first.rpc_url, first.rpc_url, p1.api_public, p1.api_admin,
+                                   api_callback=self.dapis[p1.id].callback_url)  # fmt: skip
+        self.info.validator_mnemonics = [first.mnemonics["genesis"]]
+
+    def _wait_serving(self, p: Participant) -> None:
+        last: list = []
+
+        def answered() -> bool:
+            last[:] = [p.api.chat("is the network serving?")]
+            return last[0].ok
+
+        wait_until(
+            answered,
+            timeout_s=FIRST_SERVING_TIMEOUT_S,
+            what=f"a signed chat answered 200 through {p.id}'s real API node",
+            interval_s=1.0,
+            evidence=lambda: f"last answer: HTTP {last[0].status} {last[0].body[:400]!r}" if last else "no answer yet",
+            hint="the network serves once the first PoC epoch made its participants active; see the logs per participant",
+        )
+
+    def _stop_network(self) -> None:
+        from harness.backends.common import teardown
+
+        steps = [*(d.stop for d in self.dapis.values()), *(c.stop for c in self.chains.values())]
+        for part in ("timeline", "chain"):
+            obj = getattr(self, part)
+            if obj is not None:
+                steps.append(obj.stop if part == "timeline" else obj.close)
+                setattr(self, part, None)
+        teardown("gonka network", steps)
+
+    # -- the contract ----------------------------------------------------------------------------------------------------
+    def stop_api(self, participant: str | None = None) -> None:
+        self.dapis[self.participant(participant).id].stop()
+
+    def start_api(self, participant: str | None = None) -> None:
+        self.dapis[self.participant(participant).id].start()
+
+    def rebuild_chain(self) -> None:
+        """A fresh network (new homes, new keys, the same API ports); the mocks stay, reset."""
+        old = self.workdir / f"gen-{self._generation}"
+        self._stop_network()
+        self.mlnodes_reset(scenarios=True)
+        for m in self.mocks.values():
+            m.reset_nginx(self.opts.start_version)
+        shutil.rmtree(old, ignore_errors=True)
+        self.chains, self.dapis = {}, {}
+        self._start_network()
+        self.dirty = False
+
+    def logs(self) -> dict[str, Path]:
+        logs = self.workdir / "logs"  # the mocks' logs, then each participant's chain node and API node
+        return {p.stem: p for p in sorted(logs.glob("*.log"))} | {
+            f"{p.parent.name}-{p.stem}": p for p in sorted(logs.glob("*/*.log"))
+        }
+
+    def child_pids(self) -> list[dict]:
+        parts = [(f"inferenced-{pid}", c) for pid, c in self.chains.items()]
+        parts += [(f"decentralized-api-{pid}", d) for pid, d in self.dapis.items()]
+        parts += [p for m in self.mocks.values() for p in m.processes()]
+        out = []
+        for name, part in parts:
+            proc = getattr(part, "proc", None)
+            if proc is not None and proc.pid is not None and proc.is_running():
+                out.append({"name": name, "pid": proc.pid})
+        return out
+
+    def keyring_file(self) -> Path:
+        """A harness keyring (mode 0600): every participant's validator (`genesis-p1`, ...; `genesis` is p1's) and
+        the `requester`."""
+        import os
+
+        first = next(iter(self.chains.values()))
+        keys = {"genesis": first.mnemonics["genesis"], "requester": first.mnemonics["requester"]}
+        keys.update({f"genesis-{pid}": c.mnemonics["genesis"] for pid, c in self.chains.items()})
+        path = self.workdir / "keys.json"
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w") as f:
+            json.dump(keys, f, indent=1)
+        return path
+
+
+def _all(calls) -> None:
+    """Run the calls side by side; wait for all, then raise the first failure (in the order given)."""
+    calls = list(calls)
+    if not calls:
+        return
+    with ThreadPoolExecutor(len(calls), thread_name_prefix="gonka-network") as pool:
+        for f in [pool.submit(c) for c in calls]:
+            f.result()
