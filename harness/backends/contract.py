@@ -434,7 +434,20 @@ class BaseTestnet:
         return int(time.time() * 1000)
 
     def logs(self) -> dict[str, Path]:
-        return {}
+        """{component: log file} under `<workdir>/logs` (backends that run processes keep their logs there)."""
+        workdir = getattr(self, "workdir", None)
+        return {p.stem: p for p in sorted((Path(workdir) / "logs").glob("*.log"))} if workdir else {}
+
+    @staticmethod
+    def running(parts: Iterable[tuple[str, Any]]) -> list[dict]:
+        """[{name, pid}] of the supervised processes among (name, service with a `proc`) that still run, for
+        `harness down` (each leads its own process group)."""
+        out = []
+        for name, part in parts:
+            proc = getattr(part, "proc", None)
+            if proc is not None and proc.pid is not None and proc.is_running():
+                out.append({"name": name, "pid": proc.pid})
+        return out
 
     # -- refused unless a subclass supports them ----------------------------------------------------------------------
     def _require(self, *needed: Capability) -> None:

@@ -272,18 +272,9 @@ class EmbeddedTestnet(BaseTestnet):
                 if not m.serves_every_version:  # a version deployed at run time is gone again
                     m.mocks.reset_mappings()
 
-    def logs(self) -> dict[str, Path]:
-        return {p.stem: p for p in sorted((self.workdir / "logs").glob("*.log"))}
-
     def child_pids(self) -> list[dict]:
         """[{name, pid}] of every supervised child process (each leads its own process group), for `harness down`."""
-        parts = [("simnet", self.simnet), *(p for m in self.members for p in m.processes())]
-        out = []
-        for name, part in parts:
-            proc = getattr(part, "proc", None)
-            if proc is not None and proc.pid is not None and proc.is_running():
-                out.append({"name": name, "pid": proc.pid})
-        return out
+        return self.running([("simnet", self.simnet), *(p for m in self.members for p in m.processes())])
 
 
 def _all(calls) -> None:

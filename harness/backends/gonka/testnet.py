@@ -224,18 +224,9 @@ class GonkaTestnet(BaseTestnet):
         self._start_chain_and_api()
         self.dirty = False
 
-    def logs(self) -> dict[str, Path]:
-        return {p.stem: p for p in sorted((self.workdir / "logs").glob("*.log"))}
-
     def child_pids(self) -> list[dict]:
         parts = [("inferenced", self.chain_node), ("decentralized-api", self.dapi)]
-        parts += self.mocks.processes() if self.mocks else []
-        out = []
-        for name, part in parts:
-            proc = getattr(part, "proc", None)
-            if proc is not None and proc.pid is not None and proc.is_running():
-                out.append({"name": name, "pid": proc.pid})
-        return out
+        return self.running([*parts, *(self.mocks.processes() if self.mocks else [])])
 
     def keyring_file(self) -> Path:
         """A harness keyring (mode 0600) with this chain's test keys `genesis` (the validator) and `requester`."""
