@@ -101,3 +101,17 @@ def test_a_passed_upgrade_read_late_still_counts_when_the_chain_took_it():
             assert c.partial_upgrades() == []
             assert c._upgrade_took("v0.3.9", h)  # applied: MLNodeVersion at h is the new version
             assert not c._upgrade_took("v0.3.9", h - 1)
+
+
+def test_votes_after_the_voting_period_are_proposed_again():
+    from harness.errors import TxError
+
+    late_vote = TxError("DeliverTx", 3, "gov: 1: inactive proposal", "AB" * 32)
+    chain = FakeChain([late_vote])
+    r, said = runner(chain)
+    assert r.schedule("v0.3.9") == (7, chain.heights[-1])
+    assert len(chain.heights) == 2
+    assert "too late (TxError); proposing again" in said[1]
+    other = FakeChain([TxError("DeliverTx", 5, "insufficient funds", "CD" * 32)])
+    with pytest.raises(TxError, match="insufficient funds"):
+        runner(other)[0].schedule("v0.3.9")

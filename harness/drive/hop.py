@@ -26,6 +26,7 @@ from harness.drive.api import ChatResult
 from harness.drive.collect import collect_records
 from harness.drive.epochs import ChainEpochs
 from harness.drive.traffic import ChatTraffic, SentChat, Window, unexcused
+from harness.errors import TxError
 from harness.util.wait import wait_until
 from harness.versions import check_version
 
@@ -106,8 +107,8 @@ class UpgradeRunner:
             # One block past the earliest height the chain accepts now (that one already has a margin for the votes).
             # On a loaded machine blocks may land between this read and the proposal's own check (refused before
             # anything is signed), or the votes may land so late that the proposal passes at or after its height
-            # (the chain then drops the entry without effect): propose again from the current height, with two more
-            # blocks of margin each time.
+            # (the chain then drops the entry without effect), or after its voting period (gov's "inactive
+            # proposal"): propose again from the current height, with two more blocks of margin each time.
             earliest, _ = self.tn.chain.earliest_upgrade_height()
             height = max(self.tn.rpc.height() + (lead_blocks or 0), earliest + 1 + 2 * attempt)
             if self.epochs is not None:  # not inside the chain's PoC phase: the switch lands on a serving node
@@ -116,7 +117,9 @@ class UpgradeRunner:
             try:
                 outcome = self.tn.chain.propose_partial_upgrade(to_version, height, proposer=keys[0], voters=keys)
                 break
-            except (UpgradeTooSoon, UpgradePassedTooLate) as e:
+            except (UpgradeTooSoon, UpgradePassedTooLate, TxError) as e:
+                if isinstance(e, TxError) and not _vote_too_late(e):
+                    raise
                 self.progress(f"proposal for height {height} too late ({type(e).__name__}); proposing again")
                 if attempt == ATTEMPTS - 1:
                     raise
@@ -368,6 +371,11 @@ def chain_version(testnet, *, default: str | None = None) -> str:
     if testnet.chain.tracks_mlnode_version():
         return testnet.chain.mlnode_version()
     return default if default is not None else testnet.info.start_version
+
+
+def _vote_too_late(e: Exception) -> bool:
+    """A vote delivered after its proposal's voting period ended (x/gov ErrInactiveProposal, code 3)."""
+    return getattr(e, "code", None) == 3 and "inactive proposal" in str(getattr(e, "log", ""))
 
 
 def _status(api, node_id: str) -> str | None:
