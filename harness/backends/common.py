@@ -1,5 +1,6 @@
 """Mechanics every backend shares: the reference API node's config file, the wait for the MLNodes to reach
-INFERENCE, resetting the mock journals, and a teardown that runs every step even when one fails."""
+INFERENCE, resetting the mock journals, a teardown that runs every step even when one fails, and starting parts side by
+side."""
 
 from __future__ import annotations
 
@@ -80,3 +81,19 @@ def teardown(label: str, steps: Iterable[Callable[[], object]]) -> None:
             step()
         except Exception as e:
             print(f"{label} teardown: {getattr(step, '__name__', step)} failed: {type(e).__name__}: {e}")
+
+
+def side_by_side(calls: Iterable[Callable[[], object]]) -> None:
+    """Run the calls concurrently (e.g. every participant's start); wait for all, then raise the first failure in the
+    order given, so the caller's teardown stops whatever did start."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    calls = list(calls)
+    if len(calls) <= 1:
+        for call in calls:
+            call()
+        return
+    with ThreadPoolExecutor(len(calls), thread_name_prefix="side-by-side") as pool:
+        for f in [pool.submit(c) for c in calls]:
+            f.result()
+

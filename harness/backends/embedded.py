@@ -13,11 +13,11 @@ every API node concurrently. The chaos proxy sits in front of the first particip
 
 from __future__ import annotations
 
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
 from harness.audit.contracts import PRE_UPGRADE_HOLD_S, UPGRADE_HOLD_S
+from harness.backends.common import side_by_side
 from harness.backends.contract import (
     BaseTestnet,
     Capability,
@@ -122,7 +122,7 @@ class EmbeddedTestnet(BaseTestnet):
     # -- MLNode mocks ------------------------------------------------------------------------
     def _start_mocks(self) -> None:
         """Every participant's mocks at once (each WireMock is a JVM: starting them side by side saves seconds)."""
-        _all(m.start_mocks for m in self.members)
+        side_by_side(m.start_mocks for m in self.members)
         self.mlnodes = self.members[0].mocks.mlnodes
 
     def _stop_mocks(self) -> None:
@@ -165,7 +165,7 @@ class EmbeddedTestnet(BaseTestnet):
         intervals = {**api_intervals(self.opts.block_time_s, self.opts.api_profile), **self.api_interval_overrides}
         self.info.api_refresh_tick_s = intervals["client_refresh_s"]  # the running node's tick (pr228's grace)
         nodes = [self._write_api_config(m, api_chain if i == 0 else rpc_url, intervals) for i, m in enumerate(self.members)]
-        _all([self.simnet.start, *(n.start for n in nodes)])  # the first failure is raised; close() stops the rest
+        side_by_side([self.simnet.start, *(n.start for n in nodes)])  # the first failure is raised; close() stops the rest
         self.rpc = RpcClient(rpc_url)
         self.rpc.wait_for_height(1, timeout_s=15)
         self.chain = ChainClient(rpc_url)
@@ -198,7 +198,7 @@ class EmbeddedTestnet(BaseTestnet):
         from harness.backends.common import teardown
 
         def stop_apinodes() -> None:
-            _all([m.apinode.stop for m in self.members if m.apinode is not None])
+            side_by_side([m.apinode.stop for m in self.members if m.apinode is not None])
 
         teardown("embedded chain and API nodes", [stop_apinodes, self._stop_part("proxy"), self._stop_part("timeline"),
                                                    self._stop_part("simnet")])  # fmt: skip
@@ -276,15 +276,3 @@ class EmbeddedTestnet(BaseTestnet):
         """[{name, pid}] of every supervised child process (each leads its own process group), for `harness down`."""
         return self.running([("simnet", self.simnet), *(p for m in self.members for p in m.processes())])
 
-
-def _all(calls) -> None:
-    """Run the calls concurrently; wait for all, then raise the first failure (in the order given)."""
-    calls = list(calls)
-    if len(calls) <= 1:
-        for call in calls:
-            call()
-        return
-    with ThreadPoolExecutor(len(calls), thread_name_prefix="testnet-start") as pool:
-        futures = [pool.submit(c) for c in calls]
-        for f in futures:
-            f.result()

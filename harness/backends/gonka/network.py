@@ -25,10 +25,10 @@ from __future__ import annotations
 
 import json
 import shutil
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
 from pathlib import Path
 
+from harness.backends.common import side_by_side
 from harness.backends.contract import (
     BaseTestnet,
     Capability,
@@ -168,7 +168,7 @@ class GonkaNetworkTestnet(BaseTestnet):
         return (self._stop_network, self._stop_mocks)
 
     def _stop_mocks(self) -> None:
-        _all([m.stop for m in self.mocks.values()])
+        side_by_side([m.stop for m in self.mocks.values()])
 
     def _start_network(self) -> None:
         self._generation += 1
@@ -192,12 +192,12 @@ class GonkaNetworkTestnet(BaseTestnet):
                     validation_callback_url=f"{self.dapis[spec.id].callback_url}/v1/poc-batches",
                     mocks_dir=f"mocks-{spec.id}",
                 )
-            _all([m.start for m in self.mocks.values()])
+            side_by_side([m.start for m in self.mocks.values()])
         init_network(self.chains, self.params)
-        _all([c.start for c in self.chains.values()])  # blocks need most of the voting power online
+        side_by_side([c.start for c in self.chains.values()])  # blocks need most of the voting power online
         for pid, dapi in self.dapis.items():
             dapi.chain_url, dapi.mlnodes = self.chains[pid].rpc_url, self.mocks[pid].mlnodes
-        _all([d.start for d in self.dapis.values()])
+        side_by_side([d.start for d in self.dapis.values()])
         self._connect()
         self.wait_nodes_inference(timeout_s=FIRST_SERVING_TIMEOUT_S)
         for p in self.views:
@@ -283,21 +283,14 @@ class GonkaNetworkTestnet(BaseTestnet):
         self.dirty = False
 
     def logs(self) -> dict[str, Path]:
-        logs = self.workdir / "logs"  # the mocks' logs, then each participant's chain node and API node
-        return {p.stem: p for p in sorted(logs.glob("*.log"))} | {
-            f"{p.parent.name}-{p.stem}": p for p in sorted(logs.glob("*/*.log"))
-        }
+        """The mocks' logs, then each participant's chain node and API node (`p2-inferenced`)."""
+        return super().logs() | {f"{p.parent.name}-{p.stem}": p for p in sorted((self.workdir / "logs").glob("*/*.log"))}
 
     def child_pids(self) -> list[dict]:
         parts = [(f"inferenced-{pid}", c) for pid, c in self.chains.items()]
         parts += [(f"decentralized-api-{pid}", d) for pid, d in self.dapis.items()]
         parts += [p for m in self.mocks.values() for p in m.processes()]
-        out = []
-        for name, part in parts:
-            proc = getattr(part, "proc", None)
-            if proc is not None and proc.pid is not None and proc.is_running():
-                out.append({"name": name, "pid": proc.pid})
-        return out
+        return self.running(parts)
 
     def keyring_file(self) -> Path:
         """A harness keyring (mode 0600): every participant's validator (`genesis-p1`, ...; `genesis` is p1's) and
@@ -313,12 +306,3 @@ class GonkaNetworkTestnet(BaseTestnet):
             json.dump(keys, f, indent=1)
         return path
 
-
-def _all(calls) -> None:
-    """Run the calls side by side; wait for all, then raise the first failure (in the order given)."""
-    calls = list(calls)
-    if not calls:
-        return
-    with ThreadPoolExecutor(len(calls), thread_name_prefix="gonka-network") as pool:
-        for f in [pool.submit(c) for c in calls]:
-            f.result()
