@@ -14,6 +14,7 @@ from aiohttp import WSMsgType, web
 
 from harness import proto
 from harness.cometbft import BlockTimeline, RpcClient, RpcError, RpcTransportError, parse_rfc3339_ms, parse_rfc3339_ns
+from harness.cometbft.client import block_time_ceil_blocks
 from harness.errors import ConfigError, QueryError, StartupError, WaitTimeout
 from harness.util.loop import BackgroundLoop
 from harness.util.ports import free_port
@@ -34,6 +35,7 @@ class FakeNode:
     def __init__(self, height: int = 10, block_interval_ms: int = 100) -> None:
         self.height = height
         self.block_interval_ms = block_interval_ms
+        self.held_ms: dict[int, int] = {}  # height -> how much later than the interval that block came
         self.requests: list[dict] = []
         self.raw_reply: Callable[[dict], web.Response] | None = None
         self.ws_refuse = False
@@ -50,12 +52,21 @@ class FakeNode:
                 },
             },
             "block": self._block,
+            "blockchain": self._blockchain,
         }
         self.loop = BackgroundLoop("fake-cometbft")
         self.runner: web.AppRunner | None = None
 
     def time_of(self, h: int) -> str:
-        return rfc3339(BASE_S * 1_000_000_000 + h * self.block_interval_ms * 1_000_000)
+        held = sum(ms for hh, ms in self.held_ms.items() if hh <= h)
+        return rfc3339(BASE_S * 1_000_000_000 + (h * self.block_interval_ms + held) * 1_000_000)
+
+    def _blockchain(self, p: dict) -> dict:
+        """CometBFT's /blockchain: at most 20 block metas, newest first."""
+        hi = min(int(p.get("maxHeight") or self.height), self.height)
+        lo = max(int(p.get("minHeight") or 1), hi - 19, 1)
+        metas = [{"header": {"height": str(h), "time": self.time_of(h)}} for h in range(hi, lo - 1, -1)]
+        return {"last_height": str(self.height), "block_metas": metas}
 
     def _block(self, p: dict) -> dict:
         h = int(p.get("height") or self.height)
@@ -346,6 +357,21 @@ def test_block_time_is_measured_from_recent_blocks(node, rpc):
     assert rpc.deadline_for_blocks(5, block_time_s=2.0) == pytest.approx(5 * 2.0 * 3 + 4.0)
     node.height = 1
     assert rpc.block_time_s() == 5.0  # too few blocks: CometBFT's default block time
+
+
+def test_shortest_block_interval_is_not_inflated_by_held_blocks(node, rpc):
+    # Two blocks held 1 s each among 0.2 s blocks (a chain holding H-1 and H): the mean says 0.42 s, which would count
+    # a 0.6 s voting period as 2 blocks; the shortest interval still says 0.2 s (3 blocks).
+    node.block_interval_ms = 200
+    node.held_ms = {8: 1000, 9: 1000}
+    assert rpc.block_time_s() == pytest.approx((9 * 0.2 + 2 * 1.0) / 9)
+    assert rpc.shortest_block_interval_s() == pytest.approx(0.2)
+    assert block_time_ceil_blocks(0.6, rpc.shortest_block_interval_s()) == 3
+    sent = node.requests[-1]
+    assert sent["method"] == "blockchain"
+    assert sent["params"] == {"minHeight": "1", "maxHeight": "10"}
+    node.height = 1
+    assert rpc.shortest_block_interval_s() == 5.0  # too few blocks: CometBFT's default block time
 
 
 def test_wait_for_height_returns_once_reached(node, rpc):

@@ -7,9 +7,11 @@ import pytest
 
 from harness import proto
 from harness.chain import DEV_MNEMONIC, DEV_USER_MNEMONIC, ChainClient, Key, gov_module_address
+from harness.chain.client import UpgradeTooSoon
 from harness.cometbft import BlockTimeline
 from harness.errors import ConfigError, QueryError, TxError
 from harness.model.simnet import Genesis, Simnet
+from harness.util.wait import wait_until
 
 
 @pytest.fixture(scope="module")
@@ -70,6 +72,30 @@ def test_scheduled_upgrade_switches_version_at_h(net, chain, validator):
         assert set(range(h - 1, h + 3)) <= set(seen)
         assert seen == sorted(seen)
         assert len(seen) == len(set(seen))
+
+
+def test_a_proposal_included_too_late_is_not_voted_on(chain, validator, monkeypatch):
+    # A loaded machine: the proposal lands in a block four blocks after the height the earliest upgrade height was
+    # computed from, so its voting period would end less than two blocks before H. It is refused, and no vote is sent.
+    earliest, why = chain.earliest_upgrade_height()
+    real_submit = chain.submit
+
+    def late_submit(msgs, key, **kw):
+        if type(msgs[0]).__name__ == "MsgSubmitProposal":
+            chain.rpc.wait_for_height(why["current_height"] + 4, timeout_s=10)
+        return real_submit(msgs, key, **kw)
+
+    monkeypatch.setattr(chain, "submit", late_submit)
+    with pytest.raises(UpgradeTooSoon, match=r"was included at height \d+ \(\d+ blocks after .*was not voted on") as ei:
+        chain.propose_partial_upgrade("v0.3.10", earliest, proposer=validator, voters=[validator])
+    proposal_id = int(str(ei.value).split()[1])
+    # the one validator's YES would have passed it; unvoted, it ends REJECTED at its voting end and stores no plan
+    statuses = proto.gov_pb2.ProposalStatus
+    voting = statuses.Value("PROPOSAL_STATUS_VOTING_PERIOD")
+    ended = wait_until(lambda: (p := chain.proposal(proposal_id)).status != voting and p, timeout_s=10,
+                       what=f"proposal {proposal_id} to leave its voting period")  # fmt: skip
+    assert statuses.Name(ended.status) == "PROPOSAL_STATUS_REJECTED"
+    assert chain.partial_upgrade(earliest) is None
 
 
 def test_malformed_version_is_refused_before_anything_is_sent(chain, validator):

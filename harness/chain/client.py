@@ -25,6 +25,7 @@ from harness.versions import check_version
 # Blocks between "now" and the upgrade height beyond the voting period: one to include the proposal,
 # one for the votes, one for the tally in EndBlock.
 UPGRADE_MARGIN_BLOCKS = 3
+PASS_MARGIN_BLOCKS = 2  # a proposal passes at least this many blocks before its upgrade height, or is not voted on
 MAX_PAGES = 100  # PartialUpgradeAll pages read at most (each up to the node's page size)
 KEY_NOT_FOUND = 22  # sdk ErrKeyNotFound: what baseapp makes of a gRPC NotFound in an ABCI query (38 is ErrNotFound)
 UNKNOWN_REQUEST = 6  # sdk ErrUnknownRequest: the query path does not exist on this chain
@@ -274,10 +275,14 @@ class ChainClient:
             # wait for a few blocks first (the chain is seconds old).
             current = self.rpc.wait_for_height(3)
         bt = self.rpc.block_time_s()
+        # The voting period's blocks are counted at the shortest recent interval: a mean inflated by a held or slow
+        # block undercounts them (seen: 2 blocks for a 3-block period after a hop, the proposal passing at its height).
+        shortest = self.rpc.shortest_block_interval_s()
         vp_s = self.voting_period_s()
-        vp_blocks = block_time_ceil_blocks(vp_s, max(bt, 1e-3))
+        vp_blocks = block_time_ceil_blocks(vp_s, max(min(bt, shortest), 1e-3))
         earliest = current + vp_blocks + UPGRADE_MARGIN_BLOCKS
-        return earliest, {"current_height": current, "block_time_s": bt, "voting_period_s": vp_s, "voting_blocks": vp_blocks}
+        return earliest, {"current_height": current, "block_time_s": bt, "shortest_block_s": shortest,
+                          "voting_period_s": vp_s, "voting_blocks": vp_blocks}  # fmt: skip
 
     def propose_partial_upgrade(
         self,
@@ -326,6 +331,16 @@ class ChainClient:
         if not ids:
             raise ChainError(f"tx {sub.hash} has no submit_proposal.proposal_id event; events: {sub.events}")
         proposal_id = int(ids[0])
+        passes_by = sub.height + why["voting_blocks"]
+        if passes_by > height - PASS_MARGIN_BLOCKS:
+            # Voting YES would pass it too close to (or after) its height: an API node learns the plan from the
+            # block that stored it and must have blocks to spare before H. Left unvoted it fails its quorum.
+            raise UpgradeTooSoon(
+                f"proposal {proposal_id} was included at height {sub.height} ({sub.height - why['current_height']} "
+                f"blocks after the height read before submitting); its {why['voting_blocks']}-block voting period ends "
+                f"at {passes_by}, later than {PASS_MARGIN_BLOCKS} blocks before upgrade height {height}. It was not "
+                f"voted on and will be rejected for lack of quorum; propose again with a later height"
+            )
 
         yes = proto.gov_pb2.VoteOption.Value("VOTE_OPTION_YES")
         pending = [
