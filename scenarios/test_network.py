@@ -15,6 +15,7 @@ unserved requests on that participant's row, so the operator sees whose users go
 import pytest
 
 from harness.backends.contract import ParticipantSpec
+from harness.chain.client import UpgradeTooSoon
 from harness.drive.assertions import assert_hop_clean
 from harness.drive.hop import UpgradeRunner
 from harness.drive.traffic import ChatTraffic
@@ -204,9 +205,7 @@ def test_a_proposal_without_quorum_leaves_every_node_on_the_old_version(testnet_
         t.__enter__()
     try:
         # Only p1's validator votes: a third of the bonded tokens is below gov's quorum (0.334)
-        height = tn.chain.earliest_upgrade_height()[0] + 2
-        with pytest.raises(ChainError, match="PROPOSAL_STATUS_REJECTED"):
-            tn.chain.propose_partial_upgrade(new, height, proposer=keys[0], voters=keys[:1])
+        height = propose_without_quorum(tn, new, proposer=keys[0], voters=keys[:1])
         tn.rpc.wait_for_height(height + 3, timeout_s=30)
         for p in tn.participants:
             runner.kick_management(p.mlnodes[0].id, p.id)  # management traffic after the height too
@@ -225,3 +224,19 @@ def test_a_proposal_without_quorum_leaves_every_node_on_the_old_version(testnet_
     for p in tn.participants:
         assert p.api.versions()["node_version"]["current"] == old, p.id
         assert p.api.chat("still old?").content.endswith(old), p.id
+
+
+def propose_without_quorum(tn, version: str, *, proposer, voters, attempts: int = 3) -> int:
+    """Propose an upgrade that `voters` cannot carry and check gov rejects it; returns its height. A proposal included
+    too late to pass 2 blocks before its height is not voted on (UpgradeTooSoon): propose again, 2 blocks later."""
+    for attempt in range(attempts):
+        height = tn.chain.earliest_upgrade_height()[0] + 2 + 2 * attempt
+        try:
+            with pytest.raises(ChainError, match="PROPOSAL_STATUS_REJECTED"):
+                tn.chain.propose_partial_upgrade(version, height, proposer=proposer, voters=voters)
+        except UpgradeTooSoon:
+            if attempt < attempts - 1:
+                continue
+            raise
+        return height
+    raise AssertionError(f"no proposal was made in {attempts} attempts")

@@ -1,10 +1,9 @@
-"""Small real servers for the API node's tests: a raw-socket JSON-RPC server with faults (EOF, hang), a fake chain
-(CometBFT JSON-RPC + /websocket NewBlock, partial-upgrade EndBlock rules) and a recording MLNode. All bind 127.0.0.1:0."""
+"""Small real servers for the API node's tests: a raw-socket JSON-RPC server with faults (EOF, hang), and a recording
+MLNode (the fake chain is cometbft_fake.FakeCometBFT). All bind 127.0.0.1:0."""
 
 from __future__ import annotations
 
 import asyncio
-import base64
 import contextlib
 import json
 import re
@@ -14,7 +13,6 @@ from typing import Any
 
 from aiohttp import web
 
-import harness.proto as p
 from harness.versions import version_in_path
 
 
@@ -71,115 +69,6 @@ class RawRpcServer:
         if req["method"] == "status":
             return {"sync_info": {"latest_block_height": str(self.height), "catching_up": False}}
         return {}
-
-
-# -- fake chain --------------------------------------------------------------------------------
-def abci_value(msg: Any) -> dict[str, Any]:
-    return {"response": {"code": 0, "log": "", "value": base64.b64encode(msg.SerializeToString()).decode(), "height": "0"}}
-
-
-@dataclass
-class FakeChain:
-    """CometBFT-shaped chain: JSON-RPC POST /, /websocket NewBlock events (string ids), EndBlock partial-upgrade rules."""
-
-    version: str = "v0.3.8"
-    height: int = 1
-    upgrades: dict[int, str] = field(default_factory=dict)
-    ws: list[web.WebSocketResponse] = field(default_factory=list)
-    frames: list[str] = field(default_factory=list)
-    runner: web.AppRunner | None = None
-    port: int = 0
-
-    async def start(self) -> FakeChain:
-        app = web.Application()
-        app.router.add_post("/", self._rpc)
-        app.router.add_get("/websocket", self._ws)
-        self.runner = web.AppRunner(app, access_log=None)
-        await self.runner.setup()
-        site = web.TCPSite(self.runner, "127.0.0.1", 0)
-        await site.start()
-        self.port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
-        return self
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
-
-    async def close(self) -> None:
-        await self.drop_ws()
-        if self.runner:
-            await self.runner.cleanup()
-
-    async def _rpc(self, request: web.Request) -> web.Response:
-        req = await request.json()
-        method, params = req["method"], req.get("params") or {}
-        if method == "health":
-            result: Any = {}
-        elif method == "status":
-            result = {"sync_info": {"latest_block_height": str(self.height), "catching_up": False}}
-        elif method == "abci_query":
-            result = self._query(params["path"])
-        else:
-            return web.json_response(
-                {"jsonrpc": "2.0", "id": req["id"], "error": {"code": -32601, "message": "Method not found"}}
-            )
-        return web.json_response({"jsonrpc": "2.0", "id": req["id"], "result": result})
-
-    def _query(self, path: str) -> dict[str, Any]:
-        if path == p.Q_PARTIAL_UPGRADE_ALL:
-            resp = p.inference_pb2.QueryAllPartialUpgradeResponse()
-            for h, v in sorted(self.upgrades.items()):
-                resp.partialUpgrade.add(height=h, node_version=v, name=f"PartialUpgrade at height {h} for node version {v}")
-            return abci_value(resp)
-        if path == p.Q_MLNODE_VERSION:
-            resp = p.inference_pb2.QueryGetMLNodeVersionResponse()
-            resp.mlnode_version.current_version = self.version
-            return abci_value(resp)
-        if path == p.Q_UPGRADE_CURRENT_PLAN:
-            return abci_value(p.upgrade_query_pb2.QueryCurrentPlanResponse())
-        return {"response": {"code": 1, "log": f"unknown path {path}", "value": None, "codespace": "sdk"}}
-
-    async def _ws(self, request: web.Request) -> web.WebSocketResponse:
-        ws = web.WebSocketResponse()
-        await ws.prepare(request)
-        self.ws.append(ws)
-        async for msg in ws:
-            self.frames.append(msg.data)
-            data = json.loads(msg.data)
-            await ws.send_str(json.dumps({"jsonrpc": "2.0", "id": data["id"], "result": {}}))
-        return ws
-
-    async def advance(self, n: int = 1, *, emit: bool = True) -> None:
-        for _ in range(n):
-            self.height += 1
-            h = self.height
-            for uh, v in list(self.upgrades.items()):  # EndBlock of h
-                if uh == h:
-                    self.version = v
-                elif uh < h:
-                    del self.upgrades[uh]
-            if emit:
-                ev = {"jsonrpc": "2.0", "id": "1", "result": {"query": "tm.event='NewBlock'", "data": {
-                    "type": "tendermint/event/NewBlock",
-                    "value": {"block": {"header": {"height": str(h)}}, "block_id": {"hash": f"{h:064X}"}}},
-                    "events": {"tm.event": ["NewBlock"]}}}  # fmt: skip
-                for ws in list(self.ws):
-                    with contextlib.suppress(Exception):
-                        await ws.send_str(json.dumps(ev))
-
-    async def autoblocks(self, interval_s: float, count: int) -> None:
-        """Produce `count` blocks, one every interval_s (a block clock, bounded)."""
-        for _ in range(count):
-            await asyncio.sleep(interval_s)
-            await self.advance()
-
-    async def drop_ws(self) -> None:
-        """Abrupt TCP close, no close frame (client sees 1006)."""
-        for ws in list(self.ws):
-            tr = ws._req.transport if ws._req else None  # type: ignore[attr-defined]
-            if tr:
-                tr.abort()
-        self.ws.clear()
 
 
 # -- recording MLNode --------------------------------------------------------------------------

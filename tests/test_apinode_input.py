@@ -11,7 +11,8 @@ from pathlib import Path
 import pytest
 import requests
 import yaml
-from apinode_support import FakeChain, FakeMLNode
+from apinode_support import FakeMLNode
+from cometbft_fake import FakeCometBFT
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -31,17 +32,17 @@ DEEP = b"[" * 100_000 + b"]" * 100_000
 @pytest.fixture(scope="module")
 def fakes():
     loop = BackgroundLoop("apinode-input-fakes")
-    chain = loop.run(FakeChain().start())
+    chain = FakeCometBFT(height=1, loop=loop).start()
     ml = loop.run(FakeMLNode().start())
     try:
         yield loop, chain, ml
     finally:
-        loop.run(chain.close())
+        chain.stop()
         loop.run(ml.close())
         loop.close()
 
 
-def config(tmp_path: Path, chain: FakeChain, ml: FakeMLNode) -> ApiNodeConfig:
+def config(tmp_path: Path, chain: FakeCometBFT, ml: FakeMLNode) -> ApiNodeConfig:
     raw = {
         "chain_node": {"url": chain.url},
         "nodes": [{"id": "n1", "host": "127.0.0.1", "poc_port": ml.port, "inference_port": ml.port, "models": {MODEL: {}}}],
@@ -192,7 +193,7 @@ BAD_VERSIONS = ["../__admin/requests/reset#", "v0.3.9\n", " v0.3.9", "v0.3.9/.."
 
 
 def test_a_malformed_version_from_the_chain_is_never_switched_to_persisted_or_put_in_a_url(fakes, tmp_path):
-    loop, chain, ml = fakes
+    _loop, chain, ml = fakes
     chain.version = "v0.3.8"
     calls_before = len(ml.calls)
     cfg = config(tmp_path, chain, ml)
@@ -201,7 +202,7 @@ def test_a_malformed_version_from_the_chain_is_never_switched_to_persisted_or_pu
         start = chain.height
         chain.upgrades = {start + 2 + i: v for i, v in enumerate(BAD_VERSIONS)}
         for _ in range(len(BAD_VERSIONS) + 4):
-            loop.run(chain.advance())
+            chain.produce()
             wait_until(lambda: node.core.state.current_height >= chain.height, timeout_s=10, what="block processed")
         # the chain itself now reports a bad MLNodeVersion too (its EndBlock applied the last bad plan)
         assert chain.version == BAD_VERSIONS[-1]

@@ -66,7 +66,7 @@ def chat_text(api) -> str:
     return r.text
 
 
-def upgrade(sim, version: str, lead_blocks: int = 3) -> int:
+def upgrade(sim, version: str, lead_blocks: int = 6) -> int:
     from harness.chain.client import ChainClient
 
     key = Key.from_mnemonic(DEV_MNEMONIC)

@@ -9,7 +9,8 @@ from pathlib import Path
 import pytest
 import requests
 import yaml
-from apinode_support import FakeChain, FakeMLNode
+from apinode_support import FakeMLNode
+from cometbft_fake import FakeCometBFT
 
 from harness.audit.contracts import contract_for
 from harness.model.apinode import ApiNode, ApiNodeConfig, ApiNodeProcess
@@ -22,17 +23,17 @@ MODEL = "Qwen/Qwen2.5-7B-Instruct"
 @pytest.fixture
 def fakes():
     loop = BackgroundLoop("apinode-fakes")
-    chain = loop.run(FakeChain().start())
+    chain = FakeCometBFT(height=1, loop=loop).start()
     ml = loop.run(FakeMLNode().start())
     try:
         yield loop, chain, ml
     finally:
-        loop.run(chain.close())
+        chain.stop()
         loop.run(ml.close())
         loop.close()
 
 
-def make_config(tmp_path: Path, chain: FakeChain, ml: FakeMLNode, **extra) -> ApiNodeConfig:
+def make_config(tmp_path: Path, chain: FakeCometBFT, ml: FakeMLNode, **extra) -> ApiNodeConfig:
     raw = {
         "chain_node": {"url": chain.url},
         "current_node_version": "v0.3.8",
@@ -69,7 +70,7 @@ def step_until(loop, chain, api, pred, *, what: str, max_blocks: int = 20):
     for _ in range(max_blocks):
         if pred():
             return
-        loop.run(chain.advance())
+        chain.produce()
         wait_until(lambda: debug(api)["current_height"] >= chain.height, timeout_s=5, what=f"API node at height {chain.height}")
     assert pred(), what
 
@@ -127,8 +128,8 @@ def test_websocket_drop_reconnects_and_catches_up(fakes, tmp_path):
         h = chain.height + 3
         chain.upgrades[h] = "v0.3.9"
         step_until(loop, chain, api, lambda: debug(api)["upgrade_plans"] != [], what="plan seen")
-        loop.run(chain.drop_ws())
-        loop.run(chain.advance(4, emit=False))  # blocks produced while the socket is down
+        chain.drop_websockets()
+        chain.produce(4, announce=False)  # blocks produced while the socket is down
         wait_until(lambda: debug(api)["current_height"] == chain.height, timeout_s=10, what="caught up after drop")
         d = debug(api)
         assert d["listener"]["drops"] >= 1
@@ -140,23 +141,23 @@ def test_websocket_drop_reconnects_and_catches_up(fakes, tmp_path):
 
 
 def test_gap_hiding_the_plan_is_closed_by_chain_version(fakes, tmp_path):
-    loop, chain, ml = fakes
+    _loop, chain, ml = fakes
     with ApiNode(make_config(tmp_path, chain, ml)) as api:
         wait_until(lambda: debug(api)["listener"]["connected"], timeout_s=10, what="listener connected")
         chain.upgrades[chain.height + 2] = "v0.3.9"
-        loop.run(chain.drop_ws())
-        loop.run(chain.advance(5, emit=False))  # the record is gone before the API node is back
+        chain.drop_websockets()
+        chain.produce(5, announce=False)  # the record is gone before the API node is back
         wait_until(lambda: debug(api)["current_node_version"] == "v0.3.9", timeout_s=10, what="version from chain after gap")
         assert debug(api)["switches"][-1]["source"] == "catch-up-sync"
 
 
 def test_restart_across_upgrade_height_catches_up(fakes, tmp_path):
-    loop, chain, ml = fakes
+    _loop, chain, ml = fakes
     cfg = make_config(tmp_path, chain, ml)
     with ApiNode(cfg) as api:
         wait_inference(api)
     chain.upgrades[chain.height + 2] = "v0.3.9"
-    loop.run(chain.advance(5, emit=False))  # upgrade passes while the API node is down; the record is gone
+    chain.produce(5, announce=False)  # upgrade passes while the API node is down; the record is gone
     assert chain.upgrades == {}
     assert chain.version == "v0.3.9"
     n0 = len(ml.calls)

@@ -6,175 +6,22 @@ import base64
 import json
 import threading
 import time
-from collections.abc import Callable
-from typing import Any
 
 import pytest
-from aiohttp import WSMsgType, web
+from aiohttp import web
+from cometbft_fake import BASE_S, FakeCometBFT, Fault
 
 from harness import proto
 from harness.cometbft import BlockTimeline, RpcClient, RpcError, RpcTransportError, parse_rfc3339_ms, parse_rfc3339_ns
 from harness.cometbft.client import block_time_ceil_blocks
 from harness.errors import ConfigError, QueryError, StartupError, WaitTimeout
-from harness.util.loop import BackgroundLoop
 from harness.util.ports import free_port
 from harness.util.wait import wait_until
-
-BASE_S = 1_740_830_400  # 2025-03-01T12:00:00Z
-
-
-def rfc3339(ns: int) -> str:
-    s, frac = divmod(ns, 1_000_000_000)
-    text = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(s))
-    return text + (f".{frac:09d}".rstrip("0") if frac else "") + "Z"
-
-
-class FakeNode:
-    """Answers JSON-RPC POSTs from `self.methods` and serves NewBlock events on /websocket."""
-
-    def __init__(self, height: int = 10, block_interval_ms: int = 100) -> None:
-        self.height = height
-        self.block_interval_ms = block_interval_ms
-        self.held_ms: dict[int, int] = {}  # height -> how much later than the interval that block came
-        self.requests: list[dict] = []
-        self.raw_reply: Callable[[dict], web.Response] | None = None
-        self.ws_refuse = False
-        self.ws_frames: list[Any] = []
-        self._ws: dict[web.WebSocketResponse, web.Request] = {}
-        self.methods: dict[str, Callable[[dict], Any]] = {
-            "health": lambda p: {},
-            "status": lambda p: {
-                "node_info": {"network": "gonka-testnet", "version": "0.38.17"},
-                "sync_info": {
-                    "latest_block_height": str(self.height),
-                    "latest_block_time": self.time_of(self.height),
-                    "catching_up": False,
-                },
-            },
-            "block": self._block,
-            "blockchain": self._blockchain,
-        }
-        self.loop = BackgroundLoop("fake-cometbft")
-        self.runner: web.AppRunner | None = None
-
-    def time_of(self, h: int) -> str:
-        held = sum(ms for hh, ms in self.held_ms.items() if hh <= h)
-        return rfc3339(BASE_S * 1_000_000_000 + (h * self.block_interval_ms + held) * 1_000_000)
-
-    def _blockchain(self, p: dict) -> dict:
-        """CometBFT's /blockchain: at most 20 block metas, newest first."""
-        hi = min(int(p.get("maxHeight") or self.height), self.height)
-        lo = max(int(p.get("minHeight") or 1), hi - 19, 1)
-        metas = [{"header": {"height": str(h), "time": self.time_of(h)}} for h in range(hi, lo - 1, -1)]
-        return {"last_height": str(self.height), "block_metas": metas}
-
-    def _block(self, p: dict) -> dict:
-        h = int(p.get("height") or self.height)
-        if h > self.height:
-            raise Fault(
-                -32603, "Internal error", f"height {h} must be less than or equal to the current blockchain height {self.height}"
-            )
-        return {
-            "block_id": {"hash": "AB" * 32},
-            "block": {"header": {"height": str(h), "time": self.time_of(h)}, "data": {"txs": []}},
-        }
-
-    async def _post(self, request: web.Request) -> web.Response:
-        body = await request.json()
-        self.requests.append(body)
-        if self.raw_reply is not None:
-            return self.raw_reply(body)
-        fn = self.methods.get(body["method"])
-        if fn is None:
-            return web.json_response(
-                {"jsonrpc": "2.0", "id": body["id"], "error": {"code": -32601, "message": "Method not found"}}
-            )
-        try:
-            return web.json_response({"jsonrpc": "2.0", "id": body["id"], "result": fn(body.get("params") or {})})
-        except Fault as f:
-            return web.json_response(
-                {"jsonrpc": "2.0", "id": body["id"], "error": {"code": f.code, "message": f.msg, "data": f.data}}
-            )
-
-    async def _websocket(self, request: web.Request) -> web.StreamResponse:
-        if self.ws_refuse:
-            return web.Response(status=503, text="not now")
-        ws = web.WebSocketResponse()
-        await ws.prepare(request)
-        async for msg in ws:
-            if msg.type != WSMsgType.TEXT:
-                continue
-            req = json.loads(msg.data)
-            self.ws_frames.append(req)
-            if req.get("method") == "subscribe":
-                self._ws[ws] = (request, req["id"], req["params"]["query"])
-                await ws.send_str(json.dumps({"jsonrpc": "2.0", "id": req["id"], "result": {}}))
-        self._ws.pop(ws, None)
-        return ws
-
-    # -- control from the test thread --------------------------------------------------------------------------------
-
-    def start(self) -> FakeNode:
-        app = web.Application()
-        app.router.add_post("/", self._post)
-        app.router.add_get("/websocket", self._websocket)
-
-        async def up() -> int:
-            self.runner = web.AppRunner(app)
-            await self.runner.setup()
-            site = web.TCPSite(self.runner, "127.0.0.1", 0)
-            await site.start()
-            return site._server.sockets[0].getsockname()[1]
-
-        self.port = self.loop.run(up())
-        self.url = f"http://127.0.0.1:{self.port}"
-        return self
-
-    def stop(self) -> None:
-        if self.runner is not None:
-            self.loop.run(self.runner.cleanup())
-        self.loop.close()
-
-    def produce(self, n: int = 1, *, announce: bool = True) -> None:
-        for _ in range(n):
-            self.height += 1
-            if announce:
-                self.loop.run(self._announce(self.height))
-
-    async def _announce(self, h: int) -> None:
-        block = self._block({"height": str(h)})
-        for ws, (_req, sub_id, query) in list(self._ws.items()):
-            event = {
-                "query": query,
-                "data": {"type": "tendermint/event/NewBlock", "value": block},
-                "events": {"tm.event": ["NewBlock"]},
-            }
-            await ws.send_str(json.dumps({"jsonrpc": "2.0", "id": sub_id, "result": event}))
-
-    def drop_websockets(self) -> int:
-        """Abort every websocket's TCP connection (no close frame: the client sees 1006)."""
-
-        async def drop() -> int:
-            conns = list(self._ws.items())
-            for _ws, (req, _id, _q) in conns:
-                req.transport.abort()
-            self._ws.clear()
-            return len(conns)
-
-        return self.loop.run(drop())
-
-    def subscribers(self) -> int:
-        return len(self._ws)
-
-
-class Fault(Exception):
-    def __init__(self, code: int, msg: str, data: str = "") -> None:
-        self.code, self.msg, self.data = code, msg, data
 
 
 @pytest.fixture
 def node():
-    n = FakeNode().start()
+    n = FakeCometBFT().start()
     try:
         yield n
     finally:
@@ -359,19 +206,22 @@ def test_block_time_is_measured_from_recent_blocks(node, rpc):
     assert rpc.block_time_s() == 5.0  # too few blocks: CometBFT's default block time
 
 
-def test_shortest_block_interval_is_not_inflated_by_held_blocks(node, rpc):
+def test_typical_block_interval_is_not_inflated_by_held_blocks_or_shortened_by_catch_up(node, rpc):
     # Two blocks held 1 s each among 0.2 s blocks (a chain holding H-1 and H): the mean says 0.42 s, which would count
-    # a 0.6 s voting period as 2 blocks; the shortest interval still says 0.2 s (3 blocks).
+    # a 0.6 s voting period as 2 blocks; the median interval still says 0.2 s (3 blocks).
     node.block_interval_ms = 200
     node.held_ms = {8: 1000, 9: 1000}
     assert rpc.block_time_s() == pytest.approx((9 * 0.2 + 2 * 1.0) / 9)
-    assert rpc.shortest_block_interval_s() == pytest.approx(0.2)
-    assert block_time_ceil_blocks(0.6, rpc.shortest_block_interval_s()) == 3
+    assert rpc.typical_block_interval_s() == pytest.approx(0.2)
+    assert block_time_ceil_blocks(0.6, rpc.typical_block_interval_s()) == 3
     sent = node.requests[-1]
     assert sent["method"] == "blockchain"
     assert sent["params"] == {"minHeight": "1", "maxHeight": "10"}
+    # a block 190 ms late and the next one on schedule (10 ms after it): the median is still the block time
+    node.held_ms = {5: 190, 6: -190}
+    assert rpc.typical_block_interval_s() == pytest.approx(0.2)
     node.height = 1
-    assert rpc.shortest_block_interval_s() == 5.0  # too few blocks: CometBFT's default block time
+    assert rpc.typical_block_interval_s() == 5.0  # too few blocks: CometBFT's default block time
 
 
 def test_wait_for_height_returns_once_reached(node, rpc):
@@ -426,7 +276,7 @@ def test_rfc3339_rejects_garbage():
 
 def test_timeline_subscribes_with_string_id_and_records_blocks(node):
     with BlockTimeline(node.url) as tl:
-        assert node.ws_frames[0] == {
+        assert json.loads(node.frames[0]) == {
             "jsonrpc": "2.0",
             "method": "subscribe",
             "id": "1",
@@ -463,7 +313,7 @@ def test_timeline_reconnects_after_drop_and_fills_the_gap(node):
         assert [b.source for b in blocks] == ["ws", "rpc", "rpc", "rpc", "rpc", "ws"]
         assert blocks[2].block_time_ms == parse_rfc3339_ms(node.time_of(13))
         assert tl.reconnects >= 1
-        assert len([f for f in node.ws_frames if f.get("method") == "subscribe"]) >= 2
+        assert len([f for f in map(json.loads, node.frames) if f.get("method") == "subscribe"]) >= 2
 
 
 def test_timeline_start_fails_with_evidence_when_nothing_listens():

@@ -13,7 +13,9 @@ from harness.chain.client import ProposalOutcome, UpgradePassedTooLate, UpgradeT
 from harness.drive.hop import ATTEMPTS, UpgradeRunner
 
 
-class FakeChain:
+class ScriptedChainClient:
+    """A ChainClient whose proposals fail with the scripted errors first (no chain behind it)."""
+
     def __init__(self, failures: list[Exception]) -> None:
         self.failures = failures
         self.heights: list[int] = []
@@ -36,7 +38,7 @@ class FakeChain:
         return ProposalOutcome(7, height - 6, height - 2, height)
 
 
-def runner(chain: FakeChain) -> tuple[UpgradeRunner, list[str]]:
+def runner(chain: ScriptedChainClient) -> tuple[UpgradeRunner, list[str]]:
     said: list[str] = []
     tn = SimpleNamespace(
         info=TestnetInfo("embedded", "gonka-testnet", 0.2, "v0.3.8", "reference", "single"),
@@ -50,7 +52,7 @@ def runner(chain: FakeChain) -> tuple[UpgradeRunner, list[str]]:
 
 
 def test_a_height_that_came_too_close_is_proposed_again_further_out():
-    chain = FakeChain([UpgradeTooSoon("upgrade height 25 is not after the voting period end"),
+    chain = ScriptedChainClient([UpgradeTooSoon("upgrade height 25 is not after the voting period end"),
                        UpgradePassedTooLate("proposal 3 passed at height 28, not before upgrade height 28")])  # fmt: skip
     r, said = runner(chain)
     assert r.schedule("v0.3.9") == (7, chain.heights[-1])
@@ -63,7 +65,7 @@ def test_a_height_that_came_too_close_is_proposed_again_further_out():
 
 
 def test_scheduling_gives_up_after_its_attempts():
-    chain = FakeChain([UpgradeTooSoon(f"too close #{i}") for i in range(ATTEMPTS)])
+    chain = ScriptedChainClient([UpgradeTooSoon(f"too close #{i}") for i in range(ATTEMPTS)])
     r, _ = runner(chain)
     with pytest.raises(UpgradeTooSoon, match=f"too close #{ATTEMPTS - 1}"):
         r.schedule("v0.3.9")
@@ -73,7 +75,7 @@ def test_scheduling_gives_up_after_its_attempts():
 def test_other_failures_are_not_retried():
     from harness.errors import ChainError
 
-    chain = FakeChain([ChainError("PROPOSAL_STATUS_REJECTED: not enough votes")])
+    chain = ScriptedChainClient([ChainError("PROPOSAL_STATUS_REJECTED: not enough votes")])
     r, _ = runner(chain)
     with pytest.raises(ChainError, match="REJECTED"):
         r.schedule("v0.3.9")
@@ -92,7 +94,7 @@ def test_a_passed_upgrade_read_late_still_counts_when_the_chain_took_it():
     with Simnet(Genesis.with_validators(1, block_time_s=0.05, voting_period_blocks=3), port=0) as sim:
         wait_until(lambda: sim.height >= 2, timeout_s=10, what="simnet height >= 2")
         with ChainClient(sim.rpc_url) as c:
-            h = c.earliest_upgrade_height()[0] + 4
+            h = c.earliest_upgrade_height()[0] + 10  # 0.05 s blocks: room for a proposal included late under load
             c.propose_partial_upgrade("v0.3.9", h, proposer=keys[0], voters=keys)
             assert c._upgrade_took("v0.3.9", h)  # stored, pending
             assert not c._upgrade_took("v0.3.10", h)
@@ -107,11 +109,11 @@ def test_votes_after_the_voting_period_are_proposed_again():
     from harness.errors import TxError
 
     late_vote = TxError("DeliverTx", 3, "gov: 1: inactive proposal", "AB" * 32)
-    chain = FakeChain([late_vote])
+    chain = ScriptedChainClient([late_vote])
     r, said = runner(chain)
     assert r.schedule("v0.3.9") == (7, chain.heights[-1])
     assert len(chain.heights) == 2
     assert "too late (TxError); proposing again" in said[1]
-    other = FakeChain([TxError("DeliverTx", 5, "insufficient funds", "CD" * 32)])
+    other = ScriptedChainClient([TxError("DeliverTx", 5, "insufficient funds", "CD" * 32)])
     with pytest.raises(TxError, match="insufficient funds"):
         runner(other)[0].schedule("v0.3.9")

@@ -275,13 +275,13 @@ class ChainClient:
             # wait for a few blocks first (the chain is seconds old).
             current = self.rpc.wait_for_height(3)
         bt = self.rpc.block_time_s()
-        # The voting period's blocks are counted at the shortest recent interval: a mean inflated by a held or slow
-        # block undercounts them (seen: 2 blocks for a 3-block period after a hop, the proposal passing at its height).
-        shortest = self.rpc.shortest_block_interval_s()
+        # The voting period's blocks are counted at the median recent interval: a mean inflated by the held blocks
+        # undercounts them (seen: 2 blocks for a 3-block period after a hop, the proposal passing at its height).
+        typical = self.rpc.typical_block_interval_s()
         vp_s = self.voting_period_s()
-        vp_blocks = block_time_ceil_blocks(vp_s, max(min(bt, shortest), 1e-3))
+        vp_blocks = block_time_ceil_blocks(vp_s, max(min(bt, typical), 1e-3))
         earliest = current + vp_blocks + UPGRADE_MARGIN_BLOCKS
-        return earliest, {"current_height": current, "block_time_s": bt, "shortest_block_s": shortest,
+        return earliest, {"current_height": current, "block_time_s": bt, "typical_block_s": typical,
                           "voting_period_s": vp_s, "voting_blocks": vp_blocks}  # fmt: skip
 
     def propose_partial_upgrade(

@@ -10,6 +10,7 @@ import base64
 import itertools
 import json
 import math
+import statistics
 import threading
 import time
 from dataclasses import dataclass
@@ -220,18 +221,19 @@ class RpcClient:
         elapsed_ns = parse_rfc3339_ns(st["latest_block_time"]) - parse_rfc3339_ns(old_time)
         return max(0.0, elapsed_ns / 1e9 / (latest - old))
 
-    def shortest_block_interval_s(self, window: int = 10) -> float:
-        """The shortest interval between consecutive blocks among the last `window` blocks (DEFAULT_BLOCK_TIME_S before
-        there are two). A count of blocks in a period is safe from it: the mean is inflated by a slow block (a chain
-        holding its upgrade height, a loaded machine) and undercounts a voting period measured in blocks."""
+    def typical_block_interval_s(self, window: int = 10) -> float:
+        """The median interval between consecutive blocks among the last `window` blocks (DEFAULT_BLOCK_TIME_S before
+        there are two). A count of blocks in a period is safe from it: the mean is inflated by a few slow blocks (a
+        chain holding its upgrade height), which undercounts a voting period measured in blocks, and the shortest
+        interval is a block produced right after a late one (a chain catching up with its schedule)."""
         latest = self.height()
         if latest < 2:
             return DEFAULT_BLOCK_TIME_S
         lo = max(1, latest - min(max(window, 1), 19))
         metas = self.call("blockchain", {"minHeight": str(lo), "maxHeight": str(latest)}).get("block_metas") or []
         times = sorted(parse_rfc3339_ns(m["header"]["time"]) for m in metas)
-        gaps = [b - a for a, b in itertools.pairwise(times) if b > a]
-        return min(gaps) / 1e9 if gaps else DEFAULT_BLOCK_TIME_S
+        gaps = [b - a for a, b in itertools.pairwise(times)]
+        return statistics.median(gaps) / 1e9 if gaps else DEFAULT_BLOCK_TIME_S
 
     def deadline_for_blocks(self, blocks: int, *, block_time_s: float | None = None) -> float:
         """A generous deadline for `blocks` more blocks: 3x the measured block time, plus slack."""
