@@ -260,6 +260,19 @@ def test_a_network_up_votes_with_every_validator_and_audits_every_participant(tm
         code, _, out = _harness("audit", "--live", "--state-file", u.state)
         assert code == 0, out
         assert "network of 3 participants: ATOMIC" in out
+        # harness status shows every participant's API node and MLNodes, not only the first one's
+        code, st, out = _harness("status", "--state-file", u.state, "--json")
+        assert code == 0, out
+        shown = [(p["id"], p["api"]["versions"]["node_version"]["current"], [n["id"] for n in p["api"]["nodes"]])
+                 for p in st["participants"]]  # fmt: skip
+        assert shown == [(p["id"], "v0.3.9", [n["id"] for n in p["mlnodes"]]) for p in parts], shown
+        assert {(m["participant"], m["node"]) for m in st["mlnodes"]} == {
+            (p["id"], n["id"]) for p in parts for n in p["mlnodes"]
+        }
+        code, _, out = _harness("status", "--state-file", u.state)
+        assert code == 0, out
+        assert "participants" in out
+        assert all(p["id"] in out for p in parts), out
         code, doc, out = _harness("down", "--state-file", u.state, "--json")
         assert code == 0, out
         assert u.proc.wait(30) == 0

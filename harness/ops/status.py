@@ -2,7 +2,8 @@
 
 Chain: height, mean block time over the last blocks, MLNodeVersion, stored partial upgrades, gov proposals
 (read by id 1, 2, ... until the chain says "not found"; at most MAX_PROPOSALS). API node: GET /v1/versions and
-GET /admin/v1/nodes. MLNode mocks: each WireMock journal's size and last request (method, path, version prefix).
+GET /admin/v1/nodes; for a network, of every participant's API node (`participants`, each with its power and
+MLNodes). MLNode mocks: each WireMock journal's size and last request (method, path, version prefix).
 A part that does not answer is reported with its error; only an unreachable chain fails the command (exit 3).
 """
 
@@ -115,31 +116,52 @@ def gather(ctx: OpsContext) -> dict[str, Any]:
         }
     finally:
         chain.close()
-    api = ctx.api() if ctx.endpoints.api_public else None
-    doc["api"] = {"public": ctx.endpoints.api_public, "admin": ctx.endpoints.api_admin, "versions": None, "nodes": None}
-    if api is not None:
-        doc["api"]["versions"], doc["api"]["versions_error"] = _safe(api.versions)
-        nodes, doc["api"]["nodes_error"] = _safe(api.nodes) if ctx.endpoints.api_admin else (None, "no admin URL")
-        doc["api"]["nodes"] = (
-            [
-                {
-                    "id": n["node"]["id"],
-                    "status": n["state"].get("current_status"),
-                    "intended": n["state"].get("intended_status"),
-                    "host": n["node"].get("host"),
-                    "poc_port": n["node"].get("poc_port"),
-                    "inference_port": n["node"].get("inference_port"),
-                }
-                for n in nodes
-            ]
-            if nodes is not None
-            else None
-        )
+    doc["api"] = _api_doc(ctx.endpoints.api_public, ctx.endpoints.api_admin)
+    if ctx.participants:  # a network: every participant's API node, not only the first one's
+        doc["participants"] = [
+            {"id": p.id, "power": p.power, "api": _api_doc(p.api_public, p.api_admin), "mlnodes": [n.id for n in p.mlnodes]}
+            for p in ctx.participants
+        ]
+    owner = {n.id: p.id for p in ctx.participants for n in p.mlnodes}
     doc["mlnodes"] = []
-    for node in ctx.mlnodes:
+    for node in ctx.all_mlnodes():
         for key, url in node.journals.items():
             summary, err = _safe(lambda url=url: journal_summary(url))
-            doc["mlnodes"].append({"node": node.id, "journal": key, **(summary or {"admin_url": url}), "error": err})
+            row = {"node": node.id, "journal": key, **(summary or {"admin_url": url}), "error": err}
+            if node.id in owner:
+                row["participant"] = owner[node.id]
+            doc["mlnodes"].append(row)
+    return doc
+
+
+def _api_doc(public: str | None, admin: str | None) -> dict[str, Any]:
+    """One API node's versions and nodes (admin), each with the error that kept it from answering."""
+    from harness.drive.api import ApiClient
+
+    doc: dict[str, Any] = {"public": public, "admin": admin, "versions": None, "nodes": None}
+    if not public:
+        return doc
+    api = ApiClient(public, admin or "", timeout_s=5.0)
+    try:
+        doc["versions"], doc["versions_error"] = _safe(api.versions)
+        nodes, doc["nodes_error"] = _safe(api.nodes) if admin else (None, "no admin URL")
+    finally:
+        api.http.close()
+    doc["nodes"] = (
+        [
+            {
+                "id": n["node"]["id"],
+                "status": n["state"].get("current_status"),
+                "intended": n["state"].get("intended_status"),
+                "host": n["node"].get("host"),
+                "poc_port": n["node"].get("poc_port"),
+                "inference_port": n["node"].get("inference_port"),
+            }
+            for n in nodes
+        ]
+        if nodes is not None
+        else None
+    )
     return doc
 
 
@@ -184,6 +206,15 @@ def render(doc: dict[str, Any]):
             t.add_row(n["id"], str(n["status"]), str(n["intended"]), str(n["host"]), str(n["poc_port"]), str(n["inference_port"]))
         if api.get("nodes_error"):
             t.add_row("[red]error[/red]", api["nodes_error"], "", "", "", "")
+        out.append(t)
+    if doc.get("participants"):
+        t = Table(title="participants")
+        for col in ("participant", "power", "API node version", "MLNodes (status)"):
+            t.add_column(col)
+        for p in doc["participants"]:
+            pa = p["api"]
+            states = ", ".join(f"{n['id']} {n['status']}" for n in pa.get("nodes") or []) or pa.get("nodes_error") or "-"
+            t.add_row(p["id"], str(p["power"]), _api_version(pa), states)
         out.append(t)
     m = Table(title="MLNode mocks: last request")
     for col in ("node", "journal", "requests", "last request", "prefix"):
