@@ -126,8 +126,8 @@ def _gonka_bin(value: str | Path | None) -> Path | None:
 # Backends whose testnet can outlive the pytest process (docker: containers; `harness down --state-file` reaps them).
 KEEPABLE = ("docker",)
 NOT_KEEPABLE = {
-    "embedded": "the embedded testnet cannot outlive pytest (its chaos proxy runs inside the pytest process and every "
-    "child process is stopped with it); keep one running with `harness up` and test against it with "
+    "embedded": "the embedded testnet cannot outlive pytest (every process it starts, the chaos proxy among them, is "
+    "stopped with it); keep one running with `harness up` and test against it with "
     "`--backend external --env-file FILE` (docs/backends.md)",
     "external": "the harness never tears an external testnet down: there is nothing to keep",
     "gonka": "the gonka testnet's processes are supervised by the pytest process and stop with it; keep one running "

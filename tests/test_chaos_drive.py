@@ -76,7 +76,7 @@ def call(session: requests.Session, url: str, method: str = "abci_query") -> boo
 def test_no_proxy_is_a_config_error(rig):
     tn, _ = rig
     tn.proxy = None
-    with pytest.raises(ConfigError, match="no in-process chaos proxy"):
+    with pytest.raises(ConfigError, match="no chaos proxy the harness controls"):
         ChaosDriver(tn)
 
 

@@ -64,6 +64,14 @@ def test_a_height_that_came_too_close_is_proposed_again_further_out():
     ]
 
 
+def test_a_proposal_included_late_is_proposed_again_with_that_much_more_room():
+    # included 6 blocks after the height read before it: the next one leaves 6 more blocks (and 2 for the attempt)
+    chain = ScriptedChainClient([UpgradeTooSoon("proposal 1 was included at height 30 (6 blocks after ...)", late_by_blocks=6)])
+    r, _ = runner(chain)
+    r.schedule("v0.3.9")
+    assert chain.heights == [24, 26 + 1 + 2 + 6]
+
+
 def test_scheduling_gives_up_after_its_attempts():
     chain = ScriptedChainClient([UpgradeTooSoon(f"too close #{i}") for i in range(ATTEMPTS)])
     r, _ = runner(chain)

@@ -48,7 +48,7 @@ class Capability(StrEnum):
     ADMIN_RECONCILE = "admin_reconcile"  # admin disable/enable makes the API node reconcile its MLNodes at once
     POC_ON_DEMAND = "poc_on_demand"  # the harness can start a PoC cycle when it wants (model's debug endpoint)
     CHAIN_POC = "chain_poc"  # the chain's own epochs run PoC phases that make the API node call its MLNodes
-    CHAOS_PROXY = "chaos_proxy"  # an in-process chaos proxy between the API node and the chain (seeded, with history)
+    CHAOS_PROXY = "chaos_proxy"  # a chaos proxy the harness controls between the API node and the chain (seeded, history)
     SIDE_BY_SIDE = "side_by_side"  # MLNodes behind real nginx, one WireMock per version
     CHOOSE_MLNODES = "choose_mlnodes"  # a test may ask for its own MLNodes (nodes=..., split ports)
     PARTICIPANTS = "participants"  # a test may ask for several participants (participants=N or ParticipantSpecs)
@@ -77,7 +77,7 @@ WHY: dict[Capability, str] = {
     Capability.ADMIN_RECONCILE: "admin disable/enable does not make its API node reconcile",
     Capability.POC_ON_DEMAND: "the harness cannot start a PoC cycle on it",
     Capability.CHAIN_POC: "its chain runs no PoC phases the API node follows",
-    Capability.CHAOS_PROXY: "it has no in-process chaos proxy in front of the chain",
+    Capability.CHAOS_PROXY: "it has no chaos proxy the harness controls in front of the chain",
     Capability.SIDE_BY_SIDE: "it cannot run MLNodes behind nginx",
     Capability.CHOOSE_MLNODES: "a test cannot choose its MLNodes",
     Capability.PARTICIPANTS: "it runs one participant (one validator, one API node)",

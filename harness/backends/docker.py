@@ -100,7 +100,7 @@ class DockerTestnet(BaseTestnet):
         self._mocks: list[Component] = []
         self._nginx: list = []
         self.chain_c = self.proxy_c = self.api_c = None
-        self.proxy = None  # ChaosControl of the chaos proxy container (EmbeddedTestnet has the in-process proxy)
+        self.proxy = None  # ChaosControl of the chaos proxy container (EmbeddedTestnet runs it as a child process)
         self._gov_key: Key | None = None
         self._api_chain_url = ""
 

@@ -156,16 +156,16 @@ class EmbeddedTestnet(BaseTestnet):
         rpc_url = f"http://127.0.0.1:{free_port()}"
         self.simnet = SimnetProcess(self._genesis(), port=int(rpc_url.rsplit(":", 1)[1]), log_dir=logs)
         api_chain = rpc_url
-        if self.use_chaos:
-            from harness.chaos import ChaosProxy
+        if self.use_chaos:  # its own process: a pause of the test process must not hold the API node's chain back
+            from harness.chaos.process import ChaosProxyProcess
 
-            self.proxy = ChaosProxy(rpc_url, seed=self.opts.chaos_seed or 0, control_port=0)
-            self.proxy.start()
+            self.proxy = ChaosProxyProcess(rpc_url, seed=self.opts.chaos_seed or 0, listen_port=free_port(), log_dir=logs)
             api_chain = self.proxy.url
         intervals = {**api_intervals(self.opts.block_time_s, self.opts.api_profile), **self.api_interval_overrides}
         self.info.api_refresh_tick_s = intervals["client_refresh_s"]  # the running node's tick (pr228's grace)
         nodes = [self._write_api_config(m, api_chain if i == 0 else rpc_url, intervals) for i, m in enumerate(self.members)]
-        side_by_side([self.simnet.start, *(n.start for n in nodes)])  # the first failure is raised; close() stops the rest
+        # the first failure is raised; close() stops the rest
+        side_by_side([self.simnet.start, *([self.proxy.start] if self.proxy else []), *(n.start for n in nodes)])
         self.rpc = RpcClient(rpc_url)
         self.rpc.wait_for_height(1, timeout_s=15)
         self.chain = ChainClient(rpc_url)
@@ -274,5 +274,6 @@ class EmbeddedTestnet(BaseTestnet):
 
     def child_pids(self) -> list[dict]:
         """[{name, pid}] of every supervised child process (each leads its own process group), for `harness down`."""
-        return self.running([("simnet", self.simnet), *(p for m in self.members for p in m.processes())])
+        return self.running([("simnet", self.simnet), ("chaos-proxy", self.proxy),
+                             *(p for m in self.members for p in m.processes())])  # fmt: skip
 

@@ -32,7 +32,13 @@ UNKNOWN_REQUEST = 6  # sdk ErrUnknownRequest: the query path does not exist on t
 
 
 class UpgradeTooSoon(ConfigError):
-    """The proposed upgrade height is not after the voting period end (the chain moved on, or it was too close)."""
+    """The proposed upgrade height is not after the voting period end (the chain moved on, or it was too close).
+    `late_by_blocks`: how many blocks after the height read before submitting the proposal was included (0 when it
+    was refused before anything was sent), so that a caller proposing again can leave that much more room."""
+
+    def __init__(self, message: str, *, late_by_blocks: int = 0) -> None:
+        super().__init__(message)
+        self.late_by_blocks = late_by_blocks
 
 
 class UpgradePassedTooLate(ChainError):
@@ -339,7 +345,8 @@ class ChainClient:
                 f"proposal {proposal_id} was included at height {sub.height} ({sub.height - why['current_height']} "
                 f"blocks after the height read before submitting); its {why['voting_blocks']}-block voting period ends "
                 f"at {passes_by}, later than {PASS_MARGIN_BLOCKS} blocks before upgrade height {height}. It was not "
-                f"voted on and will be rejected for lack of quorum; propose again with a later height"
+                f"voted on and will be rejected for lack of quorum; propose again with a later height",
+                late_by_blocks=sub.height - why["current_height"],
             )
 
         yes = proto.gov_pb2.VoteOption.Value("VOTE_OPTION_YES")

@@ -27,6 +27,7 @@ from harness.chaos.faults import (
     make_fault,
 )
 from harness.chaos.history import Decision, ProxiedRequest, as_records
+from harness.chaos.process import ChaosProxyProcess
 from harness.chaos.proxy import ChaosProxy
 from harness.chaos.targets import Target, Window
 
@@ -36,6 +37,7 @@ __all__ = [
     "Blackhole",
     "ChaosControl",
     "ChaosProxy",
+    "ChaosProxyProcess",
     "ChaosReport",
     "CloseIdle",
     "Decision",

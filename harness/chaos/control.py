@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any
 from aiohttp import web
 
 from harness.chaos.faults import FaultSpec
-from harness.chaos.history import ProxiedRequest, as_records
+from harness.chaos.history import Decision, ProxiedRequest, as_records
 from harness.chaos.targets import MAX_HEIGHT_SPAN
 from harness.errors import ConfigError, HarnessError, Unreachable
 from harness.util.ports import LOOPBACK
@@ -75,6 +75,10 @@ def build_app(proxy: ChaosProxy) -> web.Application:
     async def clear(_: web.Request) -> web.Response:
         proxy.clear_now()
         return web.json_response({"cleared": True})
+
+    @routes.get("/connections")
+    async def connections(_: web.Request) -> web.Response:
+        return web.json_response(proxy.connections_now())
 
     @routes.get("/history")
     async def history(_: web.Request) -> web.Response:
@@ -160,3 +164,14 @@ class ChaosControl:
 
     def history(self) -> list[ProxiedRequest]:
         return as_records(self.history_doc())
+
+    def decisions(self) -> list[Decision]:
+        return [Decision(**{**d, "methods": tuple(d["methods"])}) for d in self.history_doc().get("decisions", [])]
+
+    def connections(self) -> list[int]:
+        """Ids of the client connections open now."""
+        return [int(c) for c in self._call("GET", "/connections")]
+
+    @property
+    def height(self) -> int | None:
+        return self.status()["height"]

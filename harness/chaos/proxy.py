@@ -290,4 +290,7 @@ class ChaosProxy(StartStop):
 
     def connections(self) -> list[int]:
         """Ids of the client connections open now."""
-        return sorted(self._run(lambda: list(self._conns)))
+        return list(self._run(self.connections_now))
+
+    def connections_now(self) -> list[int]:
+        return sorted(self._conns)

@@ -84,7 +84,9 @@ class ChaosDriver:
 
     def __init__(self, testnet: Any, *, progress: Callable[[str], None] | None = None, reset: bool = True) -> None:
         if getattr(testnet, "proxy", None) is None:
-            raise ConfigError("chaos: this testnet has no in-process chaos proxy; start it with chaos=True (embedded backend)")
+            raise ConfigError(
+                "chaos: this testnet has no chaos proxy the harness controls; start it with chaos=True (embedded backend)"
+            )
         self.tn = testnet
         self.proxy = testnet.proxy
         self.progress = progress or (lambda msg: print(f"[chaos] {msg}"))

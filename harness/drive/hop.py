@@ -103,14 +103,17 @@ class UpgradeRunner:
         """Propose + vote; returns (proposal_id, upgrade height). Height = after the voting period + margin."""
         check_version(to_version, field="to_version")
         keys = self.tn.validator_keys()
+        lag = 0  # blocks a refused proposal was included late: the next one leaves that much more room
         for attempt in range(ATTEMPTS):
             # One block past the earliest height the chain accepts now (that one already has a margin for the votes).
             # On a loaded machine blocks may land between this read and the proposal's own check (refused before
             # anything is signed), or the votes may land so late that the proposal passes at or after its height
             # (the chain then drops the entry without effect), or after its voting period (gov's "inactive
-            # proposal"): propose again from the current height, with two more blocks of margin each time.
+            # proposal"), or be included so late that it would pass less than 2 blocks before H (not voted on):
+            # propose again from the current height, with two more blocks of margin each time, plus as many as the
+            # refused proposal was included late.
             earliest, _ = self.tn.chain.earliest_upgrade_height()
-            height = max(self.tn.rpc.height() + (lead_blocks or 0), earliest + 1 + 2 * attempt)
+            height = max(self.tn.rpc.height() + (lead_blocks or 0), earliest + 1 + 2 * attempt + lag)
             if self.epochs is not None:  # not inside the chain's PoC phase: the switch lands on a serving node
                 height = self.epochs.quiet_height(height)
             self.progress(f"propose partial upgrade {to_version} at height {height}")
@@ -120,6 +123,7 @@ class UpgradeRunner:
             except (UpgradeTooSoon, UpgradePassedTooLate, TxError) as e:
                 if isinstance(e, TxError) and not _vote_too_late(e):
                     raise
+                lag = max(lag, getattr(e, "late_by_blocks", 0))
                 self.progress(f"proposal for height {height} too late ({type(e).__name__}); proposing again")
                 if attempt == ATTEMPTS - 1:
                     raise
