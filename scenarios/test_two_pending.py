@@ -52,7 +52,8 @@ def test_two_pending_upgrades_pr228_skips_first(testnet_with, harness_options):
     late = [o for o in report.offenders if o.verdict == "late"]
     assert late, f"no {v0} request after H1 + grace was flagged late:\n{text}"
     assert all(o.seen_version == v0 for o in late), text
-    assert all(o.logged_ms < hop2.first_ms for o in late if o.reason == "not_switched"), text
+    # not switched = not preceded by a v2 request: logged before the first one, or in the same millisecond
+    assert all(o.logged_ms <= hop2.first_ms for o in late if o.reason == "not_switched"), text
     # nothing else is wrong: v0 traffic only; the stops it missed (v0 within H1's grace, when its tick had not come
     # yet; v1, which never ran) are the skip's consequences
     assert {o.verdict for o in report.offenders} <= {"late", "stale", "missing_stop"}, text
