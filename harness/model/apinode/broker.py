@@ -25,6 +25,7 @@ from harness.model.apinode.mlnode import MLNodeClient, MLNodeError, init_dto, pr
 log = logging.getLogger("harness.model.apinode.broker")
 
 STATE_TO_STATUS = {"INFERENCE": "INFERENCE", "POW": "POC", "TRAIN": "TRAINING", "STOPPED": "STOPPED"}
+PHASE_WAIT_BLOCKS = 50  # a PoC phase waits at most this many blocks for its nodes (10 s at 0.2 s blocks)
 
 
 @dataclass
@@ -304,6 +305,7 @@ class Broker:
     _block_height = 0
 
     _poc_requested = False
+    _phase_waited = 0  # blocks the current PoC phase waited for its nodes
 
     def request_poc_cycle(self) -> None:
         """Run one PoC cycle starting at the next block (admin debug trigger), whatever poc_every_blocks says."""
@@ -311,10 +313,19 @@ class Broker:
 
     async def on_block(self, height: int, block_hash: str) -> None:
         """One PoC phase per block: generate, validate init, validate batches, back to inference. A cycle starts
-        every poc_every_blocks blocks, or at the next block after request_poc_cycle()."""
+        every poc_every_blocks blocks, or at the next block after request_poc_cycle(). A phase is left only once
+        every enabled node reached it (or failed), for at most PHASE_WAIT_BLOCKS more blocks: a reconcile that had
+        not run yet when the next block came skipped `pow/init/generate` altogether (seen on a loaded machine)."""
         self._block_height, self._block_hash = height, block_hash
         if height <= 0:
             return
+        if self.poc_phase in ("GENERATING", "VALIDATING") and not self._phase_reached(self.poc_phase):
+            self._phase_waited += 1
+            if self._phase_waited <= PHASE_WAIT_BLOCKS:
+                self.trigger_reconcile()
+                return
+            log.warning("PoC phase %s: nodes did not reach it in %d blocks; moving on", self.poc_phase, PHASE_WAIT_BLOCKS)
+        self._phase_waited = 0
         if self.poc_phase == "IDLE":
             periodic = self.poc_every_blocks > 0 and height % self.poc_every_blocks == 0
             if not (periodic or self._poc_requested):
@@ -333,6 +344,14 @@ class Broker:
             self._set_intended("INFERENCE", "IDLE")
             self.poc_phase = "IDLE"
         self.trigger_reconcile()
+
+    def _phase_reached(self, poc: str) -> bool:
+        """Every enabled node runs PoC phase `poc` (a FAILED node counts as done: it will not get there)."""
+        return all(
+            e.state.current_status == "FAILED" or (e.state.current_status == "POC" and e.state.poc_current_status == poc)
+            for e in self.nodes.values()
+            if e.state.enabled
+        )
 
     def _set_intended(self, status: str, poc: str) -> None:
         for e in self.nodes.values():
