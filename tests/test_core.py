@@ -147,3 +147,10 @@ def test_tcp_relay_forwards_and_stops():
     finally:
         server.shutdown()
         server.server_close()
+
+
+def test_free_port_never_hands_out_the_same_port_twice_in_a_row():
+    from harness.util.ports import free_port
+
+    ports = [free_port() for _ in range(300)]
+    assert len(set(ports)) == len(ports)

@@ -2,18 +2,32 @@
 
 from __future__ import annotations
 
+import collections
 import socket
+import threading
 
 from harness.errors import ConfigError
 
 LOOPBACK = "127.0.0.1"
 
 
+_HANDED_OUT: collections.deque[int] = collections.deque(maxlen=512)  # this process's recent free_port() answers
+_HANDED_LOCK = threading.Lock()
+
+
 def free_port() -> int:
-    """A TCP port on 127.0.0.1 that was free a moment ago (bind to port 0, read it, release it)."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind((LOOPBACK, 0))
-        return s.getsockname()[1]
+    """A TCP port on 127.0.0.1 that was free a moment ago (bind to port 0, read it, release it), and not one this
+    process handed out recently: the kernel may answer the same port to two back-to-back calls when nothing bound the
+    first yet (a testnet allocating its chain's and its chaos proxy's ports up front saw simnet's port taken)."""
+    with _HANDED_LOCK:
+        for _ in range(64):
+            with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+                s.bind((LOOPBACK, 0))
+                port = s.getsockname()[1]
+            if port not in _HANDED_OUT:
+                break
+        _HANDED_OUT.append(port)
+        return port
 
 
 def port_is_listening(port: int, host: str = LOOPBACK, timeout_s: float = 0.2) -> bool:
