@@ -182,7 +182,6 @@ class WireMockServer(StartStop):
         self.ready_timeout_s = ready_timeout_s
         self.proc: ManagedProcess | None = None
         self.start_s: float | None = None  # wall time from spawn to ready (benchmarks)
-        self._log_offset = 0
 
     @property
     def url(self) -> str:
@@ -225,7 +224,6 @@ class WireMockServer(StartStop):
             raise StartupError(f"{self.name}: already started on port {self.port}")
         t0 = time.monotonic()
         for attempt in range(1, PORT_ATTEMPTS + 1):
-            self._log_offset = self.log_path.stat().st_size if self.log_path.exists() else 0
             self.proc = ManagedProcess(self.argv(), name=self.name, log_path=self.log_path).start()
             try:
                 self.proc.wait_ready(
@@ -245,12 +243,7 @@ class WireMockServer(StartStop):
         return self
 
     def _new_log(self) -> str:
-        try:
-            with open(self.log_path, "rb") as f:
-                f.seek(self._log_offset)
-                return f.read().decode(errors="replace")
-        except OSError:
-            return ""
+        return self.proc.output() if self.proc is not None else ""
 
     def _admin_ready(self) -> bool:
         # The "started" line proves it is OUR process that bound the port, not another server already on it.

@@ -79,6 +79,7 @@ class ManagedProcess(StartStop):
         self.cwd = cwd
         self.stop_timeout_s = stop_timeout_s
         self.popen: subprocess.Popen[bytes] | None = None
+        self.log_start = 0
 
     # -- lifecycle -------------------------------------------------------------------------
     def start(self) -> Self:
@@ -86,6 +87,7 @@ class ManagedProcess(StartStop):
             raise StartupError(f"{self.name}: already started (pid {self.popen.pid})")
         self.log_path.parent.mkdir(parents=True, exist_ok=True)
         log = open(self.log_path, "ab")
+        self.log_start = log.tell()  # the log is appended to: this run's output starts here
         try:
             self.popen = subprocess.Popen(
                 self.argv,
@@ -149,6 +151,15 @@ class ManagedProcess(StartStop):
             return "not started"
         rc = self.popen.poll()
         return None if rc is None else f"{self.name} exited with code {rc}"
+
+    def output(self) -> str:
+        """What this run wrote to its log so far (a restart appends to the same file); "" if it cannot be read."""
+        try:
+            with open(self.log_path, "rb") as f:
+                f.seek(self.log_start)
+                return f.read().decode(errors="replace")
+        except OSError:
+            return ""
 
     def logs(self, lines: int = 40) -> str:
         return tail(self.log_path, lines)

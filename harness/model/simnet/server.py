@@ -219,7 +219,6 @@ class SimnetProcess(StartStop):
         self.proc: ManagedProcess | None = None
         self._url = ""
         self.chain_id = ""
-        self._log_offset = 0
 
     def start(self) -> Self:
         self.log_dir.mkdir(parents=True, exist_ok=True)
@@ -229,9 +228,7 @@ class SimnetProcess(StartStop):
             gpath = Path(self.genesis)
             Genesis.from_file(gpath)  # fail here, with the file's problem, rather than in the child
         argv = [sys.executable, "-m", "harness", "simnet", "--rpc-port", str(self.requested_port), "--genesis", str(gpath)]
-        log_path = self.log_dir / "simnet.log"
-        self._log_offset = log_path.stat().st_size if log_path.exists() else 0  # the log is appended to
-        self.proc = ManagedProcess(argv, name="simnet", log_path=log_path)
+        self.proc = ManagedProcess(argv, name="simnet", log_path=self.log_dir / "simnet.log")
         self.proc.start()
         self.proc.wait_ready(
             self._ready, timeout_s=self.ready_timeout_s, what="the 'simnet ready' line", hint="see the log tail above"
@@ -240,13 +237,7 @@ class SimnetProcess(StartStop):
 
     def _ready(self) -> bool:
         assert self.proc is not None
-        try:
-            with open(self.proc.log_path, "rb") as f:
-                f.seek(self._log_offset)
-                text = f.read().decode(errors="replace")
-        except OSError:
-            return False
-        m = READY_RE.search(text)
+        m = READY_RE.search(self.proc.output())
         if m:
             self._url, self.chain_id = m[1], m[3]
         return bool(m)
