@@ -1,8 +1,9 @@
-"""Chaos proxy: seeded replay, malformed input, control API, CLI process, checkers."""
+"""Chaos proxy: seeded replay, malformed input, control API, CLI process, the proxy process a testnet runs, checkers."""
 
 from __future__ import annotations
 
 import json
+import os
 import signal
 import socket
 import sys
@@ -13,10 +14,11 @@ from pathlib import Path
 import pytest
 import requests
 
-from harness.chaos import ChaosControl, ChaosProxy, ChaosReport, ProxiedRequest
+from harness.chaos import ChaosControl, ChaosProxy, ChaosProxyProcess, ChaosReport, ProxiedRequest
 from harness.chaos.checkers import hung_calls, longest_failure_streak, pool_back_to_n, time_to_heal_ms
 from harness.chaos.testing import RpcUpstream
 from harness.errors import ConfigError
+from harness.util.ports import free_port, port_is_listening
 from harness.util.process import ManagedProcess
 from harness.util.wait import wait_until
 
@@ -44,11 +46,13 @@ def call(url: str, method: str) -> str:
 SEQUENCE = ["status", "abci_query", "abci_query", "tx", "status"] * 8
 
 
-def run_sequence(upstream: RpcUpstream, seed: int) -> tuple[list[tuple], list[str]]:
-    with ChaosProxy(upstream.url, seed=seed) as p:
+def run_sequence(upstream: RpcUpstream, seed: int, proxy=None) -> tuple[list[tuple], list[str]]:
+    """SEQUENCE through a proxy with two seeded faults (default a new in-process ChaosProxy with `seed`)."""
+    with proxy or ChaosProxy(upstream.url, seed=seed) as p:
         p.add_fault({"fault": "eof", "target": {"probability": 0.3}, "window": {"max_duration_ms": 60_000}})
         p.add_fault({"fault": "reset", "target": {"method": "abci_query", "probability": 0.2}, "window": {"max_count": 50}})
         seen = [call(p.url, m) for m in SEQUENCE]
+        assert len([r for r in p.history() if r.kind == "http"]) == len(SEQUENCE)  # every call, one record each
         return [d.key() for d in p.decisions()], seen
 
 
@@ -259,3 +263,51 @@ def test_http_parsing_units() -> None:
     assert rpc_methods("GET", "/abci_query?path=x", b"") == ("abci_query",)
     with pytest.raises(Exception, match="HTTP version"):
         parse_request_head(b"GET / HTTP/2\r\n\r\n")
+
+
+# -- the proxy as its own process (what the embedded backend runs) ------------------------------------------------------
+
+
+def test_a_proxy_process_decides_as_the_in_process_proxy_for_the_same_seed(upstream: RpcUpstream, tmp_path: Path) -> None:
+    keys_in, seen_in = run_sequence(upstream, 4321)
+    process = ChaosProxyProcess(upstream.url, seed=4321, log_dir=tmp_path)
+    keys_out, seen_out = run_sequence(upstream, 4321, proxy=process)
+    assert process.seed == 4321
+    assert keys_out == keys_in
+    assert seen_out == seen_in
+    assert "failed" in seen_out  # the faults did apply
+
+
+def test_the_driver_surface_over_the_control_api(upstream: RpcUpstream, tmp_path: Path) -> None:
+    with ChaosProxyProcess(upstream.url, seed=9, log_dir=tmp_path) as p, requests.Session() as s:
+        assert p.url.startswith("http://127.0.0.1:")
+        assert p.control_url.startswith("http://127.0.0.1:")
+        assert p.ws_url == p.url.replace("http://", "ws://") + "/websocket"
+        s.post(p.url, json={"jsonrpc": "2.0", "id": 1, "method": "status"}, timeout=5).raise_for_status()
+        assert len(p.connections()) == 1  # the session's keep-alive connection
+        p.set_height(7)
+        assert p.height == 7
+        fid = p.add_fault({"fault": "eof", "target": {"method": "status"}, "window": {"max_count": 1}})
+        assert [f["id"] for f in p.faults()] == [fid]
+        assert call(p.url, "status") == "failed"
+        assert call(p.url, "status") == "ok"  # max_count 1: used up
+        assert [r.fault for r in p.history() if r.kind == "http"] == [None, "eof", None]
+        with pytest.raises(ConfigError, match="window"):  # refused here, before anything is sent
+            p.add_fault({"fault": "eof"})
+        p.clear()
+        assert p.faults() == []
+        p.reset()
+        assert p.history() == []
+        ports = [p.port, int(p.control_url.rsplit(":", 1)[1])]
+        pid = p.proc.pid
+    wait_until(lambda: not any(port_is_listening(x) for x in ports), timeout_s=10, what="the proxy's ports closed")
+    with pytest.raises(ProcessLookupError):
+        os.kill(pid, 0)
+
+
+def test_a_proxy_process_on_a_given_port_names_it_before_it_is_ready(upstream: RpcUpstream, tmp_path: Path) -> None:
+    port = free_port()
+    p = ChaosProxyProcess(upstream.url, listen_port=port, log_dir=tmp_path)
+    assert p.url == f"http://127.0.0.1:{port}"  # an API node config can name it before it starts
+    with p:
+        assert call(p.url, "status") == "ok"

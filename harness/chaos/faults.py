@@ -227,6 +227,16 @@ class FaultSpec:
         }
 
     @classmethod
+    def of(cls, spec: dict[str, Any] | FaultSpec | Fault, target: Target | None = None, window: Window | None = None
+           ) -> FaultSpec:  # fmt: skip
+        """A JSON-style dict (checked), a FaultSpec, or a fault object plus target/window, as a FaultSpec."""
+        if isinstance(spec, dict):
+            return cls.from_json(spec)
+        if isinstance(spec, FaultSpec):
+            return spec
+        return cls(spec, target or Target(), window or Window())
+
+    @classmethod
     def from_json(cls, doc: Any) -> FaultSpec:
         if not isinstance(doc, dict):
             raise ConfigError(f"spec: got {type(doc).__name__}, expected a JSON object with fault, target, window, params")

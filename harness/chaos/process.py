@@ -42,7 +42,6 @@ class ChaosProxyProcess(ChaosControl):
         self.log_dir = Path(log_dir)
         self.ready_timeout_s = ready_timeout_s
         self.proc: ManagedProcess | None = None
-        self._log_offset = 0
 
     def __enter__(self) -> Self:
         return self.start()
@@ -53,10 +52,7 @@ class ChaosProxyProcess(ChaosControl):
     def start(self) -> Self:
         argv = [sys.executable, "-m", "harness", "chaos-proxy", "--listen", str(self.listen_port), "--upstream", self.upstream,
                 "--seed", str(self.seed), "--parent-pid", str(os.getpid()), "--max-lifetime-s", str(LIFETIME_S)]  # fmt: skip
-        log_path = self.log_dir / "chaos-proxy.log"
-        self.log_dir.mkdir(parents=True, exist_ok=True)
-        self._log_offset = log_path.stat().st_size if log_path.exists() else 0  # the log is appended to
-        self.proc = ManagedProcess(argv, name="chaos-proxy", log_path=log_path)
+        self.proc = ManagedProcess(argv, name="chaos-proxy", log_path=self.log_dir / "chaos-proxy.log")
         self.proc.start()
         try:
             self.proc.wait_ready(self._ready, timeout_s=self.ready_timeout_s, what="the 'chaos-proxy ready' line")
@@ -67,12 +63,7 @@ class ChaosProxyProcess(ChaosControl):
 
     def _ready(self) -> bool:
         assert self.proc is not None
-        try:
-            with open(self.proc.log_path, "rb") as f:
-                f.seek(self._log_offset)
-                m = READY_RE.search(f.read().decode(errors="replace"))
-        except OSError:
-            return False
+        m = READY_RE.search(self.proc.output())
         if m:
             self.url, self.base, self.seed = m[1], m[2], int(m[3])
         return bool(m)
@@ -96,8 +87,4 @@ class ChaosProxyProcess(ChaosControl):
         self, spec: dict[str, Any] | FaultSpec | Fault, *, target: Target | None = None, window: Window | None = None
     ) -> int:
         """As ChaosProxy.add_fault: a JSON-style dict (checked here first), a FaultSpec, or a fault plus target/window."""
-        if isinstance(spec, dict):
-            spec = FaultSpec.from_json(spec)
-        elif not isinstance(spec, FaultSpec):
-            spec = FaultSpec(spec, target or Target(), window or Window())
-        return super().add_fault(spec)
+        return super().add_fault(FaultSpec.of(spec, target, window))

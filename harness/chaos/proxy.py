@@ -206,11 +206,7 @@ class ChaosProxy(StartStop):
         self, spec: dict[str, Any] | FaultSpec | Fault, *, target: Target | None = None, window: Window | None = None
     ) -> int:
         """Install a fault; returns its id. Takes a JSON-style dict, a FaultSpec, or a fault object plus target/window."""
-        if isinstance(spec, dict):
-            spec = FaultSpec.from_json(spec)
-        elif not isinstance(spec, FaultSpec):
-            spec = FaultSpec(spec, target or Target(), window or Window())
-        return int(self._run(self.add_fault_now, spec))
+        return int(self._run(self.add_fault_now, FaultSpec.of(spec, target, window)))
 
     def add_fault_now(self, spec: FaultSpec) -> int:
         inst = self.table.add(spec, self._next_conn_id)
