@@ -137,6 +137,24 @@ class GonkaBinaries:
         return f"{binary} {self.revision}{dirty} (sha256 {i.sha256[:12]}, {i.path})"
 
 
+def gonka_info(bins: GonkaBinaries, opts, params, *, chain_under_test: str):
+    """The TestnetInfo of a testnet of these binaries (one node or a network): judged by the reference contract."""
+    from harness.backends.contract import TestnetInfo
+
+    return TestnetInfo(
+        backend="gonka",
+        chain_id=params.chain_id,
+        block_time_s=params.timeout_commit_s,
+        start_version=opts.start_version,
+        api_profile="reference",  # a real node is judged by the reference contract
+        topology=opts.topology,
+        api_kind="upstream",
+        api_under_test=bins.describe("decentralized-api"),
+        chain_under_test=chain_under_test,
+        upstream_revision=bins.known_revision or "",
+    )
+
+
 def sandboxed(cmd: list[str], root: Path) -> list[str]:
     """`cmd` in a private mount namespace whose /root is `root/upper` over the real /root (see the module doc)."""
     upper, work = root / "upper", root / "work"

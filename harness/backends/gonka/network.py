@@ -36,10 +36,9 @@ from harness.backends.contract import (
     NodeSpec,
     Participant,
     ParticipantSpec,
-    TestnetInfo,
     participant_specs,
 )
-from harness.backends.gonka.binaries import GonkaBinaries, check_sandbox
+from harness.backends.gonka.binaries import GonkaBinaries, check_sandbox, gonka_info
 from harness.backends.gonka.chain import GENESIS_FUNDS, KEYRING, REQUESTER_FUNDS, SELF_DELEGATION, GonkaChain, set_toml
 from harness.backends.gonka.dapi import DecentralizedApi
 from harness.backends.gonka.genesis import ChainParams, native_denom
@@ -130,20 +129,8 @@ class GonkaNetworkTestnet(BaseTestnet):
         self.bins = binaries or GonkaBinaries.locate(opts.gonka_bin, revision=opts.gonka_revision)
         self.params = params or ChainParams(start_version=opts.start_version)
         self.specs = participant_specs(participants, nodes=tuple(nodes))
-        super().__init__(
-            TestnetInfo(
-                backend="gonka",
-                chain_id=self.params.chain_id,
-                block_time_s=self.params.timeout_commit_s,
-                start_version=opts.start_version,
-                api_profile="reference",  # a real node is judged by the reference contract
-                topology=opts.topology,
-                api_kind="upstream",
-                api_under_test=self.bins.describe("decentralized-api"),
-                chain_under_test=f"{self.bins.describe('inferenced')}, {len(self.specs)} validators",
-                upstream_revision=self.bins.known_revision or "",
-            )
-        )
+        validators = f"{self.bins.describe('inferenced')}, {len(self.specs)} validators"
+        super().__init__(gonka_info(self.bins, opts, self.params, chain_under_test=validators))
         self.mocks: dict[str, LocalMocks] = {}
         self.chains: dict[str, GonkaChain] = {}
         self.dapis: dict[str, DecentralizedApi] = {}

@@ -19,8 +19,8 @@ from __future__ import annotations
 import shutil
 from pathlib import Path
 
-from harness.backends.contract import BaseTestnet, Capability, Endpoints, NodeSpec, TestnetInfo
-from harness.backends.gonka.binaries import GonkaBinaries, check_sandbox
+from harness.backends.contract import BaseTestnet, Capability, Endpoints, NodeSpec
+from harness.backends.gonka.binaries import GonkaBinaries, check_sandbox, gonka_info
 from harness.backends.gonka.chain import GonkaChain
 from harness.backends.gonka.dapi import DecentralizedApi
 from harness.backends.gonka.genesis import ChainParams
@@ -61,20 +61,7 @@ class GonkaTestnet(BaseTestnet):
         self.workdir = Path(workdir).resolve()
         self.bins = binaries or GonkaBinaries.locate(opts.gonka_bin, revision=opts.gonka_revision)
         self.params = params or ChainParams(start_version=opts.start_version)
-        super().__init__(
-            TestnetInfo(
-                backend="gonka",
-                chain_id=self.params.chain_id,
-                block_time_s=self.params.timeout_commit_s,
-                start_version=opts.start_version,
-                api_profile="reference",  # a real node is judged by the reference contract
-                topology=opts.topology,
-                api_kind="upstream",
-                api_under_test=self.bins.describe("decentralized-api"),
-                chain_under_test=self.bins.describe("inferenced"),
-                upstream_revision=self.bins.known_revision or "",
-            )
-        )
+        super().__init__(gonka_info(self.bins, opts, self.params, chain_under_test=self.bins.describe("inferenced")))
         self.node_specs = nodes
         self.use_chaos = chaos
         self.mocks: LocalMocks | None = None
