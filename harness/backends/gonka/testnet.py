@@ -121,10 +121,10 @@ class GonkaTestnet(BaseTestnet):
             self.mlnodes = self.mocks.mlnodes
         chain.start()
         api_chain = chain.rpc_url
-        if self.use_chaos:
-            from harness.chaos import ChaosProxy
+        if self.use_chaos:  # its own process: a pause of the test process must not hold the API node's chain back
+            from harness.chaos.process import ChaosProxyProcess
 
-            self.proxy = ChaosProxy(chain.rpc_url, seed=self.opts.chaos_seed or 0, control_port=0)
+            self.proxy = ChaosProxyProcess(chain.rpc_url, seed=self.opts.chaos_seed or 0, log_dir=logs)
             self.proxy.start()
             api_chain = self.proxy.url
         self.dapi.chain_url, self.dapi.mlnodes = api_chain, self.mlnodes
