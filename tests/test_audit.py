@@ -14,6 +14,7 @@ from hypothesis import strategies as st
 
 from harness.audit import (
     Contract,
+    Offender,
     RequestRecord,
     Switch,
     SwitchTimeline,
@@ -682,3 +683,14 @@ def test_stop_once_makes_a_second_stop_inside_grace_an_offender():
     offenders = audit(recs, TWO, once).offenders
     assert [(o.verdict, o.reason, o.logged_ms) for o in offenders] == [("stale", "repeated_stop", S1 + 200)]
     assert audit(recs, TWO, STOP_CONTRACT).verdict == "pass"
+
+
+def test_offender_names_where_it_lies_against_the_chain_timeline():
+    def where(bracket: tuple[int | None, int | None]) -> str:
+        o = Offender("unversioned", "GET", "/api/v1/state", 1000, "v0.3.8", None, "n1/*", None, None, bracket)
+        return str(o).split("(", 1)[1].split(")", 1)[0]
+
+    assert where((5, 6)) == "between heights 5 and 6"
+    assert where((None, 6)) == "before height 6"  # sent before the first block the timeline saw
+    assert where((9, None)) == "after height 9"
+    assert where((None, None)) == "height unknown"

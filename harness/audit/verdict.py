@@ -69,7 +69,12 @@ class Offender:
 
     def __str__(self) -> str:
         lo, hi = self.height_bracket
-        where = f"between heights {lo} and {hi}" if lo is not None or hi is not None else "height unknown"
+        if lo is not None and hi is not None:
+            where = f"between heights {lo} and {hi}"
+        elif lo is None and hi is None:
+            where = "height unknown"
+        else:  # before the first block the timeline saw, or after its last
+            where = f"before height {hi}" if lo is None else f"after height {lo}"
         what = f"{self.method} {self.url}" if self.logged_ms is not None else f"no {self.method} {self.url} was sent"
         why = f" ({self.reason})" if self.reason else ""
         when = f"at {self.logged_ms} ms " if self.logged_ms is not None else ""
