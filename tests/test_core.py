@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import sys
 import time
 
@@ -154,3 +155,26 @@ def test_free_port_never_hands_out_the_same_port_twice_in_a_row():
 
     ports = [free_port() for _ in range(300)]
     assert len(set(ports)) == len(ports)
+
+
+def test_free_port_stays_out_of_the_kernels_ephemeral_range_and_each_worker_has_its_own_slice(monkeypatch):
+    from harness.util import ports
+
+    ephemeral_low = ports._ephemeral_low()
+    if ephemeral_low - ports.FIRST_PORT < 512:
+        pytest.skip(f"this machine's ephemeral range starts at {ephemeral_low}: no room below it")
+    slices = []
+    for worker in ("gw0", "gw1", "gw2"):
+        monkeypatch.setenv("PYTEST_XDIST_WORKER", worker)
+        monkeypatch.setenv("PYTEST_XDIST_WORKER_COUNT", "3")
+        alloc = ports._Allocator.for_this_process()
+        handed = [alloc.next() for _ in range(50)]
+        assert all(alloc.lo <= p < alloc.hi <= ephemeral_low for p in handed), (worker, alloc, handed)
+        assert all(ports._bindable(p) for p in handed)
+        slices.append(range(alloc.lo, alloc.hi))
+    assert all(a.stop <= b.start for a, b in itertools.pairwise(slices)), slices  # ascending and disjoint
+    # within a slice the cursor goes round: no port again before the rest of the slice was tried
+    small = ports._Allocator(ports.FIRST_PORT, ports.FIRST_PORT + 300, 0)
+    handed = [small.next() for _ in range(100)]
+    assert len(set(handed)) == len(handed)
+    assert all(small.lo <= p < small.hi for p in handed)
