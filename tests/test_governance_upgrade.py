@@ -75,20 +75,22 @@ def test_scheduled_upgrade_switches_version_at_h(net, chain, validator):
 
 
 def test_a_proposal_included_too_late_is_not_voted_on(chain, validator, monkeypatch):
-    # A loaded machine: the proposal lands in a block four blocks after the height the earliest upgrade height was
-    # computed from, so its voting period would end less than two blocks before H. It is refused, and no vote is sent.
-    earliest, why = chain.earliest_upgrade_height()
+    # A loaded machine: the proposal lands in block H-1, so its voting period would end after H. It is refused, and no
+    # vote is sent. H leaves 20 blocks of room over the earliest height, so the check made before submitting passes
+    # however long this test process stalls before making it (the chain runs on while it does).
+    earliest, _ = chain.earliest_upgrade_height()
+    height = earliest + 20
     real_submit = chain.submit
 
     def late_submit(msgs, key, **kw):
         if type(msgs[0]).__name__ == "MsgSubmitProposal":
-            chain.rpc.wait_for_height(why["current_height"] + 4, timeout_s=10)
+            chain.rpc.wait_for_height(height - 1, timeout_s=20)
         return real_submit(msgs, key, **kw)
 
     monkeypatch.setattr(chain, "submit", late_submit)
     with pytest.raises(UpgradeTooSoon, match=r"was included at height \d+ \(\d+ blocks after .*was not voted on") as ei:
-        chain.propose_partial_upgrade("v0.3.10", earliest, proposer=validator, voters=[validator])
-    assert ei.value.late_by_blocks >= 4  # what the hop adds to the next attempt's room
+        chain.propose_partial_upgrade("v0.3.10", height, proposer=validator, voters=[validator])
+    assert ei.value.late_by_blocks >= 4  # what the hop adds to the next attempt's room (at least the voting period + 2)
     proposal_id = int(str(ei.value).split()[1])
     # the one validator's YES would have passed it; unvoted, it ends REJECTED at its voting end and stores no plan
     statuses = proto.gov_pb2.ProposalStatus
@@ -96,7 +98,7 @@ def test_a_proposal_included_too_late_is_not_voted_on(chain, validator, monkeypa
     ended = wait_until(lambda: (p := chain.proposal(proposal_id)).status != voting and p, timeout_s=10,
                        what=f"proposal {proposal_id} to leave its voting period")  # fmt: skip
     assert statuses.Name(ended.status) == "PROPOSAL_STATUS_REJECTED"
-    assert chain.partial_upgrade(earliest) is None
+    assert chain.partial_upgrade(height) is None
 
 
 def test_malformed_version_is_refused_before_anything_is_sent(chain, validator):
