@@ -265,7 +265,7 @@ def test_http_parsing_units() -> None:
         parse_request_head(b"GET / HTTP/2\r\n\r\n")
 
 
-# -- the proxy as its own process (what the embedded backend runs) ------------------------------------------------------
+# -- the proxy as its own process (what the embedded and gonka backends run) -----------------------------------------------
 
 
 def test_a_proxy_process_decides_as_the_in_process_proxy_for_the_same_seed(upstream: RpcUpstream, tmp_path: Path) -> None:

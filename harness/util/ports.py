@@ -6,7 +6,7 @@ import os
 import random
 import socket
 import threading
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from harness.errors import ConfigError
 
@@ -30,7 +30,6 @@ class _Allocator:
     lo: int = 0
     hi: int = 0  # exclusive; lo == hi: no such range on this machine, fall back to bind(0)
     cursor: int = 0
-    lock: threading.Lock = field(default_factory=threading.Lock)
 
     @classmethod
     def for_this_process(cls) -> _Allocator:
@@ -44,16 +43,15 @@ class _Allocator:
         return cls(lo, lo + size, random.randrange(size))
 
     def next(self) -> int:
-        with self.lock:
-            if self.hi == self.lo:
-                return _kernel_port()
-            size = self.hi - self.lo
-            for _ in range(min(size, 4096)):
-                port = self.lo + self.cursor % size
-                self.cursor += 1
-                if _bindable(port):
-                    return port
+        if self.hi == self.lo:
             return _kernel_port()
+        size = self.hi - self.lo
+        for _ in range(min(size, 4096)):
+            port = self.lo + self.cursor % size
+            self.cursor += 1
+            if _bindable(port):
+                return port
+        return _kernel_port()
 
 
 def _ephemeral_low() -> int:
@@ -86,7 +84,7 @@ def _kernel_port() -> int:
         return s.getsockname()[1]
 
 
-_ALLOCATOR: _Allocator | None = None
+_ALLOCATOR: _Allocator | None = None  # made on first use; its cursor is guarded by _ALLOCATOR_LOCK
 _ALLOCATOR_LOCK = threading.Lock()
 
 
@@ -97,7 +95,7 @@ def free_port() -> int:
     with _ALLOCATOR_LOCK:
         if _ALLOCATOR is None:
             _ALLOCATOR = _Allocator.for_this_process()
-    return _ALLOCATOR.next()
+        return _ALLOCATOR.next()
 
 
 def port_is_listening(port: int, host: str = LOOPBACK, timeout_s: float = 0.2) -> bool:

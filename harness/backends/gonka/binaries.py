@@ -26,8 +26,14 @@ import shutil
 import subprocess
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from harness.errors import ConfigError, DependencyMissing
+
+if TYPE_CHECKING:
+    from harness.backends.contract import TestnetInfo
+    from harness.backends.gonka.genesis import ChainParams
+    from harness.options import RunOptions
 
 BINARIES = ("inferenced", "decentralized-api")
 MINIMAL_WASM = b"\x00asm\x01\x00\x00\x00"
@@ -137,7 +143,7 @@ class GonkaBinaries:
         return f"{binary} {self.revision}{dirty} (sha256 {i.sha256[:12]}, {i.path})"
 
 
-def gonka_info(bins: GonkaBinaries, opts, params, *, chain_under_test: str):
+def gonka_info(bins: GonkaBinaries, opts: RunOptions, params: ChainParams, *, chain_under_test: str) -> TestnetInfo:
     """The TestnetInfo of a testnet of these binaries (one node or a network): judged by the reference contract."""
     from harness.backends.contract import TestnetInfo
 
