@@ -26,7 +26,7 @@ from harness.backends.embedded import EmbeddedTestnet
 from harness.drive.hop import UpgradeRunner
 from harness.options import RunOptions
 
-STEPS = ("management_before_switch", "schedule", "wait_switch", "wait_past_grace", "kick_management", "poc_phase",
+STEPS = ("management_before_switch", "schedule", "wait_switch", "wait_past_due", "kick_management", "poc_phase",
          "audit_now")  # fmt: skip
 
 

@@ -363,7 +363,7 @@ def test_late_or_stale_depends_on_the_nodes_own_switch():
     assert (seen["n2"].delay_ms, seen["n2"].blocks_after) == (30, 0)
     assert seen["n3"].first_ms is None
     text = report.to_text()
-    assert "n1: first v0.3.9 request +1100 ms from the switch block, latest block 43 (1 block after)" in text
+    assert "n1: first v0.3.9 request +1100 ms from S, latest block 43 (1 block after), old-version stop +1020 ms" in text
     assert "n3: never used v0.3.9" in text
 
 

@@ -1,6 +1,6 @@
 """The chaos proxy and its control API under hostile input: only well-formed HTTP/1.1 is forwarded (RFC 9112: no
 duplicate or conflicting Content-Length), fault parameters and windows are finite and bounded (nothing is held for
-ever, clear releases what is delayed), the control API answers 4xx JSON, the websocket sniffer survives any bytes.
+ever, clear releases what is delayed), the control API answers 4xx JSON, the websocket frame splitter survives any bytes.
 Each refusal leaves the proxy answering and the upstream untouched."""
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ from harness.chaos.control import ChaosControl
 from harness.chaos.faults import FaultSpec
 from harness.chaos.http import HttpParseError, parse_request_head, rpc_methods
 from harness.chaos.testing import RpcUpstream
-from harness.chaos.ws import FrameSniffer
+from harness.chaos.ws import FrameSplitter
 from harness.errors import ConfigError
 from harness.util.wait import wait_until
 
@@ -294,7 +294,7 @@ def test_the_control_api_installs_or_refuses_any_spec_and_stays_up(proxy, doc):
     assert requests.get(proxy.control_url + "/status", timeout=5).status_code == 200
 
 
-# -- the websocket sniffer -------------------------------------------------------------------------------------------
+# -- the websocket frame splitter -------------------------------------------------------------------------------------------
 def frame(payload: bytes, opcode: int = 1, fin: bool = True, mask: bytes = b"") -> bytes:
     head = bytes([(0x80 if fin else 0) | opcode])
     n = len(payload)
@@ -310,32 +310,46 @@ def newblock(h: int) -> bytes:
     return json.dumps(doc).encode()
 
 
+def split(splitter: FrameSplitter, stream: bytes, cuts: list[int]) -> list:
+    pieces, pos = [], 0
+    for c in [*cuts, len(stream)]:
+        pieces += splitter.feed(stream[pos : pos + c])
+        pos += c
+    return pieces
+
+
 @settings(max_examples=200, deadline=None)
 @given(cuts=st.lists(st.integers(min_value=1, max_value=60), max_size=20))
-def test_the_sniffer_finds_heights_across_any_chunking(cuts):
+def test_the_splitter_finds_heights_across_any_chunking_and_keeps_every_byte(cuts):
     msg = newblock(41)
-    stream = frame(msg[:30], opcode=1, fin=False) + frame(b"", opcode=9) + frame(msg[30:], opcode=0) + frame(newblock(42))
-    sniffer, heights, pos = FrameSniffer(), [], 0
-    for c in [*cuts, len(stream)]:
-        heights += sniffer.feed(stream[pos : pos + c])
-        pos += c
-    assert heights == [41, 42]
+    ping = frame(b"", opcode=9)
+    stream = frame(msg[:30], opcode=1, fin=False) + ping + frame(msg[30:], opcode=0) + frame(newblock(42)) + frame(b"", 8)
+    pieces = split(FrameSplitter(), stream, cuts)
+    assert [(p.kind, p.height) for p in pieces] == [("control", None), ("message", 41), ("message", 42), ("close", None)]
+    assert pieces[0].data == ping, "a ping inside a fragmented message goes ahead of it, whole"
+    assert b"".join(p.data for p in pieces[1:]) == stream.replace(ping, b""), "every other byte, in order"
 
 
 @settings(max_examples=300, deadline=None)
-@given(data=st.binary(max_size=400))
-def test_the_sniffer_survives_any_bytes(data):
-    sniffer = FrameSniffer()
-    sniffer.feed(data)
-    sniffer.feed(data)
+@given(data=st.binary(max_size=400), cuts=st.lists(st.integers(min_value=1, max_value=60), max_size=10))
+def test_the_splitter_survives_any_bytes_and_loses_none(data, cuts):
+    splitter = FrameSplitter()
+    pieces = split(splitter, data + data, cuts)
+    out = b"".join(p.data for p in pieces) + splitter.pending
+    assert sorted(out) == sorted(data + data)  # only pings/pongs may move ahead; the rest waits for its frame's end
 
 
-def test_the_sniffer_skips_oversized_and_stops_on_a_masked_server_frame():
-    import harness.chaos.ws as ws
-
-    big = b'{"NewBlock": "' + b"x" * (ws._MAX_MESSAGE_CHARS + 10) + b'"}'
-    sniffer = FrameSniffer()
-    assert sniffer.feed(frame(big) + frame(newblock(7))) == [7]
-    assert sniffer.feed(frame(newblock(8), mask=b"abcd")) == []
-    assert sniffer.stopped
-    assert sniffer.feed(frame(newblock(9))) == []
+def test_the_splitter_passes_oversized_messages_raw_and_stops_on_a_masked_server_frame():
+    big = b'{"NewBlock": "' + b"x" * 100 + b'"}'
+    splitter = FrameSplitter(max_message_bytes=64)
+    stream = frame(big[:50], fin=False) + frame(big[50:], opcode=0)
+    pieces = splitter.feed(stream)
+    assert pieces
+    assert all(p.kind == "raw" for p in pieces), "an oversized message is passed on, never held"
+    assert b"".join(p.data for p in pieces) == stream
+    small = b'{"a": 1}'
+    assert [(p.kind, p.data) for p in splitter.feed(frame(small))] == [("message", frame(small))]
+    masked = frame(newblock(8), mask=b"abcd")
+    assert [(p.kind, p.data) for p in splitter.feed(masked)] == [("raw", masked)]
+    assert splitter.stopped
+    assert [p.kind for p in splitter.feed(frame(newblock(9)))] == ["raw"]

@@ -46,6 +46,7 @@ def runner(chain: ScriptedChainClient) -> tuple[UpgradeRunner, list[str]]:
         chain=chain,
         rpc=SimpleNamespace(height=lambda: 10),
         validator_keys=lambda: ["key-0", "key-1"],
+        participants=[],  # no chaos proxy: nothing is held
         last_runner=None,
     )
     return UpgradeRunner(tn, progress=said.append), said

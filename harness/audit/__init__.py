@@ -11,8 +11,9 @@ from harness.audit.contracts import Contract, contract_for
 from harness.audit.png import render_png  # matplotlib itself is imported only when a picture is drawn
 from harness.audit.records import RequestRecord, port_class_of, record_from_url, records_from_journal, strip_version
 from harness.audit.report import report_dict, report_json, report_text
+from harness.audit.results import VERDICTS, AuditReport, Offender, StopCheck, SwitchSeen
 from harness.audit.timeline import Switch, SwitchTimeline
-from harness.audit.verdict import VERDICTS, AuditReport, Offender, StopCheck, SwitchSeen, audit
+from harness.audit.verdict import audit
 
 __all__ = [
     "VERDICTS",

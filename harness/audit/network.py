@@ -25,7 +25,7 @@ from harness.errors import ConfigError
 
 if TYPE_CHECKING:
     from harness.audit.records import RequestRecord
-    from harness.audit.verdict import Offender, SwitchSeen
+    from harness.audit.results import Offender, SwitchSeen
 
 
 @dataclass(frozen=True, slots=True)
@@ -40,6 +40,7 @@ class ParticipantSwitch:
     latest_height: int | None
     switch_height: int | None
     node: str | None  # the MLNode of that first request
+    stop_delay_ms: int | None = None  # its first old-version stop over all its MLNodes, from S
 
     @property
     def blocks_after(self) -> int | None:
@@ -52,7 +53,8 @@ class ParticipantSwitch:
             return "never"
         b = self.blocks_after
         blocks = f" ({b:+d} block{'s' if abs(b) > 1 else ''})" if b else ""
-        return f"{self.delay_ms:+d} ms{blocks}"
+        stop = f", stop {self.stop_delay_ms:+d} ms" if self.stop_delay_ms is not None else ""
+        return f"{self.delay_ms:+d} ms{blocks}{stop}"
 
     def to_dict(self) -> dict:
         return {
@@ -65,6 +67,7 @@ class ParticipantSwitch:
             "switch_height": self.switch_height,
             "blocks_after": self.blocks_after,
             "node": self.node,
+            "stop_delay_ms": self.stop_delay_ms,
         }
 
 
@@ -265,13 +268,15 @@ def _hops(parts, owner, switches_seen, timeline) -> tuple[HopSpread, ...]:
         switch_height = next((x.switch_height for x in seen), None)
         rows = []
         for pid in parts:
-            mine = [x for x in seen if owner.get(x.node) == pid and x.first_ms is not None]
-            first = min(mine, key=lambda x: (x.first_ms, x.node), default=None)
+            ours = [x for x in seen if owner.get(x.node) == pid]
+            stops = [x.stop_delay_ms for x in ours if x.stop_delay_ms is not None]
+            stop = min(stops) if stops else None
+            first = min((x for x in ours if x.first_ms is not None), key=lambda x: (x.first_ms, x.node), default=None)
             if first is None:
-                rows.append(ParticipantSwitch(hop, s.version, pid, None, None, None, switch_height, None))
+                rows.append(ParticipantSwitch(hop, s.version, pid, None, None, None, switch_height, None, stop))
             else:
                 rows.append(ParticipantSwitch(hop, s.version, pid, first.first_ms, first.delay_ms, first.latest_height,
-                                              first.switch_height, first.node))  # fmt: skip
+                                              first.switch_height, first.node, stop))  # fmt: skip
         out.append(HopSpread(hop, versions[hop - 1], s.version, s.from_ms, switch_height, tuple(rows)))
     return tuple(out)
 

@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, TextIO
 
 if TYPE_CHECKING:
-    from harness.audit.verdict import AuditReport, Offender
+    from harness.audit.results import AuditReport, Offender
 
 
 DEFAULT_MAX_OFFENDERS = 100  # `harness audit` lists this many offenders unless asked for all
@@ -47,6 +47,7 @@ def report_dict(report: AuditReport, *, max_offenders: int | None = None) -> dic
         "timeline": report.timeline.to_json(),
         "contract": c.as_dict(),
         "switches_seen": [s.to_dict() for s in report.switches_seen],
+        "clock": [t.to_dict() for t in report.timing] or "chain",
         "network": report.network.to_dict() if report.network is not None else None,
         "end_ms": report.end_ms,
     }
@@ -100,6 +101,16 @@ def _offender_lines(o: Offender) -> list[str]:
     ]
 
 
+def _clock_lines(report: AuditReport) -> list[str]:
+    """Which clock judged each participant's hops (harness/audit/basis.py)."""
+    if not report.timing:
+        return [f"clock: chain (block header times + grace {report.contract.grace_ms} ms; no proxy timed the deliveries)"]
+    return ["clock (S, D, U per participant and hop):"] + [
+        f"  {t.describe()}; S {t.from_ms}, D S{t.due_ms - t.from_ms:+d} ms, U S{t.until_ms - t.from_ms:+d} ms"
+        for t in report.timing
+    ]
+
+
 def report_text(report: AuditReport, *, max_offenders: int = 20) -> str:
     """A readable report: verdict, the first offender in full, counts per hop and class, stops, offender table."""
     c = report.contract
@@ -110,14 +121,16 @@ def report_text(report: AuditReport, *, max_offenders: int = 20) -> str:
             f"{s.version} from {s.from_ms}" + (f" (h{s.height})" if s.height is not None else "")
             for s in report.timeline.switches
         ),
-        f"contract: {c.name} grace_ms={c.grace_ms} stop_old={c.stop_old} early_tolerance_ms={c.early_tolerance_ms} "
-        f"switch_offset={c.switch_offset}",
+        f"contract: {c.name} switch_offset={c.switch_offset} stop_old={c.stop_old} early_tolerance_ms={c.early_tolerance_ms} "
+        f"(delivery clock: inflight_ms={c.inflight_ms} refresh_grace_ms={c.refresh_grace_ms}; chain clock: "
+        f"grace_ms={c.grace_ms})",
+        *_clock_lines(report),
     ]
     first = report.first_offender
     if first is not None:
         lines += ["", "first offender:", *_offender_lines(first)]
     lines += ["", "counts:"]
-    from harness.audit.verdict import VERDICTS
+    from harness.audit.results import VERDICTS
 
     keys = list(VERDICTS)
     rows = [["all", *(str(report.counts[k]) for k in keys)]]
@@ -132,7 +145,7 @@ def report_text(report: AuditReport, *, max_offenders: int = 20) -> str:
         lines += ["", "switch seen per node (first request on the new version):"]
         lines += [f"  {report.timeline.versions[s.hop - 1]} -> {s.describe()}" for s in report.switches_seen]
     if report.stops:
-        lines += ["", "stop rule (one POST /<old>/api/v1/stop per node inside the grace window after each switch):"]
+        lines += ["", "stop rule (one POST /<old>/api/v1/stop per node after each switch S, before it was due D):"]
         srows = [
             [f"{s.old_version}", s.node, s.status, str(s.stop_ms) if s.stop_ms is not None else "-", str(s.repeated)]
             for s in report.stops

@@ -1,10 +1,14 @@
-"""The switch timeline: which version is expected when (the contract is in contracts.py).
+"""The switch timeline: which version is expected when (the contract is in contracts.py, the clock in basis.py).
 
-Boundaries (both windows contain their start and exclude their end, like `from_ms` itself):
-- a switch to version V at `from_ms` S means: from S on (S included) V is expected;
-- grace: the previous version is still allowed in [S, S + grace_ms); a request at exactly S + grace_ms with the
-  old prefix is `late` or `stale`. With grace_ms 0, an old-prefix request at exactly S is already one;
-- early tolerance: V is allowed in [S - early_tolerance_ms, S); at S - early_tolerance_ms - 1 it is `early`.
+Boundaries (every window contains its start and excludes its end, like `from_ms` itself):
+- a switch to version V at `from_ms` S means: from S on (S included) V is expected, and V before S is `early`
+  (V is allowed in [S - early_tolerance_ms, S));
+- `due_ms` D: the API node must have shown its switch (a request on V, or its old-version stop) by D; an old-prefix
+  request at or after D from a node that had not is `late`, an old-version stop at or after D is `late_stop`;
+- `until_ms` U (>= D): after the node switched, old-prefix requests still in flight are allowed until U; at or after
+  U they are `stale`.
+Without them (a timeline written by hand, or judged by header times), D = U = S + the contract's grace_ms: a request
+at exactly S + grace_ms with the old prefix is `late` or `stale`; with grace_ms 0, one at exactly S already is.
 """
 
 from __future__ import annotations
@@ -25,19 +29,41 @@ def _int_field(value: Any, field: str, *, minimum: int = 0) -> int:
     return value
 
 
+_KEYS = ("version", "from_ms", "height", "due_ms", "until_ms")
+
+
 @dataclass(frozen=True, slots=True)
 class Switch:
-    """From `from_ms` (epoch ms, the time the API node switched) on, `version` is expected. `height`: the block."""
+    """From `from_ms` (epoch ms: when the block whose processing switches the API node was made, or reached it) on,
+    `version` is expected. `height`: the upgrade height H. `due_ms`/`until_ms`: see the module docstring (None: the
+    contract's grace after from_ms)."""
 
     version: str
     from_ms: int
     height: int | None = None
+    due_ms: int | None = None
+    until_ms: int | None = None
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "version", check_version(self.version, field="switch version"))
         _int_field(self.from_ms, f"switch to {self.version}: from_ms")
         if self.height is not None:
             _int_field(self.height, f"switch to {self.version}: height")
+        due, until = self.due_ms, self.until_ms
+        if due is not None:
+            _int_field(due, f"switch to {self.version}: due_ms", minimum=self.from_ms)
+        if until is not None:
+            if due is None:
+                raise ConfigError(f"switch to {self.version}: until_ms needs due_ms (the time the switch was due)")
+            _int_field(until, f"switch to {self.version}: until_ms", minimum=due)
+
+    def due(self, grace_ms: int) -> int:
+        """When the node must have shown the switch (old prefix from a node that had not: `late`)."""
+        return self.due_ms if self.due_ms is not None else self.from_ms + grace_ms
+
+    def until(self, grace_ms: int) -> int:
+        """Until when old-prefix requests in flight are allowed after the node switched (then: `stale`)."""
+        return self.until_ms if self.until_ms is not None else self.due(grace_ms)
 
     def label(self) -> str:
         return f"{self.version}@h{self.height}" if self.height is not None else self.version
@@ -85,13 +111,13 @@ class SwitchTimeline:
         for i, item in enumerate(data):
             if not isinstance(item, dict):
                 raise ConfigError(f"{source}: entry {i} must be an object {{version, from_ms, height}}, got {item!r}")
-            unknown = set(item) - {"version", "from_ms", "height"}
+            unknown = set(item) - set(_KEYS)
             if unknown:
-                raise ConfigError(f"{source}: entry {i} has unknown keys {sorted(unknown)}; allowed: version, from_ms, height")
+                raise ConfigError(f"{source}: entry {i} has unknown keys {sorted(unknown)}; allowed: {', '.join(_KEYS)}")
             if "version" not in item or "from_ms" not in item:
                 raise ConfigError(f"{source}: entry {i} needs 'version' and 'from_ms', got {item!r}")
             try:
-                out.append(Switch(item["version"], item["from_ms"], item.get("height")))
+                out.append(Switch(item["version"], item["from_ms"], item.get("height"), item.get("due_ms"), item.get("until_ms")))
             except ConfigError as e:
                 raise ConfigError(f"{source}: entry {i}: {e}") from None
         try:
@@ -100,7 +126,13 @@ class SwitchTimeline:
             raise ConfigError(f"{source}: {e}") from None
 
     def to_json(self) -> list[dict]:
-        return [{"version": s.version, "from_ms": s.from_ms, "height": s.height} for s in self.switches]
+        out = []
+        for s in self.switches:
+            d = {"version": s.version, "from_ms": s.from_ms, "height": s.height}
+            if s.due_ms is not None:
+                d.update(due_ms=s.due_ms, until_ms=s.until_ms)
+            out.append(d)
+        return out
 
     @property
     def versions(self) -> list[str]:

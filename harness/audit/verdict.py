@@ -1,31 +1,31 @@
 """The audit engine: a verdict per request, each node's observed switch, counts, offenders and the stop rule.
-Pure; no I/O. The contract behind the rules is described in contracts.py.
+Pure; no I/O. The contract behind the rules is described in contracts.py, the clock in basis.py.
 
-Verdict of one request of node N seen with version V at time t (E = the version expected at t, see timeline.py):
+A hop k switches from version O to V. Its times (timeline.py): S = from_ms (V expected from then on), D = due (the
+node must have shown its switch by then), U = until (old-prefix requests in flight allowed until then). A node has
+*switched* once it sent a request on V (or a later version) or its old-version stop after S.
+Verdict of one request of node N seen with version X at time t (E = the version expected at t):
 - `unversioned`: no version prefix; `unknown_version`: a prefix that is not in the timeline;
-- `ok`: V == E, or V is an older version inside its grace window, or V is a later version inside its early
-  tolerance, or V's request is node N's first `POST /<V>/api/v1/stop` after V was replaced, inside the grace window;
-- `early`: V is later than E and t < (switch to V) - early_tolerance_ms;
-- `late`: V is older than E, t >= (switch away from V) + grace_ms, and node N had not yet sent a request on any
-  later version (its own switch came late, or never); also N's first old-version stop when it comes that late
-  (reason `late_stop`);
-- `stale`: V is older than E, t >= (switch away from V) + grace_ms, and node N had already sent requests on a later
-  version (a client that kept the old prefix); also a further old-version stop after the grace window when the
-  node had already stopped that version (reason `repeated_stop`).
+- `ok`: X == E; or X is a later version inside its early tolerance; or X is older and t < D; or X is older,
+  N had switched before t and t < U; or X's request is N's first `POST /<X>/api/v1/stop` after S, before D;
+- `early`: X is later than E and t < (switch to X) - early_tolerance_ms;
+- `late`: X is older than E, t >= D, and N had not switched before t (its own switch came late, or never); also
+  N's first old-version stop when it comes at or after D (reason `late_stop`);
+- `stale`: X is older than E, t >= U, and N had switched (a client that kept the old prefix); also a further
+  old-version stop at or after U, or at any time when the contract says `stop_once` (reason `repeated_stop`).
 
 Observed switch (`AuditReport.switches_seen`): for each hop and node, the first request on the new (or a later)
-version: when it came relative to the switch block and which block was the latest then. This is how a report says
-"switched one block late" or "never used v0.3.9", from the MLNode journals alone.
+version: when it came relative to S and which block was the latest then. This is how a report says "switched one
+block late" or "never used v0.3.9", from the MLNode journals alone.
 
-Stop rule (contract.stop_old): for each hop k (old -> new at S_k) and each node, the stops considered are
-`POST /<old>/api/v1/stop` with S_k <= t. The first (in time) is the expected stop: `ok` inside [S_k, S_k + grace),
-`late` (reason `late_stop`) after it. Further stops inside the grace window are old-prefix traffic the contract
-tolerates (`ok`) unless it says `stop_once`; a further stop at or after S_k + grace_ms is a `stale` offender
-(reason `repeated_stop`). A node
-without any is a `missing_stop` offender when the audited range reaches S_k + grace_ms (otherwise `not_due`: the
-API may still send it). The range ends at `end_ms`, by default the last record's time. The nodes are `nodes`, else
-every node key seen (node_id, else mock id). A `stop` with the *current* version (reconciliation) is an ordinary
-request.
+Stop rule (contract.stop_old): for each hop and node, the stops considered are `POST /<O>/api/v1/stop` with
+S <= t. The first (in time) is the expected stop: `ok` before D, `late` (reason `late_stop`) from D on. A node
+without any is a `missing_stop` offender when the audited range reaches D (otherwise `not_due`: the API may still
+send it). The range ends at `end_ms`, by default the last record's time. The nodes are `nodes`, else every node key
+seen (node_id, else mock id). A `stop` with the *current* version (reconciliation) is an ordinary request.
+
+Clocks (`clocks=`, basis.py): each participant's MLNodes may be judged by a timeline of their own (S, D and U from
+when its API node received the blocks); nodes of no clock are judged by `timeline`.
 
 Results do not depend on input order: records are sorted by (logged_ms, mock, node, id, method, url, ...).
 """
@@ -38,180 +38,25 @@ from collections import Counter
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from operator import attrgetter
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from harness.audit.contracts import Contract
-from harness.audit.network import NetworkView, network_view
+from harness.audit.network import network_view
 from harness.audit.records import RequestRecord
+from harness.audit.results import (
+    STOP_ENDPOINT,
+    VERDICTS,
+    AuditReport,
+    Offender,
+    StopCheck,
+    SwitchSeen,
+    new_offender,
+)
 from harness.audit.timeline import SwitchTimeline
 from harness.errors import ConfigError
-from harness.util.fastinit import fast_constructor
 
-VERDICTS = ("ok", "late", "stale", "early", "unversioned", "unknown_version")
-STOP_ENDPOINT = "/api/v1/stop"
-
-
-@dataclass(frozen=True, slots=True)
-class Offender:
-    verdict: str  # late | stale | early | unversioned | unknown_version | missing_stop
-    method: str
-    url: str
-    logged_ms: int | None  # None for a missing stop (no request exists)
-    expected_version: str | None
-    seen_version: str | None
-    mock_id: str | None
-    node: str | None
-    port_class: str | None
-    height_bracket: tuple[int | None, int | None] = (None, None)
-    reason: str = ""  # late_stop, repeated_stop, not_switched, or a short human explanation
-    served_by_version: str | None = None
-    request_id: str = ""
-
-    def __str__(self) -> str:
-        lo, hi = self.height_bracket
-        if lo is not None and hi is not None:
-            where = f"between heights {lo} and {hi}"
-        elif lo is None and hi is None:
-            where = "height unknown"
-        else:  # before the first block the timeline saw, or after its last
-            where = f"before height {hi}" if lo is None else f"after height {lo}"
-        what = f"{self.method} {self.url}" if self.logged_ms is not None else f"no {self.method} {self.url} was sent"
-        why = f" ({self.reason})" if self.reason else ""
-        when = f"at {self.logged_ms} ms " if self.logged_ms is not None else ""
-        return (
-            f"{self.verdict}{why}: {what} on {self.mock_id or self.node} {when}({where}): "
-            f"expected {self.expected_version}, saw {self.seen_version or 'no prefix'}"
-        )
-
-    def sort_key(self) -> tuple:
-        return (self.logged_ms is None, self.logged_ms or 0, self.mock_id or "", self.node or "", self.request_id, self.url)
-
-    def to_dict(self) -> dict:
-        return {
-            "verdict": self.verdict,
-            "method": self.method,
-            "url": self.url,
-            "logged_ms": self.logged_ms,
-            "expected_version": self.expected_version,
-            "seen_version": self.seen_version,
-            "mock": self.mock_id,
-            "node": self.node,
-            "port_class": self.port_class,
-            "height_bracket": list(self.height_bracket),
-            "reason": self.reason,
-            "served_by_version": self.served_by_version,
-            "request_id": self.request_id,
-        }
-
-
-_new_offender = fast_constructor(Offender)  # Offender(...) in a third of the time; an audit may make 10^5+ of them
-
-
-@dataclass(frozen=True, slots=True)
-class StopCheck:
-    """The stop rule's outcome for one node and one hop."""
-
-    hop: int  # index of the switch in the timeline (>= 1)
-    old_version: str
-    node: str
-    status: str  # ok | late | missing | not_due
-    stop_ms: int | None
-    repeated: int
-
-    def to_dict(self) -> dict:
-        return {
-            "hop": self.hop,
-            "old_version": self.old_version,
-            "node": self.node,
-            "status": self.status,
-            "stop_ms": self.stop_ms,
-            "repeated": self.repeated,
-        }
-
-
-@dataclass(frozen=True, slots=True)
-class SwitchSeen:
-    """When one node was first seen on the new version of one hop (a request on it or on a later version)."""
-
-    hop: int  # index of the switch in the timeline (>= 1)
-    new_version: str
-    node: str
-    first_ms: int | None  # None: the node never used the new (or a later) version in the audited range
-    delay_ms: int | None  # first_ms minus the switch time (negative: before the switch block)
-    latest_height: int | None  # the latest block whose header time is <= first_ms
-    switch_height: int | None  # the block whose processing had to switch the node (the timeline's block at S)
-
-    @property
-    def blocks_after(self) -> int | None:
-        """How many blocks after the switch block the node was first seen on the new version (0: in time)."""
-        if self.latest_height is None or self.switch_height is None:
-            return None
-        return self.latest_height - self.switch_height
-
-    def describe(self) -> str:
-        if self.first_ms is None:
-            return f"{self.node}: never used {self.new_version} (or a later version)"
-        where = f", latest block {self.latest_height}" if self.latest_height is not None else ""
-        late = self.blocks_after
-        blocks = "" if not late else f" ({abs(late)} block{'s' if abs(late) > 1 else ''} {'after' if late > 0 else 'before'})"
-        return f"{self.node}: first {self.new_version} request {self.delay_ms:+d} ms from the switch block{where}{blocks}"
-
-    def to_dict(self) -> dict:
-        return {
-            "hop": self.hop,
-            "new_version": self.new_version,
-            "node": self.node,
-            "first_ms": self.first_ms,
-            "delay_ms": self.delay_ms,
-            "latest_height": self.latest_height,
-            "switch_height": self.switch_height,
-            "blocks_after": self.blocks_after,
-        }
-
-
-@dataclass
-class AuditReport:
-    timeline: SwitchTimeline
-    contract: Contract
-    records: list[RequestRecord]  # sorted
-    verdicts: list[str]  # aligned with records
-    offenders: list[Offender]  # sorted by time; missing stops last
-    counts: dict[str, int]
-    per_hop: dict[str, dict[str, int]]  # expected version -> counts
-    per_class: dict[str, dict[str, int]]  # management | inference -> counts
-    stops: list[StopCheck]
-    measured_old_prefix_tail_ms: dict[str, int | None]  # "v0.3.8->v0.3.9" -> ms from switch to last old request
-    end_ms: int | None
-    expected_stop_indexes: frozenset[int] = field(default_factory=frozenset)
-    switches_seen: list[SwitchSeen] = field(default_factory=list)
-    network: NetworkView | None = None  # with participants=...: each participant's switch, the spread, who broke it
-
-    @property
-    def verdict(self) -> str:
-        return "fail" if self.offenders else "pass"
-
-    @property
-    def passed(self) -> bool:
-        return not self.offenders
-
-    @property
-    def first_offender(self) -> Offender | None:
-        return self.offenders[0] if self.offenders else None
-
-    def to_dict(self) -> dict:
-        from harness.audit.report import report_dict
-
-        return report_dict(self)
-
-    def to_json(self, *, indent: int | None = 2) -> str:
-        from harness.audit.report import report_json
-
-        return report_json(self, indent=indent)
-
-    def to_text(self, *, max_offenders: int = 20) -> str:
-        from harness.audit.report import report_text
-
-        return report_text(self, max_offenders=max_offenders)
+if TYPE_CHECKING:
+    from harness.audit.basis import ParticipantClock
 
 
 def _zero() -> dict[str, int]:
@@ -278,43 +123,125 @@ def audit(
     heights: Sequence[tuple[int, int]] | None = None,
     end_ms: int | None = None,
     participants: Mapping[str, Sequence[str]] | None = None,
+    clocks: Sequence[ParticipantClock] = (),
 ) -> AuditReport:
     """Judge every request against the timeline and contract. See the module docstring for the rules.
-    `participants` ({participant id: its MLNode ids}) adds the network view (network.py)."""
+    `participants` ({participant id: its MLNode ids}) adds the network view (network.py); `clocks` judges each
+    participant's MLNodes by its own timeline (basis.py)."""
     contract = contract or Contract()
     if not isinstance(timeline, SwitchTimeline):
         timeline = SwitchTimeline(timeline)  # any sequence of Switch
     recs, times = sort_records(records)
     if end_ms is None:
         end_ms = times[-1] if times else None
-    job = _Job(recs, times, timeline, contract, set(nodes) if nodes is not None else None, _bracket_fn(heights, timeline))
-    resolved = job.resolve_versions()
-    first_seen = job.first_seen_on_later(resolved)
-    verdicts, offenders, tails = job.judge_requests(resolved, first_seen)
-    stops = job.check_stops(end_ms, offenders)
-    offenders.sort(key=Offender.sort_key)
-    counts, per_hop, per_class = job.count(verdicts)
-    versions = timeline.versions
-    seen = job.switches_seen(first_seen, heights)
+    bracket = _bracket_fn(heights, timeline)  # offenders are placed among the chain's own blocks
+    out = _Merged(len(recs))
+    for clock_timeline, node_set, index, delivered in _groups(recs, timeline, nodes, clocks):
+        group = recs if index is None else [recs[i] for i in index]
+        group_times = times if index is None else [times[i] for i in index]
+        job = _Job(group, group_times, clock_timeline, contract, node_set, bracket)
+        # a switch is placed among the blocks the participant's API node had received, where its proxy saw them
+        seen_heights = delivered or heights
+        job.seen_bracket = _bracket_fn(seen_heights, clock_timeline) if delivered else bracket
+        out.add(job, index, end_ms, seen_heights)
+    offenders = sorted(out.offenders, key=Offender.sort_key)
+    seen = sorted(out.seen, key=lambda x: (x.hop, x.node))
     network = None
     if participants is not None:
         network = network_view(participants, records=recs, offenders=offenders, switches_seen=seen, timeline=timeline)
+    versions = timeline.versions
     return AuditReport(
         timeline=timeline,
         contract=contract,
         records=recs,
-        verdicts=verdicts,
+        verdicts=out.verdicts,
         offenders=offenders,
-        counts=counts,
-        per_hop=per_hop,
-        per_class=per_class,
-        stops=stops,
-        measured_old_prefix_tail_ms={f"{versions[h - 1]}->{versions[h]}": tails.get(h) for h in range(1, len(versions))},
+        counts=out.counts,
+        per_hop=out.per_hop,
+        per_class=out.per_class,
+        stops=sorted(out.stops, key=lambda x: (x.hop, x.node)),
+        measured_old_prefix_tail_ms={f"{versions[h - 1]}->{versions[h]}": out.tails.get(h) for h in range(1, len(versions))},
         end_ms=end_ms,
-        expected_stop_indexes=frozenset(job.expected_stop),
+        expected_stop_indexes=frozenset(out.expected_stop),
         switches_seen=seen,
         network=network,
+        timing=[t for c in clocks for t in c.timing],
     )
+
+
+_Group = tuple[SwitchTimeline, "set[str] | None", "list[int] | None", tuple[tuple[int, int], ...]]
+
+
+def _groups(
+    recs: list[RequestRecord], timeline: SwitchTimeline, nodes: list[str] | None, clocks: Sequence[ParticipantClock]
+) -> list[_Group]:
+    """(timeline, node set, record indexes, deliveries) per clock, then the nodes of no clock; indexes None: every
+    record."""
+    wanted = set(nodes) if nodes is not None else None
+    if not clocks:
+        return [(timeline, wanted, None, ())]
+    owner: dict[str, int] = {}
+    for k, clock in enumerate(clocks):
+        if len(clock.timeline.versions) != len(timeline.versions):
+            raise ConfigError(f"clock of {clock.participant}: {clock.timeline.versions} is not the audit's {timeline.versions}")
+        for n in clock.nodes:
+            owner[n] = k
+    index: list[list[int]] = [[] for _ in range(len(clocks) + 1)]
+    for i, r in enumerate(recs):
+        index[owner.get(r.node_key, len(clocks))].append(i)
+    groups: list[_Group] = [
+        (c.timeline, set(c.nodes) if wanted is None else wanted & set(c.nodes), index[k], c.delivered)
+        for k, c in enumerate(clocks)
+    ]
+    rest = None if wanted is None else wanted - set(owner)
+    if index[-1] or rest:
+        groups.append((timeline, rest, index[-1], ()))
+    return groups
+
+
+@dataclass
+class _Merged:
+    """The clocks' results, put back together (verdicts aligned with the audit's sorted records)."""
+
+    size: int
+    verdicts: list[str] = field(default_factory=list)
+    offenders: list[Offender] = field(default_factory=list)
+    stops: list[StopCheck] = field(default_factory=list)
+    seen: list[SwitchSeen] = field(default_factory=list)
+    tails: dict[int, int] = field(default_factory=dict)
+    expected_stop: set[int] = field(default_factory=set)
+    counts: dict[str, int] = field(default_factory=lambda: _zero())
+    per_hop: dict[str, dict[str, int]] = field(default_factory=dict)
+    per_class: dict[str, dict[str, int]] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        self.verdicts = [""] * self.size
+        self.per_class = {"management": _zero(), "inference": _zero()}
+
+    def add(self, job: _Job, index: list[int] | None, end_ms: int | None, heights) -> None:
+        resolved = job.resolve_versions()
+        first_seen = job.first_seen_on_later(resolved)
+        verdicts, offenders, tails = job.judge_requests(resolved, first_seen, job.switched(resolved, first_seen))
+        self.stops += job.check_stops(end_ms, offenders)
+        self.offenders += offenders
+        self.seen += job.switches_seen(first_seen, heights)
+        at = range(self.size) if index is None else index
+        for j, v in zip(at, verdicts, strict=True):
+            self.verdicts[j] = v
+        self.expected_stop |= {at[j] for j in job.expected_stop}
+        for hop, tail in tails.items():
+            self.tails[hop] = max(tail, self.tails.get(hop, tail))
+        counts, per_hop, per_class = job.count(verdicts)
+        _add_counts(self.counts, counts)
+        for version, c in per_hop.items():
+            _add_counts(self.per_hop.setdefault(version, _zero()), c)
+        for port_class, c in per_class.items():
+            _add_counts(self.per_class[port_class], c)
+
+
+def _add_counts(into: dict[str, int], counts: dict[str, int]) -> None:
+    for k, n in counts.items():
+        into[k] += n
 
 
 UNVERSIONED, UNKNOWN = -1, -2  # resolved version indexes of records without a timeline version
@@ -326,8 +253,12 @@ class _Job:
     def __init__(self, recs, times, timeline: SwitchTimeline, contract: Contract, node_set, bracket) -> None:
         self.recs, self.times, self.timeline, self.contract = recs, times, timeline, contract
         self.node_set, self.bracket = node_set, bracket
+        self.seen_bracket = bracket  # where a node's switch is placed (audit() sets the participant's deliveries)
         self.versions = timeline.versions
         self.starts = [s.from_ms for s in timeline.switches]
+        grace = contract.grace_ms
+        self.due = [s.due(grace) for s in timeline.switches]  # hop k: the node must have switched by due[k]
+        self.until = [s.until(grace) for s in timeline.switches]  # and old prefix in flight is allowed until until[k]
         # Segment e holds the records whose expected version is versions[e] (times are sorted).
         self.bounds = [0, *(bisect.bisect_left(times, s) for s in self.starts[1:]), len(recs)]
         # Where each version appears (a rollback makes a version appear again later in the timeline).
@@ -382,10 +313,25 @@ class _Job:
                 reached[node] = vi
         return first
 
-    def judge_requests(self, resolved, first_seen) -> tuple[list[str], list[Offender], dict[int, int]]:
+    def switched(self, resolved: list[int], first_seen: dict[tuple[int, str], int]) -> dict[tuple[int, str], int]:
+        """{(hop k, node): index of the node's first sign of switching: a request on version k or later, or its stop
+        of version k-1 between the switch to k and its due time (a late stop is part of a late switch)."""
+        out = dict(first_seen)
+        keys, recs, due = self.node_keys, self.recs, self.due
+        for e, lo, hi in self.segments():
+            for i in range(lo, hi):
+                vi = resolved[i]
+                r = recs[i]
+                if 0 <= vi < e and r.method == "POST" and r.endpoint == STOP_ENDPOINT and r.logged_ms < due[vi + 1]:
+                    key = (vi + 1, keys[i])
+                    if i < out.get(key, i + 1):
+                        out[key] = i
+        return out
+
+    def judge_requests(self, resolved, first_seen, switched) -> tuple[list[str], list[Offender], dict[int, int]]:
         """A verdict per record (aligned with the sorted records), the request offenders and the old-prefix tails."""
-        grace, tol, stop_old = self.contract.grace_ms, self.contract.early_tolerance_ms, self.contract.stop_old
-        starts, recs, node_set = self.starts, self.recs, self.node_set
+        tol, stop_old = self.contract.early_tolerance_ms, self.contract.stop_old
+        starts, due, until, recs, node_set = self.starts, self.due, self.until, self.recs, self.node_set
         verdicts: list[str] = []
         offenders: list[Offender] = []
         tails: dict[int, int] = {}
@@ -404,27 +350,17 @@ class _Job:
                     verdict = "unknown_version"
                 elif vi > e:
                     verdict = "ok" if t >= starts[vi] - tol else "early"
-                else:  # an older version than expected: grace, late or stale, or the old-version stop
+                else:  # an older version than expected: in time, late or stale, or the old-version stop
                     hop = vi + 1
                     node = self.node_keys[i]
-                    past_grace = t >= starts[hop] + grace
                     if stop_old and r.method == "POST" and r.endpoint == STOP_ENDPOINT and (node_set is None or node in node_set):
-                        key = (hop, node)
-                        if key not in self.stop_first:
-                            self.stop_first[key] = i
-                            self.expected_stop.add(i)
-                            verdict, reason = ("late", "late_stop") if past_grace else ("ok", "")
-                        else:
-                            self.stop_repeats[key] = self.stop_repeats.get(key, 0) + 1
-                            repeat_is_offence = past_grace or self.contract.stop_once
-                            verdict, reason = ("stale", "repeated_stop") if repeat_is_offence else ("ok", "")
-                    elif not past_grace:
+                        verdict, reason = self._stop_verdict(i, hop, node, t)
+                    elif t < due[hop]:
                         verdict = "ok"
+                    elif switched.get((hop, node), i) >= i:
+                        verdict, reason = "late", "not_switched"
                     else:
-                        switched = first_seen.get((hop, node))
-                        verdict = "stale" if switched is not None and switched < i else "late"
-                        if verdict == "late":
-                            reason = "not_switched"
+                        verdict = "ok" if t < until[hop] else "stale"
                     if i not in self.expected_stop and t - starts[hop] > tails.get(hop, -1):
                         tails[hop] = t - starts[hop]
                 verdicts.append(verdict)
@@ -432,8 +368,21 @@ class _Job:
                     offenders.append(self._offender(r, verdict, reason, self.versions[e]))
         return verdicts, offenders, tails
 
+    def _stop_verdict(self, i: int, hop: int, node: str, t: int) -> tuple[str, str]:
+        """The node's first old-version stop of this hop is the expected one (late from `due` on); a further one
+        is old-prefix traffic, `stale` from `until` on or whenever the contract says stop_once."""
+        key = (hop, node)
+        if key not in self.stop_first:
+            self.stop_first[key] = i
+            self.expected_stop.add(i)
+            return ("late", "late_stop") if t >= self.due[hop] else ("ok", "")
+        self.stop_repeats[key] = self.stop_repeats.get(key, 0) + 1
+        if t >= self.until[hop] or self.contract.stop_once:
+            return "stale", "repeated_stop"
+        return "ok", ""
+
     def _offender(self, r: RequestRecord, verdict: str, reason: str, expected: str) -> Offender:
-        return _new_offender(
+        return new_offender(
             verdict=verdict,
             method=r.method,
             url=r.url,
@@ -458,17 +407,17 @@ class _Job:
         """The stop rule per hop and node; appends a `missing_stop` offender for each stop that was due."""
         if not self.contract.stop_old or len(self.versions) < 2:
             return []
-        grace, starts, versions = self.contract.grace_ms, self.starts, self.versions
+        starts, versions = self.starts, self.versions
         stops: list[StopCheck] = []
         nodes = self.all_nodes()
         for hop in range(1, len(versions)):
             old = versions[hop - 1]
-            due = end_ms is not None and end_ms >= starts[hop] + grace
+            due = end_ms is not None and end_ms >= self.due[hop]
             for node in nodes:
                 first = self.stop_first.get((hop, node))
                 if first is not None:
                     stop_ms = self.recs[first].logged_ms
-                    status = "late" if stop_ms >= starts[hop] + grace else "ok"
+                    status = "late" if stop_ms >= self.due[hop] else "ok"
                 else:
                     status, stop_ms = ("missing" if due else "not_due"), None
                 stops.append(StopCheck(hop, old, node, status, stop_ms, self.stop_repeats.get((hop, node), 0)))
@@ -504,18 +453,23 @@ class _Job:
         return counts, per_hop, per_class
 
     def switches_seen(self, first_seen: dict[tuple[int, str], int], heights) -> list[SwitchSeen]:
-        """Per hop and node: when the node was first seen on the new version, in ms and blocks from the switch."""
+        """Per hop and node: when the node was first seen on the new version and when it stopped the old one, in ms
+        (and blocks) from the switch time S. On the delivery clock that is the node's reaction to block B."""
         switches = self.timeline.switches
         block_at = {t: h for h, t in heights} if heights is not None else {s.from_ms: s.height for s in switches}
         out: list[SwitchSeen] = []
         for hop in range(1, len(switches)):
             s = switches[hop]
-            switch_height = block_at.get(s.from_ms)
+            # block B itself where the timeline knows H (several blocks may reach a node in the same millisecond)
+            switch_height = s.height + self.contract.switch_offset if s.height is not None else block_at.get(s.from_ms)
             for node in self.all_nodes():
+                stop = self.stop_first.get((hop, node))
+                stop_delay = None if stop is None else self.recs[stop].logged_ms - s.from_ms
                 i = first_seen.get((hop, node))
                 if i is None:
-                    out.append(SwitchSeen(hop, s.version, node, None, None, None, switch_height))
+                    out.append(SwitchSeen(hop, s.version, node, None, None, None, switch_height, stop_delay))
                     continue
                 t = self.recs[i].logged_ms
-                out.append(SwitchSeen(hop, s.version, node, t, t - s.from_ms, self.bracket(t)[0], switch_height))
+                latest = self.seen_bracket(t)[0]
+                out.append(SwitchSeen(hop, s.version, node, t, t - s.from_ms, latest, switch_height, stop_delay))
         return out

@@ -225,6 +225,8 @@ class Participant:
     validator_mnemonic: str = field(default="", repr=False)
     validator_index: int = 0
     api_under_test: str = ""  # e.g. "model apinode, profile reference, knobs {'switch_offset': 1}"
+    # the chaos proxy on its API node's chain connection (ChaosControl: faults, deliveries, holds); None: there is none
+    chain_proxy: Any = field(default=None, repr=False)
     _key: Any = field(default=None, init=False, repr=False)
 
     @property
@@ -283,6 +285,10 @@ class TestnetInfo:
     api_refresh_tick_s: float | None = None
     # Real binaries of a revision whose behaviour docs/upstream-results.md records: "main" or "pr228"; else ""
     upstream_revision: str = ""
+    # The delivery clock's holds (harness/drive/switch_holds.py): NewBlock(B) held pre_hold_ms after B-1, NewBlock(B+1)
+    # at most hold_ms until the API node shows its switch; sized for how fast the API node under test reacts
+    pre_hold_ms: int = 1000
+    hold_ms: int = 4000
 
     def under_test(self) -> str:
         return f"API node: {self.api_under_test or self.api_kind}; chain: {self.chain_under_test or 'unknown'}"
@@ -392,6 +398,7 @@ class BaseTestnet:
                 api_admin=e.api_admin if e else "",
                 validator_mnemonic=mnemonics[0] if mnemonics else "",
                 api_under_test=self.info.api_under_test,
+                chain_proxy=getattr(self, "proxy", None),
             )
         ]
 

@@ -8,7 +8,9 @@ API node, all on 127.0.0.1 with allocated ports, supervised, logs captured, torn
 
 A network of participants (embedded_participant.py): simnet's genesis has one validator per participant (keys
 `dev_validator_keys(n)`, the participants' powers); every participant's mocks start concurrently, then the chain and
-every API node concurrently. The chaos proxy sits in front of the first participant's API node only.
+every API node concurrently. Every participant's API node reaches the chain through its own chaos proxy (faults, and
+the delivery clock's timing and holds: harness/audit/contracts.py); `testnet.proxy` is the first participant's.
+Without proxies (`chaos=False`) the chain itself holds blocks H and H+1 for the chain clock.
 """
 
 from __future__ import annotations
@@ -92,7 +94,7 @@ class EmbeddedTestnet(BaseTestnet):
             )
         )
         self.simnet = None
-        self.proxy = None
+        self.proxy = None  # the first participant's (each member keeps its own)
 
     # the first participant's parts (every single-participant caller)
     @property
@@ -134,12 +136,13 @@ class EmbeddedTestnet(BaseTestnet):
     def _genesis(self):
         from harness.model.simnet import Genesis
 
+        chain_clock = not self.use_chaos  # proxies hold the deliveries instead (harness/drive/switch_holds.py)
         return Genesis.with_validators(
             len(self.members),
             powers=[m.spec.power for m in self.members],
             block_time_s=self.opts.block_time_s,
-            upgrade_hold_s=UPGRADE_HOLD_S,  # "switched at H + 1" is caught by the audit (contracts.py)
-            pre_upgrade_hold_s=PRE_UPGRADE_HOLD_S,  # and "switched at H - 1" on a loaded machine
+            upgrade_hold_s=UPGRADE_HOLD_S if chain_clock else 0.0,  # "switched at H + 1" caught on the chain clock
+            pre_upgrade_hold_s=PRE_UPGRADE_HOLD_S if chain_clock else 0.0,  # and "switched at H - 1"
             voting_period_blocks=self.voting_period_blocks,
             initial_mlnode_version=self.opts.start_version,
             chain_id=self.info.chain_id,
@@ -155,17 +158,16 @@ class EmbeddedTestnet(BaseTestnet):
         # the chain's port is allocated up front so the proxy and the API configs can name it.
         rpc_url = f"http://127.0.0.1:{free_port()}"
         self.simnet = SimnetProcess(self._genesis(), port=int(rpc_url.rsplit(":", 1)[1]), log_dir=logs)
-        api_chain = rpc_url
-        if self.use_chaos:  # its own process: a pause of the test process must not hold the API node's chain back
-            from harness.chaos.process import ChaosProxyProcess
-
-            self.proxy = ChaosProxyProcess(rpc_url, seed=self.opts.chaos_seed or 0, listen_port=free_port(), log_dir=logs)
-            api_chain = self.proxy.url
+        if self.use_chaos:  # their own processes: a pause of the test process must not hold an API node's chain back
+            for m in self.members:
+                m.make_proxy(rpc_url, seed=self.opts.chaos_seed or 0, log_dir=logs)
+            self.proxy = self.members[0].proxy
         intervals = {**api_intervals(self.opts.block_time_s, self.opts.api_profile), **self.api_interval_overrides}
         self.info.api_refresh_tick_s = intervals["client_refresh_s"]  # the running node's tick (pr228's grace)
-        nodes = [self._write_api_config(m, api_chain if i == 0 else rpc_url, intervals) for i, m in enumerate(self.members)]
+        nodes = [self._write_api_config(m, m.proxy.url if m.proxy else rpc_url, intervals) for m in self.members]
+        proxies = [m.proxy.start for m in self.members if m.proxy is not None]
         # the first failure is raised; close() stops the rest
-        side_by_side([self.simnet.start, *([self.proxy.start] if self.proxy else []), *(n.start for n in nodes)])
+        side_by_side([self.simnet.start, *proxies, *(n.start for n in nodes)])
         self.rpc = RpcClient(rpc_url)
         self.rpc.wait_for_height(1, timeout_s=15)
         self.chain = ChainClient(rpc_url)
@@ -177,7 +179,7 @@ class EmbeddedTestnet(BaseTestnet):
         self.api = first.view.api
         self.endpoints = Endpoints(
             chain_rpc=rpc_url,
-            api_chain_rpc=api_chain,
+            api_chain_rpc=self.proxy.url if self.proxy else rpc_url,
             api_public=first.apinode.public_url,
             api_admin=first.apinode.admin_url,
             chaos_control=self.proxy.control_url if self.proxy else None,
@@ -200,7 +202,11 @@ class EmbeddedTestnet(BaseTestnet):
         def stop_apinodes() -> None:
             side_by_side([m.apinode.stop for m in self.members if m.apinode is not None])
 
-        teardown("embedded chain and API nodes", [stop_apinodes, self._stop_part("proxy"), self._stop_part("timeline"),
+        def stop_proxies() -> None:
+            self.proxy = None
+            side_by_side([m.stop_proxy for m in self.members])
+
+        teardown("embedded chain and API nodes", [stop_apinodes, stop_proxies, self._stop_part("timeline"),
                                                    self._stop_part("simnet")])  # fmt: skip
 
     def _stop_part(self, part: str):
@@ -274,6 +280,4 @@ class EmbeddedTestnet(BaseTestnet):
 
     def child_pids(self) -> list[dict]:
         """[{name, pid}] of every supervised child process (each leads its own process group), for `harness down`."""
-        return self.running([("simnet", self.simnet), ("chaos-proxy", self.proxy),
-                             *(p for m in self.members for p in m.processes())])  # fmt: skip
-
+        return self.running([("simnet", self.simnet), *(p for m in self.members for p in m.processes())])

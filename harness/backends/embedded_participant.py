@@ -41,6 +41,7 @@ class EmbeddedParticipant:
         self.cfg_dir = self.workdir / self.name
         self.mocks: LocalMocks | None = None
         self.apinode: Any = None  # harness.model.apinode.ApiNodeProcess
+        self.proxy: Any = None  # harness.chaos.process.ChaosProxyProcess on its API node's chain connection
         self.view: Participant | None = None
 
     @staticmethod
@@ -74,6 +75,20 @@ class EmbeddedParticipant:
     def stop_mocks(self) -> None:
         if self.mocks is not None:
             self.mocks.stop()
+
+    # -- chaos proxy -------------------------------------------------------------------------
+    def make_proxy(self, chain_url: str, *, seed: int, log_dir: Path) -> None:
+        """Its chaos proxy (not started), on an allocated port so the API node's config can name it."""
+        from harness.chaos.process import ChaosProxyProcess
+        from harness.util.ports import free_port
+
+        name = f"chaos-proxy-{self.id}" if self.network else "chaos-proxy"
+        self.proxy = ChaosProxyProcess(chain_url, seed=seed, listen_port=free_port(), log_dir=log_dir, name=name)
+
+    def stop_proxy(self) -> None:
+        proxy, self.proxy = self.proxy, None
+        if proxy is not None:
+            proxy.stop()
 
     # -- API node ----------------------------------------------------------------------------
     def knobs(self, run_overrides: dict) -> dict:
@@ -115,6 +130,7 @@ class EmbeddedParticipant:
             validator_mnemonic=DEV_MNEMONIC,
             validator_index=self.index,
             api_under_test=self.under_test(profile, run_overrides),
+            chain_proxy=self.proxy,
         )
         self.view._key = self.validator  # derived once
         return self.view
@@ -129,4 +145,5 @@ class EmbeddedParticipant:
 
     def processes(self) -> list[tuple[str, Any]]:
         """(name, service) of this participant's supervised processes, for `harness down`."""
-        return [(self.name, self.apinode), *(self.mocks.processes() if self.mocks else ())]
+        proxy = [(self.proxy.name, self.proxy)] if self.proxy is not None else []
+        return [(self.name, self.apinode), *proxy, *(self.mocks.processes() if self.mocks else ())]

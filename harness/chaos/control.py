@@ -8,6 +8,11 @@
     GET    /history            {"seed", "dropped", "records": [...], "decisions": [...]}
     POST   /reset              remove faults, forget history and decisions, reseed the PRNG
     POST   /height             {"height": n}: tell the proxy the block height (it never goes down)
+    GET    /deliveries         [{"height", "ms", "conn_id"}]: when each NewBlock reached the API node (?from=&to=)
+    GET    /holds              the holds and how each ended (harness/chaos/holds.py)
+    POST   /holds              {"height": h, "max_ms": n}: hold NewBlock(h) until released or D(h-1) + max_ms
+    POST   /holds/{h}/release  {"reason": "..."}: deliver it now
+    DELETE /holds              release every hold and forget them
 
 Bad input answers 400 with {"error": "<field>: <what was wrong and the accepted form>"}.
 """
@@ -23,6 +28,7 @@ from aiohttp import web
 
 from harness.chaos.faults import FaultSpec
 from harness.chaos.history import Decision, ProxiedRequest, as_records
+from harness.chaos.holds import Delivery, Hold
 from harness.chaos.targets import MAX_HEIGHT_SPAN
 from harness.errors import ConfigError, HarnessError, Unreachable
 from harness.util.ports import LOOPBACK
@@ -97,9 +103,45 @@ def build_app(proxy: ChaosProxy) -> web.Application:
         proxy.observe_height(check_height_update(doc["height"], proxy.table.height))
         return web.json_response({"height": proxy.table.height})
 
+    _hold_routes(routes, proxy)
     app = json_app()
     app.add_routes(routes)
     return app
+
+
+def _hold_routes(routes: web.RouteTableDef, proxy: ChaosProxy) -> None:
+    gate = proxy.gate
+
+    @routes.get("/deliveries")
+    async def deliveries(request: web.Request) -> web.Response:
+        q = request.query
+        lo = int_text(q["from"], "from", what="a block height") if "from" in q else 0
+        hi = int_text(q["to"], "to", what="a block height") if "to" in q else None
+        return web.json_response([d.to_json() for d in gate.deliveries(lo, hi)])
+
+    @routes.get("/holds")
+    async def holds(_: web.Request) -> web.Response:
+        return web.json_response([h.to_json() for h in gate.holds()])
+
+    @routes.post("/holds")
+    async def arm(request: web.Request) -> web.Response:
+        doc = await read_json(request, "body")
+        if not isinstance(doc, dict) or set(doc) != {"height", "max_ms"}:
+            raise ConfigError(f'body: expected {{"height": h, "max_ms": n}}, got {shown(doc)}')
+        return web.json_response(gate.arm(doc["height"], doc["max_ms"]).to_json(), status=201)
+
+    @routes.post("/holds/{height}/release")
+    async def release(request: web.Request) -> web.Response:
+        height = int_text(request.match_info["height"], "height", lo=0, what="a held height (see GET /holds)")
+        doc = await read_json(request, "body") if request.can_read_body else {}
+        if not isinstance(doc, dict) or set(doc) - {"reason"} or not isinstance(doc.get("reason", ""), str):
+            raise ConfigError(f'body: expected {{"reason": "..."}} or nothing, got {shown(doc)}')
+        return web.json_response(gate.release(height, doc.get("reason", "")).to_json())
+
+    @routes.delete("/holds")
+    async def drop(_: web.Request) -> web.Response:
+        gate.drop_holds()
+        return web.json_response({"dropped": True})
 
 
 async def start_control(proxy: ChaosProxy, port: int) -> tuple[web.AppRunner, int]:
@@ -175,3 +217,20 @@ class ChaosControl:
     @property
     def height(self) -> int | None:
         return self.status()["height"]
+
+    def arm_hold(self, height: int, max_ms: float) -> dict[str, Any]:
+        """Hold NewBlock(height) from the API node until released or max_ms after NewBlock(height-1) reached it."""
+        return dict(self._call("POST", "/holds", {"height": height, "max_ms": max_ms}))
+
+    def release_hold(self, height: int, reason: str = "") -> dict[str, Any]:
+        return dict(self._call("POST", f"/holds/{int(height)}/release", {"reason": reason}))
+
+    def drop_holds(self) -> None:
+        self._call("DELETE", "/holds")
+
+    def holds(self) -> list[Hold]:
+        return [Hold.from_json(h) for h in self._call("GET", "/holds")]
+
+    def deliveries(self, lo: int = 0, hi: int | None = None) -> list[Delivery]:
+        query = f"?from={int(lo)}" + (f"&to={int(hi)}" if hi is not None else "")
+        return [Delivery.from_json(d) for d in self._call("GET", "/deliveries" + query)]

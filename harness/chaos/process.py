@@ -32,7 +32,14 @@ LIFETIME_S = 7 * 24 * 3600  # the owner's pid is what ends it; this only bounds 
 
 class ChaosProxyProcess(ChaosControl):
     def __init__(
-        self, upstream: str, *, seed: int = 0, listen_port: int = 0, log_dir: str | Path = ".", ready_timeout_s: float = 30
+        self,
+        upstream: str,
+        *,
+        seed: int = 0,
+        listen_port: int = 0,
+        log_dir: str | Path = ".",
+        ready_timeout_s: float = 30,
+        name: str = "chaos-proxy",
     ) -> None:
         super().__init__("http://127.0.0.1:0")  # the control URL is known once the child says it is ready
         self.upstream = upstream
@@ -41,6 +48,7 @@ class ChaosProxyProcess(ChaosControl):
         self.seed = seed
         self.log_dir = Path(log_dir)
         self.ready_timeout_s = ready_timeout_s
+        self.name = name  # the process and its log file (`chaos-proxy-p2` in a network of embedded participants)
         self.proc: ManagedProcess | None = None
 
     def __enter__(self) -> Self:
@@ -52,7 +60,7 @@ class ChaosProxyProcess(ChaosControl):
     def start(self) -> Self:
         argv = [sys.executable, "-m", "harness", "chaos-proxy", "--listen", str(self.listen_port), "--upstream", self.upstream,
                 "--seed", str(self.seed), "--parent-pid", str(os.getpid()), "--max-lifetime-s", str(LIFETIME_S)]  # fmt: skip
-        self.proc = ManagedProcess(argv, name="chaos-proxy", log_path=self.log_dir / "chaos-proxy.log")
+        self.proc = ManagedProcess(argv, name=self.name, log_path=self.log_dir / f"{self.name}.log")
         self.proc.start()
         try:
             self.proc.wait_ready(self._ready, timeout_s=self.ready_timeout_s, what="the 'chaos-proxy ready' line")

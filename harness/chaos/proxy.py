@@ -19,6 +19,7 @@ from urllib.parse import urlsplit
 from harness.chaos import http
 from harness.chaos.faults import Fault, FaultSpec, Stage
 from harness.chaos.history import Decision, History, ProxiedRequest, history_to_json
+from harness.chaos.holds import Delivery, DeliveryGate, Hold
 from harness.chaos.link import Connection
 from harness.chaos.schedule import FaultTable, InstalledFault, now_ms
 from harness.chaos.targets import FaultEvent, Target, Window
@@ -55,6 +56,7 @@ class ChaosProxy(StartStop):
         self.listen_port = listen_port
         self.control_port = control_port
         self.table = FaultTable(seed)
+        self.gate = DeliveryGate()  # when each NewBlock reached the API node; deliveries held back on purpose
         self.seed = seed
         self._history = History(max_records)
         self._bg = loop
@@ -237,6 +239,7 @@ class ChaosProxy(StartStop):
     def reset_now(self) -> None:
         self.table.reset()
         self._history.clear()
+        self.gate.clear()
         self.notify()
 
     def set_height(self, height: int) -> None:
@@ -282,7 +285,25 @@ class ChaosProxy(StartStop):
             "records": len(self._history.records),
             "dropped": self._history.dropped,
             "faults": len(self.table.faults),
+            "holds": sum(h.outcome in ("armed", "holding") for h in self.gate.holds()),
         }
+
+    # -- deliveries and holds (harness/chaos/holds.py) ---------------------------------------------------------------
+    def arm_hold(self, height: int, max_ms: float) -> dict[str, Any]:
+        """Hold NewBlock(height) from the API node until released or max_ms after NewBlock(height-1) reached it."""
+        return dict(self._run(lambda: self.gate.arm(height, max_ms).to_json()))
+
+    def release_hold(self, height: int, reason: str = "") -> dict[str, Any]:
+        return dict(self._run(lambda: self.gate.release(height, reason).to_json()))
+
+    def drop_holds(self) -> None:
+        self._run(self.gate.drop_holds)
+
+    def holds(self) -> list[Hold]:
+        return [Hold.from_json(h.to_json()) for h in self._run(self.gate.holds)]  # copies: the loop owns the originals
+
+    def deliveries(self, lo: int = 0, hi: int | None = None) -> list[Delivery]:
+        return list(self._run(lambda: self.gate.deliveries(lo, hi)))
 
     def connections(self) -> list[int]:
         """Ids of the client connections open now."""

@@ -5,22 +5,26 @@ from __future__ import annotations
 from harness.backends.contract import MLNodeEndpoint
 
 
-def collect_journals(mlnodes: list[MLNodeEndpoint]) -> dict[str, dict]:
-    """{mock_id: raw GET /__admin/requests body} for every journal of every node."""
+def collect_journals(mlnodes: list[MLNodeEndpoint], since_ms: int | None = None) -> dict[str, dict]:
+    """{mock_id: raw GET /__admin/requests body} for every journal of every node (from since_ms on, if given)."""
     from harness.mlnode import Journal
 
     out: dict[str, dict] = {}
     for node in mlnodes:
         for key, url in node.journals.items():
-            out[f"{node.id}/{key}"] = {"requests": Journal(url).requests()}
+            journal = Journal(url)
+            try:
+                out[f"{node.id}/{key}"] = {"requests": journal.requests(since_ms)}
+            finally:
+                journal.close()
     return out
 
 
-def collect_records(mlnodes: list[MLNodeEndpoint]) -> list:
+def collect_records(mlnodes: list[MLNodeEndpoint], since_ms: int | None = None) -> list:
     from harness.audit import records_from_journal
 
     records: list = []
-    journals = collect_journals(mlnodes)
+    journals = collect_journals(mlnodes, since_ms)
     for node in mlnodes:
         for key in node.journals:
             served_by = None if key.startswith("*") else key

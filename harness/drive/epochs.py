@@ -9,6 +9,7 @@ runs: such failures belong to the chain's PoC window and are named so, never hid
     epochs.window_at(123)          # PocWindow(start=120, end=145) or None
     epochs.next_window_after(123)  # the first PoC phase starting after height 123
     epochs.quiet_height(130)       # the first height >= 130 that is not in (or right before) a PoC phase
+    epochs.quiet_height(130, room=8)   # ... and neither are the 8 blocks after it
 """
 
 from __future__ import annotations
@@ -75,11 +76,13 @@ class ChainEpochs:
     def next_window_after(self, height: int) -> PocWindow:
         return self.window(self.poc_start_at_or_after(height + 1))
 
-    def quiet_height(self, height: int) -> int:
-        """The first height >= `height` outside every PoC window and not in the LEAD_BLOCKS before one."""
+    def quiet_height(self, height: int, *, room: int = 0) -> int:
+        """The first height >= `height` such that it and the `room` blocks after it lie outside every PoC window and
+        not in the LEAD_BLOCKS before one."""
+        room = min(room, self.epoch_length - self.poc_blocks - RECONCILE_BLOCKS - LEAD_BLOCKS - 2)  # what an epoch has
         h = height
         while True:
-            w = self.window_at(h) or self.window_at(h + LEAD_BLOCKS)
+            w = next(filter(None, (self.window_at(x) for x in range(h, h + room + LEAD_BLOCKS + 1))), None)
             if w is None:
                 return h
             h = w.end + 1

@@ -19,12 +19,15 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
+from harness.audit.basis import Delivered, HoldOutcome, HopTiming, ParticipantClock, participant_clock
 from harness.audit.contracts import Contract, contract_for
+from harness.audit.timeline import SwitchTimeline
 from harness.backends.contract import Capability, participant_nodes
 from harness.chain.client import UpgradePassedTooLate, UpgradeTooSoon
 from harness.drive.api import ChatResult
 from harness.drive.collect import collect_records
 from harness.drive.epochs import ChainEpochs
+from harness.drive.switch_holds import HoldSettings, SwitchHolds
 from harness.drive.traffic import ChatTraffic, SentChat, Window, unexcused
 from harness.errors import TxError
 from harness.util.wait import wait_until
@@ -63,6 +66,15 @@ class HopReport:
     def duration_s(self) -> float:
         return (self.finished_ms - self.started_ms) / 1000
 
+    def timing(self, participant: str | None = None) -> HopTiming:
+        """The clock this hop was judged by for a participant (default the first): S, D, U and why
+        (harness/audit/basis.py)."""
+        hop = len(self.audit.timeline.switches) - 1  # the audit covers every hop so far; this one is the last
+        mine = [t for t in self.audit.timing if t.hop == hop and (participant is None or t.participant == participant)]
+        if not mine:
+            raise LookupError(f"no clock of participant {participant!r} for hop {hop} in the audit")
+        return mine[0]
+
     @property
     def user_failures(self) -> list[SentChat]:
         """Failed chats that overlap none of the hop's own windows: what a user would have seen across the switch."""
@@ -88,6 +100,10 @@ class UpgradeRunner:
         self.progress = progress or (lambda _msg: None)
         self.announce_hops = announce_hops  # pass each hop's summary to `progress`
         self.contract = contract_of(testnet)
+        info = testnet.info
+        self.hold_settings = HoldSettings(pre_hold_ms=info.pre_hold_ms, hold_ms=info.hold_ms)
+        self.held: dict[str, list[HoldOutcome]] = {}  # per participant, every hold of every hop (the clock's evidence)
+        self._pending: dict[int, SwitchHolds] = {}  # upgrade height -> its holds, from the proposal to the switch
         self.windows: list[Window] = []  # the current hop's intended chat-refusal windows
         start = chain_version(testnet)
         self.epochs = ChainEpochs.from_chain(testnet.chain) if Capability.CHAIN_POC in testnet.capabilities else None
@@ -114,13 +130,15 @@ class UpgradeRunner:
             # refused proposal was included late.
             earliest, _ = self.tn.chain.earliest_upgrade_height()
             height = max(self.tn.rpc.height() + (lead_blocks or 0), earliest + 1 + 2 * attempt + lag)
-            if self.epochs is not None:  # not inside the chain's PoC phase: the switch lands on a serving node
-                height = self.epochs.quiet_height(height)
+            if self.epochs is not None:  # not inside the chain's PoC phase: the switch (and its holds) on a serving node
+                height = self.epochs.quiet_height(height, room=self._hold_blocks())
             self.progress(f"propose partial upgrade {to_version} at height {height}")
+            self._arm(to_version, height)  # before the proposal: block B may follow its passing at once
             try:
                 outcome = self.tn.chain.propose_partial_upgrade(to_version, height, proposer=keys[0], voters=keys)
                 break
             except (UpgradeTooSoon, UpgradePassedTooLate, TxError) as e:
+                self._disarm(height)
                 if isinstance(e, TxError) and not _vote_too_late(e):
                     raise
                 lag = max(lag, getattr(e, "late_by_blocks", 0))
@@ -144,28 +162,80 @@ class UpgradeRunner:
         return switch_height, seen.block_time_ms
 
     def await_switch(self, to_version: str, height: int) -> tuple[int, int]:
-        """wait_switch, then record the switch in the timeline the audit uses."""
+        """wait_switch and the end of the holds of this height, then record the switch in the timeline the audit
+        uses (the header time of block B; each participant's own clock is derived from it by clocks())."""
         from harness.audit import Switch
 
-        switch_height, switch_ms = self.wait_switch(height)
+        holds = self._pending.pop(height, None)
+        try:
+            switch_height, switch_ms = self.wait_switch(height)
+            if holds is not None:
+                holds.wait(self.tn.rpc.height)
+                for pid, outcomes in holds.outcomes().items():
+                    self.held.setdefault(pid, []).extend(outcomes)
+        finally:
+            if holds is not None:
+                holds.stop()
         self.switches.append(Switch(version=to_version, from_ms=switch_ms, height=height))
         return switch_height, switch_ms
 
-    def wait_past_grace(self, switch_ms: int) -> None:
-        """Wait for a block whose header time lies past the switch + the contract's grace window, so the old
-        version's stop is due and old-prefix traffic from then on counts as stale."""
-        due_ms = switch_ms + self.contract.grace_ms
+    def _arm(self, to_version: str, height: int) -> None:
+        """Hold blocks B and B+1 of this upgrade at every proxied participant (harness/drive/switch_holds.py)."""
+        before = [v for h, v in sorted((h, hs.new) for h, hs in self._pending.items()) if h < height]
+        old = before[-1] if before else self.current_version
+        holds = SwitchHolds(self.tn.participants, self.contract, self.hold_settings, old=old, new=to_version,
+                            upgrade_height=height, progress=self.progress)  # fmt: skip
+        holds.start()
+        self._pending[height] = holds
 
-        def past_grace() -> bool:
+    def _disarm(self, height: int) -> None:
+        holds = self._pending.pop(height, None)
+        if holds is not None:
+            holds.stop()
+
+    def _hold_blocks(self) -> int:
+        """Blocks the holds of one switch may last on this chain (the hop keeps them clear of PoC phases)."""
+        s = self.hold_settings
+        return int((s.pre_hold_ms + s.hold_ms) / 1000 / max(self.tn.info.block_time_s, 0.05)) + 1
+
+    def wait_past_due(self) -> None:
+        """Wait for a block whose header time lies past the last hop's `until` on every participant's clock (the old
+        version's stop is due and old-prefix traffic from then on counts as stale)."""
+        until_ms = max(c.timeline.switches[-1].until(self.contract.grace_ms) for c in self.clocks())
+
+        def past() -> bool:
             blocks = self.tn.timeline.blocks()
-            return bool(blocks) and blocks[-1].block_time_ms > due_ms
+            return bool(blocks) and blocks[-1].block_time_ms > until_ms
 
-        remaining_s = max(0.0, due_ms / 1000 - time.time())
+        remaining_s = max(0.0, until_ms / 1000 - time.time())
         wait_until(
-            past_grace,
+            past,
             timeout_s=remaining_s + 10 + 20 * self.tn.info.block_time_s,
-            what=f"a block after the grace window (switch at {switch_ms} ms + {self.contract.grace_ms} ms)",
+            what=f"a block after every participant's switch was due and its in-flight window ended ({until_ms} ms)",
         )
+
+    def timing(self, participant: str | None = None, hop: int = -1) -> HopTiming:
+        """A participant's clock (default the first) for one hop (default the last) so far."""
+        part = self.tn.participant(participant)
+        clock = next(c for c in self.clocks() if c.participant == part.id)
+        return clock.timing[hop]
+
+    def clocks(self, contract: Contract | None = None, chain: list | None = None) -> list[ParticipantClock]:
+        """Each participant's clock over every hop so far (harness/audit/basis.py): the delivery clock where its chaos
+        proxy saw the blocks, else the chain's header times."""
+        contract = contract or self.contract
+        timeline = SwitchTimeline(chain or self.switches)
+        heights = [s.height + contract.switch_offset for s in timeline.switches[1:] if s.height is not None]
+        out = []
+        for p in self.tn.participants:
+            proxy = p.chain_proxy
+            deliveries = None
+            if proxy is not None and heights:
+                deliveries = [Delivered(d.height, d.ms, d.conn_id, d.session_ms) for d in proxy.deliveries(min(heights) - 1)]
+            elif proxy is not None:
+                deliveries = []
+            out.append(participant_clock(p.id, p.node_ids, timeline, contract, deliveries, self.held.get(p.id, ())))
+        return out
 
     def timeline_for(self, contract: Contract) -> list:
         """The switch timeline under another contract: each switch at the header time of its block H + offset."""
@@ -179,9 +249,10 @@ class UpgradeRunner:
             out.append(Switch(version=s.version, from_ms=block.block_time_ms, height=s.height))
         return out
 
-    def audit_now(self, contract: Contract | None = None):
+    def audit_now(self, contract: Contract | None = None, *, chain_clock: bool = False):
         """Audit everything the mocks journaled so far (the audited range ends now) against the switch timeline and
-        the API node's contract (or another contract, e.g. to show how one build fails another's promises)."""
+        the API node's contract (or another contract, e.g. to show how one build fails another's promises), each
+        participant on its own clock (`chain_clock`: every one on the chain's header times + grace instead)."""
         from harness.audit import audit
 
         heights = [(b.height, b.block_time_ms) for b in self.tn.timeline.blocks()]
@@ -196,6 +267,7 @@ class UpgradeRunner:
             heights=heights,
             end_ms=int(time.time() * 1000),
             participants=participant_nodes(parts) if len(parts) > 1 else None,
+            clocks=() if chain_clock else self.clocks(contract, switches),
         )
 
     def kick_management(self, node_id: str, participant: str | None = None) -> None:
@@ -332,11 +404,13 @@ class UpgradeRunner:
             switch_height, switch_ms = self.await_switch(to_version, height)
             if after_blocks > 1:
                 self.tn.rpc.wait_for_height(height + after_blocks, timeout_s=30)
-            self.wait_past_grace(switch_ms)
+            self.wait_past_due()
             self._management(poc, kick)
             if chain_poc:
                 self.chain_poc_after(self.tn.rpc.height())
         finally:
+            for h in list(self._pending):  # a hop that failed before its switch leaves nothing held
+                self._disarm(h)
             for chat in chats:
                 chat.stop()
         # the answer must come from the new version once the nodes settled (pr228 brings it up only at its tick)

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from harness.audit.verdict import AuditReport
+from harness.audit.results import AuditReport
 
 
 def unversioned_everywhere(report: AuditReport, *, nodes: Iterable[str]) -> list[str]:

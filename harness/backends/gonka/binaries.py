@@ -143,6 +143,10 @@ class GonkaBinaries:
         return f"{binary} {self.revision}{dirty} (sha256 {i.sha256[:12]}, {i.path})"
 
 
+REAL_PRE_HOLD_MS = 3000  # block B held this long after B-1: a real node switching at B-1 shows V meanwhile
+REAL_HOLD_MS = 10000  # block B+1 held at most this long for a real node to show its switch
+
+
 def gonka_info(bins: GonkaBinaries, opts: RunOptions, params: ChainParams, *, chain_under_test: str) -> TestnetInfo:
     """The TestnetInfo of a testnet of these binaries (one node or a network): judged by the reference contract."""
     from harness.backends.contract import TestnetInfo
@@ -158,6 +162,9 @@ def gonka_info(bins: GonkaBinaries, opts: RunOptions, params: ChainParams, *, ch
         api_under_test=bins.describe("decentralized-api"),
         chain_under_test=chain_under_test,
         upstream_revision=bins.known_revision or "",
+        # a real node queries the chain on every block: it reacts in 0.3-2 s, more under load (docs/verdicts.md)
+        pre_hold_ms=REAL_PRE_HOLD_MS,
+        hold_ms=REAL_HOLD_MS,
     )
 
 

@@ -14,9 +14,11 @@ collects every gentx and genparticipant file (`patch-genesis` finds `genparticip
 keep their names), applies the test parameters and validates; every home gets that genesis, and every node has the
 others as persistent peers. The chain starts once enough voting power is online, so the nodes start side by side.
 
-Every participant is a genesis participant (`is_genesis: true`); none joins later through MsgSubmitNewParticipant
-sent by a running API node (what upstream's local test net does for its joining nodes). At the first PoC epoch the
-chain sets each validator's power from its PoC weight, so the `power` of a ParticipantSpec is not used here.
+Every participant's API node reaches its own chain node through its own chaos proxy (faults; the delivery clock's
+timing and holds, harness/audit/contracts.py). Every participant is a genesis participant (`is_genesis: true`);
+none joins later through MsgSubmitNewParticipant sent by a running API node (what upstream's local test net does for
+its joining nodes). At the first PoC epoch the chain sets each validator's power from its PoC weight, so the `power`
+of a ParticipantSpec is not used here.
 Chat requests are signed by the requester for the API node they are sent to (its participant is the transfer
 agent); the chain picks the executor, so a chat sent to one participant may be served by another's MLNode.
 """
@@ -44,11 +46,14 @@ from harness.backends.gonka.dapi import DecentralizedApi
 from harness.backends.gonka.genesis import ChainParams, native_denom
 from harness.backends.mocks import LocalMocks
 from harness.chain.keys import COIN_TYPE, Key
+from harness.chaos.process import ChaosProxyProcess
 from harness.errors import StartupError
 from harness.options import RunOptions
 from harness.util.wait import wait_until
 
-CAPABILITIES = frozenset({Capability.RESTART_API, Capability.REBUILD, Capability.CHAIN_POC, Capability.PARTICIPANTS})
+CAPABILITIES = frozenset(
+    {Capability.RESTART_API, Capability.REBUILD, Capability.CHAIN_POC, Capability.PARTICIPANTS, Capability.CHAOS_PROXY}
+)
 FIRST_SERVING_TIMEOUT_S = 300.0  # the first PoC epoch (hardware sync, PoC, validation by every participant)
 
 
@@ -134,6 +139,8 @@ class GonkaNetworkTestnet(BaseTestnet):
         self.mocks: dict[str, LocalMocks] = {}
         self.chains: dict[str, GonkaChain] = {}
         self.dapis: dict[str, DecentralizedApi] = {}
+        self.proxies: dict[str, ChaosProxyProcess] = {}
+        self.proxy: ChaosProxyProcess | None = None  # the first participant's
         self.views: list[Participant] = []
         self._generation = 0
         self._api_ports: dict[str, dict[str, int]] = {}  # kept across rebuilds: the mocks' PoC callbacks name them
@@ -182,8 +189,13 @@ class GonkaNetworkTestnet(BaseTestnet):
             side_by_side([m.start for m in self.mocks.values()])
         init_network(self.chains, self.params)
         side_by_side([c.start for c in self.chains.values()])  # blocks need most of the voting power online
+        seed = self.opts.chaos_seed or 0
+        self.proxies = {pid: ChaosProxyProcess(c.rpc_url, seed=seed, log_dir=self.workdir / "logs" / pid)
+                        for pid, c in self.chains.items()}  # fmt: skip
+        side_by_side([p.start for p in self.proxies.values()])
+        self.proxy = next(iter(self.proxies.values()))
         for pid, dapi in self.dapis.items():
-            dapi.chain_url, dapi.mlnodes = self.chains[pid].rpc_url, self.mocks[pid].mlnodes
+            dapi.chain_url, dapi.mlnodes = self.proxies[pid].url, self.mocks[pid].mlnodes
         side_by_side([d.start for d in self.dapis.values()])
         self._connect()
         self.wait_nodes_inference(timeout_s=FIRST_SERVING_TIMEOUT_S)
@@ -214,13 +226,15 @@ class GonkaNetworkTestnet(BaseTestnet):
                 api_admin=dapi.admin_url,
                 validator_mnemonic=chain.mnemonics["genesis"],
                 api_under_test=self.info.api_under_test,
+                chain_proxy=self.proxies[spec.id],
             )
             view._key = chain.keys["genesis"]
             self.views.append(view)
         p1 = self.views[0]
         self.api, self.mlnodes = p1.api, p1.mlnodes
-        self.endpoints = Endpoints(first.rpc_url, first.rpc_url, p1.api_public, p1.api_admin,
-                                   api_callback=self.dapis[p1.id].callback_url)  # fmt: skip
+        proxy = self.proxies[p1.id]
+        self.endpoints = Endpoints(first.rpc_url, proxy.url, p1.api_public, p1.api_admin,
+                                   api_callback=self.dapis[p1.id].callback_url, chaos_control=proxy.control_url)  # fmt: skip
         self.info.validator_mnemonics = [first.mnemonics["genesis"]]
 
     def _wait_serving(self, p: Participant) -> None:
@@ -242,7 +256,9 @@ class GonkaNetworkTestnet(BaseTestnet):
     def _stop_network(self) -> None:
         from harness.backends.common import teardown
 
-        steps = [*(d.stop for d in self.dapis.values()), *(c.stop for c in self.chains.values())]
+        steps = [*(d.stop for d in self.dapis.values()), *(p.stop for p in self.proxies.values())]
+        steps += [c.stop for c in self.chains.values()]
+        self.proxies, self.proxy = {}, None
         for part in ("timeline", "chain"):
             obj = getattr(self, part)
             if obj is not None:
@@ -276,6 +292,7 @@ class GonkaNetworkTestnet(BaseTestnet):
     def child_pids(self) -> list[dict]:
         parts = [(f"inferenced-{pid}", c) for pid, c in self.chains.items()]
         parts += [(f"decentralized-api-{pid}", d) for pid, d in self.dapis.items()]
+        parts += [(f"chaos-proxy-{pid}", p) for pid, p in self.proxies.items()]
         parts += [p for m in self.mocks.values() for p in m.processes()]
         return self.running(parts)
 
@@ -292,4 +309,3 @@ class GonkaNetworkTestnet(BaseTestnet):
         with os.fdopen(fd, "w") as f:
             json.dump(keys, f, indent=1)
         return path
-

@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import random
 import time
 from typing import Any
 
@@ -65,6 +66,9 @@ class ApiNodeCore:
         self._tasks: list[asyncio.Task[Any]] = []
         self._state_lock = asyncio.Lock()
         self._refresh_lock = asyncio.Lock()
+        self._rng = random.Random()  # the reaction knob's jitter
+        self._backlog: asyncio.Queue[tuple[float, list[int], str]] = asyncio.Queue()  # blocks waiting for the reaction
+        self._reactor: asyncio.Task[None] | None = None
 
     # -- lifecycle -------------------------------------------------------------------------
     async def start(self) -> None:
@@ -182,6 +186,25 @@ class ApiNodeCore:
             return None
 
     async def on_heights(self, heights: list[int], block_hash: str) -> None:
+        """Blocks as the listener hands them over: processed at once, or, with the profile's reaction time, each
+        that long after it arrived (a queue keeps them in order; a slow node lags, it does not fall further behind)."""
+        prof = self.profile
+        if not (prof.reaction_ms or prof.reaction_jitter_ms):
+            await self.process_heights(heights, block_hash)
+            return
+        delay_s = (prof.reaction_ms + self._rng.uniform(0, prof.reaction_jitter_ms)) / 1000
+        self._backlog.put_nowait((time.monotonic() + delay_s, heights, block_hash))
+        if self._reactor is None:
+            self._reactor = asyncio.create_task(self._react(), name="slow-reaction")
+            self._tasks.append(self._reactor)
+
+    async def _react(self) -> None:
+        while True:
+            due, heights, block_hash = await self._backlog.get()
+            await asyncio.sleep(max(0.0, due - time.monotonic()))  # the modelled processing time, not a wait
+            await self.process_heights(heights, block_hash)
+
+    async def process_heights(self, heights: list[int], block_hash: str) -> None:
         """Process heights in order: merge plans, switch per profile, persist, refresh clients, PoC phases."""
         listed = await self._listed_plans()
         chain_version = await self._chain_version() if len(heights) > 1 else None

@@ -8,7 +8,9 @@
                the new version STOPPED only after the tick, and refuses chats until a reconcile brings it up), the
                last listed plan overwrites earlier ones, one shared chain connection, no healing
 
-Single knobs can be overridden to reproduce one bug at a time (`{"switch_offset": 1}`: switches one block late).
+Single knobs can be overridden to reproduce one bug at a time (`{"switch_offset": 1}`: switches one block late;
+`{"reaction_ms": 1500, "reaction_jitter_ms": 300}`: a slow node, which starts on each block 1.5-1.8 s after it
+arrived, as a real node that queries the chain on every block may).
 What the harness demands of an API node (the audit contract) is the judge's, in harness/audit/contracts.py: a profile
 describes the model's behaviour, never the verdict.
 """
@@ -43,6 +45,8 @@ class Profile:
     stop_old: bool
     bring_up: str = "at_switch"  # "at_switch" | "next_tick" (see BRING_UP_MODES; client_refresh "immediate" only)
     status_poll: str = "fresh"  # "fresh" | "worker" (see STATUS_POLL_MODES)
+    reaction_ms: int = 0  # each block is processed this long after it arrived (blocks stay in order)
+    reaction_jitter_ms: int = 0  # plus a uniform random 0..jitter ms per block
 
     def knobs(self) -> dict[str, Any]:
         return {f.name: getattr(self, f.name) for f in fields(self) if f.name != "name"}
@@ -55,7 +59,9 @@ PROFILES: dict[str, Profile] = {
     "pr228": Profile("pr228", -1, "ticker", "last_wins", 1, False, True, status_poll="worker"),
 }
 
-KNOBS = ("switch_offset", "client_refresh", "plan_merge", "pool_size", "healing", "stop_old", "bring_up", "status_poll")
+KNOBS = ("switch_offset", "client_refresh", "plan_merge", "pool_size", "healing", "stop_old", "bring_up", "status_poll",
+         "reaction_ms", "reaction_jitter_ms")  # fmt: skip
+MAX_REACTION_MS = 60_000
 
 
 def resolve_profile(name: object, overrides: dict[str, Any] | None = None) -> Profile:
@@ -83,6 +89,10 @@ def resolve_profile(name: object, overrides: dict[str, Any] | None = None) -> Pr
             raise ConfigError(f"{field}: expected one of {PLAN_MERGE_MODES}, got {val!r}")
         elif key == "pool_size" and (not isinstance(val, int) or isinstance(val, bool) or not 1 <= val <= 32):
             raise ConfigError(f"{field}: expected an integer from 1 to 32, got {val!r}")
+        elif key in ("reaction_ms", "reaction_jitter_ms") and (
+            not isinstance(val, int) or isinstance(val, bool) or not 0 <= val <= MAX_REACTION_MS
+        ):
+            raise ConfigError(f"{field}: expected milliseconds from 0 to {MAX_REACTION_MS}, got {val!r}")
         elif key in ("healing", "stop_old") and not isinstance(val, bool):
             raise ConfigError(f"{field}: expected true or false, got {val!r}")
         checked[key] = val

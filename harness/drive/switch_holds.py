@@ -1,0 +1,189 @@
+"""The holds of one hop on the delivery clock (harness/audit/contracts.py says what they are for): for every
+participant whose chain connection runs through a chaos proxy, NewBlock(B) is held `pre_hold_ms` after NewBlock(B-1)
+and NewBlock(B+1) at most `hold_ms` after NewBlock(B); a watcher reads the participant's MLNode journals and
+releases them as soon as the node shows itself:
+
+- a request on the new version while NewBlock(B) is still held, or before it was delivered: the node switched early;
+  both holds are released (there is nothing left to wait for);
+- after NewBlock(B) reached the node, every one of its MLNodes has received the stop of the version it leaves (or,
+  where the contract wants no stop, a request on the new version): the node switched; NewBlock(B+1) is released.
+
+    holds = SwitchHolds(testnet.participants, contract, settings, old="v0.3.8", new="v0.3.9", upgrade_height=H)
+    holds.start()                # arm on every proxied participant, watch in a thread
+    holds.wait(rpc.height)       # until no participant's NewBlock(B+1) is held any more (bounded)
+    holds.outcomes()             # {participant: [HoldOutcome(B), HoldOutcome(B+1)]}, for the audit's clock
+    holds.stop()                 # stop watching, drop the holds (also on failure)
+
+The watcher reads the journals before it asks the proxy what it delivered, so a request logged after NewBlock(B)
+is never taken for an early one. Its polls are bounded by the holds themselves.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+from harness.audit.basis import HoldOutcome
+from harness.audit.contracts import Contract
+from harness.audit.results import STOP_ENDPOINT
+from harness.chaos.holds import Hold
+from harness.drive.collect import collect_records
+from harness.util.wait import wait_until
+
+_OPEN = ("armed", "holding")
+
+
+@dataclass(frozen=True)
+class HoldSettings:
+    """pre_hold_ms: NewBlock(B) waits this long after NewBlock(B-1) (a node switching at B-1 shows V meanwhile).
+    hold_ms: NewBlock(B+1) waits at most this long after NewBlock(B) for the node to show its switch.
+    poll_s: how often the watcher reads the journals."""
+
+    pre_hold_ms: int
+    hold_ms: int
+    poll_s: float = 0.05
+
+
+class _Watch:
+    """One participant's holds."""
+
+    def __init__(self, participant, b: int, armed_ms: int) -> None:
+        self.participant = participant
+        self.proxy = participant.chain_proxy
+        self.b = b
+        self.armed_ms = armed_ms
+        self.holds: dict[int, Hold] = {}
+        self.delivered: dict[int, float] = {}
+        self.done = False
+
+    def refresh(self) -> None:
+        self.holds = {h.height: h for h in self.proxy.holds() if h.height in (self.b, self.b + 1)}
+        self.delivered = {d.height: d.ms for d in self.proxy.deliveries(self.b - 1, self.b + 1)}
+
+    def release(self, heights: tuple[int, ...], reason: str) -> None:
+        for h in heights:
+            hold = self.holds.get(h)
+            if hold is not None and hold.outcome in _OPEN:
+                self.proxy.release_hold(h, reason)
+
+    def settled(self, b: int) -> bool:
+        """NewBlock(b+1) is no longer held: delivered, released or run out."""
+        hold = self.holds.get(b + 1)
+        return b + 1 in self.delivered or (hold is not None and hold.outcome not in _OPEN)
+
+
+class SwitchHolds:
+    def __init__(
+        self,
+        participants: Sequence,
+        contract: Contract,
+        settings: HoldSettings,
+        *,
+        old: str,
+        new: str,
+        upgrade_height: int,
+        progress: Callable[[str], None] | None = None,
+    ) -> None:
+        self.contract, self.settings = contract, settings
+        self.old, self.new = old, new
+        self.b = upgrade_height + contract.switch_offset
+        self.progress = progress or (lambda _m: None)
+        self.watches = [_Watch(p, self.b, 0) for p in participants if getattr(p, "chain_proxy", None) is not None]
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self.error: BaseException | None = None
+
+    def start(self) -> None:
+        now = int(time.time() * 1000)
+        for w in self.watches:
+            w.armed_ms = now
+            delivered = {d.height for d in w.proxy.deliveries(self.b, self.b + 1)}
+            if delivered:  # the chain got there first (a loaded machine): time what is left, say so
+                self.progress(f"{w.participant.id}: block(s) {sorted(delivered)} already reached its API node; not held")
+            for h, ms in ((self.b, self.settings.pre_hold_ms), (self.b + 1, self.settings.hold_ms)):
+                if h not in delivered:
+                    w.proxy.arm_hold(h, ms)
+        if self.watches:
+            self.progress(f"holding block {self.b} {self.settings.pre_hold_ms} ms and block {self.b + 1} until the switch "
+                          f"shows (at most {self.settings.hold_ms} ms) at {len(self.watches)} API node(s)")  # fmt: skip
+            self._thread = threading.Thread(target=self._run, name="switch-holds", daemon=True)
+            self._thread.start()
+
+    def _run(self) -> None:
+        try:
+            while not self._stop.is_set() and not all(w.done for w in self.watches):
+                for w in self.watches:
+                    if not w.done:
+                        self._look(w)
+                self._stop.wait(self.settings.poll_s)
+        except BaseException as e:  # reported by wait(); the holds still run out by themselves
+            self.error = e
+
+    def _look(self, w: _Watch) -> None:
+        records = collect_records(w.participant.mlnodes, since_ms=w.armed_ms)  # journals first, then the proxy
+        w.refresh()
+        d_b = w.delivered.get(self.b)
+        newer = [r for r in records if r.version_seen == self.new]
+        if any(d_b is None or r.logged_ms < int(d_b) for r in newer):
+            w.release((self.b, self.b + 1), f"a newer version seen before block {self.b} reached the API node (early)")
+        elif d_b is not None and self._shown(w, records, int(d_b)):
+            w.release((self.b + 1,), f"switch seen on every MLNode of {w.participant.id}")
+        w.done = w.settled(self.b)
+
+    def _shown(self, w: _Watch, records: list, since_ms: int) -> bool:
+        """Every MLNode of the participant received the old version's stop (or a request on the new version where no
+        stop is due) after NewBlock(B) reached its API node."""
+
+        def shows(r) -> bool:
+            if self.contract.stop_old:  # the stop of the version it leaves (with two plans pending: whichever it ran)
+                return r.version_seen not in (None, self.new) and r.method == "POST" and r.endpoint == STOP_ENDPOINT
+            return r.version_seen == self.new
+
+        seen = {r.node_key for r in records if r.logged_ms >= since_ms and shows(r)}
+        return all(n.id in seen for n in w.participant.mlnodes)
+
+    def wait(self, height: Callable[[], int], timeout_s: float | None = None) -> None:
+        """Until no participant's NewBlock(B+1) is held any more: delivered, released or run out; or, for an API node
+        that was not connected, the chain two blocks past B+1 with nothing held."""
+        if not self.watches:
+            return
+        bound = timeout_s or (self.settings.pre_hold_ms + self.settings.hold_ms) / 1000 + 30
+
+        def settled() -> bool:
+            if self.error is not None:
+                raise self.error
+            if all(w.done for w in self.watches):
+                return True
+            past = height() > self.b + 2
+            return past and all(w.done or not any(h.outcome == "holding" for h in w.holds.values()) for w in self.watches)
+
+        wait_until(settled, timeout_s=bound, what=f"the holds of blocks {self.b} and {self.b + 1} to end",
+                   evidence=lambda: "; ".join(f"{w.participant.id}: {w.holds}" for w in self.watches))  # fmt: skip
+
+    def outcomes(self) -> dict[str, list[HoldOutcome]]:
+        out: dict[str, list[HoldOutcome]] = {}
+        for w in self.watches:
+            w.refresh()
+            out[w.participant.id] = [_outcome(w.holds[h]) for h in (self.b, self.b + 1) if h in w.holds]
+        return out
+
+    def stop(self) -> None:
+        """Stop watching and release this switch's holds (another pending upgrade's holds stay armed)."""
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout=10)
+        for w in self.watches:
+            try:
+                w.refresh()
+                w.release((self.b, self.b + 1), "the hop is over")
+            except Exception as e:  # the proxy may be gone with a stopped testnet; nothing is held there any more
+                self.progress(f"releasing the holds at {w.participant.id}'s proxy: {e}")
+
+
+def _outcome(h: Hold) -> HoldOutcome:
+    held = None
+    if h.held_from_ms is not None and h.delivered_ms is not None and h.outcome in ("released", "expired"):
+        held = int(h.delivered_ms - h.held_from_ms)
+    return HoldOutcome(h.height, held, h.outcome, h.reason)
