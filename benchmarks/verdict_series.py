@@ -17,6 +17,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import signal
 import statistics
 import sys
 import tempfile
@@ -116,7 +117,12 @@ def summary(rows: list[dict]) -> str:
     ])  # fmt: skip
 
 
+def _interrupted(*_: object) -> None:
+    raise KeyboardInterrupt("SIGTERM")  # the testnet's finally-clauses stop every process it started
+
+
 def main() -> int:
+    signal.signal(signal.SIGTERM, _interrupted)
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--gonka-bin", help="your real binaries (the gonka backend); default: the embedded model")
     ap.add_argument("--participants", type=int, default=1)
