@@ -107,9 +107,9 @@ def test_broadcast_and_tx_shapes_and_tx_event(net, user):
     assert r["code"] == 1100
     assert r["data"] is None
     assert r["gas_wanted"] == "2000000"
-    assert (
-        r["log"]
-        == f"invalid authority; expected {GOV}, got {user.address}: expected gov account as only signer for proposal message"
+    assert r["log"] == (  # baseapp's runMsgs wraps a message's error with its index
+        f"failed to execute message; message index: 0: invalid authority; expected {GOV}, got {user.address}: "
+        "expected gov account as only signer for proposal message"
     )
     assert account(net, user.address)[1] == seq + 1  # the ante handler ran: sequence advanced
     assert_chain_advances(net)
@@ -126,14 +126,14 @@ def test_rejections_get_the_real_errors_and_blocks_continue(net, user):
         "wrong chain id": (
             build_signed_tx([vote_msg(user)], user, chain_id="gonka-mainnet", account_number=number, sequence=seq),
             4,
-            f"signature verification failed; please verify account number ({number}), sequence ({seq}) and chain-id "
-            "(gonka-testnet): unauthorized",
+            f"signature verification failed; please verify account number ({number}) and chain-id (gonka-testnet): "
+            "(unable to verify single signer signature): unauthorized",
         ),
         "wrong account number": (
             build_signed_tx([vote_msg(user)], user, chain_id="gonka-testnet", account_number=number + 1, sequence=seq),
             4,
-            f"signature verification failed; please verify account number ({number}), sequence ({seq}) and chain-id "
-            "(gonka-testnet): unauthorized",
+            f"signature verification failed; please verify account number ({number}) and chain-id (gonka-testnet): "
+            "(unable to verify single signer signature): unauthorized",
         ),
         "malformed bytes": (b"\x0a\xff\xff\x01garbage", 2, None),
         "unknown message": (

@@ -90,7 +90,7 @@ def build_signed_tx(
         mode_info=tx_pb2.ModeInfo(single=tx_pb2.ModeInfo.Single(mode=SIGN_MODE_DIRECT)),
         sequence=sequence,
     )
-    # Cosmos rejects zero-amount coins in a fee; "no fee" is an empty amount list.
+    # fee_amount 0 sends no fee coins; a Gonka chain accepts that as it accepts a zero coin (`0ngonka`).
     amount = [coin_pb2.Coin(denom=DENOM, amount=str(fee_amount))] if fee_amount else []
     auth_info = tx_pb2.AuthInfo(signer_infos=[signer], fee=tx_pb2.Fee(amount=amount, gas_limit=gas_limit))
 

@@ -1,11 +1,14 @@
-"""The bank module on simnet: coins as the SDK parses and validates them, balances, sends with the SDK's events,
+"""The bank module on simnet: coins as the SDK decodes and validates them, balances, sends with the SDK's events,
 burns, and the total supply. Amounts are exact integers up to 256 bits, like `math.Int`.
 
-Where an amount is refused:
-- not an integer (`'x'`, `'1_0'`, `' 2'`) or beyond 256 bits: the tx does not decode (sdk 2, at CheckTx), as
-  `math.Int` unmarshalling fails in the SDK's tx decoder;
-- negative, zero, badly named or unsorted coins: sdk 10 invalid coins, from the message handler (SDK v0.53 checks
-  them in the msg server, so at DeliverTx and in Simulate), or sdk 13 for a fee (tx ValidateBasic, CheckTx).
+An amount is decoded as `math.Int` decodes it (`gotext.parse_big_int`: Go's big.Int text, so `1_0` is 10,
+`0x10` is 16 and `010` is 8); text that does not decode, or is beyond 256 bits, makes the tx undecodable (sdk 2,
+at CheckTx). An empty amount decodes to a nil Int (`None` here): a fee with one is refused by the tx's
+ValidateBasic (sdk 13), and a message coin with one makes the message server panic (undefined 111222), as in
+the SDK.
+
+`coins_problem` is `sdk.Coins.Validate()`; the message servers refuse invalid coins with sdk 10 and the coins'
+text only (`Wrap(ErrInvalidCoins, coins.String())`).
 """
 
 from __future__ import annotations
@@ -13,60 +16,73 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Iterable
 
-from harness.model.simnet.errors import AbciError
-from harness.model.simnet.numbers import MAX_UINT256
+from harness.model.simnet.errors import AbciError, go_panic
+from harness.model.simnet.gotext import GoError, parse_big_int
 from harness.model.simnet.store import Event, Store
 
 DENOM_RE = re.compile(r"[a-zA-Z][a-zA-Z0-9/:._-]{2,127}")
-_AMOUNT_RE = re.compile(r"[+-]?[0-9]+")
-Coins = list[tuple[str, int]]  # (denom, amount) in the order given
+NIL_DEREF = "runtime error: invalid memory address or nil pointer dereference"
+Coins = list[tuple[str, int | None]]  # (denom, amount) in the order given; None is a nil amount
 
 
-def parse_amount(text: str, where: str) -> int:
-    """A `math.Int` from its string form; AbciError sdk 2 (the tx does not decode) otherwise."""
+def parse_amount(text: str) -> int | None:
+    """A coin amount as `math.Int` unmarshals it (None for an empty one); AbciError sdk 2 when it does not decode."""
     if text == "":
-        return 0
-    if not _AMOUNT_RE.fullmatch(text) or len(text) > 90:
-        shown = text if len(text) <= 40 else text[:40] + "..."
-        raise AbciError("sdk", 2, f"{where}: math/big: cannot unmarshal {shown!r} into a *big.Int")
-    value = int(text)
-    if abs(value) > MAX_UINT256:
-        raise AbciError("sdk", 2, f"{where}: integer out of range (more than 256 bits)")
-    return value
+        return None
+    try:
+        return parse_big_int(text)
+    except GoError as e:
+        raise AbciError("sdk", 2, str(e)) from None
 
 
-def parse_coins(pb_coins: Iterable[object], where: str) -> Coins:
-    return [(c.denom, parse_amount(c.amount, f"{where} {c.denom}")) for c in pb_coins]  # type: ignore[attr-defined]
+def parse_coins(pb_coins: Iterable[object]) -> Coins:
+    return [(c.denom, parse_amount(c.amount)) for c in pb_coins]  # type: ignore[attr-defined]
+
+
+def coin_str(denom: str, amount: int | None) -> str:
+    """sdk.Coin.String(): amount then denom; a nil amount prints '<nil>'."""
+    return f"{'<nil>' if amount is None else amount}{denom}"
 
 
 def coins_str(coins: Coins | dict[str, int]) -> str:
-    """sdk.Coins.String(): '5ngonka,7stake'."""
-    items = sorted(coins.items()) if isinstance(coins, dict) else coins
-    return ",".join(f"{amount}{denom}" for denom, amount in items)
+    """sdk.Coins.String(): '5ngonka,7stake' (a dict is printed sorted by denom)."""
+    items: Coins = sorted(coins.items()) if isinstance(coins, dict) else coins  # type: ignore[assignment]
+    return ",".join(coin_str(denom, amount) for denom, amount in items)
+
+
+def is_zero(coins: Coins) -> bool:
+    """sdk.Coins.IsZero(): no coins, or every amount zero (a nil amount panics, as in Go)."""
+    if any(amount is None for _, amount in coins):
+        raise go_panic(NIL_DEREF)
+    return all(amount == 0 for _, amount in coins)
 
 
 def coins_problem(coins: Coins) -> str | None:
-    """What sdk.Coins.Validate() says about these coins, or None when they are valid (empty is valid)."""
-    prev = ""
+    """What sdk.Coins.Validate() says about these coins (None when valid; empty is valid), checked in its order:
+    the first coin's denom and amount, then each next coin's denom, order, uniqueness and amount. A nil amount
+    panics (go_panic), as IsPositive does on a nil Int."""
     for i, (denom, amount) in enumerate(coins):
         if not DENOM_RE.fullmatch(denom):
             return f"invalid denom: {denom}"
-        if amount <= 0:
-            return f"coin {amount}{denom} amount is not positive"
-        if i and denom == prev:
-            return f"duplicate denomination {denom}"
-        if i and denom < prev:
-            return f"denomination {denom} is not sorted"
-        prev = denom
+        if i:
+            prev = coins[i - 1][0]
+            if denom < prev:
+                return f"denomination {denom} is not sorted"
+            if denom == prev:
+                return f"duplicate denomination {denom}"
+        if amount is None:
+            raise go_panic(NIL_DEREF)
+        if amount <= 0:  # the SDK prints the whole first coin, but only the denom of a later one
+            return f"coin {coin_str(denom, amount) if i == 0 else denom} amount is not positive"
     return None
 
 
-def check_coins(coins: Coins, *, codespace: str = "sdk", code: int = 10) -> dict[str, int]:
-    """Valid, all-positive coins as a dict; AbciError (sdk 10 invalid coins by default) naming them otherwise."""
-    problem = coins_problem(coins)
-    if problem:
-        raise AbciError(codespace, code, f"{coins_str(coins)}: {problem}")
-    return dict(coins)
+def check_coins(coins: Coins, *, allow_empty: bool = False) -> dict[str, int]:
+    """Valid coins (IsValid; all positive and at least one unless `allow_empty`) as a dict; otherwise sdk 10 as
+    the bank and gov message servers refuse them: `Wrap(ErrInvalidCoins, coins.String())`."""
+    if coins_problem(coins) is not None or (not coins and not allow_empty):
+        raise AbciError("sdk", 10, coins_str(coins))
+    return {denom: amount for denom, amount in coins if amount is not None}
 
 
 class Bank:

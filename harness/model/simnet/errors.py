@@ -25,9 +25,13 @@ SDK_ERRORS = {
     22: "key not found",
     26: "invalid height",
     30: "tx timeout height",
+    31: "unknown extension options",
     32: "incorrect account sequence",
+    35: "internal logic error",
+    37: "feature not supported",
     38: "not found",
     41: "invalid gas limit",
+    42: "tx timeout",
 }
 GOV_ERRORS = {
     2: "unknown proposal",
@@ -65,13 +69,33 @@ class MethodError(Exception):
 
 
 class AbciError(Exception):
-    """A non-zero ABCI result: `codespace`, `code` and the SDK-style log."""
+    """A non-zero ABCI result: `codespace`, `code` and the SDK-style log.
 
-    def __init__(self, codespace: str, code: int, message: str = "") -> None:
+    `message` None is the registered error itself (log "insufficient fee"); a string, even "", wraps it as
+    errorsmod.Wrap does (log "<message>: insufficient fee").
+    """
+
+    def __init__(self, codespace: str, code: int, message: str | None = None) -> None:
         reason = REGISTRY.get(codespace, {}).get(code, "error")
         self.codespace, self.code = codespace, code
-        self.log = f"{message}: {reason}" if message else reason
+        self.log = reason if message is None else f"{message}: {reason}"
         super().__init__(self.log)
+
+    @classmethod
+    def with_log(cls, codespace: str, code: int, log: str) -> AbciError:
+        """An error whose log is `log` exactly: a Go error the SDK never registered (codespace undefined, code 1,
+        log = its Error() text), or one whose text already carries its registered reason."""
+        err = cls(codespace, code)
+        err.log = log
+        err.args = (log,)
+        return err
+
+
+class OutOfGas(AbciError):
+    """sdk 11: the gas meter's panic, which baseapp recovers; never wrapped with a message index."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__("sdk", 11, message)
 
 
 def not_found(desc: str) -> AbciError:
@@ -87,3 +111,22 @@ def invalid_argument(desc: str) -> AbciError:
 def panic_error(where: str, exc: BaseException) -> AbciError:
     """What baseapp's recover turns an unexpected failure into: the tx fails alone with codespace undefined, 111222."""
     return AbciError("undefined", 111222, f"recovered: {where}: {type(exc).__name__}: {str(exc)[:200]}")
+
+
+class GoPanic(AbciError):
+    """A panic the chain's Go code raises on this input (an index out of range, a nil amount), as baseapp's
+    default recovery reports it: undefined 111222 "recovered: <panic value>" (the SDK appends the Go stack,
+    which simnet has not got). Like OutOfGas, never wrapped with a message index."""
+
+    def __init__(self, value: str) -> None:
+        super().__init__("undefined", 111222, f"recovered: {value}")
+        self.value = value
+
+
+def go_panic(value: str) -> AbciError:
+    return GoPanic(value)
+
+
+def unregistered(err: Exception) -> AbciError:
+    """A Go error returned as it is: codespace and code from a GoError (undefined 1 when unregistered), log = its text."""
+    return AbciError.with_log(getattr(err, "codespace", "undefined"), getattr(err, "code", 1), str(err))

@@ -16,8 +16,8 @@ from typing import TYPE_CHECKING
 
 from google.protobuf.any_pb2 import Any
 
-from harness.model.simnet.bank import coins_str
-from harness.model.simnet.errors import AbciError
+from harness.model.simnet.bank import Coins, coins_str
+from harness.model.simnet.errors import AbciError, GoPanic
 from harness.model.simnet.numbers import DEC_ONE, dec_mul, dec_quo, dec_str
 from harness.model.simnet.store import Event
 from harness.proto import gov_pb2
@@ -128,28 +128,50 @@ class Gov:
     def min_deposit(self, expedited: bool = False) -> dict[str, int]:
         return {"ngonka": self.state.genesis.min_deposit * (5 if expedited else 1)}
 
-    def check_deposit_denoms(self, amount: dict[str, int]) -> None:
-        allowed = self.min_deposit()
-        bad = [d for d in amount if d not in allowed]
-        if bad:
+    def check_initial_deposit(self, coins: Coins, expedited: bool) -> None:
+        """keeper.validateInitialDeposit's ratio: with `min_initial_deposit_ratio` set, the initial deposit must hold
+        every min-deposit coin x ratio (rounded half to even), empty deposits included (gov 16)."""
+        ratio = self.params.dec("min_initial_deposit_ratio")
+        if not ratio:
+            return
+        need = {d: _round_half_even(v * ratio, DEC_ONE) for d, v in self.min_deposit(expedited).items()}
+        have = {d: a for d, a in coins if a is not None}
+        if not coins or any(have.get(d, 0) < v for d, v in need.items()):
+            raise AbciError("gov", 16, f"was ({coins_str(coins)}), need ({coins_str(need)})")
+
+    def check_deposit_denoms(self, coins: Coins) -> None:
+        """keeper.validateDepositDenom: only the min deposit's denoms (gov 23)."""
+        allowed = list(self.min_deposit())
+        if any(d not in allowed for d, _ in coins):
             raise AbciError(
-                "gov", 23, f"deposited {coins_str(amount)}, but gov accepts only the following denom(s): {sorted(allowed)}"
+                "gov", 23, f"deposited {coins_str(coins)}, but gov accepts only the following denom(s): [{' '.join(allowed)}]"
             )
 
     def add_deposit(
-        self, p: Proposal, depositor: str, amount: dict[str, int], height: int, time_ns: int
+        self, p: Proposal, depositor: str, amount: dict[str, int], coins: Coins, height: int, time_ns: int
     ) -> tuple[list[Event], bool]:
-        """Move the deposit to the gov account; start the voting period when the min deposit is reached."""
+        """keeper.AddDeposit: the proposal must still take deposits (gov 3), the denoms be gov's (gov 23), and with
+        `min_deposit_ratio` set, one denom at least min deposit x ratio (gov 16; an empty deposit never is). Then
+        the deposit moves to the gov account and the voting period starts when the min deposit is reached."""
         st = self.state
+        if p.status not in (ST_DEPOSIT, ST_VOTING):
+            raise AbciError("gov", 3, str(p.id))
+        self.check_deposit_denoms(coins)
+        ratio = self.params.dec("min_deposit_ratio")
+        need = self.min_deposit(p.expedited)
+        if ratio:
+            thresholds = {d: v * ratio // DEC_ONE for d, v in need.items()}
+            if not any(d in amount and amount[d] >= t for d, t in thresholds.items()):
+                shown = ",".join(coins_str({d: t}) for d, t in thresholds.items())
+                raise AbciError("gov", 16, f"received {coins_str(coins)} but need at least one of the following: {shown}")
         events = st.bank.send(depositor, st.gov_address, amount)
         for denom, value in amount.items():
             p.total_deposit[denom] = p.total_deposit.get(denom, 0) + value
             mine = p.deposits.setdefault(depositor, {})
             mine[denom] = mine.get(denom, 0) + value
         events.append(
-            Event("proposal_deposit", [("depositor", depositor), ("amount", coins_str(amount)), ("proposal_id", str(p.id))])
+            Event("proposal_deposit", [("depositor", depositor), ("amount", coins_str(coins)), ("proposal_id", str(p.id))])
         )
-        need = self.min_deposit(p.expedited)
         started = p.status == ST_DEPOSIT and all(p.total_deposit.get(d, 0) >= v for d, v in need.items())
         if started:
             self._start_voting(p, height, time_ns)
@@ -237,7 +259,7 @@ class Gov:
             result, log = "expedited_proposal_rejected", "expedited proposal converted to regular"
         else:
             p.status, p.failed_reason = ST_REJECTED, "proposal did not get enough votes to pass"
-            result, log = "proposal_rejected", "proposal did not get enough votes to pass"
+            result, log = "proposal_rejected", "rejected"
         if p.status != ST_VOTING:
             events = self._settle_deposits(p, burn) + events
             p.tally = counts
@@ -246,25 +268,32 @@ class Gov:
         return [*events, Event("active_proposal", attrs)]
 
     def _execute(self, p: Proposal, height: int, time_ns: int, execute: MsgExecutor) -> tuple[str, str, list[Event]]:
-        """Run the messages atomically (all or nothing); the proposal ends PASSED or FAILED with the reason."""
+        """Run the messages atomically (all or nothing); the proposal ends PASSED, or FAILED with the failing
+        message's error as its failed_reason and x/gov's "passed, but msg N (type) failed on execution" log."""
         st = self.state
         saved = st.checkpoint()
         events: list[Event] = []
-        error = ""
         for i, msg in enumerate(p.messages):
             try:
                 events += execute(msg, st.gov_address, height, time_ns)
+                continue
+            except GoPanic as e:  # x/gov's safeExecuteHandler recovers it into the proposal's failure
+                error = f"handling x/gov proposal msg [{msg.type_url}] PANICKED: {e.value}"
             except AbciError as e:
                 error = e.log
             except Exception as e:  # x/gov's safeExecuteHandler: a panicking handler fails the proposal only
                 error = f"handling x/gov proposal msg [{msg.type_url}] PANICKED: {type(e).__name__}: {str(e)[:200]}"
-            if error:
-                error = f"message {i}: {error}" if len(p.messages) > 1 else error
-                break
-        if not error:
-            p.status = ST_PASSED
-            return "proposal_passed", "passed", events
-        st.restore(saved)
-        p = st.store.proposals[p.id]
-        p.status, p.failed_reason = ST_FAILED, error
-        return "proposal_failed", f"failed: {error}", []
+            st.restore(saved)
+            failed = st.store.proposals[p.id]
+            failed.status, failed.failed_reason = ST_FAILED, error
+            return "proposal_failed", f"passed, but msg {i} ({msg.type_url}) failed on execution: {error}", []
+        p.status = ST_PASSED
+        return "proposal_passed", "passed", events
+
+
+def _round_half_even(numerator: int, denominator: int) -> int:
+    """numerator / denominator rounded half to even (LegacyDec.RoundInt)."""
+    q, r = divmod(numerator, denominator)
+    if 2 * r > denominator or (2 * r == denominator and q % 2):
+        q += 1
+    return q

@@ -1,14 +1,15 @@
 """Transactions on simnet: CheckTx, DeliverTx and Simulate over real TxRaw bytes, with the SDK's atomicity.
 
-- Decoding (TxRaw, messages, nested proposal messages, coin amounts, signer addresses) and ValidateBasic run
-  first: a failure is the tx's own result (sdk 2, 18, ...), at CheckTx already.
+- Decoding (TxRaw, messages, nested proposal messages, public key types, coin amounts) and the messages' own
+  ValidateBasic run first: a failure is the tx's own result (sdk 2, 7, 18), at CheckTx already.
 - The ante handler (`ante.py`) runs next; in DeliverTx its effects (fee, sequence, public key) stay even when a
   message then fails, as in the SDK. If the ante handler fails, nothing of the tx stays.
-- Messages run in a checkpoint: one failing message reverts every message of its tx, and nothing else. Any
-  unexpected error is the tx's own failure (codespace undefined, 111222, as baseapp reports a recovered panic),
-  never the block's.
-- CheckTx and Simulate run on a copy of the state that is thrown away; CheckTx keeps a sequence overlay (the
-  SDK's check state) so several txs of one account can wait in the mempool.
+- Messages run in a checkpoint: one failing message reverts every message of its tx, and nothing else. Its error
+  is logged as baseapp's runMsgs wraps it ("failed to execute message; message index: N: ..."), with the
+  message's own codespace and code. Any unexpected error is the tx's own failure (codespace undefined, 111222,
+  as baseapp reports a recovered panic), never the block's.
+- CheckTx and Simulate run on a copy of the state that is thrown away; CheckTx keeps sequence and unordered-nonce
+  overlays (the SDK's check state) so several txs of one account can wait in the mempool.
 """
 
 from __future__ import annotations
@@ -23,8 +24,8 @@ from harness.chain.tx import decode_tx
 from harness.errors import ConfigError
 from harness.model.simnet.ante import CHECK, DELIVER, SIMULATE, AnteResult, GasMeter, TxContext, run_ante
 from harness.model.simnet.bank import parse_coins
-from harness.model.simnet.errors import AbciError, panic_error
-from harness.model.simnet.msgs import ROUTES, MsgRouter, decode_msg, decode_signer, signer_of, validate_basic
+from harness.model.simnet.errors import AbciError, GoPanic, OutOfGas, panic_error
+from harness.model.simnet.msgs import ROUTES, MsgRouter, check_pubkey_types, decode_msg, signer_of, validate_basic
 from harness.model.simnet.state import ChainState
 from harness.model.simnet.store import Event
 from harness.proto import TYPE_MSG_SUBMIT_PROPOSAL
@@ -54,25 +55,25 @@ class TxProcessor:
         self.state = state
         self.router = MsgRouter(state)
         self.check_sequences: dict[str, int] = {}
+        self.check_nonces: set[str] = set()  # unordered-tx nonces CheckTx has seen since the last commit
         self.block_time_ns = 0  # time of the latest committed block: CheckTx and Simulate check timeouts against it
 
     # -- decoding ------------------------------------------------------------------------
     def _context(self, raw: bytes, mode: str, height: int, time_ns: int) -> TxContext:
+        """The tx's decoder (sdk 2: its body and messages, then its AuthInfo), then baseapp's checks before the
+        ante handler: at least one message (sdk 18) and each message's own ValidateBasic."""
         try:
             decoded = decode_tx(raw)
         except ConfigError as e:
             raise AbciError("sdk", 2, str(e).removeprefix("decode_tx: ")) from None
-        if not decoded.messages:
-            raise AbciError("sdk", 18, "must contain at least one message")
         msgs = [(m.type_url, decode_msg(m)) for m in decoded.messages]
-        signers: list[str] = []
-        for url, msg in msgs:
-            s = decode_signer(url, msg)
-            if s not in signers:
-                signers.append(s)
+        check_pubkey_types(decoded.auth_info.signer_infos)
+        fee = parse_coins(decoded.auth_info.fee.amount)
+        if not msgs:
+            raise AbciError("sdk", 18, "must contain at least one message")
         for url, msg in msgs:
             validate_basic(url, msg, strict_versions=self.state.genesis.strict_node_versions)
-        fee = parse_coins(decoded.auth_info.fee.amount, "fee")
+        signers = [signer_of(url, msg) for url, msg in msgs]
         limit = None if mode == SIMULATE else decoded.auth_info.fee.gas_limit
         return TxContext(raw, decoded, msgs, signers, fee, mode, height, time_ns, GasMeter(limit))
 
@@ -94,7 +95,7 @@ class TxProcessor:
             ctx = self._context(raw, mode, height, self.block_time_ns)
             gas_wanted = ctx.decoded.auth_info.fee.gas_limit
             sequences = self.check_sequences if mode == CHECK else dict(self.check_sequences)
-            ante = run_ante(st, ctx, sequences)
+            ante = run_ante(st, ctx, sequences, self.check_nonces if mode == CHECK else None)
             gas_used = ctx.gas.used
             if mode == CHECK:
                 return TxResult(gas_wanted=gas_wanted, gas_used=gas_used, events=ante.events), []
@@ -109,6 +110,7 @@ class TxProcessor:
 
     def reset_check_state(self, block_time_ns: int) -> None:
         self.check_sequences.clear()
+        self.check_nonces.clear()
         self.block_time_ns = block_time_ns
 
     # -- DeliverTx ---------------------------------------------------------------------------
@@ -150,7 +152,12 @@ class TxProcessor:
             events.append(
                 Event("message", [("action", url), ("sender", signer), ("module", route.module), ("msg_index", str(i))])
             )
-            resp, msg_events = self.router.execute(url, msg, signer, ctx.height, ctx.time_ns)
+            try:
+                resp, msg_events = self.router.execute(url, msg, signer, ctx.height, ctx.time_ns)
+            except (OutOfGas, GoPanic):
+                raise  # recovered by baseapp as they are
+            except AbciError as e:  # baseapp's runMsgs wraps a message's error with its index
+                raise AbciError.with_log(e.codespace, e.code, f"failed to execute message; message index: {i}: {e.log}") from None
             events.extend(Event(e.type, [*e.attributes, ("msg_index", str(i))]) for e in msg_events)
             responses.append(Any(type_url=url + "Response", value=resp.SerializeToString()))
         return responses, events
