@@ -1,7 +1,8 @@
 """simnet against a standard third-party client nobody here wrote: CosmJS (npm, pinned in tests/cosmjs/), over HTTP
 and the websocket. The client sends tokens and a governance proposal (MsgCreatePartialUpgrade) plus its vote with
-gas "auto", waits for each, subscribes to NewBlock, NewBlockHeader and Tx; this test then checks on the chain
-itself that everything it reported happened."""
+gas "auto", then tokens again with a zero gas price (`GasPrice.fromString("0ngonka")`: the fee is the coin
+`0ngonka`, which a Gonka chain accepts and deducts nothing for), waits for each, subscribes to NewBlock,
+NewBlockHeader and Tx; this test then checks on the chain itself that everything it reported happened."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ from pathlib import Path
 import pytest
 
 from harness.chain.keys import DEV_MNEMONIC, DEV_USER_MNEMONIC, Key, gov_module_address
+from harness.chain.tx import decode_tx
 from harness.model.simnet import Genesis, Simnet
 from harness.model.simnet.genesis import DEFAULT_BALANCE_NGONKA
 from harness.util.wait import wait_until
@@ -21,6 +23,7 @@ from harness.util.wait import wait_until
 ROOT = Path(__file__).resolve().parents[1]
 CLIENT = ROOT / "tests" / "cosmjs" / "simnet_client.cjs"
 SEND_AMOUNT = 12345
+FREE_SEND_AMOUNT = 777  # the zero-fee send's amount (simnet_client.cjs)
 
 
 @pytest.fixture(scope="module")
@@ -54,14 +57,24 @@ def test_cosmjs_drives_simnet(cosmjs: Path) -> None:
 
         assert out["chain_id"] == "gonka-testnet"
         assert out["sender"] == sender.address  # same HD path and prefix as the harness's keys
-        assert len(out["checks"]) == 10, out["checks"]
+        assert len(out["checks"]) == 13, out["checks"]
         # the send: exact balances on the chain, the fee went to the fee collector
         fee_collector = store.module_address("fee_collector")
-        assert store.balances[recipient.address]["ngonka"] == DEFAULT_BALANCE_NGONKA + SEND_AMOUNT
+        assert store.balances[recipient.address]["ngonka"] == DEFAULT_BALANCE_NGONKA + SEND_AMOUNT + FREE_SEND_AMOUNT
         fees = store.balances[fee_collector]["ngonka"]
         assert int(out["send"]["fee"]) > 0
         assert fees > int(out["send"]["fee"])  # three txs paid fees
         assert int(out["send"]["gas_used"]) <= int(out["send"]["gas_wanted"])  # "auto" = simulated gas x 1.4
+        # the zero-gas-price send: the fee coin 0ngonka, accepted, and nothing but the amount left the sender
+        free = out["free_send"]
+        assert free["fee_coins"] == [{"denom": "ngonka", "amount": "0"}]
+        assert free["fee_event"] == "0ngonka"
+        assert int(free["before"]) - int(free["after"]) == FREE_SEND_AMOUNT
+        assert store.balances[sender.address]["ngonka"] == int(free["after"])
+        it = net.node.tx_index.get(bytes.fromhex(free["hash"]))
+        assert it is not None
+        assert (it.height, it.result.code) == (free["height"], 0)
+        assert [(c.denom, c.amount) for c in decode_tx(it.raw).auth_info.fee.amount] == [("ngonka", "0")]
         # the proposal and the vote are on the chain as CosmJS reported them
         p = store.proposals[int(out["proposal"]["id"])]
         assert p.proposer == sender.address

@@ -1,6 +1,7 @@
-"""simnet driven by Gonka's own CLI, the real `inferenced` binary (`--node tcp://...`): bank balances and a send,
-the partial-upgrade proposal through gov with `--from` and a test keyring, its vote, the proposal, vote, tally and
-partial-upgrade queries; a bare `tx inference create-partial-upgrade` is refused by the chain's authority check.
+"""simnet driven by Gonka's own CLI, the real `inferenced` binary (`--node tcp://...`): bank balances and a send
+with `--fees 0ngonka` (accepted, nothing deducted), the partial-upgrade proposal through gov with `--from` and a
+test keyring, its vote, the proposal, vote, tally and partial-upgrade queries; a bare
+`tx inference create-partial-upgrade` is refused by the chain's authority check.
 
 Runs only when HARNESS_GONKA_BIN names a directory holding an `inferenced` built from a gonka checkout.
 """
@@ -15,6 +16,7 @@ from pathlib import Path
 import pytest
 
 from harness.chain.keys import DEV_MNEMONIC, DEV_USER_MNEMONIC, Key, gov_module_address
+from harness.chain.tx import decode_tx
 from harness.model.simnet import Genesis, Simnet
 from harness.model.simnet.gov import ST_PASSED
 from harness.util.wait import wait_until
@@ -48,11 +50,9 @@ class Cli:
     def query(self, *args: str) -> dict:
         return json.loads(self.run("query", *args, "--node", self.node, "-o", "json").stdout)
 
-    def tx(self, *args: str) -> dict:
+    def tx(self, *args: str, fees: str = "5000ngonka") -> dict:
         common = ("--from", "dev", "--keyring-backend", "test", "--chain-id", "gonka-testnet", "--node", self.node)
-        out = self.run(
-            "tx", *args, *common, "--gas", "auto", "--gas-adjustment", "1.5", "--fees", "5000ngonka", "-y", "-o", "json"
-        )
+        out = self.run("tx", *args, *common, "--gas", "auto", "--gas-adjustment", "1.5", "--fees", fees, "-y", "-o", "json")
         res = json.loads(out.stdout)
         assert res["code"] == 0, res
         return wait_until(lambda: self._included(res["txhash"]), timeout_s=20, what=f"tx {res['txhash']} in a block")
@@ -66,6 +66,21 @@ def attribute(tx: dict, event_type: str, key: str) -> str:
     return next(a["value"] for e in tx["events"] if e["type"] == event_type for a in e["attributes"] if a["key"] == key)
 
 
+def send_with_zero_fee(cli: Cli, net: Simnet) -> None:
+    """`tx bank send --fees 0ngonka`: accepted, and only the amount leaves the sender. The SDK's client parses
+    --fees with ParseCoinsNormalized, which drops zero coins, so the tx carries no fee coins at all."""
+    balances = net.node.state.store.balances
+    before = balances[DEV.address]["ngonka"], balances[USER.address]["ngonka"]
+    sent = cli.tx("bank", "send", "dev", USER.address, "777ngonka", fees="0ngonka")
+    assert sent["code"] == 0
+    assert attribute(sent, "tx", "fee") == ""
+    indexed = net.node.tx_index.get(bytes.fromhex(sent["txhash"]))
+    assert indexed is not None
+    assert list(decode_tx(indexed.raw).auth_info.fee.amount) == []
+    balances = net.node.state.store.balances
+    assert (balances[DEV.address]["ngonka"], balances[USER.address]["ngonka"]) == (before[0] - 777, before[1] + 777)
+
+
 def test_inferenced_cli_against_simnet(tmp_path: Path) -> None:
     with Simnet(Genesis(block_time_s=0.1, voting_period_blocks=80), port=0) as net:
         wait_until(lambda: net.height >= 2, timeout_s=10, what="simnet height >= 2")
@@ -74,10 +89,7 @@ def test_inferenced_cli_against_simnet(tmp_path: Path) -> None:
 
         balances = cli.query("bank", "balances", DEV.address)["balances"]
         assert balances == [{"denom": "ngonka", "amount": str(net.node.state.store.balances[DEV.address]["ngonka"])}]
-        before = net.node.state.store.balances[USER.address]["ngonka"]
-        sent = cli.tx("bank", "send", "dev", USER.address, "777ngonka")
-        assert sent["code"] == 0
-        assert net.node.state.store.balances[USER.address]["ngonka"] == before + 777
+        send_with_zero_fee(cli, net)
 
         assert cli.query("auth", "module-account", "gov")["account"]["value"]["address"] == gov_module_address()
         validators = cli.query("staking", "validators")["validators"]

@@ -1,7 +1,8 @@
 // A standard third-party Cosmos client (CosmJS, from npm) against simnet, as a user would drive a chain:
 // HTTP and websocket, balances and accounts, a bank send and a governance proposal (MsgCreatePartialUpgrade)
-// plus its vote, signed with gas "auto" (Simulate), each waited for (tx_search), and NewBlock, NewBlockHeader
-// and Tx subscriptions. Prints one JSON object of what it saw; exits 1 with the error otherwise.
+// plus its vote, signed with gas "auto" (Simulate), each waited for (tx_search), a second send with a zero gas
+// price (fee "0ngonka"), and NewBlock, NewBlockHeader and Tx subscriptions. Prints one JSON object of what it
+// saw; exits 1 with the error otherwise.
 //
 // usage: node simnet_client.cjs   (settings from the environment: SIMNET_RPC, SIMNET_WS, SIMNET_MNEMONIC,
 //        SIMNET_RECIPIENT, SIMNET_GOV, SIMNET_MIN_DEPOSIT, SIMNET_UPGRADE_HEIGHT)
@@ -15,6 +16,7 @@ const { BinaryReader, BinaryWriter } = require("cosmjs-types/binary");
 const { MsgSubmitProposal, MsgVote } = require("cosmjs-types/cosmos/gov/v1/tx");
 const { QueryProposalRequest, QueryProposalResponse } = require("cosmjs-types/cosmos/gov/v1/query");
 const { VoteOption } = require("cosmjs-types/cosmos/gov/v1/gov");
+const { AuthInfo, TxRaw } = require("cosmjs-types/cosmos/tx/v1beta1/tx");
 
 const trace = process.env.SIMNET_TRACE ? (m) => process.stderr.write(`simnet_client: ${m}\n`) : () => {};
 const TYPE_PARTIAL_UPGRADE = "/inference.inference.MsgCreatePartialUpgrade";
@@ -148,6 +150,25 @@ async function main() {
   const voted = await signer.signAndBroadcast(address, [vote], "auto", "cosmjs vote");
   check("MsgVote delivered", voted.code === 0, voted);
   out.vote = { height: voted.height, hash: voted.transactionHash, option: attribute(voted, "proposal_vote", "option") };
+
+  trace("zero-fee send");
+  // a zero gas price, as Gonka's nodes accept (minimum-gas-prices = 0ngonka): the fee is the coin "0ngonka"
+  const freeSigner = await SigningStargateClient.connectWithSigner(rpc, wallet, {
+    registry, gasPrice: GasPrice.fromString("0ngonka"), broadcastPollIntervalMs: 200, broadcastTimeoutMs: 30000,
+  });
+  const freeBefore = (await query.getBalance(address, "ngonka")).amount;
+  const freeSent = await freeSigner.sendTokens(address, recipient, [{ denom: "ngonka", amount: "777" }], "auto", "cosmjs zero-fee send");
+  check("zero-fee MsgSend delivered", freeSent.code === 0, freeSent);
+  const freeAfter = (await query.getBalance(address, "ngonka")).amount;
+  const freeTx = TxRaw.decode((await query.getTx(freeSent.transactionHash)).tx);
+  const freeFee = AuthInfo.decode(freeTx.authInfoBytes).fee;
+  out.free_send = {
+    height: freeSent.height, hash: freeSent.transactionHash, before: freeBefore, after: freeAfter,
+    fee_event: attribute(freeSent, "tx", "fee"), fee_coins: freeFee.amount, gas_limit: String(freeFee.gasLimit),
+  };
+  check("zero-fee tx carries the coin 0ngonka", toJson(freeFee.amount) === toJson([{ denom: "ngonka", amount: "0" }]), out.free_send);
+  check("zero-fee sender balance -777 exactly", BigInt(freeBefore) - BigInt(freeAfter) === 777n, out.free_send);
+  freeSigner.disconnect();
 
   trace("read back");
   // read back: the proposal through a raw ABCI query (gov v1), the tx by hash, a tx_search by event
