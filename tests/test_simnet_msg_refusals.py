@@ -117,6 +117,9 @@ CASES: dict[str, tuple[Callable[[], object], str, int, str | Callable[..., str]]
     "gov keeper.AddDeposit: validateDepositDenom": (
         lambda: deposit(denom="stake"), "gov", 23,
         "deposited 1000stake, but gov accepts only the following denom(s): [ngonka]: invalid deposit denom"),
+    "gov keeper.AddDeposit: min_deposit_ratio of a deposit": (
+        lambda: deposit(pid=2, amount="9"), "gov", 16,
+        "received 9ngonka but need at least one of the following: 10ngonka: minimum deposit is too small"),
     "gov msgServer.Vote: ValidVoteOption": (lambda: vote(option=0), "gov", 7, "VOTE_OPTION_UNSPECIFIED: invalid vote option"),
     "gov keeper.AddVote: a proposal that does not exist is inactive": (lambda: vote(pid=99), "gov", 3, "99: inactive proposal"),
     "gov keeper.AddVote: a proposal in its deposit period": (lambda: vote(pid=2), "gov", 3, "2: inactive proposal"),
@@ -192,6 +195,14 @@ def test_partial_upgrade_validate_basic_runs_before_the_ante_handler(node, autho
     msg = proto.MsgCreatePartialUpgrade(authority=authority, height=5, nodeVersion="v0.3.9")
     res = node.admit(signed_tx([msg], [signer(node, VAL)]))[1]
     assert (res.codespace, res.code, res.log) == ("sdk", 7, log)
+
+
+def test_partial_upgrade_needs_a_version(node):
+    """MsgCreatePartialUpgrade.ValidateBasic: nodeVersion and apiBinariesJson both blank after strings.TrimSpace
+    (which trims Unicode spaces such as U+3000) is sdk 18, at CheckTx."""
+    msg = proto.MsgCreatePartialUpgrade(authority=VAL.address, height=5, nodeVersion=" ", apiBinariesJson="\u3000")
+    res = node.admit(signed_tx([msg], [signer(node, VAL)]))[1]
+    assert (res.codespace, res.code, res.log) == ("sdk", 18, "either apiBinariesJson or nodeVersion must be set: invalid request")
 
 
 def test_min_initial_deposit_ratio():
