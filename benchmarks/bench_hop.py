@@ -5,7 +5,9 @@ in each of its steps, the chain + API node rebuild, and the demo's whole two-hop
 
 Targets (issue "Speed"): one hop under 3 s, the two-hop path including testnet start under 10 s, testnet start
 under 4 s. Each figure is printed with the machine's load average when it was taken: on a loaded machine every
-figure is pessimistic, so compare runs taken side by side.
+figure is pessimistic, so compare runs taken side by side. Per hop it also prints what the delivery clock cost
+(harness/audit/contracts.py): how long the proxy held blocks B and B+1, and the API node's reaction to block B
+(its first new-version request and its old-version stop, from when B reached it).
 """
 
 from __future__ import annotations
@@ -59,6 +61,11 @@ def run_path(opts: RunOptions, spent: dict[str, list[float]]) -> dict[str, float
             hop = runner.hop(version)
             assert hop.audit.verdict == "pass", hop.audit.to_text()
             out[f"hop{i}_s"] = hop.duration_s
+            t, seen = hop.timing(), hop.audit.switches_seen[-1]
+            for h in t.holds:
+                out[f"hop{i}_held_block_{'B' if h.height == t.switch_height else 'B+1'}_s"] = (h.held_ms or 0) / 1000
+            out[f"hop{i}_reaction_first_request_s"] = (seen.delay_ms or 0) / 1000
+            out[f"hop{i}_reaction_stop_s"] = (seen.stop_delay_ms or 0) / 1000
         out["path_with_start_s"] = time.monotonic() - t0
         t1 = time.monotonic()
         tn.rebuild_chain()
@@ -77,8 +84,9 @@ def main() -> int:
     for _ in range(args.runs):
         load = os.getloadavg()[0]
         runs.append({**run_path(opts, spent), "load": load})
-    keys = [k for k in runs[0] if k != "load"]
-    summary = {k: {"median": statistics.median(r[k] for r in runs), "max": max(r[k] for r in runs)} for k in keys}
+    keys = sorted({k for r in runs for k in r if k != "load"}, key=lambda k: (not k.startswith("start"), k))
+    summary = {k: {"median": statistics.median(r[k] for r in runs if k in r), "max": max(r[k] for r in runs if k in r)}
+               for k in keys}  # fmt: skip
     steps = {k: {"n": len(v), "mean": statistics.mean(v), "max": max(v)} for k, v in spent.items()}
     loads = [round(r["load"], 2) for r in runs]
     if args.json:
@@ -86,7 +94,7 @@ def main() -> int:
         return 0
     print(f"{args.runs} runs at block time {args.block_time} s, load average {loads}")
     for k, v in summary.items():
-        print(f"  {k:22s} median {v['median']:6.2f} s   max {v['max']:6.2f} s")
+        print(f"  {k:32s} median {v['median']:6.2f} s   max {v['max']:6.2f} s")
     print("time per hop step (the pre-switch management runs before the proposal):")
     for k, v in steps.items():
         print(f"  {k:26s} n={v['n']:2d}  mean {v['mean']:5.2f} s  max {v['max']:5.2f} s")

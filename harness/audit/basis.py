@@ -16,7 +16,7 @@ among the blocks its API node had received.
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 
 from harness.audit.contracts import Contract
 from harness.audit.timeline import Switch, SwitchTimeline
@@ -66,6 +66,11 @@ class HopTiming:
     delivered_ms: tuple[tuple[int, int], ...] = ()  # (height, ms) of B-1, B and the first block after B that came
     holds: tuple[HoldOutcome, ...] = ()
     note: str = ""  # why this basis
+    nodes: tuple[str, ...] = ()  # the participant's MLNodes this clock judges
+
+    def delivered(self, height: int) -> int | None:
+        """When NewBlock(height) reached the participant's API node (for B-1, B and the block after B), if it did."""
+        return next((ms for h, ms in self.delivered_ms if h == height), None)
 
     def describe(self) -> str:
         head = f"{self.participant} {self.version} (block {self.switch_height}): {self.basis} clock"
@@ -116,6 +121,7 @@ def participant_clock(
         floor = switches[-1].from_ms + 1  # a timeline's switches are strictly increasing
         if t.from_ms < floor:
             t = _chain_timing(participant, k, s, contract, f"block {t.switch_height} reached it before the previous switch")
+        t = replace(t, nodes=tuple(nodes))
         switches.append(Switch(s.version, t.from_ms, s.height, t.due_ms, t.until_ms))
         timing.append(t)
     delivered = tuple((h, int(by_height[h].ms)) for h in heights)

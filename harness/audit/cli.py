@@ -6,7 +6,10 @@
 
 --contract NAME           what the API node promises (harness/audit/contracts.py): reference (default; old prefix and
                           the old-version stop allowed 750 ms after the switch block) or pr228 (30 s refresh tick).
-                          --grace-ms, --early-tolerance-ms and --no-stop-rule override single terms of it.
+                          --grace-ms, --early-tolerance-ms and --no-stop-rule override single terms of it. Saved
+                          journals are judged on the chain clock (header times + grace) unless the switches file
+                          gives each switch its own due_ms and until_ms (a hop's delivery clock, as saved in a
+                          failure bundle's switch timeline).
 
 --journal FILE            the JSON body of WireMock's GET /__admin/requests; mock id = file stem, node = file stem.
 --journal FILE:VERSION    side-by-side topology: this journal is from the WireMock that serves VERSION behind nginx
@@ -15,6 +18,7 @@
                           per-version journals of one node share a node for the stop rule.
 --journal FILE:VERSION:NODE   the same with an explicit node id.
 --switches FILE           JSON list [{"version": "v0.3.8", "from_ms": 0}, {"version": "v0.3.9", "from_ms": ..., "height": 42}]
+                          (optionally "due_ms" and "until_ms" per switch: harness/audit/timeline.py)
 --heights FILE            optional JSON list of [height, block_time_ms] pairs for the offenders' height brackets
                           (default: the heights of the switches).
 

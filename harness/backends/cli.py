@@ -58,9 +58,11 @@ def _options(args: argparse.Namespace):
 UP_BACKENDS = ("embedded", "gonka")
 
 
-def make_testnet(opts, workdir: Path, *, participants: int = 1):
+def make_testnet(opts, workdir: Path, *, participants: int = 1, operator: bool = False):
     """The testnet `harness up` and `harness demo` start: the embedded model, or the user's real binaries. (A docker
-    testnet is started by pytest --backend docker; an external one is already running: describe it with --env-file.)"""
+    testnet is started by pytest --backend docker; an external one is already running: describe it with --env-file.)
+    `operator`: `harness up`, whose commands (`harness upgrade`, `audit --live`) judge on the chain clock: the
+    embedded chain holds H and H+1 itself."""
     from harness.backends.contract import participant_specs
     from harness.errors import ConfigError
 
@@ -68,7 +70,7 @@ def make_testnet(opts, workdir: Path, *, participants: int = 1):
     if opts.backend == "embedded":
         from harness.backends.embedded import EmbeddedTestnet
 
-        return EmbeddedTestnet(opts, workdir, participants=specs)
+        return EmbeddedTestnet(opts, workdir, participants=specs, chain_holds=operator)
     if opts.backend == "gonka" and len(specs) > 1:
         from harness.backends.gonka.network import GonkaNetworkTestnet
 
@@ -108,7 +110,7 @@ def cmd_up(args: argparse.Namespace) -> int:
 def _run_up(args: argparse.Namespace, console, opts, workdir: Path, token: str) -> int:
     from harness.backends.state import write_state
 
-    tn = make_testnet(opts, workdir, participants=args.participants)
+    tn = make_testnet(opts, workdir, participants=args.participants, operator=True)
     workdir = tn.workdir
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())

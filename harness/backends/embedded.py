@@ -10,7 +10,8 @@ A network of participants (embedded_participant.py): simnet's genesis has one va
 `dev_validator_keys(n)`, the participants' powers); every participant's mocks start concurrently, then the chain and
 every API node concurrently. Every participant's API node reaches the chain through its own chaos proxy (faults, and
 the delivery clock's timing and holds: harness/audit/contracts.py); `testnet.proxy` is the first participant's.
-Without proxies (`chaos=False`) the chain itself holds blocks H and H+1 for the chain clock.
+Without proxies (`chaos=False`), or with `chain_holds=True` (`harness up`: its operator commands audit on the chain
+clock), the chain itself holds blocks H and H+1 for the chain clock.
 """
 
 from __future__ import annotations
@@ -65,10 +66,14 @@ class EmbeddedTestnet(BaseTestnet):
         voting_period_blocks: int | None = None,
         api_overrides: dict | None = None,
         api_intervals: dict | None = None,
+        chain_holds: bool | None = None,
     ) -> None:
         self.opts = opts
         self.workdir = Path(workdir)
         self.use_chaos = chaos
+        # the chain holds H and H+1 itself (for audits on the chain clock: `harness up`'s operator commands, or no
+        # proxies); by default only without proxies, whose holds the hop arms (harness/drive/switch_holds.py)
+        self.chain_holds = (not chaos) if chain_holds is None else chain_holds
         self.api_overrides = dict(api_overrides or {})  # profile knob overrides, e.g. {"stop_old": False}
         self.api_interval_overrides = dict(api_intervals or {})  # e.g. {"client_refresh_s": 30}
         specs = participant_specs(participants, nodes=tuple(nodes))
@@ -136,7 +141,7 @@ class EmbeddedTestnet(BaseTestnet):
     def _genesis(self):
         from harness.model.simnet import Genesis
 
-        chain_clock = not self.use_chaos  # proxies hold the deliveries instead (harness/drive/switch_holds.py)
+        chain_clock = self.chain_holds
         return Genesis.with_validators(
             len(self.members),
             powers=[m.spec.power for m in self.members],

@@ -372,7 +372,7 @@ class UpgradeRunner:
         poc: bool | None = None,
         on_scheduled: Callable[[int], None] | None = None,
     ) -> HopReport:
-        """Propose and vote (management traffic forced meanwhile), wait for the switch and past the grace window
+        """Propose and vote (management traffic forced meanwhile), wait for the switch and past its due time
         (`after_blocks`: at least until block H + after_blocks), force management traffic again, audit.
         `on_scheduled(H)` runs once the upgrade height is known (e.g. to open a fault window around it)."""
         from_version = self.current_version

@@ -48,7 +48,6 @@ def old_prefix_until_refresh(report: AuditReport, *, refresh_s: float, block_ms:
         if report.counts.get(verdict):
             problems.append(f"{report.counts[verdict]} {verdict} request(s)")
     switches = report.timeline.switches
-    starts = {s.version: (i, s.from_ms) for i, s in enumerate(switches)}
     limit_ms = int(refresh_s * 1000) + block_ms
     for o in report.offenders:
         if o.verdict == "missing_stop":
@@ -56,16 +55,34 @@ def old_prefix_until_refresh(report: AuditReport, *, refresh_s: float, block_ms:
             continue
         if o.verdict in ("late", "stale"):
             hop = next((i for i in range(1, len(switches)) if switches[i - 1].version == o.seen_version), None)
-            late = None if hop is None or o.logged_ms is None else o.logged_ms - switches[hop].from_ms
+            late = None if hop is None or o.logged_ms is None else o.logged_ms - switch_start(report, hop, o.node)
             if late is None or late > limit_ms:
                 problems.append(f"{o.verdict} beyond the {refresh_s:.0f} s refresh tick + one block ({late} ms): {o}")
         elif o.verdict == "early":
-            _, start = starts.get(o.seen_version or "", (None, None))
-            if start is None or o.logged_ms is None or start - o.logged_ms > block_ms:
+            hop = next((i for i in range(1, len(switches)) if switches[i].version == o.seen_version), None)
+            if hop is None or o.logged_ms is None or o.logged_ms < one_block_before(report, hop, o.node, block_ms):
                 problems.append(f"early by more than one block: {o}")
         else:
             problems.append(f"unexpected offender: {o}")
     return problems
+
+
+def _timing(report: AuditReport, hop: int, node: str | None):
+    return next((t for t in report.timing if t.hop == hop and node in t.nodes), None)
+
+
+def switch_start(report: AuditReport, hop: int, node: str | None) -> int:
+    """S of a hop for a node: on its participant's own clock where the audit has one, else the chain's."""
+    t = _timing(report, hop, node)
+    return t.from_ms if t is not None else report.timeline.switches[hop].from_ms
+
+
+def one_block_before(report: AuditReport, hop: int, node: str | None, block_ms: int) -> int:
+    """The earliest a node switching one block early can show the new version: when block B-1 reached its API node
+    (delivery clock), else one block before S."""
+    t = _timing(report, hop, node)
+    before = t.delivered(t.switch_height - 1) if t is not None and t.switch_height is not None else None
+    return before if before is not None else switch_start(report, hop, node) - block_ms
 
 
 def describe(report: AuditReport) -> str:

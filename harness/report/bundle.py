@@ -6,7 +6,9 @@
     logs/               every component's log
     journals/           each WireMock's raw GET /__admin/requests body
     blocks.json         the block timeline (height, block time, time received)
-    switches.json       the switch timeline the audit used
+    switches.json       the switch timeline on the chain clock (block header times)
+    switches-<participant>.json   that participant's own clock (S, D, U per switch: `harness audit --switches` takes it)
+    clock.json          which clock judged each participant and hop, why, its deliveries and holds
     audit.txt audit.json audit.png   the audit report of the last hop
     hops.json           one line per hop
 """
@@ -81,12 +83,20 @@ def write_bundle(bundle_dir: Path, nodeid: str, testnet, opts, *, runner=None, f
         render_png(last.audit, runner.switches, out / "audit.png")
         (out / "hops.json").write_text(json.dumps([h.summary() for h in runner.hops], indent=1))
 
+    def clocks() -> None:  # asks each participant's proxy for its deliveries: after what needs no running testnet
+        if runner is None or not runner.hops:
+            return
+        (out / "clock.json").write_text(json.dumps([t.to_dict() for t in runner.hops[-1].audit.timing], indent=1))
+        for clock in runner.clocks():
+            (out / f"switches-{_safe(clock.participant)}.json").write_text(json.dumps(clock.timeline.to_json(), indent=1))
+
     def api_state() -> None:  # the real API node's own persisted state (never used for the verdict)
         state = getattr(testnet, "api_state", None)
         if callable(state):
             (out / "api-state.json").write_text(json.dumps(state(), indent=1, default=str))
 
-    steps = (("options", options), ("logs", logs), ("journals", journals), ("blocks", blocks), ("audit", audit))
+    steps = (("options", options), ("logs", logs), ("journals", journals), ("blocks", blocks), ("audit", audit),
+             ("clocks", clocks))  # fmt: skip
     for what, fn in (*steps, ("api state", api_state)):
         attempt(what, fn)
     if errors:
