@@ -35,8 +35,14 @@ def proxy(upstream: RpcUpstream) -> Iterator[ChaosProxy]:
     before = {t.name for t in threading.enumerate()}
     with ChaosProxy(upstream.url, seed=7) as p:
         yield p
-    # nothing leaks: the proxy's loop thread is gone and its port is closed
-    assert {t.name for t in threading.enumerate()} - before == set()
+    # nothing leaks: the proxy's loop thread is gone (and a test's websocket client's keepalive thread, which ends
+    # once the client saw its connection close) and its port is closed
+    wait_until(
+        lambda: not {t.name for t in threading.enumerate()} - before,
+        timeout_s=5,
+        what="no thread left over from the test",
+        evidence=lambda: str({t.name for t in threading.enumerate()} - before),
+    )
     with pytest.raises(OSError), socket.create_connection(("127.0.0.1", p.port), timeout=1):
         pass
 

@@ -19,6 +19,11 @@ VERDICTS = ("ok", "late", "stale", "early", "unversioned", "unknown_version")
 STOP_ENDPOINT = "/api/v1/stop"
 
 
+def zero_counts() -> dict[str, int]:
+    """{verdict: 0} for every request verdict."""
+    return dict.fromkeys(VERDICTS, 0)
+
+
 @dataclass(frozen=True, slots=True)
 class Offender:
     verdict: str  # late | stale | early | unversioned | unknown_version | missing_stop

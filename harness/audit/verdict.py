@@ -36,31 +36,27 @@ import bisect
 import math
 from collections import Counter
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
 from operator import attrgetter
 from typing import TYPE_CHECKING, Any
 
 from harness.audit.contracts import Contract
+from harness.audit.merge import Merged, groups
 from harness.audit.network import network_view
 from harness.audit.records import RequestRecord
 from harness.audit.results import (
     STOP_ENDPOINT,
-    VERDICTS,
     AuditReport,
     Offender,
     StopCheck,
     SwitchSeen,
     new_offender,
+    zero_counts,
 )
 from harness.audit.timeline import SwitchTimeline
 from harness.errors import ConfigError
 
 if TYPE_CHECKING:
     from harness.audit.basis import ParticipantClock
-
-
-def _zero() -> dict[str, int]:
-    return dict.fromkeys(VERDICTS, 0)
 
 
 def _bracket_fn(
@@ -135,8 +131,8 @@ def audit(
     if end_ms is None:
         end_ms = times[-1] if times else None
     bracket = _bracket_fn(heights, timeline)  # offenders are placed among the chain's own blocks
-    out = _Merged(len(recs))
-    for clock_timeline, node_set, index, delivered in _groups(recs, timeline, nodes, clocks):
+    out = Merged(len(recs))
+    for clock_timeline, node_set, index, delivered in groups(recs, timeline, nodes, clocks):
         group = recs if index is None else [recs[i] for i in index]
         group_times = times if index is None else [times[i] for i in index]
         job = _Job(group, group_times, clock_timeline, contract, node_set, bracket)
@@ -167,81 +163,6 @@ def audit(
         network=network,
         timing=[t for c in clocks for t in c.timing],
     )
-
-
-_Group = tuple[SwitchTimeline, "set[str] | None", "list[int] | None", tuple[tuple[int, int], ...]]
-
-
-def _groups(
-    recs: list[RequestRecord], timeline: SwitchTimeline, nodes: list[str] | None, clocks: Sequence[ParticipantClock]
-) -> list[_Group]:
-    """(timeline, node set, record indexes, deliveries) per clock, then the nodes of no clock; indexes None: every
-    record."""
-    wanted = set(nodes) if nodes is not None else None
-    if not clocks:
-        return [(timeline, wanted, None, ())]
-    owner: dict[str, int] = {}
-    for k, clock in enumerate(clocks):
-        if len(clock.timeline.versions) != len(timeline.versions):
-            raise ConfigError(f"clock of {clock.participant}: {clock.timeline.versions} is not the audit's {timeline.versions}")
-        for n in clock.nodes:
-            owner[n] = k
-    index: list[list[int]] = [[] for _ in range(len(clocks) + 1)]
-    for i, r in enumerate(recs):
-        index[owner.get(r.node_key, len(clocks))].append(i)
-    groups: list[_Group] = [
-        (c.timeline, set(c.nodes) if wanted is None else wanted & set(c.nodes), index[k], c.delivered)
-        for k, c in enumerate(clocks)
-    ]
-    rest = None if wanted is None else wanted - set(owner)
-    if index[-1] or rest:
-        groups.append((timeline, rest, index[-1], ()))
-    return groups
-
-
-@dataclass
-class _Merged:
-    """The clocks' results, put back together (verdicts aligned with the audit's sorted records)."""
-
-    size: int
-    verdicts: list[str] = field(default_factory=list)
-    offenders: list[Offender] = field(default_factory=list)
-    stops: list[StopCheck] = field(default_factory=list)
-    seen: list[SwitchSeen] = field(default_factory=list)
-    tails: dict[int, int] = field(default_factory=dict)
-    expected_stop: set[int] = field(default_factory=set)
-    counts: dict[str, int] = field(default_factory=lambda: _zero())
-    per_hop: dict[str, dict[str, int]] = field(default_factory=dict)
-    per_class: dict[str, dict[str, int]] = field(default_factory=dict)
-
-    def __post_init__(self) -> None:
-        self.verdicts = [""] * self.size
-        self.per_class = {"management": _zero(), "inference": _zero()}
-
-    def add(self, job: _Job, index: list[int] | None, end_ms: int | None, heights) -> None:
-        resolved = job.resolve_versions()
-        first_seen = job.first_seen_on_later(resolved)
-        verdicts, offenders, tails = job.judge_requests(resolved, first_seen, job.switched(resolved, first_seen))
-        self.stops += job.check_stops(end_ms, offenders)
-        self.offenders += offenders
-        self.seen += job.switches_seen(first_seen, heights)
-        at = range(self.size) if index is None else index
-        for j, v in zip(at, verdicts, strict=True):
-            self.verdicts[j] = v
-        self.expected_stop |= {at[j] for j in job.expected_stop}
-        for hop, tail in tails.items():
-            self.tails[hop] = max(tail, self.tails.get(hop, tail))
-        counts, per_hop, per_class = job.count(verdicts)
-        _add_counts(self.counts, counts)
-        for version, c in per_hop.items():
-            _add_counts(self.per_hop.setdefault(version, _zero()), c)
-        for port_class, c in per_class.items():
-            _add_counts(self.per_class[port_class], c)
-
-
-def _add_counts(into: dict[str, int], counts: dict[str, int]) -> None:
-    for k, n in counts.items():
-        into[k] += n
 
 
 UNVERSIONED, UNKNOWN = -1, -2  # resolved version indexes of records without a timeline version
@@ -441,13 +362,13 @@ class _Job:
         return stops
 
     def count(self, verdicts: list[str]) -> tuple[dict[str, int], dict[str, dict[str, int]], dict[str, dict[str, int]]]:
-        counts = _zero()
-        per_hop = {v: _zero() for v in self.versions}
+        counts = zero_counts()
+        per_hop = {v: zero_counts() for v in self.versions}
         for e, lo, hi in self.segments():
             for verdict, n in Counter(verdicts[lo:hi]).items():
                 per_hop[self.versions[e]][verdict] += n
                 counts[verdict] += n
-        per_class = {"management": _zero(), "inference": _zero()}
+        per_class = {"management": zero_counts(), "inference": zero_counts()}
         for (verdict, port_class), n in Counter(zip(verdicts, map(attrgetter("port_class"), self.recs), strict=True)).items():
             per_class[port_class][verdict] += n
         return counts, per_hop, per_class

@@ -1,8 +1,8 @@
 """One client connection through the proxy: read requests, let the schedule judge them, forward or fault.
 
 Both sides speak HTTP/1.1 through h11 (harness/chaos/http.py says what is refused); a websocket session, once
-upgraded, is a byte pump to the chain and a frame-by-frame pump to the API node that times every NewBlock delivery
-and holds one back when the delivery gate says so (harness/chaos/holds.py).
+upgraded, is a WebsocketSession (harness/chaos/wspump.py): bytes to the chain as they come, the chain's messages to
+the API node through the delivery gate.
 Stream rules: every request is forwarded as parsed unless a fault ends the connection; an EOF on either side
 closes both; every wait is interruptible (proxy stop cancels the task). One upstream connection per client
 connection, opened on the first forwarded request and reopened when the upstream closed it between requests.
@@ -15,7 +15,6 @@ import contextlib
 import random
 import socket
 import struct
-from collections import deque
 from typing import TYPE_CHECKING
 
 import h11
@@ -25,7 +24,8 @@ from harness.chaos.faults import Outcome, Stage
 from harness.chaos.history import ProxiedRequest
 from harness.chaos.schedule import InstalledFault, now_ms
 from harness.chaos.targets import FaultEvent
-from harness.chaos.ws import FrameSplitter, Piece, status_height
+from harness.chaos.ws import status_height
+from harness.chaos.wspump import WebsocketSession
 
 if TYPE_CHECKING:
     from harness.chaos.proxy import ChaosProxy
@@ -141,9 +141,6 @@ class Connection:
         self.up: Upstream | None = None
         self.closed = False
         self.drop: asyncio.Future[InstalledFault] | None = None  # set while a websocket session is open
-        self.ws_bytes = {"in": 0, "out": 0}
-        self.down_queue: deque[Piece] = deque()  # the chain's websocket messages held back from the API node
-        self.ws_started_ms = 0.0  # when the websocket session began (the upgrade was answered)
         self._head = bytearray()  # the bytes of the request head being read (h11 merges what check_head refuses)
         self._head_unchecked = False
 
@@ -372,77 +369,15 @@ class Connection:
         await self._websocket(to_client=self.up.h.trailing_data[0], to_upstream=self.h.trailing_data[0])
         return False
 
-    async def _copy_until_eof(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> int:
-        """The API node's websocket bytes to the chain, as they come."""
-        total = 0
-        with contextlib.suppress(ConnectionError, OSError):
-            while data := await reader.read(_COPY_BYTES):
-                self.ws_bytes["in"] += len(data)
-                writer.write(data)
-                total += len(data)
-                await writer.drain()
-        return total
-
-    async def _pump_down(self, reader: asyncio.StreamReader, first: bytes) -> None:
-        """The chain's websocket bytes to the API node, piece by piece (harness/chaos/ws.py): each NewBlock's delivery
-        is timed, and a message the gate holds waits, with every data message behind it (harness/chaos/holds.py)."""
-        splitter, queue = FrameSplitter(), self.down_queue
-        gate = self.proxy.gate
-        read: asyncio.Future[bytes] | None = None
-        try:
-            data = first
-            while True:
-                for piece in splitter.feed(data):
-                    if piece.kind == "control":
-                        self._send_down(piece)  # pings and pongs are never held: the websocket stays alive
-                    else:
-                        queue.append(piece)
-                wait_s = self._flush_down(queue)
-                await self.writer.drain()
-                read = read or asyncio.ensure_future(reader.read(_COPY_BYTES))
-                await asyncio.wait({read, gate.changed}, timeout=wait_s, return_when=asyncio.FIRST_COMPLETED)
-                data = b""
-                if read.done():
-                    data, read = read.result(), None
-                    if not data:
-                        break
-        except (ConnectionError, OSError):
-            pass
-        finally:
-            if read is not None:
-                read.cancel()
-
-    def _flush_down(self, queue: deque[Piece]) -> float | None:
-        """Send what the gate lets go; the seconds until the head of the queue may go (None: until a release)."""
-        gate = self.proxy.gate
-        while queue:
-            wait = gate.wait_ms(queue[0].height, now_ms())
-            if wait is None or wait > 0:
-                return None if wait is None else wait / 1000.0
-            self._send_down(queue.popleft())
-        return None
-
-    def _send_down(self, piece: Piece) -> None:
-        sent_ms = now_ms()  # read before the write: the API node may have the event the moment it is written
-        self.ws_bytes["out"] += len(piece.data)
-        self.writer.write(piece.data)
-        if piece.height is not None:
-            self.proxy.gate.delivered(piece.height, self.id, sent_ms, self.ws_started_ms)
-            self.proxy.observe_height(piece.height)
-
     # -- websocket -----------------------------------------------------------------------------------
     async def _websocket(self, *, to_client: bytes, to_upstream: bytes) -> None:
         assert self.up is not None
-        up_r, up_w = self.up.reader, self.up.writer
-        start = self.ws_started_ms = now_ms()
-        rec = self.proxy.record(kind="websocket", conn_id=self.id, start_ms=start, end_ms=None, path="/websocket")
+        session = WebsocketSession(self)
+        rec = self.proxy.record(kind="websocket", conn_id=self.id, start_ms=session.started_ms, end_ms=None, path="/websocket")
         self.drop = asyncio.get_running_loop().create_future()
         self.proxy.websockets[self.id] = self
-        if to_upstream:
-            self.ws_bytes["in"] += len(to_upstream)
-            up_w.write(to_upstream)
-        up = asyncio.ensure_future(self._copy_until_eof(self.reader, up_w))
-        down = asyncio.ensure_future(self._pump_down(up_r, to_client))  # bytes that came with the 101 first
+        up = asyncio.ensure_future(session.to_chain(self.reader, self.up.writer, to_upstream))
+        down = asyncio.ensure_future(session.to_node(self.up.reader, to_client))  # bytes that came with the 101 first
         try:
             self.proxy.check_websocket(self)
             done, _ = await asyncio.wait({up, down, self.drop}, return_when=asyncio.FIRST_COMPLETED)
@@ -457,10 +392,9 @@ class Connection:
             for t in (up, down):
                 t.cancel()
             self.close_all()
-            rec.bytes_in, rec.bytes_out = self.ws_bytes["in"], self.ws_bytes["out"]
-            held = sum(p.kind == "message" for p in self.down_queue)
-            if held:
-                rec.error = f"{held} held message(s) never delivered: the websocket closed while they were held"
+            rec.bytes_in, rec.bytes_out = session.bytes["in"], session.bytes["out"]
+            if session.held:
+                rec.error = f"{session.held} held message(s) never delivered: the websocket closed while they were held"
             rec.end_ms = now_ms()
 
 

@@ -19,15 +19,14 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
-from harness.audit.basis import Delivered, HoldOutcome, HopTiming, ParticipantClock, participant_clock
+from harness.audit.basis import HopTiming, ParticipantClock
 from harness.audit.contracts import Contract, contract_for
-from harness.audit.timeline import SwitchTimeline
 from harness.backends.contract import Capability, participant_nodes
 from harness.chain.client import UpgradePassedTooLate, UpgradeTooSoon
 from harness.drive.api import ChatResult
+from harness.drive.clocks import SwitchClocks
 from harness.drive.collect import collect_records
 from harness.drive.epochs import ChainEpochs
-from harness.drive.switch_holds import HoldSettings, SwitchHolds
 from harness.drive.traffic import ChatTraffic, SentChat, Window, unexcused
 from harness.errors import TxError
 from harness.util.wait import wait_until
@@ -100,10 +99,7 @@ class UpgradeRunner:
         self.progress = progress or (lambda _msg: None)
         self.announce_hops = announce_hops  # pass each hop's summary to `progress`
         self.contract = contract_of(testnet)
-        info = testnet.info
-        self.hold_settings = HoldSettings(pre_hold_ms=info.pre_hold_ms, hold_ms=info.hold_ms)
-        self.held: dict[str, list[HoldOutcome]] = {}  # per participant, every hold of every hop (the clock's evidence)
-        self._pending: dict[int, SwitchHolds] = {}  # upgrade height -> its holds, from the proposal to the switch
+        self.clock = SwitchClocks(testnet, self.contract, progress=self.progress)  # holds, each participant's clock
         self.windows: list[Window] = []  # the current hop's intended chat-refusal windows
         start = chain_version(testnet)
         self.epochs = ChainEpochs.from_chain(testnet.chain) if Capability.CHAIN_POC in testnet.capabilities else None
@@ -131,14 +127,14 @@ class UpgradeRunner:
             earliest, _ = self.tn.chain.earliest_upgrade_height()
             height = max(self.tn.rpc.height() + (lead_blocks or 0), earliest + 1 + 2 * attempt + lag)
             if self.epochs is not None:  # not inside the chain's PoC phase: the switch (and its holds) on a serving node
-                height = self.epochs.quiet_height(height, room=self._hold_blocks())
+                height = self.epochs.quiet_height(height, room=self.clock.hold_blocks())
             self.progress(f"propose partial upgrade {to_version} at height {height}")
-            self._arm(to_version, height)  # before the proposal: block B may follow its passing at once
+            self.clock.arm(to_version, height, current=self.current_version)  # block B may follow the vote at once
             try:
                 outcome = self.tn.chain.propose_partial_upgrade(to_version, height, proposer=keys[0], voters=keys)
                 break
             except (UpgradeTooSoon, UpgradePassedTooLate, TxError) as e:
-                self._disarm(height)
+                self.clock.disarm(height)
                 if isinstance(e, TxError) and not _vote_too_late(e):
                     raise
                 lag = max(lag, getattr(e, "late_by_blocks", 0))
@@ -166,37 +162,13 @@ class UpgradeRunner:
         uses (the header time of block B; each participant's own clock is derived from it by clocks())."""
         from harness.audit import Switch
 
-        holds = self._pending.pop(height, None)
         try:
             switch_height, switch_ms = self.wait_switch(height)
-            if holds is not None:
-                holds.wait(self.tn.rpc.height)
-                for pid, outcomes in holds.outcomes().items():
-                    self.held.setdefault(pid, []).extend(outcomes)
+            self.clock.settle(height)
         finally:
-            if holds is not None:
-                holds.stop()
+            self.clock.disarm(height)
         self.switches.append(Switch(version=to_version, from_ms=switch_ms, height=height))
         return switch_height, switch_ms
-
-    def _arm(self, to_version: str, height: int) -> None:
-        """Hold blocks B and B+1 of this upgrade at every proxied participant (harness/drive/switch_holds.py)."""
-        before = [v for h, v in sorted((h, hs.new) for h, hs in self._pending.items()) if h < height]
-        old = before[-1] if before else self.current_version
-        holds = SwitchHolds(self.tn.participants, self.contract, self.hold_settings, old=old, new=to_version,
-                            upgrade_height=height, progress=self.progress)  # fmt: skip
-        holds.start()
-        self._pending[height] = holds
-
-    def _disarm(self, height: int) -> None:
-        holds = self._pending.pop(height, None)
-        if holds is not None:
-            holds.stop()
-
-    def _hold_blocks(self) -> int:
-        """Blocks the holds of one switch may last on this chain (the hop keeps them clear of PoC phases)."""
-        s = self.hold_settings
-        return int((s.pre_hold_ms + s.hold_ms) / 1000 / max(self.tn.info.block_time_s, 0.05)) + 1
 
     def wait_past_due(self) -> None:
         """Wait for a block whose header time lies past the last hop's `until` on every participant's clock (the old
@@ -221,21 +193,8 @@ class UpgradeRunner:
         return clock.timing[hop]
 
     def clocks(self, contract: Contract | None = None, chain: list | None = None) -> list[ParticipantClock]:
-        """Each participant's clock over every hop so far (harness/audit/basis.py): the delivery clock where its chaos
-        proxy saw the blocks, else the chain's header times."""
-        contract = contract or self.contract
-        timeline = SwitchTimeline(chain or self.switches)
-        heights = [s.height + contract.switch_offset for s in timeline.switches[1:] if s.height is not None]
-        out = []
-        for p in self.tn.participants:
-            proxy = p.chain_proxy
-            deliveries = None
-            if proxy is not None and heights:
-                deliveries = [Delivered(d.height, d.ms, d.conn_id, d.session_ms) for d in proxy.deliveries(min(heights) - 1)]
-            elif proxy is not None:
-                deliveries = []
-            out.append(participant_clock(p.id, p.node_ids, timeline, contract, deliveries, self.held.get(p.id, ())))
-        return out
+        """Each participant's clock over every hop so far (harness/drive/clocks.py)."""
+        return self.clock.clocks(chain or self.switches, contract or self.contract)
 
     def timeline_for(self, contract: Contract) -> list:
         """The switch timeline under another contract: each switch at the header time of its block H + offset."""
@@ -409,8 +368,7 @@ class UpgradeRunner:
             if chain_poc:
                 self.chain_poc_after(self.tn.rpc.height())
         finally:
-            for h in list(self._pending):  # a hop that failed before its switch leaves nothing held
-                self._disarm(h)
+            self.clock.disarm_all()  # a hop that failed before its switch leaves nothing held
             for chat in chats:
                 chat.stop()
         # the answer must come from the new version once the nodes settled (pr228 brings it up only at its tick)
