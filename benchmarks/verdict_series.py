@@ -34,6 +34,16 @@ from harness.util.cpuload import CpuLoad
 STOP_REASONS = ("late_stop", "repeated_stop")
 
 
+def hop_offenders(hop: HopReport) -> list:
+    """The offenders of this hop alone (the audit covers every hop so far): requests while the new version was
+    expected, and the old version's missing stop."""
+    return [
+        o
+        for o in hop.audit.offenders
+        if o.expected_version == hop.to_version or (o.verdict == "missing_stop" and o.expected_version == hop.from_version)
+    ]
+
+
 def hop_row(hop: HopReport, label: str, testnet: int, nodes: dict[str, list[str]]) -> dict:
     """One JSON row: the hop's verdict and, per participant ({id: its MLNode ids}), its clock, reaction and holds."""
     audit = hop.audit
@@ -52,14 +62,14 @@ def hop_row(hop: HopReport, label: str, testnet: int, nodes: dict[str, list[str]
             "hold_outcomes": {h.height: h.outcome for h in t.holds},
             "note": t.note,
         }
-    first = audit.first_offender
+    mine = hop_offenders(hop)
     return {
         "config": label,
         "testnet": testnet,
         "hop": f"{hop.from_version}->{hop.to_version}",
-        "verdict": audit.verdict,
-        "first_offender": str(first) if first else None,
-        "verdicts": sorted({o.verdict + (f"/{o.reason}" if o.reason in STOP_REASONS else "") for o in audit.offenders}),
+        "verdict": "fail" if mine else "pass",
+        "first_offender": str(mine[0]) if mine else None,
+        "verdicts": sorted({o.verdict + (f"/{o.reason}" if o.reason in STOP_REASONS else "") for o in mine}),
         "participants": parts,
         "user_failures": len(hop.user_failures),
         "hop_s": round(hop.duration_s, 2),
@@ -91,7 +101,7 @@ def run_series(args: argparse.Namespace) -> list[dict]:
                 if args.out:
                     with open(args.out, "a") as f:
                         f.write(json.dumps(row) + "\n")
-                if hop.audit.verdict == "fail" and not args.keep_going_after_fail:
+                if row["verdict"] == "fail" and not args.keep_going_after_fail:
                     break  # the next hop of a node that failed this one says little more
         finally:
             factory.release(tn)
