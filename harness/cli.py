@@ -25,6 +25,7 @@ COMMAND_MODULES = [
     "harness.backends.cli",
     "harness.mlnode.cli",
     "harness.ops.cli",
+    "harness.backends.gonka.cli",
 ]
 
 
@@ -44,6 +45,7 @@ COMMANDS = {
     "chaos": "harness.ops.cli",
     "down": "harness.ops.cli",
     "keys": "harness.ops.cli",
+    "cache": "harness.backends.gonka.cli",
 }
 
 

@@ -30,6 +30,7 @@ class RunOptions:
     image_overrides: dict[str, str] = field(default_factory=dict)
     gonka_bin: Path | None = None  # --gonka-bin / HARNESS_GONKA_BIN: the user's inferenced + decentralized-api
     gonka_revision: str = ""  # --gonka-revision: a label for the binaries when their build info has none
+    gonka_cache: str = ""  # --gonka-cache DIR / HARNESS_GONKA_CACHE: snapshots of serving real testnets; "off": none
 
     @property
     def start_version(self) -> str:
@@ -72,6 +73,7 @@ def build_options(
     image_wiremock: str | None = None,
     gonka_bin: str | Path | None = None,
     gonka_revision: str | None = None,
+    gonka_cache: str | Path | None = None,
 ) -> RunOptions:
     """Validate raw option values (strings from argv or ini) into RunOptions."""
     seed: int | None = None
@@ -96,6 +98,7 @@ def build_options(
         },
         gonka_bin=_gonka_bin(gonka_bin),
         gonka_revision=(gonka_revision or "").strip(),
+        gonka_cache=str(gonka_cache or "").strip(),
     )
     if opts.backend == "gonka" and opts.gonka_bin is None:
         raise ConfigError(

@@ -55,6 +55,12 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     g.addoption("--image-api", default=None, help="Docker backend: API node image (overrides --images and IMAGE_API)")
     g.addoption("--gonka-bin", default=None, help="Gonka backend: directory with your inferenced and decentralized-api")
     g.addoption("--gonka-revision", default=None, help="Gonka backend: label for the binaries (default: from their build info)")
+    g.addoption(
+        "--gonka-cache",
+        default=None,
+        help="Gonka backend: snapshot cache of serving testnets (default ~/.cache/gonka-upgrade-harness/snapshots or "
+        "HARNESS_GONKA_CACHE; 'off' starts every testnet cold)",
+    )
     g.addoption("--image-wiremock", default=None, help="Docker backend: WireMock image (overrides --images and IMAGE_WIREMOCK)")
 
 
@@ -98,6 +104,7 @@ def pytest_configure(config: pytest.Config) -> None:
             image_wiremock=config.getoption("--image-wiremock"),
             gonka_bin=config.getoption("--gonka-bin"),
             gonka_revision=config.getoption("--gonka-revision"),
+            gonka_cache=config.getoption("--gonka-cache"),
         )
     except ConfigError as e:
         raise pytest.UsageError(str(e)) from None

@@ -23,6 +23,7 @@ def _common(p: argparse.ArgumentParser) -> None:
     p.add_argument("--backend", default="embedded", help="embedded (default) or gonka (your real binaries, see --gonka-bin)")
     p.add_argument("--gonka-bin", default=None, help="gonka backend: directory with inferenced and decentralized-api")
     p.add_argument("--gonka-revision", default=None, help="gonka backend: a label for the binaries")
+    p.add_argument("--gonka-cache", default=None, help="gonka backend: snapshot cache of serving testnets ('off': start cold)")
     p.add_argument(
         "--participants",
         type=int,
@@ -52,6 +53,7 @@ def _options(args: argparse.Namespace):
         block_time=args.block_time,
         gonka_bin=args.gonka_bin,
         gonka_revision=args.gonka_revision,
+        gonka_cache=args.gonka_cache,
     )
 
 

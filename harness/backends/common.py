@@ -96,4 +96,3 @@ def side_by_side(calls: Iterable[Callable[[], object]]) -> None:
     with ThreadPoolExecutor(len(calls), thread_name_prefix="side-by-side") as pool:
         for f in [pool.submit(c) for c in calls]:
             f.result()
-

@@ -329,7 +329,6 @@ class DockerTestnet(BaseTestnet):
                 finally:
                     setattr(self, attr, None)
 
-
     # -- Testnet protocol -------------------------------------------------------------------------------------
     def stop_api(self) -> None:
         assert self.api_c is not None

@@ -133,7 +133,7 @@ class GonkaBinaries:
 
     @property
     def known_revision(self) -> str | None:
-        """"main" or "pr228" when the binaries are one of the revisions docs/upstream-results.md reports, else None."""
+        """ "main" or "pr228" when the binaries are one of the revisions docs/upstream-results.md reports, else None."""
         label = self.revision.split("@", 1)[0]
         return label if label in KNOWN_REVISIONS.values() else None
 

@@ -74,9 +74,7 @@ class GonkaChain(StartStop):
         except subprocess.TimeoutExpired:
             raise StartupError(f"inferenced {' '.join(args)}: no answer in {timeout_s:.0f}s") from None
         if r.returncode != 0:
-            raise StartupError(
-                f"inferenced {' '.join(args)} exited {r.returncode}:\n{(r.stdout + r.stderr).strip()[-2000:]}"
-            )
+            raise StartupError(f"inferenced {' '.join(args)} exited {r.returncode}:\n{(r.stdout + r.stderr).strip()[-2000:]}")
         return r.stdout + r.stderr
 
     def help_of(self, *args: str) -> str:
@@ -114,7 +112,7 @@ class GonkaChain(StartStop):
         if "patch-genesis" in self.help_of("genesis"):
             self.run("genesis", "patch-genesis")
         self._apply_params(genesis_path)
-        self._configure_node()
+        self.configure_node()
 
     def _apply_params(self, genesis_path: Path) -> None:
         """Test parameters; the full model entry, or the basic one for revisions whose Model has fewer fields."""
@@ -130,7 +128,8 @@ class GonkaChain(StartStop):
                 if model is MODEL_BASIC or "unknown field" not in str(e):
                     raise
 
-    def _configure_node(self) -> None:
+    def configure_node(self) -> None:
+        """Every listener on this chain's allocated 127.0.0.1 ports, the block time, zero gas prices."""
         c, a = self.home / "config" / "config.toml", self.home / "config" / "app.toml"
         lo = "127.0.0.1"
         set_toml(c, "", "proxy_app", f"tcp://{lo}:{self.ports['abci']}")
@@ -146,6 +145,12 @@ class GonkaChain(StartStop):
         set_toml(client, "", "chain-id", self.params.chain_id)
         set_toml(client, "", "keyring-backend", "test")
         set_toml(client, "", "node", f"tcp://{lo}:{self.ports['rpc']}")
+
+    def adopt_keys(self, mnemonics: dict[str, str]) -> None:
+        """The keys of a home made earlier (a snapshot's): the harness's Key objects from their mnemonics."""
+        for name, mnemonic in mnemonics.items():
+            key = Key.from_mnemonic(mnemonic, name=name)
+            self.keys[name], self.mnemonics[name], self.addresses[name] = key, mnemonic, key.address
 
     # -- run -------------------------------------------------------------------------------------------------------------
     def start(self) -> Self:

@@ -104,6 +104,16 @@ class DecentralizedApi(StartStop):
         self.config_path.write_text(yaml.safe_dump(config, sort_keys=False))
         return self.config_path
 
+    def retarget(self) -> None:
+        """Point a config written by an earlier run (a snapshot's, with the node's own state in it) at this run: its
+        chain URL, keyring and MLNodes; the ports stay (the public URL is on chain)."""
+        config = yaml.safe_load(self.config_path.read_text()) or {}
+        chain = config.setdefault("chain_node", {})
+        chain["url"], chain["keyring_dir"] = self.chain_url, str(self.chain.home)
+        config["nodes"] = [_node_config(n) for n in self.mlnodes]
+        config.setdefault("nats", {})["port"] = self.ports["nats"]
+        self.config_path.write_text(yaml.safe_dump(config, sort_keys=False))
+
     def start(self) -> Self:
         self.write_config()
         (self.workdir / "run").mkdir(parents=True, exist_ok=True)

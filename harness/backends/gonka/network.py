@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import json
 import shutil
+from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
 
@@ -44,11 +45,13 @@ from harness.backends.gonka.binaries import GonkaBinaries, check_sandbox, gonka_
 from harness.backends.gonka.chain import GENESIS_FUNDS, KEYRING, REQUESTER_FUNDS, SELF_DELEGATION, GonkaChain, set_toml
 from harness.backends.gonka.dapi import DecentralizedApi
 from harness.backends.gonka.genesis import ChainParams, native_denom
+from harness.backends.gonka.snapshot import Snapshot, SnapshotCache, copy_tree, start_with_cache
 from harness.backends.mocks import LocalMocks
 from harness.chain.keys import COIN_TYPE, Key
 from harness.chaos.process import ChaosProxyProcess
-from harness.errors import StartupError
+from harness.errors import HarnessError, StartupError
 from harness.options import RunOptions
+from harness.util.ports import port_is_listening
 from harness.util.wait import wait_until
 
 CAPABILITIES = frozenset(
@@ -83,11 +86,17 @@ def init_network(chains: dict[str, GonkaChain], params: ChainParams) -> None:
     if "patch-genesis" in first.help_of("genesis"):
         first.run("genesis", "patch-genesis")
     first._apply_params(first.home / "config" / "genesis.json")
-    node_ids = {}
-    for pid, c in chains.items():
+    for c in chains.values():
         if c is not first:
             shutil.copy(first.home / "config" / "genesis.json", c.home / "config" / "genesis.json")
-        c._configure_node()
+        c.configure_node()
+    connect_peers(chains)
+
+
+def connect_peers(chains: dict[str, GonkaChain]) -> None:
+    """Every node has the others as persistent peers, at their p2p ports of this run."""
+    node_ids = {}
+    for pid, c in chains.items():
         comet = "comet" if "comet" in c.help_of() else "tendermint"  # the SDK's name for it, new and old
         node_ids[pid] = c.run(comet, "show-node-id").strip().splitlines()[-1]
     for pid, c in chains.items():
@@ -128,6 +137,7 @@ class GonkaNetworkTestnet(BaseTestnet):
         nodes: tuple[NodeSpec, ...] = (NodeSpec("mlnode-1"),),
         params: ChainParams | None = None,
         binaries: GonkaBinaries | None = None,
+        progress: Callable[[str], None] | None = None,
     ) -> None:
         self.opts = opts
         self.workdir = Path(workdir).resolve()
@@ -142,6 +152,8 @@ class GonkaNetworkTestnet(BaseTestnet):
         self.proxies: dict[str, ChaosProxyProcess] = {}
         self.proxy: ChaosProxyProcess | None = None  # the first participant's
         self.views: list[Participant] = []
+        self.cache = SnapshotCache.from_options(opts.gonka_cache)
+        self.progress = progress or (lambda m: print(f"[gonka] {m}", flush=True))
         self._generation = 0
         self._api_ports: dict[str, dict[str, int]] = {}  # kept across rebuilds: the mocks' PoC callbacks name them
 
@@ -165,14 +177,26 @@ class GonkaNetworkTestnet(BaseTestnet):
         side_by_side([m.stop for m in self.mocks.values()])
 
     def _start_network(self) -> None:
+        """From the snapshot cache when it has this network (harness/backends/gonka/snapshot.py), else cold: the
+        genesis ceremony and the first PoC epoch, then a snapshot for the next time."""
+        if not self.cache.enabled:
+            self._cold_network()
+            return
+        key = self.cache.key(self.bins, self.params, specs=self.specs, versions=self.opts.versions,
+                             topology=self.opts.topology, participants=len(self.specs))  # fmt: skip
+        start_with_cache(self.cache, key, cold=self._cold_network, warm=self._warm_network, meta=self._snapshot_meta,
+                         stop=self._stop_network, progress=self.progress)  # fmt: skip
+
+    def _new_generation(self, ports: dict[str, dict[str, int]]) -> Path:
+        """Chain and API node objects of every participant (not started); the mocks once, aimed at the API nodes."""
         self._generation += 1
         gen = self.workdir / f"gen-{self._generation}"
+        self.chains, self.dapis = {}, {}
         for spec in self.specs:
             logs = self.workdir / "logs" / spec.id
             chain = GonkaChain(self.bins, gen / spec.id / "chain", self.params, public_url="", log_dir=logs)
-            ports = self._api_ports.get(spec.id)
             dapi = DecentralizedApi(self.bins, gen / spec.id / "api", chain=chain, chain_url="", mlnodes=[],
-                                    start_version=self.opts.start_version, ports=ports, log_dir=logs)  # fmt: skip
+                                    start_version=self.opts.start_version, ports=ports.get(spec.id), log_dir=logs)  # fmt: skip
             self._api_ports[spec.id] = dict(dapi.ports)
             chain.public_url = dapi.public_url
             self.chains[spec.id], self.dapis[spec.id] = chain, dapi
@@ -187,8 +211,19 @@ class GonkaNetworkTestnet(BaseTestnet):
                     mocks_dir=f"mocks-{spec.id}",
                 )
             side_by_side([m.start for m in self.mocks.values()])
+        return gen
+
+    def _cold_network(self) -> None:
+        self._new_generation(self._api_ports)
         init_network(self.chains, self.params)
-        side_by_side([c.start for c in self.chains.values()])  # blocks need most of the voting power online
+        self._launch()
+        requester = next(iter(self.chains.values())).keys["requester"]
+        self.chain.send(requester, requester.address, 1)  # puts the requester's public key on chain
+        self._wait_all_serving(FIRST_SERVING_TIMEOUT_S)
+
+    def _launch(self, *, retarget: bool = False) -> None:
+        """Every chain node (most of the voting power must be online for blocks), a chaos proxy each, every API node."""
+        side_by_side([c.start for c in self.chains.values()])
         seed = self.opts.chaos_seed or 0
         self.proxies = {pid: ChaosProxyProcess(c.rpc_url, seed=seed, log_dir=self.workdir / "logs" / pid)
                         for pid, c in self.chains.items()}  # fmt: skip
@@ -196,11 +231,55 @@ class GonkaNetworkTestnet(BaseTestnet):
         self.proxy = next(iter(self.proxies.values()))
         for pid, dapi in self.dapis.items():
             dapi.chain_url, dapi.mlnodes = self.proxies[pid].url, self.mocks[pid].mlnodes
+            if retarget:
+                dapi.retarget()
         side_by_side([d.start for d in self.dapis.values()])
         self._connect()
-        self.wait_nodes_inference(timeout_s=FIRST_SERVING_TIMEOUT_S)
+
+    def _wait_all_serving(self, timeout_s: float) -> None:
+        self.wait_nodes_inference(timeout_s=timeout_s)
         for p in self.views:
-            self._wait_serving(p)
+            self._wait_serving(p, timeout_s)
+
+    def _snapshot_meta(self) -> tuple[Path, dict]:
+        first = next(iter(self.chains.values()))
+        meta = {
+            "height": self.rpc.height(),
+            "denom": first.denom,
+            "participants": {
+                pid: {"api_ports": self.dapis[pid].ports, "mnemonics": c.mnemonics} for pid, c in self.chains.items()
+            },
+            "under_test": self.info.under_test(),
+        }
+        return first.workdir.parent.parent, meta
+
+    def _warm_network(self, snap: Snapshot) -> str | None:
+        """A copy of the snapshot, every port but the API nodes' allocated anew; None when it serves, else why not."""
+        parts = snap.meta["participants"]
+        ports = {pid: {k: int(v) for k, v in p["api_ports"].items()} for pid, p in parts.items()}
+        if set(ports) != {s.id for s in self.specs}:
+            return f"its participants {sorted(ports)} are not this network's"
+        if self.mocks and any(self._api_ports.get(pid) != ports[pid] for pid in ports):
+            return "this network's mocks were started for other API node ports"
+        busy = [f"{pid} {port}" for pid, pp in ports.items() for port in pp.values() if port_is_listening(port)]
+        if busy:
+            return f"API node ports in use ({', '.join(busy)}); each public URL is on chain: they must be these"
+        gen = self._new_generation(ports)
+        try:
+            copy_tree(snap.gen, gen)
+            for pid, chain in self.chains.items():
+                chain.denom = snap.meta["denom"]
+                chain.adopt_keys(parts[pid]["mnemonics"])
+                chain.configure_node()
+            connect_peers(self.chains)
+            self._launch(retarget=True)
+            self._wait_all_serving(self.inference_timeout_s)
+        except (HarnessError, OSError) as e:
+            self._stop_network()
+            shutil.rmtree(gen, ignore_errors=True)
+            return f"{type(e).__name__}: {str(e)[:300]}"
+        self.progress(f"started from {snap.describe()}")
+        return None
 
     def _connect(self) -> None:
         from harness.chain import ChainClient
@@ -213,7 +292,6 @@ class GonkaNetworkTestnet(BaseTestnet):
         self.timeline = BlockTimeline(first.rpc_url.replace("http://", "ws://") + "/websocket")
         self.timeline.start()
         requester = first.keys["requester"]
-        self.chain.send(requester, requester.address, 1)  # puts the requester's public key on chain
         self.views = []
         for spec in self.specs:
             chain, dapi = self.chains[spec.id], self.dapis[spec.id]
@@ -237,7 +315,7 @@ class GonkaNetworkTestnet(BaseTestnet):
                                    api_callback=self.dapis[p1.id].callback_url, chaos_control=proxy.control_url)  # fmt: skip
         self.info.validator_mnemonics = [first.mnemonics["genesis"]]
 
-    def _wait_serving(self, p: Participant) -> None:
+    def _wait_serving(self, p: Participant, timeout_s: float) -> None:
         last: list = []
 
         def answered() -> bool:
@@ -246,7 +324,7 @@ class GonkaNetworkTestnet(BaseTestnet):
 
         wait_until(
             answered,
-            timeout_s=FIRST_SERVING_TIMEOUT_S,
+            timeout_s=timeout_s,
             what=f"a signed chat answered 200 through {p.id}'s real API node",
             interval_s=1.0,
             evidence=lambda: f"last answer: HTTP {last[0].status} {last[0].body[:400]!r}" if last else "no answer yet",

@@ -17,6 +17,7 @@ Rebuild: the chain and the API node are made afresh (new homes, new keys); the m
 from __future__ import annotations
 
 import shutil
+from collections.abc import Callable
 from pathlib import Path
 
 from harness.backends.contract import BaseTestnet, Capability, Endpoints, NodeSpec
@@ -24,9 +25,11 @@ from harness.backends.gonka.binaries import GonkaBinaries, check_sandbox, gonka_
 from harness.backends.gonka.chain import GonkaChain
 from harness.backends.gonka.dapi import DecentralizedApi
 from harness.backends.gonka.genesis import ChainParams
+from harness.backends.gonka.snapshot import Snapshot, SnapshotCache, copy_tree, start_with_cache
 from harness.backends.mocks import LocalMocks
-from harness.errors import WaitTimeout
+from harness.errors import HarnessError, WaitTimeout
 from harness.options import RunOptions
+from harness.util.ports import port_is_listening
 from harness.util.wait import wait_until
 
 CAPABILITIES = frozenset(
@@ -56,6 +59,7 @@ class GonkaTestnet(BaseTestnet):
         chaos: bool = True,
         params: ChainParams | None = None,
         binaries: GonkaBinaries | None = None,
+        progress: Callable[[str], None] | None = None,
     ) -> None:
         self.opts = opts
         self.workdir = Path(workdir).resolve()
@@ -68,6 +72,8 @@ class GonkaTestnet(BaseTestnet):
         self.chain_node: GonkaChain | None = None
         self.dapi: DecentralizedApi | None = None
         self.proxy = None
+        self.cache = SnapshotCache.from_options(opts.gonka_cache)
+        self.progress = progress or (lambda m: print(f"[gonka] {m}", flush=True))
         self._generation = 0
         # kept across rebuilds: the public URL is on chain, the callback port is in the mocks' PoC webhooks
         self._api_ports: dict[str, int] | None = None
@@ -86,39 +92,92 @@ class GonkaTestnet(BaseTestnet):
             self.mocks.stop()
 
     def _start_chain_and_api(self) -> None:
-        from harness.chain import ChainClient
-        from harness.cometbft import BlockTimeline, RpcClient
-        from harness.drive.api import ApiClient, RequestSigner
+        """From the snapshot cache when it has this testnet (harness/backends/gonka/snapshot.py), else cold: genesis
+        and the first PoC epoch, then a snapshot for the next time."""
+        if not self.cache.enabled:
+            self._cold_start()
+            return
+        key = self.cache.key(self.bins, self.params, nodes=self.node_specs, versions=self.opts.versions,
+                             topology=self.opts.topology, participants=1)  # fmt: skip
+        start_with_cache(self.cache, key, cold=self._cold_start, warm=self._warm_start, meta=self._snapshot_meta,
+                         stop=self._stop_chain_and_api, progress=self.progress)  # fmt: skip
 
+    def _snapshot_meta(self) -> tuple[Path, dict]:
+        chain, dapi = self.chain_node, self.dapi
+        assert chain is not None
+        assert dapi is not None
+        meta = {"height": self.rpc.height(), "api_ports": dapi.ports, "denom": chain.denom, "mnemonics": chain.mnemonics,
+                "under_test": self.info.under_test()}  # fmt: skip
+        return chain.workdir.parent, meta
+
+    def _new_generation(self, *, ports: dict[str, int] | None) -> tuple[Path, GonkaChain, DecentralizedApi]:
         self._generation += 1
         gen = self.workdir / f"gen-{self._generation}"
         logs = self.workdir / "logs"
         chain = GonkaChain(self.bins, gen / "chain", self.params, public_url="", log_dir=logs)
-        self.chain_node = chain
         # the API node's ports are needed before the chain (its public URL goes into the gentx) and the mocks
         # (their validation callback); the process is configured and started once the chain runs.
-        self.dapi = DecentralizedApi(
-            self.bins,
-            gen / "api",
-            chain=chain,
-            chain_url="",
-            mlnodes=[],
-            start_version=self.opts.start_version,
-            ports=self._api_ports,
-            log_dir=logs,
+        dapi = DecentralizedApi(self.bins, gen / "api", chain=chain, chain_url="", mlnodes=[],
+                                start_version=self.opts.start_version, ports=ports, log_dir=logs)  # fmt: skip
+        self._api_ports = dict(dapi.ports)
+        chain.public_url = dapi.public_url
+        self.chain_node, self.dapi = chain, dapi
+        self._ensure_mocks(dapi)
+        return gen, chain, dapi
+
+    def _ensure_mocks(self, dapi: DecentralizedApi) -> None:
+        if self.mocks is not None:
+            return
+        self.mocks = LocalMocks(
+            self.node_specs,
+            self.opts.versions,
+            topology=self.opts.topology,
+            workdir=self.workdir,
+            validation_callback_url=f"{dapi.callback_url}/v1/poc-batches",
         )
-        self._api_ports = dict(self.dapi.ports)
-        chain.public_url = self.dapi.public_url
-        if self.mocks is None:
-            self.mocks = LocalMocks(
-                self.node_specs,
-                self.opts.versions,
-                topology=self.opts.topology,
-                workdir=self.workdir,
-                validation_callback_url=f"{self.dapi.callback_url}/v1/poc-batches",
-            )
-            self.mocks.start()
-            self.mlnodes = self.mocks.mlnodes
+        self.mocks.start()
+        self.mlnodes = self.mocks.mlnodes
+
+    def _cold_start(self) -> None:
+        """Genesis, chain, API node, the requester's first transaction, then the first PoC epoch (minutes)."""
+        _, chain, dapi = self._new_generation(ports=self._api_ports)
+        self._launch(chain, dapi)
+        requester = chain.keys["requester"]
+        self.chain.send(requester, requester.address, 1)  # puts the requester's public key on chain
+        self._wait_first_serving()
+
+    def _warm_start(self, snap: Snapshot) -> str | None:
+        """A copy of the snapshot, every port but the API node's allocated anew; None when it serves, else why not."""
+        ports = {k: int(v) for k, v in snap.meta["api_ports"].items()}
+        if self._api_ports is not None and self._api_ports != ports:
+            return "this testnet's mocks were started for other API node ports"
+        busy = [f"{name} {port}" for name, port in ports.items() if port_is_listening(port)]
+        if busy:
+            return f"the API node's ports ({', '.join(busy)}) are in use (its public URL is on chain: they must be these)"
+        gen, chain, dapi = self._new_generation(ports=ports)
+        try:
+            copy_tree(snap.gen, gen)
+            chain.denom = snap.meta["denom"]
+            chain.adopt_keys(snap.meta["mnemonics"])
+            chain.configure_node()
+            self._launch(chain, dapi, retarget=True)
+            self.wait_nodes_inference(timeout_s=self.inference_timeout_s)
+            self.wait_serving(timeout_s=self.inference_timeout_s)
+        except (HarnessError, OSError) as e:
+            self._stop_chain_and_api()
+            shutil.rmtree(gen, ignore_errors=True)
+            return f"{type(e).__name__}: {str(e)[:300]}"
+        self.progress(f"started from {snap.describe()}")
+        return None
+
+    def _launch(self, chain: GonkaChain, dapi: DecentralizedApi, *, retarget: bool = False) -> None:
+        """Chain, chaos proxy and API node up; the harness's clients on them."""
+        from harness.chain import ChainClient
+        from harness.cometbft import BlockTimeline, RpcClient
+        from harness.drive.api import ApiClient, RequestSigner
+
+        logs = self.workdir / "logs"
+        assert self.mocks is not None
         chain.start()
         api_chain = chain.rpc_url
         if self.use_chaos:  # its own process: a pause of the test process must not hold the API node's chain back
@@ -127,30 +186,32 @@ class GonkaTestnet(BaseTestnet):
             self.proxy = ChaosProxyProcess(chain.rpc_url, seed=self.opts.chaos_seed or 0, log_dir=logs)
             self.proxy.start()
             api_chain = self.proxy.url
-        self.dapi.chain_url, self.dapi.mlnodes = api_chain, self.mlnodes
-        self.dapi.start()
+        dapi.chain_url, dapi.mlnodes = api_chain, self.mlnodes
+        if retarget:  # a snapshot's config: this run's chain URL, keyring and MLNodes
+            dapi.retarget()
+        dapi.start()
         self.rpc = RpcClient(chain.rpc_url)
         self.chain = ChainClient(chain.rpc_url, denom=chain.denom)
         self.timeline = BlockTimeline(chain.rpc_url.replace("http://", "ws://") + "/websocket")
         self.timeline.start()
-        requester = chain.keys["requester"]
-        self.chain.send(requester, requester.address, 1)  # puts the requester's public key on chain
         self.api = ApiClient(
-            self.dapi.public_url,
-            self.dapi.admin_url,
+            dapi.public_url,
+            dapi.admin_url,
             timeout_s=30,
-            signer=RequestSigner(requester, transfer_address=chain.keys["genesis"].address),
+            signer=RequestSigner(chain.keys["requester"], transfer_address=chain.keys["genesis"].address),
         )
         self.endpoints = Endpoints(
             chain_rpc=chain.rpc_url,
             api_chain_rpc=api_chain,
-            api_public=self.dapi.public_url,
-            api_admin=self.dapi.admin_url,
-            api_callback=self.dapi.callback_url,
+            api_public=dapi.public_url,
+            api_admin=dapi.admin_url,
+            api_callback=dapi.callback_url,
             chaos_control=self.proxy.control_url if self.proxy else None,
             nginx=self.mocks.nginx[0].url if self.mocks.nginx else None,
         )
         self.info.validator_mnemonics = [chain.mnemonics["genesis"]]
+
+    def _wait_first_serving(self) -> None:
         try:
             self.wait_nodes_inference(timeout_s=FIRST_INFERENCE_TIMEOUT_S)
             self.wait_serving(timeout_s=FIRST_INFERENCE_TIMEOUT_S)
