@@ -17,6 +17,7 @@ it the test is skipped with a reason naming the capability and the backend.
     testnet.api                        ApiClient (signs chat requests when the API node demands it)
     testnet.participant(id) / all_mlnodes()  one participant by id (None: the first) / every participant's MLNodes
     testnet.validator_keys()           keys that can propose and vote (every participant's validator)
+    testnet.voting_period_blocks       blocks a proposal's voting period takes (for a scenario's own lead time)
     testnet.wait_nodes_inference()     every MLNode INFERENCE in the API node's admin view
     testnet.mlnodes_reset()            clear the journals (scenarios=True also resets mock state; REBUILD only)
     testnet.rebuild_chain()            REBUILD: fresh chain + API node, same mocks
@@ -307,6 +308,7 @@ class Testnet(Protocol):
     chain: Any  # harness.chain.ChainClient
     timeline: Any  # harness.cometbft.BlockTimeline
     api: Any  # harness.drive.api.ApiClient
+    voting_period_blocks: int  # blocks a proposal's voting period takes on this chain (scenarios' lead times)
     dirty: bool  # the chain moved away from the start version; REBUILD backends rebuild before the next test
     last_runner: Any  # the UpgradeRunner that last ran a hop (failure bundles report its audit)
 

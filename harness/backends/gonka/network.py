@@ -152,6 +152,7 @@ class GonkaNetworkTestnet(BaseTestnet):
         self.proxies: dict[str, ChaosProxyProcess] = {}
         self.proxy: ChaosProxyProcess | None = None  # the first participant's
         self.views: list[Participant] = []
+        self.voting_period_blocks = 0  # measured on the running chain (its voting period at its block time)
         self.cache = SnapshotCache.from_options(opts.gonka_cache)
         self.progress = progress or (lambda m: print(f"[gonka] {m}", flush=True))
         self._generation = 0
@@ -314,6 +315,7 @@ class GonkaNetworkTestnet(BaseTestnet):
         self.endpoints = Endpoints(first.rpc_url, proxy.url, p1.api_public, p1.api_admin,
                                    api_callback=self.dapis[p1.id].callback_url, chaos_control=proxy.control_url)  # fmt: skip
         self.info.validator_mnemonics = [first.mnemonics["genesis"]]
+        self.voting_period_blocks = self.chain.earliest_upgrade_height()[1]["voting_blocks"]
 
     def _wait_serving(self, p: Participant, timeout_s: float) -> None:
         last: list = []

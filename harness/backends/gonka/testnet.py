@@ -72,6 +72,7 @@ class GonkaTestnet(BaseTestnet):
         self.chain_node: GonkaChain | None = None
         self.dapi: DecentralizedApi | None = None
         self.proxy = None
+        self.voting_period_blocks = 0  # measured on the running chain (its voting period at its block time)
         self.cache = SnapshotCache.from_options(opts.gonka_cache)
         self.progress = progress or (lambda m: print(f"[gonka] {m}", flush=True))
         self._generation = 0
@@ -210,6 +211,7 @@ class GonkaTestnet(BaseTestnet):
             nginx=self.mocks.nginx[0].url if self.mocks.nginx else None,
         )
         self.info.validator_mnemonics = [chain.mnemonics["genesis"]]
+        self.voting_period_blocks = self.chain.earliest_upgrade_height()[1]["voting_blocks"]
 
     def _wait_first_serving(self) -> None:
         try:
