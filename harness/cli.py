@@ -26,6 +26,7 @@ COMMAND_MODULES = [
     "harness.mlnode.cli",
     "harness.ops.cli",
     "harness.backends.gonka.cli",
+    "harness.report.cli",
 ]
 
 
@@ -46,6 +47,7 @@ COMMANDS = {
     "down": "harness.ops.cli",
     "keys": "harness.ops.cli",
     "cache": "harness.backends.gonka.cli",
+    "upstream-results": "harness.report.cli",
 }
 
 

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable
-from pathlib import Path
 
 import pytest
 
@@ -29,6 +28,7 @@ from harness.drive.signatures import (
     unversioned_everywhere,
 )
 from harness.drive.traffic import ChatTraffic
+from harness.report.upstream import publish
 
 pytestmark = [pytest.mark.upstream, pytest.mark.slow, pytest.mark.timeout(900)]  # a real chain: minutes per test
 
@@ -99,27 +99,6 @@ def judge(tn, report, hops, *, clean: Callable[[], None], scenario: str) -> None
         what = f"{what}; {failed}"
     if explained or not report.passed:
         pytest.xfail(f"{tn.info.upstream_revision}: {what}; {describe(report)}")
-
-
-def publish(tn, report, scenario: str) -> None:
-    """With HARNESS_RESULTS_DIR set: <revision>-<scenario>.txt/.json/.png (the audit) and a copy of every component's
-    log (what the real node itself said) in <revision>-<scenario>-logs/."""
-    out = os.environ.get("HARNESS_RESULTS_DIR")
-    if not out:
-        return
-    import shutil
-
-    from harness.audit import render_png
-
-    base = Path(out) / f"{tn.info.upstream_revision or 'build'}-{scenario}"
-    base.parent.mkdir(parents=True, exist_ok=True)
-    logs = Path(f"{base}-logs")
-    logs.mkdir(exist_ok=True)
-    for name, path in tn.logs().items():
-        shutil.copy(path, logs / f"{name}.log")
-    base.with_suffix(".txt").write_text(f"under test: {tn.info.under_test()}\n{report.to_text(max_offenders=10)}")
-    base.with_suffix(".json").write_text(report.to_json())
-    render_png(report, report.timeline, base.with_suffix(".png"), title=f"{tn.info.api_under_test.split(' (')[0]}: {scenario}")
 
 
 def test_upgrade_path(gonka_testnet, harness_options):

@@ -16,6 +16,7 @@ import pytest
 from harness.drive.assertions import assert_hop_clean
 from harness.drive.hop import UpgradeRunner
 from harness.drive.signatures import describe, old_prefix_until_refresh, unversioned_everywhere
+from harness.report.upstream import publish
 
 pytestmark = [pytest.mark.upstream, pytest.mark.network, pytest.mark.slow, pytest.mark.timeout(1200)]
 
@@ -43,6 +44,7 @@ def test_upgrade_across_three_real_participants(testnet_with, harness_options):
     hop = runner.hop(harness_options.versions[1])
     report, net = hop.audit, hop.audit.network
     print(report.to_text(max_offenders=10))
+    publish(tn, report, "network-3")
 
     # Every participant's MLNode was driven by its own API node across the switch, and the chain switched
     assert [r.participant for r in net.rows] == [p.id for p in tn.participants]
