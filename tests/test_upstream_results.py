@@ -75,7 +75,5 @@ def test_a_series_is_one_row_per_configuration() -> None:
             row("late x1", "fail", 10100, 10050, 10000, 11.0, 1)]  # fmt: skip
     table = series_table(rows)
     assert table[2] == "| ontime | 1 | 2 (2) | 2 / 0 | - | 200 / 250 / 300 | 10 / 20 / 30 | 40 / 60 / 80 | 9 / 9.5 / 10 |"
-    assert (
-        table[3]
-        == "| late | 1 | 1 (1) | 0 / 1 | late/late_stop | 10100 / 10100 / 10100 | 10050 / 10050 / 10050 | 10000 / 10000 / 10000 | 11 / 11 / 11 |"
-    )
+    late = "| late | 1 | 1 (1) | 0 / 1 | late/late_stop | 10100 / 10100 / 10100 | 10050 / 10050 / 10050 | "
+    assert table[3] == late + "10000 / 10000 / 10000 | 11 / 11 / 11 |"
