@@ -37,6 +37,7 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Any, Protocol, Self, runtime_checkable
 
+from harness.backends.lifecycle import MLNodeLifecycle
 from harness.errors import ConfigError
 
 
@@ -53,6 +54,7 @@ class Capability(StrEnum):
     SIDE_BY_SIDE = "side_by_side"  # MLNodes behind real nginx, one WireMock per version
     CHOOSE_MLNODES = "choose_mlnodes"  # a test may ask for its own MLNodes (nodes=..., split ports)
     PARTICIPANTS = "participants"  # a test may ask for several participants (participants=N or ParticipantSpecs)
+    MLNODE_LIFECYCLE = "mlnode_lifecycle"  # the harness runs the MLNode mocks: exclusive and slow-start modes per MLNode
 
 
 class CapabilityMissing(ConfigError):
@@ -82,6 +84,7 @@ WHY: dict[Capability, str] = {
     Capability.SIDE_BY_SIDE: "it cannot run MLNodes behind nginx",
     Capability.CHOOSE_MLNODES: "a test cannot choose its MLNodes",
     Capability.PARTICIPANTS: "it runs one participant (one validator, one API node)",
+    Capability.MLNODE_LIFECYCLE: "it does not run the MLNode mocks itself (no exclusive or slow-start modes)",
 }
 
 
@@ -110,10 +113,12 @@ def unmet_options(opts: Any, needs: dict[str, Any]) -> list[str]:
 @dataclass(frozen=True)
 class NodeSpec:
     """An MLNode a test asks for (CHOOSE_MLNODES: `testnet_with(nodes=(NodeSpec("a"), NodeSpec("b", split_ports=True)))`).
-    `split_ports`: management and inference on two ports of one MLNode, like a real MLNode's API and vLLM ports."""
+    `split_ports`: management and inference on two ports of one MLNode, like a real MLNode's API and vLLM ports.
+    `lifecycle`: this MLNode's lifecycle modes (None: its participant's, else the run's `mlnode_lifecycle`)."""
 
     id: str
     split_ports: bool = False
+    lifecycle: MLNodeLifecycle | None = None
 
 
 @dataclass(frozen=True)
@@ -175,7 +180,9 @@ class ParticipantSpec:
     id: "p<i>" by default. power: its validator's voting power. nodes: its MLNodes (ids are prefixed with the
     participant id in a network). topology: "single" or "side-by-side" for its MLNodes. api_overrides: profile knobs
     of its API node only (over the run's). mlnode_versions: the versions its MLNodes serve; leave one out to model
-    an operator who did not deploy that version in time (single topology: requests to it find no mapping, 404)."""
+    an operator who did not deploy that version in time (single topology: requests to it find no mapping, 404).
+    lifecycle: its MLNodes' lifecycle modes (MLNodeLifecycle; None: the run's `mlnode_lifecycle`; a NodeSpec's own
+    lifecycle wins)."""
 
     id: str = ""
     power: int = 10
@@ -183,6 +190,7 @@ class ParticipantSpec:
     topology: str | None = None
     api_overrides: dict[str, Any] = field(default_factory=dict)
     mlnode_versions: tuple[str, ...] | None = None
+    lifecycle: MLNodeLifecycle | None = None
 
 
 def participant_specs(value: Any, *, nodes: tuple[NodeSpec, ...] | None = None) -> tuple[ParticipantSpec, ...]:

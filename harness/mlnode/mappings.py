@@ -345,6 +345,7 @@ def write_mappings(
     unversioned_as: str | None = None,
     validation_callback_url: str | None = None,
     any_version: bool = True,
+    exclusive: bool = False,
 ) -> Path:
     """Write `mappings/*.json` and `__files/*` under root_dir (a WireMock --root-dir); return root_dir.
 
@@ -352,7 +353,8 @@ def write_mappings(
     sees unprefixed paths, so it is told which version it is). `any_version=False` leaves out the catch-alls for
     other `/vX.Y.Z/` prefixes: a version not in `versions` then finds no mapping (an MLNode where that version is
     not deployed; WireMock answers 404 and journals the request as unmatched). Stale `mlnode-*.json` files are
-    removed.
+    removed. `exclusive=True`: the configured versions share one state machine, one version at a time
+    (harness/mlnode/exclusive.py).
     """
     root = Path(root_dir)
     checked = [check_version(v, field="mlnode mock versions") for v in versions]
@@ -362,9 +364,13 @@ def write_mappings(
     (root / "__files").mkdir(parents=True, exist_ok=True)
     for old in (root / "mappings").glob("mlnode-*.json"):
         old.unlink()
-    files: dict[str, list[dict]] = {
-        f"mlnode-{v}.json": version_stubs(v, validation_callback_url=validation_callback_url) for v in checked
-    }
+    if exclusive:
+        from harness.mlnode.exclusive import exclusive_stubs
+
+        by_version = exclusive_stubs(checked, validation_callback_url=validation_callback_url)
+    else:
+        by_version = {v: version_stubs(v, validation_callback_url=validation_callback_url) for v in checked}
+    files: dict[str, list[dict]] = {f"mlnode-{v}.json": stubs for v, stubs in by_version.items()}
     files["mlnode-unversioned.json"] = version_stubs(None, label=unversioned_as, validation_callback_url=validation_callback_url)
     if any_version:
         files["mlnode-any-version.json"] = any_version_stubs(validation_callback_url)

@@ -1,0 +1,134 @@
+"""MLNode lifecycle modes on real WireMock: exclusive versions (one shared scenario per MLNode), slow start (503
+"loading" from a version's first request until the harness lifts it), faults around the switch.
+
+Runs on the 2.35.1 jar bundled in PyPI `wiremock`; HARNESS_WIREMOCK3_JAR (a 3.x standalone jar) adds a run on it.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import requests
+
+from harness.mlnode.journal import Journal
+from harness.mlnode.mappings import write_mappings
+from harness.mlnode.wiremock import WireMockServer
+
+JARS = ["bundled"] + (["wiremock3"] if os.environ.get("HARNESS_WIREMOCK3_JAR") else [])
+VERSIONS = ["v0.3.8", "v0.3.9", "v0.3.10"]
+
+
+@pytest.fixture(scope="module", params=JARS)
+def exclusive_wm(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[WireMockServer]:
+    root = write_mappings(tmp_path_factory.mktemp("exclusive"), VERSIONS, exclusive=True)
+    jar = os.environ["HARNESS_WIREMOCK3_JAR"] if request.param == "wiremock3" else None
+    with WireMockServer(root, name=f"wm-exclusive-{request.param}", log_dir=root / "logs", jar=jar) as server:
+        yield server
+
+
+@pytest.fixture
+def mlnode(exclusive_wm: WireMockServer) -> Iterator[MLNode]:
+    j = Journal(exclusive_wm.admin_url)
+    j.reset()
+    yield MLNode(exclusive_wm.url)
+    j.close()
+
+
+class MLNode:
+    """Talks to one MLNode mock as the API node does (POSTs without Content-Type)."""
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+
+    def post(self, version: str, path: str, body: dict | None = None) -> requests.Response:
+        data = json.dumps(body).encode() if body is not None else None
+        return requests.post(f"{self.url}/{version}/{path}", data=data, timeout=10)
+
+    def up(self, version: str) -> requests.Response:
+        return self.post(version, "api/v1/inference/up", {"model": "m", "dtype": "float16", "additional_args": []})
+
+    def stop(self, version: str) -> requests.Response:
+        return self.post(version, "api/v1/stop")
+
+    def state(self, version: str) -> str:
+        r = requests.get(f"{self.url}/{version}/api/v1/state", timeout=10)
+        assert r.status_code == 200, r.text
+        return r.json()["state"]
+
+    def states(self) -> dict[str, str]:
+        return {v: self.state(v) for v in VERSIONS}
+
+    def chat(self, version: str) -> requests.Response:
+        return self.post(version, "v1/chat/completions", {"messages": [{"role": "user", "content": "hi"}]})
+
+
+def test_inference_up_refused_while_another_version_serves(mlnode: MLNode) -> None:
+    assert mlnode.states() == dict.fromkeys(VERSIONS, "STOPPED")
+    assert mlnode.up("v0.3.8").status_code == 200
+    assert mlnode.states() == {"v0.3.8": "INFERENCE", "v0.3.9": "STOPPED", "v0.3.10": "STOPPED"}
+    # v0.3.9 cannot come up while v0.3.8 holds the MLNode: 409 naming the holder and the fix
+    refused = mlnode.up("v0.3.9")
+    assert refused.status_code == 409, refused.text
+    assert refused.json()["detail"].startswith("v0.3.8 is in INFERENCE on this MLNode"), refused.text
+    assert "POST /v0.3.8/api/v1/stop first" in refused.json()["detail"]
+    assert mlnode.states()["v0.3.8"] == "INFERENCE"  # the refusal changed nothing
+    # a stop on the version that is not running changes nothing either
+    assert mlnode.stop("v0.3.9").status_code == 200
+    assert mlnode.up("v0.3.9").status_code == 409
+    # the old version stopped: the new one comes up
+    assert mlnode.stop("v0.3.8").status_code == 200
+    assert mlnode.states() == dict.fromkeys(VERSIONS, "STOPPED")
+    assert mlnode.up("v0.3.9").status_code == 200
+    assert mlnode.states() == {"v0.3.8": "STOPPED", "v0.3.9": "INFERENCE", "v0.3.10": "STOPPED"}
+    assert mlnode.up("v0.3.9").status_code == 200  # idempotent while it serves
+    assert mlnode.up("v0.3.8").status_code == 409
+
+
+def test_poc_and_training_also_need_the_other_version_stopped(mlnode: MLNode) -> None:
+    assert mlnode.post("v0.3.8", "api/v1/pow/init/generate", {"url": "http://127.0.0.1:9/x"}).status_code == 200
+    assert mlnode.states()["v0.3.8"] == "POW"
+    for cmd in ("pow/init/generate", "pow/init/validate", "train/start", "inference/up"):
+        r = mlnode.post("v0.3.10", f"api/v1/{cmd}", {})
+        assert r.status_code == 409, (cmd, r.text)
+        assert "v0.3.8 is in POW" in r.json()["detail"], (cmd, r.text)
+    # a version's own PoC phases follow each other without a stop; inference/up from POW still needs one
+    assert mlnode.post("v0.3.8", "api/v1/pow/init/validate", {}).status_code == 200
+    status = requests.get(f"{mlnode.url}/v0.3.8/api/v1/pow/status", timeout=10).json()
+    assert status["status"] == "VALIDATING", status
+    assert mlnode.up("v0.3.8").status_code == 409
+    assert mlnode.stop("v0.3.8").status_code == 200
+    assert mlnode.post("v0.3.10", "api/v1/train/start", {}).status_code == 200
+    assert mlnode.states() == {"v0.3.8": "STOPPED", "v0.3.9": "STOPPED", "v0.3.10": "TRAIN"}
+
+
+def test_only_the_version_in_inference_answers_chats_and_health(mlnode: MLNode) -> None:
+    r = mlnode.chat("v0.3.9")
+    assert r.status_code == 503, r.text
+    assert "not running in v0.3.9" in r.json()["detail"]
+    assert mlnode.up("v0.3.9").status_code == 200
+    r = mlnode.chat("v0.3.9")
+    assert r.status_code == 200, r.text
+    assert r.json()["choices"][0]["message"]["content"].endswith("v0.3.9")
+    assert requests.get(f"{mlnode.url}/v0.3.9/health", timeout=10).status_code == 200
+    assert requests.get(f"{mlnode.url}/v0.3.8/health", timeout=10).status_code == 503
+    assert mlnode.chat("v0.3.8").status_code == 503
+    # a scenario reset (between tests) frees the MLNode: every version STOPPED
+    Journal(mlnode.url + "/__admin").reset()
+    assert mlnode.states() == dict.fromkeys(VERSIONS, "STOPPED")
+    assert mlnode.chat("v0.3.9").status_code == 503
+
+
+def test_exclusive_mappings_are_generated_once_per_version(tmp_path: Path) -> None:
+    root = write_mappings(tmp_path, VERSIONS, exclusive=True)
+    docs = {p.name: json.loads(p.read_text())["mappings"] for p in (root / "mappings").glob("*.json")}
+    assert set(docs) == {f"mlnode-{v}.json" for v in VERSIONS} | {"mlnode-unversioned.json", "mlnode-any-version.json"}
+    ids = [m["id"] for stubs in docs.values() for m in stubs]
+    assert len(ids) == len(set(ids)), "two stubs share an id"
+    shared = {m.get("scenarioName") for v in VERSIONS for m in docs[f"mlnode-{v}.json"]} - {None}
+    assert shared == {"mlnode-exclusive"}
+    # the unversioned paths keep their own state machine
+    assert {m.get("scenarioName") for m in docs["mlnode-unversioned.json"]} - {None} == {"mlnode-unversioned"}
