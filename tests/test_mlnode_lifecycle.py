@@ -14,9 +14,12 @@ from pathlib import Path
 import pytest
 import requests
 
+from harness.errors import Unreachable
 from harness.mlnode.journal import Journal
 from harness.mlnode.mappings import write_mappings
+from harness.mlnode.slowstart import Loading, SlowStart, version_pattern
 from harness.mlnode.wiremock import WireMockServer
+from harness.util.wait import wait_until
 
 JARS = ["bundled"] + (["wiremock3"] if os.environ.get("HARNESS_WIREMOCK3_JAR") else [])
 VERSIONS = ["v0.3.8", "v0.3.9", "v0.3.10"]
@@ -132,3 +135,62 @@ def test_exclusive_mappings_are_generated_once_per_version(tmp_path: Path) -> No
     assert shared == {"mlnode-exclusive"}
     # the unversioned paths keep their own state machine
     assert {m.get("scenarioName") for m in docs["mlnode-unversioned.json"]} - {None} == {"mlnode-unversioned"}
+
+
+@pytest.fixture(scope="module")
+def plain_wm(tmp_path_factory: pytest.TempPathFactory) -> Iterator[WireMockServer]:
+    root = write_mappings(tmp_path_factory.mktemp("plain"), VERSIONS)
+    with WireMockServer(root, name="wm-plain", log_dir=root / "logs") as server:
+        yield server
+
+
+def test_slow_start_answers_loading_from_the_first_request_until_lifted(plain_wm: WireMockServer) -> None:
+    journal = Journal(plain_wm.admin_url)
+    journal.reset()
+    target = Loading(plain_wm.admin_url, "v0.3.9", 1.0, version_pattern("v0.3.9", own_wiremock=False), mock="wm")
+    slow = SlowStart([target])
+    try:
+        slow.arm()
+        # the start version is never loading; the loading one answers 503 "loading" to every request
+        assert requests.get(f"{plain_wm.url}/v0.3.8/api/v1/state", timeout=10).json() == {"state": "STOPPED"}
+        for method, path in (("GET", "api/v1/state"), ("POST", "api/v1/inference/up"), ("POST", "v1/chat/completions")):
+            r = requests.request(method, f"{plain_wm.url}/v0.3.9/{path}", timeout=10)
+            assert (r.status_code, r.json()) == (503, {"detail": "loading"}), (method, path, r.text)
+        done = wait_until(lambda: slow.loading[0].lifted_ms, timeout_s=15, what="the loading stub lifted",
+                          evidence=lambda: slow.loading[0].describe())  # fmt: skip
+        record = slow.loading[0]
+        assert record.first_request_ms is not None, record
+        assert not record.error, record
+        assert done - record.first_request_ms >= 1000, record.describe()
+        assert done - record.first_request_ms < 1000 + 2000, f"lifted long after its time (machine load?): {record.describe()}"
+        # loaded: the ordinary mappings answer (a fresh version, STOPPED)
+        assert requests.get(f"{plain_wm.url}/v0.3.9/api/v1/state", timeout=10).json() == {"state": "STOPPED"}
+        served = [
+            (e["request"]["loggedDate"], e["response"]["status"]) for e in journal.requests() if "/v0.3.9/" in e["request"]["url"]
+        ]
+        assert {s for t, s in served if t < record.first_request_ms + 1000} == {503}, served
+        assert served[-1][1] == 200, served
+        # a re-arm (scenario reset between tests) loads it again from its next first request
+        slow.arm()
+        assert slow.loading[0].first_request_ms is None
+        assert requests.get(f"{plain_wm.url}/v0.3.9/health", timeout=10).status_code == 503
+        wait_until(lambda: slow.loading[0].first_request_ms, timeout_s=10, what="the new first request seen")
+    finally:
+        slow.stop()
+        journal.reset_mappings()
+        journal.close()
+    assert slow._thread is None
+
+
+def test_slow_start_refuses_a_mock_it_cannot_reach_and_stops_watching_one_that_went_away(tmp_path: Path) -> None:
+    with pytest.raises(Unreachable, match=r"cannot install the loading stub of v0.3.9 on http://127.0.0.1:9/__admin"):
+        SlowStart([Loading("http://127.0.0.1:9/__admin", "v0.3.9", 1.0, "/.*")]).arm()
+    root = write_mappings(tmp_path, VERSIONS)
+    with WireMockServer(root, name="wm-going", log_dir=root / "logs") as server:
+        slow = SlowStart([Loading(server.admin_url, "v0.3.9", 60.0, "/v0\\.3\\.9(/.*)?")])
+        slow.arm()
+    # the mock stopped under the watcher: it says why and ends by itself
+    wait_until(lambda: slow.loading[0].error, timeout_s=10, what="the watcher giving up")
+    assert "no longer watched" in slow.loading[0].describe()
+    wait_until(lambda: not slow._thread.is_alive(), timeout_s=10, what="the watcher thread ending")
+    slow.stop()

@@ -7,6 +7,7 @@
     j.dump(path)                          # raw `GET /__admin/requests` body: the audit CLI's input format
     j.reset()                             # between tests: journal and scenarios
     j.add_mappings(version_stubs("v0.3.9"))   # deploy a version at run time; j.reset_mappings() undoes it
+    j.remove_mapping(stub_id); j.count_matching({"urlPathPattern": ...}); j.find({...})
 
 WireMock's `GET /__admin/requests` has no offset, only `limit` (newest N) and `since` (ISO time, strictly
 after), so "all pages" is one unlimited GET; `since_ms` is sent as `since` and also applied here
@@ -114,6 +115,20 @@ class Journal:
             raise JournalError(f"POST {self.admin_url}/requests/count", r.status_code, r.text)
         return int(r.json()["count"])
 
+    def count_matching(self, pattern: dict) -> int:
+        """How many journaled requests match a WireMock request pattern (`{"urlPathPattern": "/v0\\.3\\.9/.*"}`)."""
+        r = self.session.post(f"{self.admin_url}/requests/count", json=pattern, timeout=self.timeout_s)
+        if r.status_code != 200:
+            raise JournalError(f"POST {self.admin_url}/requests/count", r.status_code, r.text)
+        return int(r.json()["count"])
+
+    def find(self, pattern: dict) -> list[dict]:
+        """The journaled requests matching a WireMock request pattern (the logged requests themselves), oldest first."""
+        r = self.session.post(f"{self.admin_url}/requests/find", json=pattern, timeout=self.timeout_s)
+        if r.status_code != 200:
+            raise JournalError(f"POST {self.admin_url}/requests/find", r.status_code, r.text)
+        return sorted(r.json().get("requests", []), key=self._logged)
+
     def paths(self, since_ms: int | None = None) -> list[tuple[str, str]]:
         """(method, url) per request, oldest first: handy for assertions and messages."""
         return [(e["request"]["method"], e["request"]["url"]) for e in self.requests(since_ms)]
@@ -134,6 +149,15 @@ class Journal:
         r = self.session.post(f"{self.admin_url}/mappings/import", json=body, timeout=self.timeout_s)
         if r.status_code not in (200, 201, 204):
             raise JournalError(f"POST {self.admin_url}/mappings/import", r.status_code, r.text)
+
+    def remove_mapping(self, stub_id: str) -> bool:
+        """Remove one stub mapping (`DELETE /__admin/mappings/{id}`); False when the mock has none with that id."""
+        r = self.session.delete(f"{self.admin_url}/mappings/{stub_id}", timeout=self.timeout_s)
+        if r.status_code == 404:
+            return False
+        if r.status_code not in (200, 204):
+            raise JournalError(f"DELETE {self.admin_url}/mappings/{stub_id}", r.status_code, r.text)
+        return True
 
     def reset_mappings(self) -> None:
         """Back to the mappings the mock started with (`POST /__admin/mappings/reset` reloads its mapping files)."""
