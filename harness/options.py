@@ -7,6 +7,7 @@ import os
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
+from harness.backends.lifecycle import MAX_SLOW_START_S, MLNodeLifecycle
 from harness.errors import ConfigError
 from harness.versions import DEFAULT_PATH, parse_version_list
 
@@ -31,6 +32,9 @@ class RunOptions:
     gonka_bin: Path | None = None  # --gonka-bin / HARNESS_GONKA_BIN: the user's inferenced + decentralized-api
     gonka_revision: str = ""  # --gonka-revision: a label for the binaries when their build info has none
     gonka_cache: str = ""  # --gonka-cache DIR / HARNESS_GONKA_CACHE: snapshots of serving real testnets; "off": none
+    # every MLNode mock's lifecycle modes unless its participant or node says otherwise (testnet_with(mlnode_lifecycle=
+    # MLNodeLifecycle(exclusive=True)); `harness up --mlnode-exclusive --mlnode-slow-start S`)
+    mlnode_lifecycle: MLNodeLifecycle = field(default_factory=MLNodeLifecycle)
 
     @property
     def start_version(self) -> str:
@@ -74,6 +78,8 @@ def build_options(
     gonka_bin: str | Path | None = None,
     gonka_revision: str | None = None,
     gonka_cache: str | Path | None = None,
+    mlnode_exclusive: bool = False,
+    mlnode_slow_start: str | float | None = None,
 ) -> RunOptions:
     """Validate raw option values (strings from argv or ini) into RunOptions."""
     seed: int | None = None
@@ -99,7 +105,13 @@ def build_options(
         gonka_bin=_gonka_bin(gonka_bin),
         gonka_revision=(gonka_revision or "").strip(),
         gonka_cache=str(gonka_cache or "").strip(),
+        mlnode_lifecycle=_lifecycle(mlnode_exclusive, mlnode_slow_start),
     )
+    if opts.mlnode_lifecycle.exclusive and opts.topology != "single":
+        raise ConfigError(
+            "--mlnode-exclusive needs --topology single: one WireMock holds an MLNode's shared version state (behind "
+            "nginx each version is its own WireMock)"
+        )
     if opts.backend == "gonka" and opts.gonka_bin is None:
         raise ConfigError(
             "--backend gonka needs your Gonka binaries: --gonka-bin DIR or HARNESS_GONKA_BIN=DIR "
@@ -112,6 +124,13 @@ def build_options(
     if opts.keep_env and opts.backend not in KEEPABLE:
         raise ConfigError(f"--keep-env: {NOT_KEEPABLE.get(opts.backend, f'the {opts.backend} backend cannot keep its testnet')}")
     return opts
+
+
+def _lifecycle(exclusive: bool, slow_start: str | float | None) -> MLNodeLifecycle:
+    seconds = 0.0
+    if slow_start not in (None, ""):
+        seconds = positive_float("--mlnode-slow-start", slow_start, minimum=0.0, maximum=MAX_SLOW_START_S)  # type: ignore[arg-type]
+    return MLNodeLifecycle(exclusive=bool(exclusive), slow_start_s=seconds)
 
 
 def _gonka_bin(value: str | Path | None) -> Path | None:

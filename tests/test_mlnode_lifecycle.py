@@ -14,11 +14,16 @@ from pathlib import Path
 import pytest
 import requests
 
-from harness.errors import Unreachable
+from harness.backends.contract import NodeSpec, ParticipantSpec
+from harness.backends.factory import check_lifecycle
+from harness.backends.lifecycle import MLNodeLifecycle, resolve_lifecycle
+from harness.backends.mocks import LocalMocks
+from harness.errors import ConfigError, Unreachable
 from harness.mlnode.journal import Journal
 from harness.mlnode.mappings import write_mappings
 from harness.mlnode.slowstart import Loading, SlowStart, version_pattern
 from harness.mlnode.wiremock import WireMockServer
+from harness.options import RunOptions, build_options
 from harness.util.wait import wait_until
 
 JARS = ["bundled"] + (["wiremock3"] if os.environ.get("HARNESS_WIREMOCK3_JAR") else [])
@@ -194,3 +199,80 @@ def test_slow_start_refuses_a_mock_it_cannot_reach_and_stops_watching_one_that_w
     assert "no longer watched" in slow.loading[0].describe()
     wait_until(lambda: not slow._thread.is_alive(), timeout_s=10, what="the watcher thread ending")
     slow.stop()
+
+
+# -- the mode a test asks for, and where it is refused ----------------------------------------------------------------
+@pytest.mark.parametrize(
+    ("kwargs", "match"),
+    [
+        ({"exclusive": "yes"}, "exclusive: expected true or false"),
+        ({"slow_start_s": -1}, "slow_start_s: expected seconds from 0 to 600"),
+        ({"slow_start_s": float("nan")}, "slow_start_s"),
+        ({"slow_start_s": True}, "slow_start_s"),
+        ({"slow_start_s": 601}, "from 0 to 600"),
+    ],
+)
+def test_lifecycle_refuses_bad_values(kwargs: dict, match: str) -> None:
+    with pytest.raises(ConfigError, match=match):
+        MLNodeLifecycle(**kwargs)
+
+
+def test_lifecycle_resolves_node_then_participant_then_run() -> None:
+    run, part, node = MLNodeLifecycle(slow_start_s=1), MLNodeLifecycle(exclusive=True), MLNodeLifecycle(slow_start_s=2)
+    assert resolve_lifecycle(None, None, run) == run
+    assert resolve_lifecycle(None, part, run) == part
+    assert resolve_lifecycle(node, part, run) == node
+    assert resolve_lifecycle(None, None) == MLNodeLifecycle()
+    assert MLNodeLifecycle().default
+    assert not part.default
+    assert part.describe() == "exclusive"
+    assert MLNodeLifecycle(exclusive=True, slow_start_s=2.5).describe() == "exclusive, slow start 2.5 s"
+    with pytest.raises(ConfigError, match="expected an MLNodeLifecycle"):
+        resolve_lifecycle({"exclusive": True})  # type: ignore[arg-type]
+
+
+def test_harness_up_options_and_their_refusals() -> None:
+    opts = build_options(mlnode_exclusive=True, mlnode_slow_start="2.5")
+    assert opts.mlnode_lifecycle == MLNodeLifecycle(exclusive=True, slow_start_s=2.5)
+    assert build_options().mlnode_lifecycle.default
+    with pytest.raises(ConfigError, match="--mlnode-slow-start: 'soon' is not a number of seconds"):
+        build_options(mlnode_slow_start="soon")
+    with pytest.raises(ConfigError, match="--mlnode-slow-start: 700.0 is out of range"):
+        build_options(mlnode_slow_start="700")
+    with pytest.raises(ConfigError, match="--mlnode-exclusive needs --topology single"):
+        build_options(mlnode_exclusive=True, topology="side-by-side")
+
+
+def test_backends_without_their_own_mocks_refuse_lifecycle_modes(tmp_path: Path) -> None:
+    docker = RunOptions(backend="docker")
+    with pytest.raises(ConfigError, match="backend 'docker' lacks capability mlnode_lifecycle"):
+        check_lifecycle(docker.with_(mlnode_lifecycle=MLNodeLifecycle(exclusive=True)), None, 1)
+    with pytest.raises(ConfigError, match="lacks capability mlnode_lifecycle"):
+        check_lifecycle(docker, (NodeSpec("a", lifecycle=MLNodeLifecycle(slow_start_s=1)),), 1)
+    check_lifecycle(docker, (NodeSpec("a"),), 1)  # nothing asked: fine
+    check_lifecycle(RunOptions().with_(mlnode_lifecycle=MLNodeLifecycle(exclusive=True)), None, 1)
+    check_lifecycle(RunOptions(), None, (ParticipantSpec(lifecycle=MLNodeLifecycle(exclusive=True)),))
+    with pytest.raises(ConfigError, match=r"mlnode_lifecycle: expected an MLNodeLifecycle"):
+        check_lifecycle(RunOptions().with_(mlnode_lifecycle="exclusive"), None, 1)
+    with pytest.raises(ConfigError, match="MLNode b: lifecycle exclusive needs topology single"):
+        LocalMocks((NodeSpec("a"), NodeSpec("b", lifecycle=MLNodeLifecycle(exclusive=True))), tuple(VERSIONS),
+                   topology="side-by-side", workdir=tmp_path)  # fmt: skip
+
+
+def test_local_mocks_per_node_modes_on_real_wiremock(tmp_path: Path) -> None:
+    specs = (NodeSpec("plain"), NodeSpec("excl", lifecycle=MLNodeLifecycle(exclusive=True, slow_start_s=0.5)))
+    with LocalMocks(specs, tuple(VERSIONS), topology="single", workdir=tmp_path, start_version="v0.3.8") as mocks:
+        plain, excl = (MLNode(f"http://127.0.0.1:{n.poc_port}") for n in mocks.mlnodes)
+        assert plain.up("v0.3.8").status_code == 200
+        assert plain.up("v0.3.9").status_code == 200  # independent versions
+        assert excl.up("v0.3.8").status_code == 200
+        assert excl.up("v0.3.9").status_code == 503  # still loading (its first request)
+        assert [(x.mock, x.version) for x in mocks.loading()] == [("excl", "v0.3.9"), ("excl", "v0.3.10")]
+        wait_until(lambda: mocks.loading()[0].lifted_ms, timeout_s=15, what="v0.3.9 loaded on excl")
+        assert excl.up("v0.3.9").status_code == 409  # loaded, and v0.3.8 holds the MLNode
+        assert excl.stop("v0.3.8").status_code == 200
+        assert excl.up("v0.3.9").status_code == 200
+        mocks.rearm()  # a scenario reset between tests: loading again from the next first request
+        r = requests.get(f"{excl.url}/v0.3.9/api/v1/state", timeout=10)
+        assert (r.status_code, r.json()) == (503, {"detail": "loading"})
+    assert mocks.slow_start._thread is None

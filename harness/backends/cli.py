@@ -31,6 +31,18 @@ def _common(p: argparse.ArgumentParser) -> None:
         metavar="N",
         help="N participants (1-5), each a validator with its own API node and MLNodes (default 1; embedded or gonka)",
     )
+    p.add_argument(
+        "--mlnode-exclusive",
+        action="store_true",
+        help="every MLNode runs one version at a time: inference/up and PoC on a version are refused (409) until the "
+        "version that holds it was stopped (topology single)",
+    )
+    p.add_argument(
+        "--mlnode-slow-start",
+        default=None,
+        metavar="S",
+        help="every version but the start one answers 503 {\"detail\": \"loading\"} for S seconds from its first request",
+    )
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -54,6 +66,8 @@ def _options(args: argparse.Namespace):
         gonka_bin=args.gonka_bin,
         gonka_revision=args.gonka_revision,
         gonka_cache=args.gonka_cache,
+        mlnode_exclusive=args.mlnode_exclusive,
+        mlnode_slow_start=args.mlnode_slow_start,
     )
 
 
@@ -175,6 +189,10 @@ def endpoints_table(tn):
             t.add_row(f"MLNode {n.id}", f"poc :{n.poc_port}  inference :{n.inference_port}")
             for k, url in n.journals.items():
                 t.add_row(f"  WireMock {k}", url)
+    for mocks in tn.mock_sets():
+        for node_id, lifecycle in mocks.lifecycles.items():
+            if not lifecycle.default:
+                t.add_row(f"  {node_id} lifecycle", lifecycle.describe())
     return t
 
 

@@ -441,6 +441,18 @@ class BaseTestnet:
         if scenarios:
             self._require(Capability.REBUILD)
         reset_journals(self.all_mlnodes(), scenarios=scenarios)
+        if scenarios:
+            for mocks in self.mock_sets():
+                mocks.rearm()  # slow-start versions load again from their next first request
+
+    def mock_sets(self) -> list[Any]:
+        """The harness.backends.mocks.LocalMocks this testnet runs (none where the harness runs no mocks itself)."""
+        return []
+
+    def mlnode_loading(self) -> list[Any]:
+        """Slow start: per MLNode and loading version, its first request and when it had loaded
+        (harness.mlnode.slowstart.Loading); empty without slow-start MLNodes."""
+        return [item for mocks in self.mock_sets() for item in mocks.loading()]
 
     def validator_keys(self) -> list[Any]:
         from harness.chain.keys import Key

@@ -38,7 +38,12 @@ from harness.options import RunOptions
 from harness.util.wait import wait_until
 
 # Local images run our model; upstream images run Gonka's binaries (not yet run against the published images).
-LOCAL_CAPABILITIES = frozenset(Capability) - {Capability.CHAIN_POC, Capability.CHAOS_PROXY, Capability.PARTICIPANTS}
+LOCAL_CAPABILITIES = frozenset(Capability) - {
+    Capability.CHAIN_POC,
+    Capability.CHAOS_PROXY,
+    Capability.PARTICIPANTS,
+    Capability.MLNODE_LIFECYCLE,  # its mocks are containers over mounted mapping files
+}
 UPSTREAM_CAPABILITIES = frozenset(
     {Capability.RESTART_API, Capability.REBUILD, Capability.CHAIN_POC, Capability.SIDE_BY_SIDE, Capability.CHOOSE_MLNODES}
 )

@@ -273,15 +273,16 @@ class EmbeddedTestnet(BaseTestnet):
     def mlnodes_reset(self, *, scenarios: bool = False) -> None:
         """Clear every mock's journal. `scenarios=True` (only while no API node runs: chain rebuild) also puts the
         mocks' per-version state back to STOPPED, nginx's default route back to the start version, and the mappings of
-        a participant that serves only some versions back to those."""
-        super().mlnodes_reset(scenarios=scenarios)
-        if not scenarios:
-            return
-        for m in self.members:
+        a participant that serves only some versions back to those (then slow-start versions load again)."""
+        for m in self.members if scenarios else ():
             if m.mocks is not None:
                 m.mocks.reset_nginx(self.opts.start_version)
                 if not m.serves_every_version:  # a version deployed at run time is gone again
                     m.mocks.reset_mappings()
+        super().mlnodes_reset(scenarios=scenarios)  # journals, scenarios, slow-start stubs armed again
+
+    def mock_sets(self) -> list:
+        return [m.mocks for m in self.members if m.mocks is not None]
 
     def child_pids(self) -> list[dict]:
         """[{name, pid}] of every supervised child process (each leads its own process group), for `harness down`."""

@@ -33,6 +33,7 @@ class EmbeddedParticipant:
         if self.topology not in TOPOLOGIES:
             raise ConfigError(f"participant {spec.id}: topology {self.topology!r} is not one of {', '.join(TOPOLOGIES)}")
         self.versions = self._served_versions(spec, opts)
+        self.opts = opts
         self.network = network
         prefix = f"{spec.id}-" if network else ""
         self.node_specs = tuple(replace(n, id=prefix + n.id) for n in spec.nodes)
@@ -69,6 +70,8 @@ class EmbeddedParticipant:
             workdir=self.workdir,
             mocks_dir=f"mocks-{self.id}" if self.network else "mocks",
             any_version=self.serves_every_version,
+            lifecycle=self.spec.lifecycle or self.opts.mlnode_lifecycle,
+            start_version=self.opts.start_version,
         )
         self.mocks.start()
 

@@ -49,6 +49,23 @@ def describe_under_test(opts: RunOptions) -> str:
     return f"external testnet described by {opts.env_file}"
 
 
+def check_lifecycle(opts: RunOptions, nodes: object, participants: object) -> None:
+    """MLNode lifecycle modes are set up by the backends that run the harness's MLNode mocks (embedded, gonka);
+    asked of another backend, or given as something else than an MLNodeLifecycle, it is refused, naming why."""
+    from harness.backends.contract import Capability, missing_text
+    from harness.backends.lifecycle import MLNodeLifecycle
+
+    if not isinstance(opts.mlnode_lifecycle, MLNodeLifecycle):
+        raise ConfigError(
+            f"mlnode_lifecycle: expected an MLNodeLifecycle(exclusive=..., slow_start_s=...), got {opts.mlnode_lifecycle!r}"
+        )
+    specs = [*(nodes or ()), *(participants if isinstance(participants, list | tuple) else ())]
+    specs += [n for p in specs for n in getattr(p, "nodes", ())]
+    asked = not opts.mlnode_lifecycle.default or any(getattr(x, "lifecycle", None) is not None for x in specs)
+    if asked and Capability.MLNODE_LIFECYCLE not in capabilities_for(opts):
+        raise ConfigError(f"mlnode lifecycle modes: {missing_text(opts.backend, [Capability.MLNODE_LIFECYCLE])}")
+
+
 class TestnetFactory:
     __test__ = False
 
@@ -73,6 +90,7 @@ class TestnetFactory:
             from harness.backends.contract import Capability, missing_text
 
             raise ConfigError(f"participants={participants!r}: {missing_text(opts.backend, [Capability.PARTICIPANTS])}")
+        check_lifecycle(opts, nodes, participants)
         if opts.backend == "embedded":
             from harness.backends.contract import NodeSpec
             from harness.backends.embedded import EmbeddedTestnet

@@ -7,14 +7,20 @@ real nginx), a TCP relay for a split inference port, and the MLNodeEndpoint each
 
 `validation_callback_url`: where `pow/validate` posts its ValidatedBatch when the request carries no `url` (a real
 API node's ProofBatch has none): the API node's callback base, `http://127.0.0.1:<ml_server_port>/v1/poc-batches`.
+
+`lifecycle` (MLNodeLifecycle; a NodeSpec's own wins): exclusive MLNodes get the exclusive mappings (single topology
+only: one WireMock holds the MLNode's shared scenario); slow-start MLNodes get their versions other than
+`start_version` loading (harness/mlnode/slowstart.py), armed at start and again by `rearm()` (scenario resets).
 """
 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Self
+from typing import Any, Self
 
 from harness.backends.contract import MLNodeEndpoint, NodeSpec
+from harness.backends.lifecycle import MLNodeLifecycle, resolve_lifecycle
+from harness.errors import ConfigError
 from harness.util.relay import TcpRelay
 from harness.util.service import StartStop
 
@@ -30,6 +36,8 @@ class LocalMocks(StartStop):
         validation_callback_url: str | None = None,
         mocks_dir: str = "mocks",
         any_version: bool = True,
+        lifecycle: MLNodeLifecycle | None = None,
+        start_version: str | None = None,
     ) -> None:
         self.specs = specs
         self.versions = versions
@@ -42,6 +50,15 @@ class LocalMocks(StartStop):
         self.wiremocks: list = []
         self.nginx: list = []
         self.relays: list[TcpRelay] = []
+        self.start_version = start_version or versions[0]
+        self.lifecycles = {spec.id: resolve_lifecycle(spec.lifecycle, lifecycle) for spec in specs}
+        exclusive = [i for i, lc in self.lifecycles.items() if lc.exclusive]
+        if exclusive and topology == "side-by-side":
+            raise ConfigError(
+                f"MLNode {exclusive[0]}: lifecycle exclusive needs topology single (one WireMock holds the MLNode's "
+                "shared state; behind nginx each version is its own WireMock); use topology single for it"
+            )
+        self.slow_start: Any = None  # harness.mlnode.slowstart.SlowStart when an MLNode starts slowly
 
     def start(self) -> Self:
         from harness.mlnode import NginxSideBySide, WireMockServer, start_many, write_mappings
@@ -53,14 +70,18 @@ class LocalMocks(StartStop):
         kw = {"validation_callback_url": cb, "any_version": self.any_version}
         if side_by_side:
             roots = {v: write_mappings(self.mocks_dir / v, self.versions, unversioned_as=v, **kw) for v in self.versions}
-        else:
-            shared = write_mappings(self.mocks_dir / "any", self.versions, **kw)
+        else:  # one mapping root per mode (exclusive or not) the MLNodes use
+            shared = {
+                ex: write_mappings(self.mocks_dir / ("any-exclusive" if ex else "any"), self.versions, exclusive=ex, **kw)
+                for ex in {lc.exclusive for lc in self.lifecycles.values()}
+            }
         plan: list[tuple[NodeSpec, str, WireMockServer]] = []
         for spec in self.specs:
             if side_by_side:
                 plan += [(spec, v, WireMockServer(roots[v], name=f"{spec.id}-{v}", log_dir=logs)) for v in self.versions]
             else:
-                plan.append((spec, "*", WireMockServer(shared, name=spec.id, log_dir=logs)))
+                root = shared[self.lifecycles[spec.id].exclusive]
+                plan.append((spec, "*", WireMockServer(root, name=spec.id, log_dir=logs)))
         self.wiremocks = [wm for _, _, wm in plan]
         start_many(self.wiremocks)
         for spec in self.specs:
@@ -79,9 +100,36 @@ class LocalMocks(StartStop):
                 poc_port = inf_port = mine["*"].port
             journals = {k: wm.admin_url for k, wm in mine.items()}
             self.mlnodes.append(MLNodeEndpoint(spec.id, "127.0.0.1", poc_port, inf_port, journals))
+        self._start_slow(plan)
         return self
 
+    def _start_slow(self, plan: list) -> None:
+        from harness.mlnode.slowstart import Loading, SlowStart, version_pattern
+
+        targets = []
+        for spec, key, wm in plan:
+            seconds = self.lifecycles[spec.id].slow_start_s
+            loading = [v for v in self.versions if v != self.start_version and key in ("*", v)]
+            if seconds:
+                targets += [
+                    Loading(wm.admin_url, v, seconds, version_pattern(v, own_wiremock=key != "*"), mock=spec.id) for v in loading
+                ]
+        if targets:
+            self.slow_start = SlowStart(targets)
+            self.slow_start.arm()
+
+    def rearm(self) -> None:
+        """Slow-start versions load again from their next first request (after a scenario reset)."""
+        if self.slow_start is not None:
+            self.slow_start.arm()
+
+    def loading(self) -> list:
+        """What the slow-start watcher saw per MLNode and version (harness.mlnode.slowstart.Loading)."""
+        return self.slow_start.loading if self.slow_start is not None else []
+
     def stop(self) -> None:
+        if self.slow_start is not None:
+            self.slow_start.stop()
         for relay in self.relays:
             relay.stop()
         for ng in self.nginx:

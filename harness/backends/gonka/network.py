@@ -210,6 +210,8 @@ class GonkaNetworkTestnet(BaseTestnet):
                     workdir=self.workdir,
                     validation_callback_url=f"{self.dapis[spec.id].callback_url}/v1/poc-batches",
                     mocks_dir=f"mocks-{spec.id}",
+                    lifecycle=spec.lifecycle or self.opts.mlnode_lifecycle,
+                    start_version=self.opts.start_version,
                 )
             side_by_side([m.start for m in self.mocks.values()])
         return gen
@@ -368,6 +370,9 @@ class GonkaNetworkTestnet(BaseTestnet):
     def logs(self) -> dict[str, Path]:
         """The mocks' logs, then each participant's chain node and API node (`p2-inferenced`)."""
         return super().logs() | {f"{p.parent.name}-{p.stem}": p for p in sorted((self.workdir / "logs").glob("*/*.log"))}
+
+    def mock_sets(self) -> list:
+        return list(self.mocks.values())
 
     def child_pids(self) -> list[dict]:
         parts = [(f"inferenced-{pid}", c) for pid, c in self.chains.items()]

@@ -40,6 +40,7 @@ CAPABILITIES = frozenset(
         Capability.CHAOS_PROXY,
         Capability.SIDE_BY_SIDE,
         Capability.CHOOSE_MLNODES,
+        Capability.MLNODE_LIFECYCLE,
     }
 )
 # First INFERENCE needs the hardware sync (upstream: every 60 s) and an epoch's PoC after it.
@@ -135,6 +136,8 @@ class GonkaTestnet(BaseTestnet):
             topology=self.opts.topology,
             workdir=self.workdir,
             validation_callback_url=f"{dapi.callback_url}/v1/poc-batches",
+            lifecycle=self.opts.mlnode_lifecycle,
+            start_version=self.opts.start_version,
         )
         self.mocks.start()
         self.mlnodes = self.mocks.mlnodes
@@ -273,6 +276,9 @@ class GonkaTestnet(BaseTestnet):
         shutil.rmtree(old, ignore_errors=True)
         self._start_chain_and_api()
         self.dirty = False
+
+    def mock_sets(self) -> list:
+        return [self.mocks] if self.mocks is not None else []
 
     def child_pids(self) -> list[dict]:
         parts = [("inferenced", self.chain_node), ("decentralized-api", self.dapi)]
