@@ -58,6 +58,9 @@ class RequestRecord(NamedTuple):
     matched: bool | None  # WireMock's wasMatched (an unmatched request is still judged by its prefix)
     port_class: PortClass
     path: str  # url without the query
+    # the HTTP status the mock answered (journal `response.status`); 0: no HTTP answer (a WireMock fault such as a
+    # connection reset); None: not in the journal (an unmatched-requests listing, a hand-built record)
+    status: int | None = None
 
     @property
     def node_key(self) -> str:
@@ -127,6 +130,7 @@ def record_from_url(
     request_id: str = "",
     matched: bool | None = None,
     original_url: str | None = None,
+    status: int | None = None,
 ) -> RequestRecord:
     """Build a record from a URL as a mock received it (also handy for hand-built journals in tests)."""
     path = (url.split("?", 1)[0] or "/") if "?" in url else url
@@ -148,7 +152,20 @@ def record_from_url(
         served_by_version=served_by_version,
         request_id=request_id,
         matched=matched,
+        status=status,
     )
+
+
+def response_status(entry: Any) -> int | None:
+    """The status a journal entry's mock answered: `response.status`, 0 for a WireMock fault (no HTTP answer), None
+    when the entry has no response (or a malformed one)."""
+    resp = entry.get("response") if type(entry) is dict else None
+    if type(resp) is not dict:
+        return None
+    if resp.get("fault"):
+        return 0
+    status = resp.get("status")
+    return status if type(status) is int and 0 <= status <= 999 else None
 
 
 def _logged_ms(req: dict[str, Any], where: str) -> int:
@@ -266,7 +283,9 @@ def _records(
                         and 0 < len(request_id) <= max_id
                     ):
                         matched = matched if type(matched) is bool else None
-                        fields = (logged, mock_id, node_id, request_id, method, url, None, version, matched, port_class, path)
+                        status = response_status(entry)
+                        fields = (logged, mock_id, node_id, request_id, method, url, None, version, matched, port_class, path,
+                                  status)  # fmt: skip
                         append(new_record(RequestRecord, fields))
                         continue
             append(_checked_record(entry, i, mock_id, node_id, served_by_version, seen))
@@ -313,8 +332,10 @@ def _checked_record(
     request_id = entry.get("id") or req.get("id") or ""
     if type(request_id) is not str or len(request_id) > MAX_ID_CHARS:
         request_id = _request_id(request_id, mock_id, i)
+    status = response_status(entry)
     if served_by_version is None:
-        return RequestRecord(logged, mock_id, node_id, request_id, m, known[0], None, known[2], matched, known[3], known[1])
+        return RequestRecord(logged, mock_id, node_id, request_id, m, known[0], None, known[2], matched, known[3], known[1],
+                             status)  # fmt: skip
     return record_from_url(
         url,
         logged_ms=logged,
@@ -325,6 +346,7 @@ def _checked_record(
         request_id=request_id,
         matched=matched,
         original_url=_header(req, ORIGINAL_URI_HEADER),
+        status=status,
     )
 
 

@@ -48,6 +48,7 @@ def report_dict(report: AuditReport, *, max_offenders: int | None = None) -> dic
         "contract": c.as_dict(),
         "switches_seen": [s.to_dict() for s in report.switches_seen],
         "clock": [t.to_dict() for t in report.timing] or "chain",
+        "lifecycle": [o.to_dict() for o in report.lifecycle],
         "network": report.network.to_dict() if report.network is not None else None,
         "end_ms": report.end_ms,
     }
@@ -144,6 +145,9 @@ def report_text(report: AuditReport, *, max_offenders: int = 20) -> str:
     if report.switches_seen:
         lines += ["", "switch seen per node (first request on the new version):"]
         lines += [f"  {report.timeline.versions[s.hop - 1]} -> {s.describe()}" for s in report.switches_seen]
+    if report.lifecycle:
+        lines += ["", "switch order per node (old version stopped, new version up; the gap with no serving version):"]
+        lines += [f"  {o.describe()}" for o in report.lifecycle]
     if report.stops:
         lines += ["", "stop rule (one POST /<old>/api/v1/stop per node after each switch S, before it was due D):"]
         srows = [

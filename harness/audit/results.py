@@ -13,6 +13,7 @@ from harness.util.fastinit import fast_constructor
 
 if TYPE_CHECKING:
     from harness.audit.basis import HopTiming
+    from harness.audit.lifecycle import SwitchOrder
     from harness.audit.network import NetworkView
 
 VERDICTS = ("ok", "late", "stale", "early", "unversioned", "unknown_version")
@@ -26,7 +27,7 @@ def zero_counts() -> dict[str, int]:
 
 @dataclass(frozen=True, slots=True)
 class Offender:
-    verdict: str  # late | stale | early | unversioned | unknown_version | missing_stop
+    verdict: str  # late | stale | early | unversioned | unknown_version | missing_stop | refused
     method: str
     url: str
     logged_ms: int | None  # None for a missing stop (no request exists)
@@ -163,6 +164,8 @@ class AuditReport:
     network: NetworkView | None = None  # with participants=...: each participant's switch, the spread, who broke it
     # the clock each participant's hops were judged by (harness/audit/basis.py); empty: the timeline's header times
     timing: list[HopTiming] = field(default_factory=list)
+    # per hop and node: the order it stopped the old version and brought the new one up, and the gap (lifecycle.py)
+    lifecycle: list[SwitchOrder] = field(default_factory=list)
 
     @property
     def verdict(self) -> str:

@@ -40,6 +40,7 @@ from operator import attrgetter
 from typing import TYPE_CHECKING, Any
 
 from harness.audit.contracts import Contract
+from harness.audit.lifecycle import SwitchOrder, UserChat, chats_by_node, refusals, switch_orders
 from harness.audit.merge import Merged, groups
 from harness.audit.network import network_view
 from harness.audit.records import RequestRecord
@@ -120,10 +121,12 @@ def audit(
     end_ms: int | None = None,
     participants: Mapping[str, Sequence[str]] | None = None,
     clocks: Sequence[ParticipantClock] = (),
+    user_chats: Sequence[UserChat] | None = None,
 ) -> AuditReport:
     """Judge every request against the timeline and contract. See the module docstring for the rules.
     `participants` ({participant id: its MLNode ids}) adds the network view (network.py); `clocks` judges each
-    participant's MLNodes by its own timeline (basis.py)."""
+    participant's MLNodes by its own timeline (basis.py). `user_chats` (what the users saw) adds the failed user
+    chats to each node's switch gap (lifecycle.py)."""
     contract = contract or Contract()
     if not isinstance(timeline, SwitchTimeline):
         timeline = SwitchTimeline(timeline)  # any sequence of Switch
@@ -132,6 +135,9 @@ def audit(
         end_ms = times[-1] if times else None
     bracket = _bracket_fn(heights, timeline)  # offenders are placed among the chain's own blocks
     out = Merged(len(recs))
+    every_node = sorted(set(nodes) if nodes is not None else {r.node_key for r in recs})
+    chats = chats_by_node(user_chats, participants, every_node)
+    orders: list[SwitchOrder] = []
     for clock_timeline, node_set, index, delivered in groups(recs, timeline, nodes, clocks):
         group = recs if index is None else [recs[i] for i in index]
         group_times = times if index is None else [times[i] for i in index]
@@ -140,7 +146,9 @@ def audit(
         seen_heights = delivered or heights
         job.seen_bracket = _bracket_fn(seen_heights, clock_timeline) if delivered else bracket
         out.add(job, index, end_ms, seen_heights)
-    offenders = sorted(out.offenders, key=Offender.sort_key)
+        group_nodes = sorted(node_set) if node_set is not None else None
+        orders += switch_orders(group, clock_timeline, group_nodes, end_ms=end_ms, user_chats=chats)
+    offenders = sorted(out.offenders + refusals(recs, timeline, bracket), key=Offender.sort_key)
     seen = sorted(out.seen, key=lambda x: (x.hop, x.node))
     network = None
     if participants is not None:
@@ -162,6 +170,7 @@ def audit(
         switches_seen=seen,
         network=network,
         timing=[t for c in clocks for t in c.timing],
+        lifecycle=sorted(orders, key=lambda o: (o.hop, o.node)),
     )
 
 

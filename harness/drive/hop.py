@@ -75,6 +75,13 @@ class HopReport:
         return mine[0]
 
     @property
+    def orders(self) -> list:
+        """This hop's switch order per node (harness.audit.lifecycle.SwitchOrder): old version stopped, new one up,
+        the gap with no serving version and the user chats that failed in it."""
+        hop = len(self.audit.timeline.switches) - 1
+        return [o for o in self.audit.lifecycle if o.hop == hop]
+
+    @property
     def user_failures(self) -> list[SentChat]:
         """Failed chats that overlap none of the hop's own windows: what a user would have seen across the switch."""
         return unexcused(self.chat_failures, self.windows)
@@ -85,6 +92,7 @@ class HopReport:
             f"{self.from_version} -> {self.to_version} at height {self.upgrade_height} "
             f"(proposal {self.proposal_id}): verdict {a.verdict}, counts {a.counts}, "
             f"chat after switch: {self.chat_after.content if self.chat_after else '-'!r}, {self.duration_s:.1f}s"
+            + "".join(f"\n  {o.describe()}" for o in self.orders)
         )
 
 
@@ -208,10 +216,12 @@ class UpgradeRunner:
             out.append(Switch(version=s.version, from_ms=block.block_time_ms, height=s.height))
         return out
 
-    def audit_now(self, contract: Contract | None = None, *, chain_clock: bool = False):
+    def audit_now(self, contract: Contract | None = None, *, chain_clock: bool = False, user_chats: list | None = None):
         """Audit everything the mocks journaled so far (the audited range ends now) against the switch timeline and
         the API node's contract (or another contract, e.g. to show how one build fails another's promises), each
-        participant on its own clock (`chain_clock`: every one on the chain's header times + grace instead)."""
+        participant on its own clock (`chain_clock`: every one on the chain's header times + grace instead).
+        `user_chats` (harness.audit.lifecycle.UserChat, e.g. user_chats_of(traffic)): the failed ones are counted in
+        each node's switch gap."""
         from harness.audit import audit
 
         heights = [(b.height, b.block_time_ms) for b in self.tn.timeline.blocks()]
@@ -227,6 +237,7 @@ class UpgradeRunner:
             end_ms=int(time.time() * 1000),
             participants=participant_nodes(parts) if len(parts) > 1 else None,
             clocks=() if chain_clock else self.clocks(contract, switches),
+            user_chats=user_chats,
         )
 
     def kick_management(self, node_id: str, participant: str | None = None) -> None:
@@ -378,7 +389,7 @@ class UpgradeRunner:
             self.windows += self.chain_poc_windows(started, int(time.time() * 1000))
         chats_after = {p.id: p.api.chat("which version answers?") for p in self.tn.participants}
         chat_after = chats_after[self.tn.participants[0].id]
-        report = self.audit_now()
+        report = self.audit_now(user_chats=user_chats_of(chats) if traffic else None)
         hop = HopReport(
             from_version=from_version,
             to_version=to_version,
@@ -399,6 +410,13 @@ class UpgradeRunner:
         if self.announce_hops:
             self.progress(hop.summary())
         return hop
+
+
+def user_chats_of(traffic: list[ChatTraffic]) -> list:
+    """What the users of each participant saw (harness.audit.lifecycle.UserChat per chat sent)."""
+    from harness.audit.lifecycle import UserChat
+
+    return [UserChat(c.participant, c.started_ms, c.ended_ms, c.result.ok) for t in traffic for c in t.sent]
 
 
 def chain_version(testnet, *, default: str | None = None) -> str:
