@@ -277,3 +277,42 @@ def test_kill_9_mid_run_keeps_state_consistent(fakes, tmp_path):
         assert not list(tmp_path.glob(".state.yaml.*.tmp"))
     finally:
         clock.cancel()
+
+
+STOP_OLD, UP_NEW = "/v0.3.8/api/v1/stop", "/v0.3.9/api/v1/inference/up"
+
+
+@pytest.mark.parametrize(("bring_up", "first"), [("at_switch", STOP_OLD), ("before_stop", UP_NEW)])
+def test_bring_up_order_at_the_switch(fakes, tmp_path, bring_up, first):
+    loop, chain, ml = fakes
+    cfg = make_config(tmp_path, chain, ml, profile="reference", profile_overrides={"bring_up": bring_up})
+    with ApiNode(cfg) as api:
+        wait_until(lambda: debug(api)["listener"]["connected"], timeout_s=10, what="listener connected")
+        wait_inference(api)
+        n0 = len(ml.calls)
+        chain.upgrades[chain.height + 2] = "v0.3.9"
+        step_until(loop, chain, api, lambda: debug(api)["last_used_version"] == "v0.3.9", what="switch and refresh")
+        switch = [c.path for c in ml.calls[n0:] if c.path in (STOP_OLD, UP_NEW)]
+        assert switch[0] == first, switch  # the knob's order
+        assert set(switch) == {STOP_OLD, UP_NEW}, switch
+
+
+@pytest.mark.parametrize(("profile", "attempts"), [("reference", "many"), ("pr228", 1)])
+def test_a_failed_chat_is_retried_per_profile(fakes, tmp_path, profile, attempts):
+    _loop, chain, ml = fakes
+    cfg = make_config(tmp_path, chain, ml, profile=profile)
+    cfg.nodes[0].models["broken"] = {"args": []}
+    with ApiNode(cfg) as api:
+        wait_inference(api)
+        n0 = len(ml.calls)
+        r = chat(api, model="broken")  # the MLNode answers 500 every time
+        sent = [c for c in ml.calls[n0:] if c.path.endswith("/chat/completions")]
+        assert r.status_code == 500, r.text
+        assert r.json()["error"].startswith("MLNode n1 answered HTTP 500"), r.text
+        assert r.json()["version"] == "v0.3.8"
+        if attempts == 1:
+            assert len(sent) == 1, [c.path for c in sent]
+        else:  # retried on the current version for the profile's 2 s, then the last failure, naming the attempts
+            assert len(sent) > 1, [c.path for c in sent]
+            assert {c.version for c in sent} == {"v0.3.8"}
+            assert f"({len(sent)} attempts in 2000 ms)" in r.json()["error"], r.text

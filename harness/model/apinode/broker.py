@@ -166,15 +166,14 @@ class Broker:
     def worker_client(self, entry: NodeEntry) -> MLNodeClient:
         return MLNodeClient(entry.config, entry.worker_version, self.session)
 
-    async def refresh_clients(
-        self, new_version: str, *, old_version: str, stop_old: bool, bring_up: str | None = None
-    ) -> int:
+    async def refresh_clients(self, new_version: str, *, old_version: str, stop_old: bool, bring_up: str | None = None) -> int:
         """Swap every worker client to new_version; with stop_old send one POST /<old_version>/api/v1/stop per node.
         bring_up "at_switch" (the reference switch): bring each node up on the new version right after its old
         version stopped (stop the old version, then the new one serves), instead of leaving it to the next status poll
         to find the new version STOPPED; status polls skip the node meanwhile, chats keep flowing. "next_tick" (a bug
         to catch): the node is STOPPED once its old version stopped and comes up on the new one a reconcile interval
-        later; chats are refused meanwhile. None: left to the status poll and reconcile. Returns the stops sent."""
+        later; chats are refused meanwhile. "before_stop" (a bug on one GPU): the new version's inference/up first, then
+        the old version's stop. None: left to the status poll and reconcile. Returns the stops sent."""
         changing = stop_old and bool(old_version) and old_version != new_version
         entries = list(self.nodes.values())
         for entry in entries:
@@ -183,18 +182,15 @@ class Broker:
 
         async def switch(entry: NodeEntry) -> None:
             try:
+                if bring_up == "before_stop":
+                    await self._bring_up(entry, new_version)
                 if changing:
                     await self._stop_old(entry, old_version)
                 if bring_up == "next_tick" and self._target(entry)[0] == "INFERENCE":
                     entry.state.current_status = "STOPPED"  # its serving version is gone; the next tick brings it up
                     await asyncio.sleep(self.reconcile_s)  # the reconciler's next tick (a timer, as upstream's loop)
-                # not under entry.busy: a busy node counts as reconciling and would get no chats meanwhile
-                if bring_up is not None and self._target(entry)[0] == "INFERENCE" and not entry.busy.locked():
-                    try:
-                        await self._inference_up(self.worker_client(entry), entry)
-                        entry.state.current_status = "INFERENCE"
-                    except MLNodeError as e:  # the status worker and reconcile take over
-                        log.warning("bringing %s up on %s failed: %s", entry.config.id, new_version, e)
+                if bring_up in ("at_switch", "next_tick"):
+                    await self._bring_up(entry, new_version)
             finally:
                 entry.switching = False
 
@@ -204,6 +200,18 @@ class Broker:
             return len(entries) if changing else 0
         await asyncio.gather(*(switch(e) for e in entries))
         return len(entries) if changing else 0
+
+    async def _bring_up(self, entry: NodeEntry, version: str) -> None:
+        """The node on `version` (its worker client), when it should serve and no command runs on it: not under
+        entry.busy, as a busy node counts as reconciling and would get no chats meanwhile. A failure leaves it to the
+        status worker and reconcile."""
+        if self._target(entry)[0] != "INFERENCE" or entry.busy.locked():
+            return
+        try:
+            await self._inference_up(self.worker_client(entry), entry)
+            entry.state.current_status = "INFERENCE"
+        except MLNodeError as e:
+            log.warning("bringing %s up on %s failed: %s", entry.config.id, version, e)
 
     async def _stop_old(self, entry: NodeEntry, old_version: str) -> None:
         client = MLNodeClient(entry.config, old_version, self.session, timeout_s=10.0)
@@ -391,7 +399,8 @@ class Broker:
             return "no MLNodes are registered (POST /admin/v1/nodes)"
         parts = [
             f"{e.config.id}: enabled={e.state.enabled} status={e.state.current_status}"
-            f" locks={e.state.lock_count}/{e.config.max_concurrent} serves_model={not model or model in e.config.models}"
+            + (f" ({e.state.failure_reason})" if e.state.failure_reason else "")
+            + f" locks={e.state.lock_count}/{e.config.max_concurrent} serves_model={not model or model in e.config.models}"
             for e in self.nodes.values()
         ]
         return "; ".join(parts)

@@ -111,9 +111,9 @@ class MLNodeClient:
         url = join_path(base, path)
         try:
             async with self.session.get(url, timeout=aiohttp.ClientTimeout(total=self.timeout_s)) as r:
-                if r.status != 200:
-                    raise MLNodeError(f"GET {url}: HTTP {r.status}")
                 text = await r.text()
+                if r.status != 200:
+                    raise MLNodeError(f"GET {url}: HTTP {r.status}" + (f" {text[:120]}" if text else ""))
         except (aiohttp.ClientError, TimeoutError) as e:
             raise MLNodeError(f"GET {url}: {type(e).__name__}: {e}") from None
         try:

@@ -2,7 +2,8 @@
 
     reference  the design under test: switch when block H is processed, refresh clients, stop the old version and
                bring the new one up at once, every pending plan kept and applied in height order, a pool of 3
-               self-healing chain clients
+               self-healing chain clients; a user chat the MLNode failed (5xx, reset, timeout) is sent again, on the
+               version current at that moment, for up to 2 s before the user gets the error
     pr228      upstream PR #228: switch while processing H-1, worker clients refreshed on a ticker (old prefix until the
                tick, then one stop on the old version), status polls through the worker client (so the node finds
                the new version STOPPED only after the tick, and refuses chats until a reconcile brings it up), the
@@ -27,7 +28,9 @@ PLAN_MERGE_MODES = ("ordered", "last_wins")
 # With client_refresh "immediate": when the new version is brought up after the old one is stopped.
 #   at_switch  right away, in the switch itself (no moment without a serving version)
 #   next_tick  one reconcile interval later (the node is STOPPED meanwhile: chats are refused, a 503 window)
-BRING_UP_MODES = ("at_switch", "next_tick")
+#   before_stop  the new version's inference/up first, then the old version's stop (a bug on one GPU: an exclusive
+#                MLNode refuses it, 409, and the node serves only once a status poll finds the new version STOPPED)
+BRING_UP_MODES = ("at_switch", "next_tick", "before_stop")
 # Which client the status worker asks for the MLNode's state:
 #   fresh   a per-call client on the current version (it sees the new version as soon as the node switched)
 #   worker  the node's worker client (it sees the new version only once the worker clients were refreshed)
@@ -47,20 +50,21 @@ class Profile:
     status_poll: str = "fresh"  # "fresh" | "worker" (see STATUS_POLL_MODES)
     reaction_ms: int = 0  # each block is processed this long after it arrived (blocks stay in order)
     reaction_jitter_ms: int = 0  # plus a uniform random 0..jitter ms per block
+    chat_retry_ms: int = 0  # a chat the MLNode failed (5xx or no answer) is retried for this long (0: never)
 
     def knobs(self) -> dict[str, Any]:
         return {f.name: getattr(self, f.name) for f in fields(self) if f.name != "name"}
 
 
 PROFILES: dict[str, Profile] = {
-    "reference": Profile("reference", 0, "immediate", "ordered", 3, True, True),
+    "reference": Profile("reference", 0, "immediate", "ordered", 3, True, True, chat_retry_ms=2000),
     # status_poll "worker": measured on the real PR #228 binary (docs/upstream-results.md): between H-1 and the
     # refresh tick it serves chats; after the tick it refuses them until its reconcile brings the new version up
     "pr228": Profile("pr228", -1, "ticker", "last_wins", 1, False, True, status_poll="worker"),
 }
 
 KNOBS = ("switch_offset", "client_refresh", "plan_merge", "pool_size", "healing", "stop_old", "bring_up", "status_poll",
-         "reaction_ms", "reaction_jitter_ms")  # fmt: skip
+         "reaction_ms", "reaction_jitter_ms", "chat_retry_ms")  # fmt: skip
 MAX_REACTION_MS = 60_000
 
 
@@ -89,7 +93,7 @@ def resolve_profile(name: object, overrides: dict[str, Any] | None = None) -> Pr
             raise ConfigError(f"{field}: expected one of {PLAN_MERGE_MODES}, got {val!r}")
         elif key == "pool_size" and (not isinstance(val, int) or isinstance(val, bool) or not 1 <= val <= 32):
             raise ConfigError(f"{field}: expected an integer from 1 to 32, got {val!r}")
-        elif key in ("reaction_ms", "reaction_jitter_ms") and (
+        elif key in ("reaction_ms", "reaction_jitter_ms", "chat_retry_ms") and (
             not isinstance(val, int) or isinstance(val, bool) or not 0 <= val <= MAX_REACTION_MS
         ):
             raise ConfigError(f"{field}: expected milliseconds from 0 to {MAX_REACTION_MS}, got {val!r}")

@@ -1,7 +1,9 @@
 """HTTP surface of the API node: public app, admin app, MLNode callback app (aiohttp, 127.0.0.1 only).
 
 public   GET /v1/status, GET /v1/versions, POST /v1/chat/completions (proxied to the locked node's current-version
-         inference URL; SSE passed through chunk by chunk; no node -> 503 without any MLNode call; MLNode non-2xx -> 500)
+         inference URL; SSE passed through chunk by chunk; no node -> 503 without any MLNode call; an MLNode 5xx or no
+         answer is retried on the then current version for the profile's chat_retry_ms; then MLNode 503 -> 503, other
+         failures -> 500, the error naming the MLNode, its version and the attempts)
 admin    GET|POST /admin/v1/nodes, DELETE /admin/v1/nodes/{id}, POST /admin/v1/nodes/{id}/enable|disable,
          GET /admin/v1/debug/chain-pool, /admin/v1/debug/state, /admin/v1/debug/poc-batches
 callback POST /v1/poc-batches/{generated,validated} and /mlnode/v1/poc-batches/{generated,validated}
@@ -9,7 +11,9 @@ callback POST /v1/poc-batches/{generated,validated} and /mlnode/v1/poc-batches/{
 
 from __future__ import annotations
 
+import asyncio
 import time
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 import aiohttp
@@ -68,37 +72,78 @@ def public_app(core: ApiNodeCore) -> web.Application:
         model = payload.get("model") if isinstance(payload.get("model"), str) else None
         if model is not None and len(model) > MAX_TEXT_LEN:
             return _error(400, f"model: at most {MAX_TEXT_LEN} characters, got {shown(model)}")
-        entry = core.broker.lock_node(model)
-        if entry is None:
-            return _error(503, f"no MLNode available for model {shown(model)}", nodes=core.broker.why_unavailable(model))
-        try:
-            url = join_path(inference_url(entry.config, core.state.current_node_version), "/v1/chat/completions")
-            headers = {"Content-Type": request.headers.get("Content-Type", "application/json")}
-            try:
-                async with core.broker.session.post(
-                    url, data=body, headers=headers, timeout=aiohttp.ClientTimeout(total=300, sock_connect=10)
-                ) as r:
-                    if not 200 <= r.status < 300:
-                        text = await r.text()
-                        return _error(500, f"MLNode {entry.config.id} answered HTTP {r.status}", url=url, body=text[:2000])
-                    ctype = r.headers.get("Content-Type", "application/json")
-                    if "text/event-stream" in ctype:
-                        resp = web.StreamResponse(status=r.status, headers={"Content-Type": ctype})
-                        await resp.prepare(request)
-                        async for chunk in r.content.iter_any():
-                            await resp.write(chunk)
-                        await resp.write_eof()
-                        return resp
-                    return web.Response(status=r.status, body=await r.read(), headers={"Content-Type": ctype})
-            except (aiohttp.ClientError, TimeoutError) as e:
-                return _error(500, f"MLNode {entry.config.id} unreachable: {type(e).__name__}: {e}", url=url)
-        finally:
-            core.broker.unlock_node(entry)
+        return await _chat_with_retries(core, request, body, model)
 
     app.router.add_get("/v1/status", status)
     app.router.add_get("/v1/versions", versions)
     app.router.add_post("/v1/chat/completions", chat)
     return app
+
+
+RETRY_PAUSE_S = 0.05  # between two attempts of one chat
+
+
+@dataclass(frozen=True)
+class _Failed:
+    """An attempt the MLNode did not answer with 2xx (nothing was sent to the user yet)."""
+
+    status: int  # what the user gets if no attempt succeeds
+    error: str
+    retryable: bool  # a 5xx or no answer at all: another attempt may succeed
+    details: dict
+
+
+async def _chat_with_retries(core: ApiNodeCore, request: web.Request, body: bytes, model: str | None) -> web.StreamResponse:
+    """Lock a node and proxy the chat to its current-version inference URL. An attempt the MLNode failed (5xx, reset,
+    timeout) is sent again, on the version current at that moment, for up to the profile's chat_retry_ms; the user
+    gets the last failure, naming the MLNode, its version and the attempts. 4xx answers are not retried."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + core.profile.chat_retry_ms / 1000
+    attempts = 0
+    while True:
+        entry = core.broker.lock_node(model)
+        if entry is None:
+            return _error(503, f"no MLNode available for model {shown(model)}", nodes=core.broker.why_unavailable(model))
+        attempts += 1
+        version = core.state.current_node_version
+        try:
+            outcome = await _forward(core, entry, version, request, body)
+        finally:
+            core.broker.unlock_node(entry)
+        if not isinstance(outcome, _Failed):
+            return outcome
+        if outcome.retryable and loop.time() + RETRY_PAUSE_S < deadline:
+            await asyncio.sleep(RETRY_PAUSE_S)  # the pause between attempts, not a wait for a condition
+            continue
+        tries = f" ({attempts} attempts in {core.profile.chat_retry_ms} ms)" if attempts > 1 else ""
+        return _error(outcome.status, outcome.error + tries, version=version, **outcome.details)
+
+
+async def _forward(core: ApiNodeCore, entry, version: str, request: web.Request, body: bytes) -> web.StreamResponse | _Failed:
+    url = join_path(inference_url(entry.config, version), "/v1/chat/completions")
+    headers = {"Content-Type": request.headers.get("Content-Type", "application/json")}
+    node = entry.config.id
+    try:
+        async with core.broker.session.post(
+            url, data=body, headers=headers, timeout=aiohttp.ClientTimeout(total=300, sock_connect=10)
+        ) as r:
+            if not 200 <= r.status < 300:
+                text = await r.text()
+                # an MLNode that is unavailable (loading, not running) is the user's 503; any other failure a 500
+                status = 503 if r.status == 503 else 500
+                return _Failed(status, f"MLNode {node} answered HTTP {r.status}", r.status >= 500,
+                               {"url": url, "body": text[:2000]})  # fmt: skip
+            ctype = r.headers.get("Content-Type", "application/json")
+            if "text/event-stream" in ctype:
+                resp = web.StreamResponse(status=r.status, headers={"Content-Type": ctype})
+                await resp.prepare(request)
+                async for chunk in r.content.iter_any():
+                    await resp.write(chunk)
+                await resp.write_eof()
+                return resp
+            return web.Response(status=r.status, body=await r.read(), headers={"Content-Type": ctype})
+    except (aiohttp.ClientError, TimeoutError) as e:
+        return _Failed(500, f"MLNode {node} unreachable: {type(e).__name__}: {e}", True, {"url": url})
 
 
 # -- admin ------------------------------------------------------------------------------------
