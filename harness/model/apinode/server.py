@@ -95,15 +95,20 @@ class _Failed:
 
 async def _chat_with_retries(core: ApiNodeCore, request: web.Request, body: bytes, model: str | None) -> web.StreamResponse:
     """Lock a node and proxy the chat to its current-version inference URL. An attempt the MLNode failed (5xx, reset,
-    timeout) is sent again, on the version current at that moment, for up to the profile's chat_retry_ms; the user
-    gets the last failure, naming the MLNode, its version and the attempts. 4xx answers are not retried."""
+    timeout) is sent again, on the version current at that moment (waiting for a node to serve again if none does),
+    for up to the profile's chat_retry_ms; the user gets the last failure, naming the MLNode, its version and the
+    attempts. 4xx answers are not retried; a chat that finds no node at its first try is refused at once (503)."""
     loop = asyncio.get_running_loop()
     deadline = loop.time() + core.profile.chat_retry_ms / 1000
     attempts = 0
     while True:
         entry = core.broker.lock_node(model)
+        if entry is None and attempts and loop.time() + RETRY_PAUSE_S < deadline:
+            await asyncio.sleep(RETRY_PAUSE_S)  # a retry waits, within its budget, for a node to serve again
+            continue
         if entry is None:
-            return _error(503, f"no MLNode available for model {shown(model)}", nodes=core.broker.why_unavailable(model))
+            why = f" (after {attempts} failed attempts)" if attempts else ""
+            return _error(503, f"no MLNode available for model {shown(model)}{why}", nodes=core.broker.why_unavailable(model))
         attempts += 1
         version = core.state.current_node_version
         try:
