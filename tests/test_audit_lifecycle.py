@@ -127,3 +127,27 @@ def test_journal_status_is_read(response: dict | None, status: int | None) -> No
     (side,) = records_from_journal({"requests": [entry]}, mock_id="m", served_by_version="v0.3.9")
     assert fast.status == status
     assert side.status == status
+
+
+def test_fault_judgement_helpers() -> None:
+    from harness.drive.mlnode_faults import _clear, _retries
+
+    assert _clear(503, '{"error": "no MLNode available for model \'m\'", "nodes": "mlnode-1: status=FAILED"}')
+    assert _clear(500, '{"error": "MLNode mlnode-1 answered HTTP 504 (2 attempts in 2000 ms)"}')
+    assert not _clear(0, "")  # the user's client gave up: no answer at all
+    assert not _clear(500, "Internal Server Error")  # not JSON: says nothing
+    assert not _clear(200, '{"error": "MLNode"}')
+
+    def chat(t: int, version: str, prompt: str) -> dict:
+        body = json.dumps({"messages": [{"role": "user", "content": prompt}]})
+        return {"request": {"url": f"/{version}/v1/chat/completions", "loggedDate": t, "body": body}}
+
+    entries = [
+        chat(3, "v0.3.9", "a"),
+        chat(1, "v0.3.8", "a"),
+        chat(2, "v0.3.8", "b"),
+        chat(4, "v0.3.9", "c"),
+        chat(5, "v0.3.9", "c"),
+    ]
+    retried = _retries(entries)
+    assert sorted(retried.values()) == [["v0.3.8", "v0.3.9"], ["v0.3.9", "v0.3.9"]]  # in time order; "b" went once

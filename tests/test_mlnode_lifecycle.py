@@ -19,6 +19,7 @@ from harness.backends.factory import check_lifecycle
 from harness.backends.lifecycle import MLNodeLifecycle, resolve_lifecycle
 from harness.backends.mocks import LocalMocks
 from harness.errors import ConfigError, Unreachable
+from harness.mlnode.faults import MLNodeFault
 from harness.mlnode.journal import Journal
 from harness.mlnode.mappings import write_mappings
 from harness.mlnode.slowstart import Loading, SlowStart, version_pattern
@@ -276,3 +277,60 @@ def test_local_mocks_per_node_modes_on_real_wiremock(tmp_path: Path) -> None:
         r = requests.get(f"{excl.url}/v0.3.9/api/v1/state", timeout=10)
         assert (r.status_code, r.json()) == (503, {"detail": "loading"})
     assert mocks.slow_start._thread is None
+
+
+# -- faults -----------------------------------------------------------------------------------------------------------
+@pytest.mark.parametrize(
+    ("kwargs", "match"),
+    [
+        ({"kind": "crash", "version": "v0.3.8"}, "kind: 'crash' is not one of reset, status, timeout"),
+        ({"kind": "reset", "version": "0.3.8"}, "MLNode fault version"),
+        ({"kind": "reset", "version": "v0.3.8", "paths": "health"}, "paths: 'health' is not one of all, chat, management"),
+        ({"kind": "status", "version": "v0.3.8", "status": 404}, "expected a 5xx status, got 404"),
+        ({"kind": "timeout", "version": "v0.3.8", "delay_ms": 0}, "delay_ms: expected 1 to 60000 ms"),
+    ],
+)
+def test_fault_refuses_bad_values(kwargs: dict, match: str) -> None:
+    with pytest.raises(ConfigError, match=match):
+        MLNodeFault(**kwargs)
+
+
+def test_faults_on_real_wiremock(plain_wm: WireMockServer) -> None:
+    journal = Journal(plain_wm.admin_url)
+    journal.reset()
+    url = plain_wm.url
+    try:
+        reset = MLNodeFault("reset", "v0.3.8")
+        journal.add_mappings(reset.stubs())
+        with pytest.raises(requests.ConnectionError):
+            requests.get(f"{url}/v0.3.8/api/v1/state", timeout=10)
+        assert requests.get(f"{url}/v0.3.9/api/v1/state", timeout=10).status_code == 200  # another version: untouched
+        assert journal.remove_mapping(reset.stub_id())
+        assert not journal.remove_mapping(reset.stub_id())  # gone already
+        assert requests.get(f"{url}/v0.3.8/api/v1/state", timeout=10).status_code == 200
+
+        status = MLNodeFault("status", "v0.3.9", paths="chat", status=502)
+        journal.add_mappings(status.stubs())
+        r = requests.post(f"{url}/v0.3.9/v1/chat/completions", json={}, timeout=10)
+        assert (r.status_code, r.json()) == (502, {"detail": "fault injected: HTTP 502"})
+        assert requests.get(f"{url}/v0.3.9/api/v1/state", timeout=10).status_code == 200  # chat only
+        journal.remove_mapping(status.stub_id())
+
+        timeout = MLNodeFault("timeout", "v0.3.9", paths="management", delay_ms=300)
+        journal.add_mappings(timeout.stubs())
+        r = requests.get(f"{url}/v0.3.9/api/v1/state", timeout=10)
+        assert r.status_code == 504, r.text
+        assert r.elapsed.total_seconds() >= 0.3
+        journal.remove_mapping(timeout.stub_id())
+        # the journal says which requests the faults answered, and how
+        faulted = [e for e in journal.requests() if str(e["stubMapping"]["name"]).startswith("fault ")]
+        assert [(e["request"]["url"], e["response"].get("fault"), e["response"]["status"]) for e in faulted] == [
+            ("/v0.3.8/api/v1/state", "CONNECTION_RESET_BY_PEER", 200),
+            ("/v0.3.9/v1/chat/completions", None, 502),
+            ("/v0.3.9/api/v1/state", None, 504),
+        ]
+    finally:
+        journal.reset_mappings()
+        journal.close()
+    assert MLNodeFault("reset", "v0.3.9").pattern(own_wiremock=True) == "/.*"
+    assert MLNodeFault("reset", "v0.3.9", paths="chat").pattern(own_wiremock=True) == "/v1/chat/completions"
