@@ -70,7 +70,7 @@ def test_exclusive_mlnode_refuses_a_node_that_brings_up_before_stopping(testnet_
 
 @pytest.mark.requires("model_api", api_profile="reference")  # the expected behaviour is asserted on the model
 def test_slow_start_users_see_503_until_the_new_version_loaded(testnet_with, harness_options):
-    old, new = harness_options.versions[0], harness_options.versions[1]
+    new = harness_options.versions[1]
     tn = testnet_with(mlnode_lifecycle=MLNodeLifecycle(slow_start_s=LOADING_S))
     hop = UpgradeRunner(tn).hop(new)
 
@@ -86,18 +86,17 @@ def test_slow_start_users_see_503_until_the_new_version_loaded(testnet_with, har
     assert order.serving_ms is not None, order.describe()
     assert order.serving_ms >= loaded_ms, f"{order.describe()}; {loading.describe()}"
     assert order.gap_ms >= loaded_ms - order.stop_ms, order.describe()
-    # Its users saw 503s meanwhile, each naming why (the loading version, or the node not serving yet)
-    failed = hop.user_failures
-    assert failed, f"no user chat failed while {new} loaded for {LOADING_S} s: {order.describe()}"
-    for f in failed:
+    # Its users saw 503s meanwhile, each naming why (the loading version, or the node not serving yet); some may fall
+    # in the hop's own windows (its admin disable/enable after the switch), so every failed chat of the gap counts
+    in_gap = [f for f in hop.chat_failures if f.started_ms < order.serving_ms and f.ended_ms >= order.stop_ms]
+    assert in_gap, f"no user chat failed while {new} loaded for {LOADING_S} s: {order.describe()}"
+    for f in in_gap:
         assert f.result.status == 503, f.describe()
         assert any(why in f.result.body for why in ("loading", "status=FAILED", "status=STOPPED")), f.describe()
-        assert f.ended_ms >= order.stop_ms - 5_000, f"a failure long before the switch: {f.describe()}"
-    assert order.user_failed, order.describe()  # the report counts them in the gap
+    assert order.user_failed == len(in_gap), order.describe()  # the report counts them in the gap
     assert f"gap {order.gap_ms} ms" in hop.summary()
-    # After loading, the new version answers; the users' failures are the only problem of this hop
+    # After loading, the new version answers; failed user chats are the only problem this hop may have
     assert hop.chat_after.ok, hop.chat_after
     assert hop.chat_after.content.endswith(new), hop.chat_after.content
-    problems = hop_problems(hop, tn)
-    assert len(problems) == 1, problems
-    assert problems[0].startswith(f"{len(failed)} user chats failed across {old} -> {new}"), problems
+    others = [p for p in hop_problems(hop, tn) if not p.startswith(f"{len(hop.user_failures)} user chats failed across")]
+    assert not others, others
