@@ -125,3 +125,22 @@ def test_reset_releases_what_is_held(proxy, chain, client) -> None:
     assert next_height(client) == 12
     assert proxy.holds() == []
     assert [d.height for d in proxy.deliveries()] == [12]
+
+
+def test_arming_a_delivered_height_is_refused_and_a_hop_takes_that_as_nothing_to_hold(proxy, chain, client) -> None:
+    """The race a stalled machine meets: block B reached the node between the height's choice and the arming."""
+    from types import SimpleNamespace
+
+    from harness.audit.contracts import contract_for
+    from harness.drive.switch_holds import HoldSettings, SwitchHolds
+
+    chain.produce(2)
+    assert [next_height(client), next_height(client)] == [11, 12]
+    said: list[str] = []
+    part = SimpleNamespace(id="p1", chain_proxy=proxy, mlnodes=[])
+    holds = SwitchHolds([part], contract_for("reference"), HoldSettings(1000, 4000), old="v0.3.8", new="v0.3.9",
+                        upgrade_height=12, progress=said.append)  # fmt: skip
+    holds.start()
+    holds.stop()
+    assert [h.height for h in proxy.holds()] == [13], "block 12 was delivered: only 13 is held"
+    assert any("block(s) [12] already reached its API node" in m for m in said), said

@@ -30,6 +30,7 @@ from harness.audit.contracts import Contract
 from harness.audit.results import STOP_ENDPOINT
 from harness.chaos.holds import Hold
 from harness.drive.collect import collect_records
+from harness.errors import ConfigError
 from harness.util.wait import wait_until
 
 _OPEN = ("armed", "holding")
@@ -99,12 +100,16 @@ class SwitchHolds:
         now = int(time.time() * 1000)
         for w in self.watches:
             w.armed_ms = now
-            delivered = {d.height for d in w.proxy.deliveries(self.b, self.b + 1)}
-            if delivered:  # the chain got there first (a loaded machine): time what is left, say so
-                self.progress(f"{w.participant.id}: block(s) {sorted(delivered)} already reached its API node; not held")
+            late = []
             for h, ms in ((self.b, self.settings.pre_hold_ms), (self.b + 1, self.settings.hold_ms)):
-                if h not in delivered:
+                try:
                     w.proxy.arm_hold(h, ms)
+                except ConfigError as e:  # the chain got there first (a stalled, loaded machine): nothing to hold
+                    if "already delivered" not in str(e):
+                        raise
+                    late.append(h)
+            if late:  # a proposal for this height is refused as too soon anyway, and proposed again further out
+                self.progress(f"{w.participant.id}: block(s) {late} already reached its API node; not held")
         if self.watches:
             self.progress(f"holding block {self.b} {self.settings.pre_hold_ms} ms and block {self.b + 1} until the switch "
                           f"shows (at most {self.settings.hold_ms} ms) at {len(self.watches)} API node(s)")  # fmt: skip
