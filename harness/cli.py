@@ -15,6 +15,7 @@ import sys
 import traceback
 
 from harness.errors import exit_code_for
+from harness.util.invocation import cli_command, pasteable
 
 COMMAND_MODULES = [
     "harness.images.cli",
@@ -53,7 +54,7 @@ COMMANDS = {
 
 def build_parser(command: str | None = None) -> argparse.ArgumentParser:
     """The parser with every command, or only the module that registers `command` when it is known."""
-    parser = argparse.ArgumentParser(prog="harness", description="Gonka MLNode upgrade harness")
+    parser = argparse.ArgumentParser(prog=cli_command(), description="Gonka MLNode upgrade harness")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     sub.required = True
     only = COMMANDS.get(command or "")
@@ -74,7 +75,7 @@ def main(argv: list[str] | None = None) -> int:
         if os.environ.get("HARNESS_DEBUG"):
             traceback.print_exc()
         code, message = exit_code_for(e)
-        print(f"harness {args.command}: {message}", file=sys.stderr)
+        print(f"harness {args.command}: {pasteable(message)}", file=sys.stderr)
         return code
 
 

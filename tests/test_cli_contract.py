@@ -147,5 +147,7 @@ def test_up_and_demo_refuse_backends_they_cannot_start(capsys, monkeypatch, tmp_
     monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
     code, _, err = run(capsys, command, "--backend", backend)
     assert code == 2, err
-    assert f"--backend {backend}: `harness up` and `harness demo` start embedded or gonka testnets" in err
+    from harness.util.invocation import pasteable
+
+    assert pasteable(f"--backend {backend}: `harness up` and `harness demo` start embedded or gonka testnets") in err
     assert list(tmp_path.iterdir()) == [], "the temp workdir made for the refused command is gone"

@@ -172,13 +172,15 @@ class TestnetFactory:
         import os
 
         from harness.backends.state import DEFAULT_STATE, write_state
+        from harness.util.invocation import cli_command
 
+        cli = cli_command()
         paths = []
         for i, tn in enumerate(self.live):
             path = write_state(tn, DEFAULT_STATE.parent / f"kept-testnet-{os.getpid()}-{i + 1}.json")
             paths.append(path)
             print(
                 f"\n[harness --keep-env] testnet left running: {tn.endpoints}\n"
-                f"  status: harness status --state-file {path}\n  remove: harness down --state-file {path}"
+                f"  status: {cli} status --state-file {path}\n  remove: {cli} down --state-file {path}"
             )
         return paths

@@ -57,6 +57,9 @@ def guarded(fn: Callable[[argparse.Namespace], int]) -> Callable[[argparse.Names
 
 
 def _fail(args: argparse.Namespace, code: int, message: str) -> int:
+    from harness.util.invocation import pasteable
+
+    message = pasteable(message)  # every command it names can be pasted as it is
     if getattr(args, "json", False):
         sys.stdout.write(json.dumps({"ok": False, "exit_code": code, "error": message}) + "\n")
     print(f"harness {args.command}: {message}", file=sys.stderr)
