@@ -102,6 +102,7 @@ def _nothing_left(up: Up) -> None:
         evidence=lambda: str([p for p in up.ports() if port_is_listening(p)]),
     )
     assert not up.state.exists()
+    assert not up.state.with_name(up.state.name + ".lock").exists()
 
 
 @pytest.fixture(scope="module")
@@ -181,6 +182,16 @@ def test_upgrade_then_live_audit_passes(up):
     assert any(s["status"] == "ok" for s in audit["stops"])
 
 
+def test_a_second_up_on_the_same_state_file_is_refused_naming_the_first(up):
+    code, _, out = _harness("up", "--state-file", up.state, timeout_s=60)
+    assert code == 2, out
+    assert f"{up.state} belongs to a testnet that is running (harness up pid {up.proc.pid}, started" in out
+    assert "--state-file FILE" in out
+    assert json.loads(up.state.read_text())["owner"] == up.doc["owner"]  # the first one's file, untouched
+    code, _, out = _harness("status", "--state-file", up.state, "--json")
+    assert code == 0, out
+
+
 def test_down_stops_everything(up):
     code, doc, out = _harness("down", "--state-file", up.state, "--json")
     assert code == 0, out
@@ -203,6 +214,10 @@ def test_down_after_kill_9_of_harness_up(tmp_path):
         u.proc.send_signal(signal.SIGKILL)
         assert u.proc.wait(10) == -signal.SIGKILL
         assert all(alive(p) for p in u.pids())  # the orphans keep running: this is what `down` is for
+        code, _, out = _harness("up", "--state-file", u.state, timeout_s=60)  # it would orphan them: refused
+        assert code == 2, out
+        assert "records a testnet whose processes still run" in out
+        assert json.loads(u.state.read_text())["owner"] == u.doc["owner"]
         code, doc, out = _harness("down", "--state-file", u.state, "--json")
         assert code == 0, out
         results = {s["name"]: s["result"] for s in doc["stopped"]}
@@ -266,9 +281,7 @@ def test_a_network_up_votes_with_every_validator_and_audits_every_participant(tm
         shown = [(p["id"], p["api"]["versions"]["node_version"]["current"], [n["id"] for n in p["api"]["nodes"]])
                  for p in st["participants"]]  # fmt: skip
         assert shown == [(p["id"], "v0.3.9", [n["id"] for n in p["mlnodes"]]) for p in parts], shown
-        assert {(m["participant"], m["node"]) for m in st["mlnodes"]} == {
-            (p["id"], n["id"]) for p in parts for n in p["mlnodes"]
-        }
+        assert {(m["participant"], m["node"]) for m in st["mlnodes"]} == {(p["id"], n["id"]) for p in parts for n in p["mlnodes"]}
         code, _, out = _harness("status", "--state-file", u.state)
         assert code == 0, out
         assert "participants" in out

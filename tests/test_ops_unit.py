@@ -373,3 +373,25 @@ def test_down_removes_only_the_temp_workdir_harness_up_made(run, tmp_path):
     _write_state(state, [], workdir=str(precious))  # `harness up --workdir DIR`: no token, never removed
     assert run("down", "--state-file", state, "--json")[1]["workdir"] is None
     assert precious.exists()
+
+
+def test_one_claim_per_state_file_and_only_its_owner_removes_the_file(tmp_path):
+    from harness.backends.state import claim_state, clear_state
+
+    state = tmp_path / "testnet.json"
+    first = claim_state(state)
+    with pytest.raises(ConfigError, match=rf"belongs to a testnet that is running \(harness up pid {os.getpid()}"):
+        claim_state(state)
+    state.write_text(json.dumps({"owner": "someone-else", "pid": 1}))  # e.g. written by hand: not this claim's
+    state.with_suffix(".env").write_text("HARNESS_CHAIN_RPC=http://127.0.0.1:1\n")
+    first.release()
+    assert state.exists(), "another owner's files are left alone"
+    assert state.with_suffix(".env").exists()
+    assert not first.lock_path.exists()
+    assert clear_state(state, owner=first.owner) is False
+    second = claim_state(state)  # the claim is free again; a file whose processes are gone is only stale
+    state.write_text(json.dumps({"owner": second.owner}))
+    second.release()
+    assert not state.exists()
+    assert not state.with_suffix(".env").exists()
+    assert not second.lock_path.exists()

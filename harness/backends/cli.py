@@ -124,33 +124,54 @@ def cmd_up(args: argparse.Namespace) -> int:
 
 
 def _run_up(args: argparse.Namespace, console, opts, workdir: Path, token: str) -> int:
-    from harness.backends.state import write_state
+    from harness.backends.state import claim_state, write_state
+    from harness.ops.context import state_path_of
 
-    tn = make_testnet(opts, workdir, participants=args.participants, operator=True)
-    workdir = tn.workdir
+    tn = make_testnet(opts, workdir, participants=args.participants, operator=True)  # refuses what it cannot start
+    claim = claim_state(state_path_of(args))  # before anything starts: one testnet per state file
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
-    with console.status(f"starting the {opts.backend} testnet ({tn.info.api_under_test})..."):
-        tn.start()
     try:
-        state_path = write_state(tn, Path(args.state_file) if args.state_file else None, workdir_token=token)
+        with console.status(f"starting the {opts.backend} testnet ({tn.info.api_under_test})..."):
+            tn.start()
+        state_path = write_state(tn, claim.path, workdir_token=token, owner=claim.owner)
         env_path = _write_env_file(tn, state_path.with_suffix(".env"))
         console.print(endpoints_table(tn))
         kept = "" if not token else " (a temp dir, removed on exit; --workdir DIR keeps them)"
-        console.print(f"state file: {state_path}\nlogs: {workdir / 'logs'}{kept}")
-        if env_path is not None:
-            console.print(f"env file: {env_path} (pytest -m stable --backend external --env-file {env_path})")
-        console.print("Ctrl-C to stop.")
+        console.print(f"state file: {state_path}\nlogs: {tn.workdir / 'logs'}{kept}", soft_wrap=True)
+        for line in follow_up_commands(state_path, env_path, default=args.state_file is None, backend=opts.backend):
+            print(line, flush=True)  # plain print: a terminal's width never breaks a command in two
         while not stop.wait(0.5):
             pass
     except KeyboardInterrupt:
         pass
     finally:
-        tn.close()
-        from harness.backends.state import clear_state
-
-        clear_state(Path(args.state_file) if args.state_file else None)  # also its env file
+        try:
+            tn.close()
+        finally:
+            claim.release()  # its own state and env files only
     return 0
+
+
+def follow_up_commands(state_path: Path, env_path: Path | None, *, default: bool, backend: str = "embedded") -> list[str]:
+    """What to run next, each line pasteable as it is (harness.util.invocation)."""
+    import shlex
+
+    from harness.util.invocation import cli_command, test_command
+
+    cli = cli_command()
+    sf = "" if default else f" --state-file {shlex.quote(str(state_path))}"
+    lines = [
+        "next, in another terminal:",
+        f"  {cli} status{sf}",
+        f"  {cli} upgrade --to v0.3.9 --in {30 if backend == 'gonka' else 8} --from {'genesis' if backend == 'gonka' else 'dev'}"
+        f" --wait{sf}",
+        f"  {cli} audit --live{sf}",
+    ]
+    if env_path is not None:
+        lines.append(f"  {test_command()} -m stable --backend external --env-file {shlex.quote(str(env_path))}")
+    lines.append(f"stop: Ctrl-C here, or {cli} down{sf}")
+    return lines
 
 
 def _write_env_file(tn, path: Path) -> Path | None:

@@ -3,26 +3,38 @@ running testnet without flags: endpoints, MLNode journals, and what `harness dow
 directory is the harness's before touching it: each process's pid, start time (/proc/PID/stat field 22) and command
 line, the temp workdir with the token of the marker file `harness up` put in it, and the participants (each with
 its API node, MLNodes and validator key: `harness upgrade` votes with all of them, `harness audit --live` audits all
-of them)."""
+of them).
+
+One testnet per state file: `harness up` claims the file before it starts anything (claim_state: an flock on
+`<state file>.lock`, held while it runs and released by the kernel however it ends). A second `harness up` on the same
+file is refused naming the first; so is one whose file records a testnet whose processes still run (its
+`harness up` was killed: `harness down` first). Each state file records its writer's `owner` token, and a state file
+is removed only by its owner (release_state) or by `harness down` after it stopped that very testnet.
+"""
 
 from __future__ import annotations
 
 import dataclasses
+import fcntl
 import json
 import os
 import secrets
 import tempfile
+import time
+from dataclasses import dataclass
 from pathlib import Path
 
 MAX_STATE_BYTES = 1 << 20
 DEFAULT_STATE = Path(os.environ.get("HARNESS_STATE_FILE", Path.home() / ".harness" / "testnet.json"))
 
 
-def write_state(tn, path: Path | None = None, *, workdir_token: str = "") -> Path:
-    """Record the testnet; `workdir_token` when `harness up` created the workdir (see make_temp_workdir)."""
+def write_state(tn, path: Path | None = None, *, workdir_token: str = "", owner: str = "") -> Path:
+    """Record the testnet; `workdir_token` when `harness up` created the workdir (see make_temp_workdir); `owner` the
+    token of the claim (claim_state) that lets only this writer remove the file."""
     path = path or DEFAULT_STATE
     path.parent.mkdir(parents=True, exist_ok=True)
     data = {
+        "owner": owner or secrets.token_hex(16),
         "pid": os.getpid(),
         "backend": tn.info.backend,
         "info": dataclasses.asdict(tn.info),
@@ -70,11 +82,136 @@ def read_state(path: Path | None = None) -> dict:
     return doc
 
 
-def clear_state(path: Path | None = None) -> None:
-    """Remove the state file and the env file `harness up` wrote next to it."""
+def clear_state(path: Path | None = None, *, owner: str | None = None) -> bool:
+    """Remove the state file and the env file `harness up` wrote next to it; with `owner`, only when the file still
+    records that owner (another testnet's file is left alone). True when removed."""
     path = path or DEFAULT_STATE
+    if owner is not None and recorded_owner(path) != owner:
+        return False
     path.unlink(missing_ok=True)
     path.with_suffix(".env").unlink(missing_ok=True)
+    return True
+
+
+def recorded_owner(path: Path) -> str | None:
+    try:
+        doc = json.loads(path.read_bytes()[: MAX_STATE_BYTES + 1])
+    except (OSError, ValueError, RecursionError):
+        return None
+    owner = doc.get("owner") if isinstance(doc, dict) else None
+    return owner if isinstance(owner, str) else None
+
+
+@dataclass
+class StateClaim:
+    """The right to run one testnet on `path`, held by `harness up` from before it starts anything until it exits."""
+
+    path: Path
+    owner: str
+    fd: int
+
+    @property
+    def lock_path(self) -> Path:
+        return lock_path_of(self.path)
+
+    def release(self) -> None:
+        """Remove this testnet's state and env files (never another's), then give the claim up."""
+        if self.fd < 0:
+            return
+        clear_state(self.path, owner=self.owner)
+        try:  # unlinked while still locked: a claimer that opened the old file sees it is gone and retries
+            if os.fstat(self.fd).st_ino == os.stat(self.lock_path).st_ino:
+                self.lock_path.unlink()
+        except OSError:
+            pass
+        os.close(self.fd)
+        self.fd = -1
+
+
+def lock_path_of(path: Path) -> Path:
+    return path.with_name(path.name + ".lock")
+
+
+def claim_state(path: Path) -> StateClaim:
+    """Claim `path` for one `harness up`, or raise ConfigError naming the testnet that has it."""
+    from harness.errors import ConfigError
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    lock = lock_path_of(path)
+    for _ in range(100):  # retried only when a releasing owner removed the lock file between our open and flock
+        fd = os.open(lock, os.O_RDWR | os.O_CREAT, 0o600)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            holder = os.read(fd, 4096).decode(errors="replace").strip()
+            os.close(fd)
+            raise ConfigError(
+                f"{path} belongs to a testnet that is running ({holder or 'its harness up is starting'}); one "
+                f"`harness up` per state file: stop that one with `harness down --state-file {path}` (or Ctrl-C where "
+                "it runs), or give this one its own file with --state-file FILE"
+            ) from None
+        try:
+            same = os.fstat(fd).st_ino == os.stat(lock).st_ino
+        except FileNotFoundError:
+            same = False
+        if same:
+            break
+        os.close(fd)
+    else:
+        raise ConfigError(f"{lock}: could not take the lock (it keeps being replaced); is something removing it?")
+    try:
+        _refuse_live_orphans(path)
+    except BaseException:
+        os.close(fd)
+        raise
+    owner = secrets.token_hex(16)
+    started = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime())
+    os.ftruncate(fd, 0)
+    os.write(fd, f"harness up pid {os.getpid()}, started {started}".encode())
+    return StateClaim(path, owner, fd)
+
+
+def remove_stale_lock(path: Path) -> bool:
+    """`harness down` after a `kill -9` of `harness up`: remove the lock file nobody holds any more (True when it did)."""
+    lock = lock_path_of(path)
+    try:
+        fd = os.open(lock, os.O_RDWR)
+    except OSError:
+        return False
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        os.close(fd)
+        return False  # held: a running `harness up` removes it itself
+    try:
+        if os.fstat(fd).st_ino == os.stat(lock).st_ino:
+            lock.unlink()
+    except OSError:
+        pass
+    os.close(fd)
+    return True
+
+
+def _refuse_live_orphans(path: Path) -> None:
+    """A state file whose `harness up` is gone but whose processes still run (kill -9): overwriting it would orphan them."""
+    from harness.errors import ConfigError
+
+    if not path.exists():
+        return
+    try:
+        doc = read_state(path)
+    except ConfigError:
+        return  # unreadable: it proves nothing about any process, and `harness down` would only remove it
+    from harness.ops.down import is_ours
+
+    records = [doc, *(c for c in doc.get("pids") or [] if isinstance(c, dict))]
+    running = [r for r in records if isinstance(r.get("pid"), int) and is_ours(r["pid"], r.get("starttime"), r.get("cmdline"))]
+    if running:
+        pids = ", ".join(f"{r.get('name', 'harness up')} {r['pid']}" for r in running[:6])
+        raise ConfigError(
+            f"{path} records a testnet whose processes still run ({pids}) although no `harness up` holds it; "
+            f"stop them with `harness down --state-file {path}` first, or give this one its own --state-file FILE"
+        )
 
 
 WORKDIR_MARKER = ".harness-up"

@@ -23,7 +23,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-from harness.backends.state import WORKDIR_MARKER, clear_state, proc_cmdline, proc_starttime, read_state
+from harness.backends.state import WORKDIR_MARKER, clear_state, proc_cmdline, proc_starttime, read_state, remove_stale_lock
 from harness.util.wait import wait_until
 
 UP_EXIT_TIMEOUT_S = 20.0
@@ -134,7 +134,9 @@ def down(path: Path) -> dict[str, Any]:
     labels = st.get("docker_labels")
     if isinstance(labels, dict) and labels:
         containers = reap_containers(labels)
-    clear_state(path)
+    owner = st.get("owner")
+    clear_state(path, owner=owner if isinstance(owner, str) else None)  # a testnet started since keeps its file
+    remove_stale_lock(path)
     return {
         "state_file": str(path),
         "found": True,
