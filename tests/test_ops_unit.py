@@ -229,6 +229,16 @@ def test_chaos_add_list_clear_on_a_real_proxy(run, net):
             assert via_proxy.mlnode_version().startswith("v0.3.")
         code, doc, _ = run("chaos", "list", *where)
         assert doc["faults"][0]["applied"] == 1
+        code, doc, out = run("status", *where)  # status shows the faults in force and their counts
+        assert code == 0, out
+        chaos = doc["chaos"]
+        rows = [(f["fault"], f["state"], f["applied"]) for f in chaos["faults"]]
+        assert rows[0] == ("eof", "ended", 1)
+        assert rows[1][:2] == ("latency", "active")  # it delayed the calls above: its count says how many
+        assert (chaos["in_force"], chaos["applied_total"], chaos["seed"]) == (1, 1 + rows[1][2], 7)
+        code, _, out = run("status", *where[:-1])
+        assert code == 0, out
+        assert f"chaos faults in force: 1 (applied {1 + rows[1][2]} times in all; seed 7)" in out
         code, doc, _ = run("chaos", "clear", *where)
         assert doc["cleared"] == 2
         assert doc["faults"] == []
@@ -245,6 +255,28 @@ def test_chaos_bad_spec_is_refused_before_any_network(run, tmp_path):
     code, doc, _ = run("chaos", "add", "latency", "--param", "latency", "--max-count", 1, *none)
     assert code == 2
     assert "NAME=VALUE" in doc["error"]
+
+
+def test_chaos_method_the_chain_connection_never_carries_is_refused(run, net):
+    from harness.chaos import ChaosProxy
+    from harness.chaos.methods import COMETBFT_METHODS
+
+    with ChaosProxy(net.rpc_url, seed=7, control_port=0) as proxy:
+        where = ("--chain-rpc", net.rpc_url, "--chaos-control", proxy.control_url, "--json")
+        code, doc, _ = run("chaos", "add", "eof", "--method", "abci-query", "--max-count", 5, *where)
+        assert code == 2
+        assert "--method 'abci-query' (did you mean 'abci_query'?): the chain connection never carries" in doc["error"]
+        assert ", ".join(COMETBFT_METHODS) in doc["error"]
+        assert "--any-method" in doc["error"]
+        spec = '{"fault": "eof", "target": {"methods": ["abci_query", "teleport"]}, "window": {"max_count": 1}}'
+        code, doc, _ = run("chaos", "add", "--spec", spec, *where)
+        assert code == 2
+        assert "--spec target.methods 'teleport': the chain connection never carries" in doc["error"]
+        code, doc, _ = run("chaos", "list", *where)
+        assert doc["faults"] == [], "nothing was installed"
+        code, doc, out = run("chaos", "add", "eof", "--method", "my_route", "--any-method", "--max-count", 1, *where)
+        assert code == 0, out
+        assert doc["spec"]["target"]["methods"] == ["my_route"]
 
 
 def test_chaos_without_control_url_is_bad_input(run, net):

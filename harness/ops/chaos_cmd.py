@@ -7,7 +7,9 @@
     harness chaos list            # installed faults, their state and applied count, and the proxy's PRNG seed
     harness chaos clear           # remove every fault
 The fault spec is the control API's JSON (harness/chaos/README.md); it is validated here before it is sent, so a
-bad spec is refused with exit 2 naming the field. Probability decisions come from the proxy's seeded PRNG: the
+bad spec is refused with exit 2 naming the field, and so is a method the chain connection never carries (a typo
+such as abci-query; harness/chaos/methods.py lists CometBFT's) unless --any-method is given. Probability decisions
+come from the proxy's seeded PRNG: the
 seed is printed with every command, and replaying the same faults with the same seed replays the same decisions.
 """
 
@@ -43,6 +45,11 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--spec", help="the whole fault spec as JSON (instead of FAULT and the flags)")
     p.add_argument("--param", action="append", default=[], metavar="NAME=VALUE", help="fault parameter, e.g. latency_ms=300")
     p.add_argument("--method", action="append", help="target JSON-RPC method (repeatable), e.g. abci_query")
+    p.add_argument(
+        "--any-method",
+        action="store_true",
+        help="accept a --method that is not one of CometBFT's RPC methods (refused otherwise: it would never apply)",
+    )
     p.add_argument("--nth", type=int, help="target the Nth matching request after the fault is added")
     p.add_argument("--connection-id", type=int, help="target one proxy connection (ids in `history`)")
     p.add_argument("--nth-connection", type=int, help="target the k-th connection accepted after the fault is added")
@@ -89,7 +96,12 @@ def build_spec(args: argparse.Namespace) -> dict[str, Any]:
         target = {TARGET_FLAGS[f]: getattr(args, f) for f in TARGET_FLAGS if getattr(args, f, None) is not None}
         window = {WINDOW_FLAGS[f]: getattr(args, f) for f in WINDOW_FLAGS if getattr(args, f, None) is not None}
         doc = {"fault": args.fault, "params": params, "target": target, "window": window}
-    return FaultSpec.from_json(doc).to_json()
+    spec = FaultSpec.from_json(doc)
+    if not getattr(args, "any_method", False):
+        from harness.chaos.methods import check_methods
+
+        check_methods(spec.target.methods, field="--method" if not args.spec else "--spec target.methods")
+    return spec.to_json()
 
 
 def control(ctx: OpsContext):

@@ -4,6 +4,8 @@ Chain: height, mean block time over the last blocks, MLNodeVersion, stored parti
 (read by id 1, 2, ... until the chain says "not found"; at most MAX_PROPOSALS). API node: GET /v1/versions and
 GET /admin/v1/nodes; for a network, of every participant's API node (`participants`, each with its power and
 MLNodes). MLNode mocks: each WireMock journal's size and last request (method, path, version prefix).
+Chaos proxy (when the testnet has one): its seed and every installed fault with its state (pending, active, ended),
+target, window and how many times it applied.
 A part that does not answer is reported with its error; only an unreachable chain fails the command (exit 3).
 """
 
@@ -122,6 +124,7 @@ def gather(ctx: OpsContext) -> dict[str, Any]:
             {"id": p.id, "power": p.power, "api": _api_doc(p.api_public, p.api_admin), "mlnodes": [n.id for n in p.mlnodes]}
             for p in ctx.participants
         ]
+    doc["chaos"] = chaos_doc(ctx.endpoints.chaos_control)
     owner = {n.id: p.id for p in ctx.participants for n in p.mlnodes}
     doc["mlnodes"] = []
     for node in ctx.all_mlnodes():
@@ -132,6 +135,37 @@ def gather(ctx: OpsContext) -> dict[str, Any]:
                 row["participant"] = owner[node.id]
             doc["mlnodes"].append(row)
     return doc
+
+
+def chaos_doc(control_url: str | None) -> dict[str, Any] | None:
+    """The chaos proxy's faults: in force (pending or active) and ended, each with its applied count; None: no proxy."""
+    if not control_url:
+        return None
+    from harness.chaos.control import ChaosControl
+
+    c = ChaosControl(control_url, timeout_s=5.0)
+    status, err = _safe(c.status)
+    faults, faults_err = _safe(c.faults) if err is None else (None, err)
+    rows = [
+        {
+            "id": f.get("id"),
+            "fault": f.get("fault"),
+            "state": f.get("state"),
+            "applied": f.get("applied", 0),
+            "target": f.get("target") or {},
+            "window": f.get("window") or {},
+            "params": f.get("params") or {},
+        }
+        for f in faults or []
+    ]
+    return {
+        "control": control_url,
+        "seed": (status or {}).get("seed"),
+        "faults": rows,
+        "in_force": sum(1 for f in rows if f["state"] in ("pending", "active")),
+        "applied_total": sum(int(f["applied"] or 0) for f in rows),
+        "error": faults_err,
+    }
 
 
 def _api_doc(public: str | None, admin: str | None) -> dict[str, Any]:
@@ -216,6 +250,8 @@ def render(doc: dict[str, Any]):
             states = ", ".join(f"{n['id']} {n['status']}" for n in pa.get("nodes") or []) or pa.get("nodes_error") or "-"
             t.add_row(p["id"], str(p["power"]), _api_version(pa), states)
         out.append(t)
+    if doc.get("chaos") is not None:
+        out.append(_chaos_table(doc["chaos"]))
     m = Table(title="MLNode mocks: last request")
     for col in ("node", "journal", "requests", "last request", "prefix"):
         m.add_column(col)
@@ -230,3 +266,22 @@ def render(doc: dict[str, Any]):
         )
     out.append(m)
     return out
+
+
+def _chaos_table(chaos: dict[str, Any]):
+    import json
+
+    from rich.table import Table
+
+    applied, seed = chaos["applied_total"], chaos["seed"]
+    t = Table(title=f"chaos faults in force: {chaos['in_force']} (applied {applied} times in all; seed {seed})")
+    for col in ("id", "fault", "state", "applied", "target", "window"):
+        t.add_column(col)
+    for f in chaos["faults"]:
+        target, window = json.dumps(f["target"]), json.dumps(f["window"])
+        t.add_row(str(f["id"]), str(f["fault"]), str(f["state"]), str(f["applied"]), target, window)
+    if chaos.get("error"):
+        t.add_row("[red]error[/red]", chaos["error"], "", "", "", "")
+    elif not chaos["faults"]:
+        t.add_row("-", "none installed", "", "", "", "")
+    return t
