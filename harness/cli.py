@@ -27,6 +27,7 @@ COMMAND_MODULES = [
     "harness.mlnode.cli",
     "harness.ops.cli",
     "harness.backends.gonka.cli",
+    "harness.report.upstream_cli",
     "harness.report.cli",
 ]
 
@@ -48,7 +49,8 @@ COMMANDS = {
     "down": "harness.ops.cli",
     "keys": "harness.ops.cli",
     "cache": "harness.backends.gonka.cli",
-    "upstream-results": "harness.report.cli",
+    "upstream-results": "harness.report.upstream_cli",
+    "report": "harness.report.cli",
 }
 
 

@@ -239,7 +239,7 @@ def test_operator_cli_against_the_real_pair(harness_options, tmp_path):
         assert doc["backend"] == "gonka"
         code, out = harness("upgrade", "--to", "v0.3.9", "--in", "30", "--from", "genesis", "--wait")
         assert code == 0, out
-        code, out = harness("audit", "--live", "--json")
+        code, out = harness("audit", "--live", "--json", "--out", str(state.parent / "audit-live"))
         report = json.loads(out[out.index("{") :])
         assert code == (0 if report["ok"] else 1), out[-2000:]
         assert doc["info"]["api_under_test"] in report["under_test"]

@@ -173,9 +173,15 @@ def test_upgrade_then_live_audit_passes(up):
         timeout_s=20,
         what="the mock's last request on v0.3.9",
     )
-    code, audit, out = _harness("audit", "--live", "--state-file", up.state, "--json")
+    out_dir = up.state.parent / "live-audit"
+    code, audit, out = _harness("audit", "--live", "--state-file", up.state, "--json", "--out", out_dir)
     assert code == 0, out
     assert audit["verdict"] == "pass"
+    assert audit["html"] == str(out_dir / "report.html")
+    page = (out_dir / "report.html").read_text()
+    assert "id='verdict'>PASS<" in page
+    assert (Path(up.doc["workdir"]) / "logs" / "apinode.log").as_uri() in page  # the running testnet's logs
+    assert json.loads((out_dir / "report.json").read_text())["verdict"] == "pass"
     assert audit["version_changes"][-1] == {"height": h, "version": "v0.3.9"}
     assert audit["counts"]["ok"] == audit["total_requests"] > 0
     assert Path(audit["png"]).read_bytes().startswith(b"\x89PNG")
@@ -264,7 +270,7 @@ def test_a_network_up_votes_with_every_validator_and_audits_every_participant(tm
             on_new = lambda a=api: a.versions()["node_version"]["current"] == "v0.3.9"  # noqa: E731
             wait_until(on_new, timeout_s=20, what=f"{p['id']} on v0.3.9")
             assert api.chat("which version?").content.endswith("v0.3.9")
-        code, audit, out = _harness("audit", "--live", "--state-file", u.state, "--json")
+        code, audit, out = _harness("audit", "--live", "--state-file", u.state, "--json", "--out", tmp_path / "a1")
         assert code == 0, out
         net = audit["network"]
         assert net["verdict"] == "atomic", out
@@ -272,7 +278,7 @@ def test_a_network_up_votes_with_every_validator_and_audits_every_participant(tm
         assert all(p["requests"] > 0 for p in net["participants"]), net
         assert net["hops"][0]["never"] == []
         assert net["hops"][0]["spread_ms"] is not None
-        code, _, out = _harness("audit", "--live", "--state-file", u.state)
+        code, _, out = _harness("audit", "--live", "--state-file", u.state, "--out", tmp_path / "a2")
         assert code == 0, out
         assert "network of 3 participants: ATOMIC" in out
         # harness status shows every participant's API node and MLNodes, not only the first one's

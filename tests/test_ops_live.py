@@ -99,7 +99,7 @@ def test_upgrade_then_live_audit_passes_then_catches_a_stale_request(net, mock, 
         http.get(f"{mock.url}/v0.3.9/api/v1/state")
 
     png = tmp_path / "live.png"
-    code, doc = _run(capsys, "audit", "--live", *where, "--png", png)
+    code, doc = _run(capsys, "audit", "--live", *where, "--png", png, "--out", tmp_path / "first")
     assert code == 0, doc
     assert doc["verdict"] == "pass"
     assert doc["version_changes"] == [{"height": 1, "version": "v0.3.8"}, {"height": up["upgrade_height"], "version": "v0.3.9"}]
@@ -115,7 +115,7 @@ def test_upgrade_then_live_audit_passes_then_catches_a_stale_request(net, mock, 
     chain.rpc.wait_for_height(up["upgrade_height"] + grace_blocks, timeout_s=30)
     stale_height = chain.height()
     http.get(f"{mock.url}/v0.3.8/api/v1/state?late=1")
-    code, doc = _run(capsys, "audit", "--live", *where, "--png", png)
+    code, doc = _run(capsys, "audit", "--live", *where, "--png", png, "--out", tmp_path / "second")
     assert code == 1
     first = doc["first_offender"]
     assert first["verdict"] == "stale"
@@ -126,7 +126,7 @@ def test_upgrade_then_live_audit_passes_then_catches_a_stale_request(net, mock, 
     assert stale_height - 1 <= lo
     assert hi is None or hi == lo + 1
 
-    code, doc = _run(capsys, "audit", "--live", "--since", up["upgrade_height"] + 1000, *where)
+    code, doc = _run(capsys, "audit", "--live", "--since", up["upgrade_height"] + 1000, *where, "--out", tmp_path / "third")
     assert code == 2
     assert "after the latest height" in doc["error"]
 

@@ -31,8 +31,10 @@ order, bad version string), 3 (--live) the testnet cannot be reached.
 
 --live [--since HEIGHT]   audit a RUNNING testnet instead of files: its mocks' journals, and the switch timeline read
                           from the chain (MLNodeVersion per height; see harness/ops/live_audit.py). The testnet is
-                          found like `harness status` finds it: --state-file, --env-file or --chain-rpc. --png FILE
-                          (default: audit-live.png in the testnet's workdir); --json for JSON.
+                          found like `harness status` finds it: --state-file, --env-file or --chain-rpc. It writes
+                          audit.png, report.html (links to the running mocks' entries and the testnet's logs),
+                          report.json and audit.json into --out DIR (default harness-runs/audit-live-<time>, kept);
+                          --png FILE puts the picture there instead, --html FILE copies the page there; --json for JSON.
 """
 
 from __future__ import annotations
@@ -104,6 +106,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help=f"Refuse journals bigger than this in all (default {DEFAULT_MAX_MB} MiB): bounds the audit's memory.",
     )
     p.add_argument("--png", metavar="FILE", help="Also write the timeline picture here.")
+    p.add_argument("--html", metavar="FILE", help="Also write the HTML report here (one self-contained page).")
     from harness.ops.live_cli import add_live_arguments
 
     add_live_arguments(p)
@@ -228,6 +231,13 @@ def _judge(args: argparse.Namespace, timeline: SwitchTimeline, records: list[Req
     if args.png:
         from harness.audit.png import render_png
 
-        out = render_png(report, timeline, args.png)
+        out = render_png(report, timeline, args.png, title=f"audit of {len(args.journal)} journal(s)")
         print(f"timeline picture: {out}", file=sys.stderr)
+    if args.html:
+        from harness.report.data import report_data
+        from harness.report.html import write_report
+
+        names = ", ".join(Path(parse_journal_spec(s)[0]).name for s in args.journal)
+        data = report_data(report, title=f"audit of {names}", blocks=heights or (), max_offenders=cap or len(report.offenders))
+        print(f"HTML report: {write_report(data, args.html)}", file=sys.stderr)
     return 0 if report.passed else 1

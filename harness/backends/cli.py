@@ -6,9 +6,7 @@ from __future__ import annotations
 import argparse
 import shutil
 import signal
-import tempfile
 import threading
-import time
 from pathlib import Path
 
 from harness.options import PROFILES, TOPOLOGIES, build_options
@@ -50,10 +48,18 @@ def register(sub: argparse._SubParsersAction) -> None:
     _common(up)
     up.add_argument("--state-file", default=None, help="where to record endpoints for later commands")
     up.set_defaults(func=cmd_up)
-    demo = sub.add_parser("demo", help="run the upgrade path with live progress and print the audit verdict")
+    demo = sub.add_parser(
+        "demo", help="run the upgrade path with live progress, print the audit verdict, write a PNG and an HTML report"
+    )
     _common(demo)
-    demo.add_argument("--png", default=None, help="write the audit timeline picture here (default: in the workdir)")
-    demo.set_defaults(func=cmd_demo)
+    demo.add_argument(
+        "--out",
+        default=None,
+        metavar="DIR",
+        help="where the report goes (audit.png, report.html, logs, journals; kept); default harness-runs/demo-<time>",
+    )
+    demo.add_argument("--png", default=None, help="also write the audit timeline picture here")
+    demo.set_defaults(func=_demo)
 
 
 def _options(args: argparse.Namespace):
@@ -102,10 +108,6 @@ def make_testnet(opts, workdir: Path, *, participants: int = 1, operator: bool =
         "testnet is started by `pytest --backend docker`, and an external one is already up (point commands at it "
         "with --env-file)"
     )
-
-
-def _workdir(args: argparse.Namespace) -> Path:
-    return Path(args.workdir) if args.workdir else Path(tempfile.mkdtemp(prefix="harness-"))
 
 
 def cmd_up(args: argparse.Namespace) -> int:
@@ -217,54 +219,7 @@ def endpoints_table(tn):
     return t
 
 
-def cmd_demo(args: argparse.Namespace) -> int:
-    from rich.console import Console
+def _demo(args: argparse.Namespace) -> int:
+    from harness.backends.demo import cmd_demo
 
-    from harness.audit import render_png
-    from harness.drive.assertions import hop_problems
-    from harness.drive.hop import UpgradeRunner, chain_version
-
-    console = Console()
-    opts = _options(args)
-    workdir = _workdir(args)
-    t0 = time.monotonic()
-    console.rule(f"upgrade path {' -> '.join(opts.versions)}  (profile {opts.api_profile}, topology {opts.topology})")
-    try:
-        tn = make_testnet(opts, workdir, participants=args.participants)
-    except BaseException:
-        if not args.workdir:  # refused before anything ran: the temp dir made for it goes too
-            shutil.rmtree(workdir, ignore_errors=True)
-        raise
-    with console.status(f"starting the chain, WireMock MLNodes, chaos proxy and the API node ({tn.info.api_under_test})..."):
-        tn.start()
-    with tn:
-        console.print(
-            f"testnet up in {time.monotonic() - t0:.1f}s; chain height {tn.rpc.height()}, "
-            f"MLNode version on chain: {chain_version(tn, default='not tracked by this chain')}"
-        )
-
-        def progress(msg: str) -> None:
-            console.print(f"  [dim]h={tn.rpc.height():>4}[/dim] {msg}")
-
-        runner = UpgradeRunner(tn, progress=progress, announce_hops=False)  # hop results printed below
-        verdict_ok = True
-        for version in opts.versions[1:]:
-            console.rule(f"hop {runner.current_version} -> {version}")
-            hop = runner.hop(version)
-            problems = hop_problems(hop, tn)  # the same judgement as the scenarios' assert_hop_clean
-            verdict_ok &= not problems
-            console.print(f"  {'[red]FAIL[/red]' if problems else '[green]PASS[/green]'} {hop.summary()}")
-            console.print(f"  stops on {hop.from_version}: {hop.old_stops}; failed user chats: {len(hop.user_failures)}")
-            for problem in problems:
-                console.print(f"  [red]{problem.splitlines()[0]}[/red]")
-            if hop.audit.network is not None:
-                console.print(f"  {hop.audit.network.headline()}; {hop.audit.network.hops[-1].describe()}")
-        last = runner.hops[-1].audit
-        console.rule("audit")
-        console.print(last.to_text())
-        png = Path(args.png) if args.png else workdir / "audit.png"
-        render_png(last, runner.switches, png)
-        console.print(f"timeline picture: {png}\nlogs: {workdir / 'logs'}")
-        console.rule("[green]VERDICT: PASS[/green]" if verdict_ok else "[red]VERDICT: FAIL[/red]")
-        console.print(f"total {time.monotonic() - t0:.1f}s")
-    return 0 if verdict_ok else 1
+    return cmd_demo(args)

@@ -186,9 +186,24 @@ def run_live(ctx: OpsContext, *, since: int | None, png: Path | None) -> dict[st
         "latest": latest,
         "profile": ctx.api_profile,
         "queries": hist.queries,
+        "blocks": hist.heights(),
     }
 
 
-def default_png(ctx: OpsContext) -> Path:
-    base = ctx.workdir if ctx.workdir and ctx.workdir.is_dir() else Path.cwd()
-    return base / "audit-live.png"
+def live_report_data(ctx: OpsContext, res: dict[str, Any]) -> dict[str, Any]:
+    """The HTML report's data for a live audit: links to the running mocks' journal entries and the testnet's logs
+    (while `harness up` runs; its temp workdir goes with `harness down`)."""
+    from harness.report.data import report_data
+
+    logs = {}
+    if ctx.workdir is not None and (ctx.workdir / "logs").is_dir():
+        logs = {p.stem: p.resolve().as_uri() for p in sorted((ctx.workdir / "logs").glob("*.log"))}
+    journals = {f"{n.id}/{k}": f"{url.rstrip('/')}/requests/{{id}}" for n in ctx.all_mlnodes() for k, url in n.journals.items()}
+    return report_data(
+        res["report"],
+        title=f"live audit of {ctx.source}, heights {res['since']}..{res['latest']}",
+        under_test=ctx.under_test(),
+        blocks=res["blocks"],
+        logs=logs,
+        journals=journals,
+    )

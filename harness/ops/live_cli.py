@@ -18,6 +18,12 @@ def add_live_arguments(p: argparse.ArgumentParser) -> None:
         metavar="HEIGHT",
         help="--live: start the timeline at this height and ignore requests logged before its block",
     )
+    p.add_argument(
+        "--out",
+        metavar="DIR",
+        default=None,
+        help="--live: where audit.png, report.html, report.json and audit.json go (kept); default harness-runs/audit-live-<time>",
+    )
     add_global_options(p)
 
 
@@ -29,14 +35,23 @@ def run_live_cli(args: argparse.Namespace) -> int:
 
 def _run(args: argparse.Namespace) -> int:
     from harness.ops.cli import emit
-    from harness.ops.live_audit import default_png, run_live
+    from harness.ops.live_audit import live_report_data, run_live
+    from harness.report.evidence import new_out_dir, write_report_files
 
     if args.journal or args.switches or args.heights:
         raise ConfigError("--live reads the running mocks and the chain; drop --journal/--switches/--heights")
     ctx = resolve(args)
-    png = Path(args.png) if args.png else default_png(ctx)
+    out = new_out_dir(args.out, "audit-live")
+    png = Path(args.png) if args.png else out / "audit.png"
     res = run_live(ctx, since=args.since, png=png)
     report = res["report"]
+    (out / "audit.json").write_text(report.to_json())
+    html = write_report_files(live_report_data(ctx, res), out)
+    if args.html:
+        import shutil
+
+        Path(args.html).parent.mkdir(parents=True, exist_ok=True)
+        html = Path(shutil.copyfile(html, args.html))
     as_json = args.json or args.format == "json"
     under_test = ctx.under_test()
     doc = {
@@ -44,6 +59,8 @@ def _run(args: argparse.Namespace) -> int:
         "under_test": under_test,
         **report.to_dict(),
         "png": res["png"],
+        "html": str(html.resolve()),
+        "out": str(out),
         "since": res["since"],
         "latest_height": res["latest"],
         "profile": res["profile"],
@@ -56,7 +73,8 @@ def _run(args: argparse.Namespace) -> int:
         return (
             f"live audit of {ctx.source}: heights {res['since']}..{res['latest']}, profile {res['profile']}\n"
             f"under test: {under_test}\n"
-            f"switches from the chain: {changes}\n\n{report.to_text()}\ntimeline picture: {res['png']}"
+            f"switches from the chain: {changes}\n\n{report.to_text()}\nreport folder (kept): {out}\n"
+            f"PNG timeline: {res['png']}\nHTML report:  {html.resolve()}"
         )
 
     args.json = as_json

@@ -10,27 +10,37 @@
     switches-<participant>.json   that participant's own clock (S, D, U per switch: `harness audit --switches` takes it)
     clock.json          which clock judged each participant and hop, why, its deliveries and holds
     audit.txt audit.json audit.png   the audit report of the last hop
+    report.html         the same audit as a page to read in a browser (verdict, zoomable timeline, offenders)
+    report.json         what report.html shows (`harness report DIR` renders it again)
     hops.json           one line per hop
+
+`harness demo --out DIR` writes the same files into DIR (write_evidence).
 """
 
 from __future__ import annotations
 
 import dataclasses
 import json
-import re
 import shutil
 import time
 from pathlib import Path
 
+from harness.report.evidence import all_mlnodes, safe_name
 
-def _safe(nodeid: str) -> str:
-    return re.sub(r"[^A-Za-z0-9_.-]+", "_", nodeid)[-120:]
+_safe = safe_name
 
 
 def write_bundle(bundle_dir: Path, nodeid: str, testnet, opts, *, runner=None, failure: str = "") -> Path:
     out = Path(bundle_dir).resolve() / f"{_safe(nodeid)}-{time.strftime('%Y%m%d-%H%M%S')}"
+    return write_evidence(out, nodeid, testnet, opts, runner=runner, failure=failure)
+
+
+def write_evidence(out: Path, name: str, testnet, opts, *, runner=None, failure: str = "") -> Path:
+    """Everything listed in the module docstring, into the folder `out` (created); `name` titles the report."""
+    nodeid = name
     out.mkdir(parents=True, exist_ok=True)
     errors: list[str] = []
+    bodies: dict = {}
 
     def attempt(what: str, fn) -> None:
         try:
@@ -63,7 +73,8 @@ def write_bundle(bundle_dir: Path, nodeid: str, testnet, opts, *, runner=None, f
         from harness.drive.collect import collect_journals
 
         (out / "journals").mkdir(exist_ok=True)
-        for mock_id, body in collect_journals(testnet.mlnodes).items():
+        bodies.update(collect_journals(all_mlnodes(testnet)))
+        for mock_id, body in bodies.items():
             (out / "journals" / f"{_safe(mock_id)}.json").write_text(json.dumps(body))
 
     def blocks() -> None:
@@ -79,7 +90,7 @@ def write_bundle(bundle_dir: Path, nodeid: str, testnet, opts, *, runner=None, f
         last = runner.hops[-1]
         (out / "switches.json").write_text(json.dumps([_jsonable(s) for s in runner.switches], indent=1))
         (out / "audit.txt").write_text(f"under test: {under_test}\n{last.audit.to_text()}")
-        (out / "audit.json").write_text(json.dumps(last.audit.to_json(), indent=1))
+        (out / "audit.json").write_text(last.audit.to_json())
         render_png(last.audit, runner.switches, out / "audit.png")
         (out / "hops.json").write_text(json.dumps([h.summary() for h in runner.hops], indent=1))
 
@@ -90,13 +101,22 @@ def write_bundle(bundle_dir: Path, nodeid: str, testnet, opts, *, runner=None, f
         for clock in runner.clocks():
             (out / f"switches-{_safe(clock.participant)}.json").write_text(json.dumps(clock.timeline.to_json(), indent=1))
 
+    def report() -> None:  # after the journals: the offenders' entries are shown in the page
+        if runner is None or not runner.hops:
+            return
+        from harness.report.evidence import audit_page_data, write_report_files
+
+        last = runner.hops[-1]
+        title = f"{nodeid}: {' -> '.join([runner.hops[0].from_version, *(h.to_version for h in runner.hops)])}"
+        write_report_files(audit_page_data(last.audit, testnet, title=title, bodies=bodies), out)
+
     def api_state() -> None:  # the real API node's own persisted state (never used for the verdict)
         state = getattr(testnet, "api_state", None)
         if callable(state):
             (out / "api-state.json").write_text(json.dumps(state(), indent=1, default=str))
 
     steps = (("options", options), ("logs", logs), ("journals", journals), ("blocks", blocks), ("audit", audit),
-             ("clocks", clocks))  # fmt: skip
+             ("clocks", clocks), ("report", report))  # fmt: skip
     for what, fn in (*steps, ("api state", api_state)):
         attempt(what, fn)
     if errors:
