@@ -179,3 +179,24 @@ def test_harness_report_refuses_what_is_not_report_data(tmp_path, content, messa
     done = subprocess.run([sys.executable, "-m", "harness", "report", str(tmp_path)], capture_output=True, text=True, timeout=60)
     assert done.returncode == 2, done.stderr
     assert message in done.stderr
+
+
+def test_the_png_says_what_its_rows_and_bands_are_in_utc_with_the_verdict_in_every_title():
+    from harness.audit.png import png_figure
+
+    report = _network_audit()
+    fig = png_figure(report, title="live audit of state file x")
+    main, net = fig.axes
+    assert main.get_title().startswith("FAIL: live audit of state file x — 202 requests")
+    assert "first: late POST /v0.3.8/v1/chat/completions at 2025-12-29 09:20:" in main.get_title()
+    assert net.get_title().startswith("FAIL: network of 2 participants: BROKEN by p2")
+    assert net.get_xlabel() == "seconds since 2025-12-29 09:20:00.000 UTC"
+    minor = [t.get_text().strip() for t in main.get_yticklabels(minor=True)]
+    assert minor[:2] == ["inference", "management"]  # the two sub-rows of each version's row
+    legend = [t.get_text() for t in main.get_legend().get_texts()]
+    assert "S..D: switch due (each participant's clock)" in legend
+    assert "D..U: requests in flight" in legend
+    chain_only = png_figure(audit(report.records, report.timeline, REF))  # no clocks: the chain clock's grace
+    labels = [t.get_text() for t in chain_only.axes[0].get_legend().get_texts()]
+    assert f"S..S+{REF.grace_ms} ms: chain clock grace" in labels
+    assert chain_only.axes[0].get_title().startswith("FAIL: prefix audit")

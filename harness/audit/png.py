@@ -1,8 +1,11 @@
 """The timeline picture: time on x, version on y, one point per request coloured by verdict, switches as lines.
 
-Rows: the timeline's versions bottom to top, then `unknown` and `unversioned`. Management requests sit slightly
-above a row's centre, inference requests slightly below. Offenders are drawn last and larger, so a single stale
-request among 100k ok ones is visible at a glance. Matplotlib with the Agg backend (no display needed).
+Rows: the timeline's versions bottom to top, then `unknown` and `unversioned`; each has two sub-rows, labelled on the
+y axis: management-port requests slightly above the row's centre, inference-port requests slightly below. Offenders
+are drawn last and larger, so a single stale request among 100k ok ones is visible at a glance. Shaded, and named in
+the legend: each participant's S..D (switch due) and D..U (requests in flight) per hop, or, for an audit without
+clocks, the chain clock's grace after S. The x axis counts seconds from t0, a UTC time written in its label; the
+verdict leads every title. Matplotlib with the Agg backend (no display needed).
 
 A report with a network view (several participants) gets a second panel on the same time axis: one row per
 participant, its requests coloured by verdict, a black bar at its observed switch for each hop, and the verdict
@@ -12,6 +15,7 @@ participant, its requests coloured by verdict, a black bar at its observed switc
 from __future__ import annotations
 
 from collections.abc import Iterable
+from datetime import UTC, datetime
 from pathlib import Path
 
 from harness.audit.contracts import Contract
@@ -29,6 +33,31 @@ COLOURS = {
 }
 
 
+def utc_label(t0_ms: int) -> str:
+    """t0 as people read it: 'seconds since 2026-01-02 10:11:12.345 UTC'."""
+    when = datetime.fromtimestamp(t0_ms / 1000, tz=UTC).strftime("%Y-%m-%d %H:%M:%S.%f")[:-3]
+    return f"seconds since {when} UTC"
+
+
+def _shade_windows(ax, report: AuditReport, timeline: SwitchTimeline, t0: int) -> None:
+    """Each participant's S..D and D..U per hop (its clock), else the chain clock's grace after each S."""
+    if report.timing:
+        spans = [(t.from_ms, t.due_ms, t.until_ms) for t in report.timing]
+        due_label, inflight_label = "S..D: switch due (each participant's clock)", "D..U: requests in flight"
+    else:
+        g = report.contract.grace_ms
+        spans = [(s.from_ms, s.due(g), s.until(g)) for s in timeline.switches[1:]]
+        due_label, inflight_label = f"S..S+{g} ms: chain clock grace", "in flight"
+    for n, (s, d, u) in enumerate(spans):
+        if d > s:
+            ax.axvspan(
+                (s - t0) / 1000, (d - t0) / 1000, color="#1f77b4", alpha=0.12, zorder=0, label=due_label if n == 0 else None
+            )
+        if u > d:
+            ax.axvspan((d - t0) / 1000, (u - t0) / 1000, color="#ff9800", alpha=0.15, zorder=0,
+                       label=inflight_label if n == 0 else None)  # fmt: skip
+
+
 def render_png(
     report_or_records: AuditReport | Iterable[RequestRecord],
     timeline: SwitchTimeline | None = None,
@@ -38,6 +67,21 @@ def render_png(
     title: str | None = None,
 ) -> Path:
     """Write the PNG and return its path. Records are audited first (with `contract`, default Contract())."""
+    fig = png_figure(report_or_records, timeline, contract=contract, title=title)
+    out = Path(path)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(out, format="png")
+    return out
+
+
+def png_figure(
+    report_or_records: AuditReport | Iterable[RequestRecord],
+    timeline: SwitchTimeline | None = None,
+    *,
+    contract: Contract | None = None,
+    title: str | None = None,
+):
+    """The matplotlib Figure render_png saves."""
     from matplotlib.backends.backend_agg import FigureCanvasAgg  # Agg without pyplot: no global backend switch
     from matplotlib.figure import Figure
 
@@ -105,11 +149,10 @@ def render_png(
             zorder=3,
         )
     grace_s = report.contract.grace_ms / 1000.0
-    for s in timeline.switches[1:]:
+    _shade_windows(ax, report, timeline, t0)
+    for n, s in enumerate(timeline.switches[1:]):
         x = (s.from_ms - t0) / 1000.0
-        ax.axvline(x, color="#1f77b4", linewidth=1.2, zorder=1)
-        if grace_s > 0:
-            ax.axvspan(x, x + grace_s, color="#1f77b4", alpha=0.08, zorder=0)
+        ax.axvline(x, color="#1f77b4", linewidth=1.2, zorder=1, label="switch block's header time" if n == 0 else None)
         label = f"h{s.height} → {s.version}" if s.height is not None else f"→ {s.version}"
         ax.annotate(label, (x, unversioned_row + 0.45), rotation=90, va="top", ha="right", fontsize=8, color="#1f77b4")
     missing = [o for o in report.offenders if o.verdict == "missing_stop"]
@@ -127,26 +170,29 @@ def render_png(
             zorder=4,
             label=f"missing stop ({len(missing)})" if n == 0 else None,
         )
-    ax.set_yticks(range(len(versions) + 2), [*versions, "unknown", "unversioned"])
+    names = [*versions, "unknown", "unversioned"]
+    ax.set_yticks(range(len(names)), names, fontweight="bold")
+    ax.set_yticks([y + d for y in range(len(names)) for d in (-0.12, 0.12)],
+                  ["inference  " if d < 0 else "management  " for _ in names for d in (-0.12, 0.12)],
+                  minor=True, fontsize=6, color="#555")  # fmt: skip
+    ax.tick_params(axis="y", which="minor", length=0)
     ax.set_ylim(-0.6, unversioned_row + 0.6)
-    ax.set_xlabel(f"time since t0 (s); t0 = {t0} ms" if network is None else "")  # the participant panel has it
-    ax.set_ylabel("version prefix")
+    ax.set_xlabel(utc_label(t0) if network is None else "")  # the participant panel has it
+    ax.set_ylabel("version prefix seen")
     ax.grid(axis="y", alpha=0.3)
     first = report.first_offender
     headline = (
-        title or f"prefix audit: {report.verdict.upper()} — {len(report.records)} requests, {len(report.offenders)} offenders"
+        f"{report.verdict.upper()}: {title or 'prefix audit'} — {len(report.records)} requests, {len(report.offenders)} offenders"
     )
     if first is not None:
         where = f"mock {first.mock_id}, node {first.node}"
-        headline += f"\nfirst: {first.verdict} {first.method} {first.url} at {first.logged_ms} ms ({where})"
+        at = "" if first.logged_ms is None else f" at {utc_label(first.logged_ms).removeprefix('seconds since ')}"
+        headline += f"\nfirst: {first.verdict} {first.method} {first.url}{at} ({where})"
     ax.set_title(headline, fontsize=9)
-    if any(xs.values()) or missing or stops:
+    if any(xs.values()) or missing or stops or len(timeline) > 1:
         ax.legend(loc="upper left", bbox_to_anchor=(1.005, 1.0), fontsize=8, markerscale=1.5, borderaxespad=0.0)
     fig.tight_layout()
-    out = Path(path)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(out, format="png")
-    return out
+    return fig
 
 
 def _draw_network(ax, report: AuditReport, t0: int, timeline: SwitchTimeline) -> None:
@@ -177,9 +223,11 @@ def _draw_network(ax, report: AuditReport, t0: int, timeline: SwitchTimeline) ->
     ax.set_yticks(range(len(network.rows)), [f"{r.participant} ({r.verdict})" for r in network.rows])
     ax.set_ylim(-0.6, len(network.rows) - 0.4)
     ax.invert_yaxis()
-    ax.set_xlabel(f"time since t0 (s); t0 = {t0} ms")
+    ax.set_xlabel(utc_label(t0))
     ax.grid(axis="y", alpha=0.3)
     spreads = ", ".join(f"{h.new_version}: {'-' if h.spread_ms is None else h.spread_ms} ms" for h in network.hops)
-    ax.set_title(f"{network.headline()[:160]}\nswitch spread first-to-last participant: {spreads}", fontsize=8)
+    ax.set_title(
+        f"{report.verdict.upper()}: {network.headline()[:160]}\nswitch spread first-to-last participant: {spreads}", fontsize=8
+    )
     if network.hops:
         ax.legend(loc="upper left", bbox_to_anchor=(1.005, 1.0), fontsize=8, borderaxespad=0.0)
