@@ -69,8 +69,11 @@ def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     parser = build_parser(argv[0] if argv else None)
     args = parser.parse_args(argv)
+    from harness.util.progress import reporting
+
     try:
-        return int(args.func(args) or 0)
+        with reporting(sys.stderr):  # long waits say what they await (stderr: stdout may be JSON)
+            return int(args.func(args) or 0)
     except KeyboardInterrupt:
         return 130
     except Exception as e:

@@ -207,6 +207,20 @@ _REPORT_KEY = pytest.StashKey["object"]()
 
 
 # ---------------------------------------------------------------- fixtures
+@pytest.fixture(scope="session", autouse=True)
+def _progress_on_the_real_stack(request: pytest.FixtureRequest):
+    """On the gonka backend (minutes per start and hop), long waits say what they await and how far along they are,
+    on the terminal (a live line; plain lines when it is no terminal). Not in xdist workers, whose output is not shown."""
+    opts = request.config.stash.get(OPTIONS_KEY, None)
+    if opts is None or opts.backend != "gonka" or hasattr(request.config, "workerinput"):
+        yield
+        return
+    from harness.util.progress import PytestTerminal, reporting
+
+    with reporting(PytestTerminal(request.config)):
+        yield
+
+
 @pytest.fixture(scope="session")
 def harness_options(pytestconfig: pytest.Config):
     return pytestconfig.stash[OPTIONS_KEY]

@@ -134,8 +134,8 @@ def _run_up(args: argparse.Namespace, console, opts, workdir: Path, token: str) 
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     try:
-        with console.status(f"starting the {opts.backend} testnet ({tn.info.api_under_test})..."):
-            tn.start()
+        console.print(f"starting the {opts.backend} testnet ({tn.info.api_under_test})...")  # long waits report themselves
+        tn.start()
         state_path = write_state(tn, claim.path, workdir_token=token, owner=claim.owner)
         env_path = _write_env_file(tn, state_path.with_suffix(".env"))
         console.print(endpoints_table(tn))

@@ -51,9 +51,12 @@ def write_reference_api_config(
 def wait_nodes_inference(api, node_ids: Iterable[str], *, timeout_s: float) -> None:
     """Wait until GET /admin/v1/nodes shows every given node with current_status INFERENCE."""
     ids = set(node_ids)
+    seen: dict[str, str] = {}
 
     def all_inference() -> bool:
         states = {n["node"]["id"]: n["state"]["current_status"] for n in api.nodes()}
+        seen.clear()
+        seen.update(states)
         return all(states.get(i) == "INFERENCE" for i in ids)
 
     wait_until(
@@ -62,6 +65,7 @@ def wait_nodes_inference(api, node_ids: Iterable[str], *, timeout_s: float) -> N
         what=f"MLNodes {sorted(ids)} INFERENCE in GET /admin/v1/nodes",
         evidence=lambda: json.dumps(api.nodes(), indent=1)[:2000],
         hint="check the API node log and the WireMock journal for the reconcile calls",
+        progress=lambda: ", ".join(f"{i} {seen.get(i, '?')}" for i in sorted(ids)),
     )
 
 

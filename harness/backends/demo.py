@@ -37,8 +37,8 @@ def cmd_demo(args: argparse.Namespace) -> int:
     try:
         banner(console, opts)
         tn = make_testnet(opts, workdir, participants=args.participants)
-        with console.status(f"starting the chain, WireMock MLNodes, chaos proxy and the API node ({tn.info.api_under_test})..."):
-            tn.start()
+        console.print(f"starting the chain, WireMock MLNodes, chaos proxy and the API node ({tn.info.api_under_test})...")
+        tn.start()  # its long waits report themselves (harness/util/progress.py)
         with tn:
             verdict_ok = _run(console, tn, opts, out, args, t0)
     except BaseException:

@@ -248,9 +248,11 @@ class RpcClient:
         bt = self.block_time_s()
         timeout = timeout_s if timeout_s is not None else self.deadline_for_blocks(h - current, block_time_s=bt)
         interval = min(0.25, max(0.01, bt / 4))
+        seen = [current]
 
         def reached() -> int:
             got = self.height()
+            seen[0] = got
             return got if got >= h else 0
 
         return wait_until(
@@ -260,6 +262,7 @@ class RpcClient:
             what=f"height {h} on {self.url} (height was {current}, measured block time {bt:.3f}s)",
             evidence=self._height_evidence,
             hint="the chain stopped producing blocks or is slower than measured; pass timeout_s to wait longer",
+            progress=lambda: f"height {seen[0]} of {h}",
         )
 
     def _height_evidence(self) -> str:

@@ -20,12 +20,30 @@ def wait_until(
     evidence: Callable[[], str] | None = None,
     hint: str = "",
     abort: Callable[[], str | None] | None = None,
+    progress: Callable[[], str] | None = None,
 ) -> T:
     """Poll `predicate` until it returns a truthy value, and return that value.
 
     `abort` is checked every round: a non-None string ends the wait at once (e.g. "process exited with 1").
     Exceptions from the predicate count as "not yet" and the last one is reported on timeout.
+    A long wait is reported while it lasts when progress reporting is on (harness/util/progress.py): `what`, the time
+    spent of `timeout_s`, and `progress()`, the wait's own detail ("height 31 of 40").
     """
+    from harness.util.progress import current
+
+    reporter = current()
+    task = reporter.begin(what, timeout_s) if reporter is not None else None
+    ok = False
+    try:
+        value = _poll(predicate, timeout_s, what, interval_s, evidence, hint, abort, task, progress)
+        ok = True
+        return value
+    finally:
+        if task is not None:
+            task.end(ok)
+
+
+def _poll(predicate, timeout_s, what, interval_s, evidence, hint, abort, task, progress):
     deadline = time.monotonic() + timeout_s
     last_exc: BaseException | None = None
     while True:
@@ -41,7 +59,18 @@ def wait_until(
             last_exc = e
         if time.monotonic() >= deadline:
             raise WaitTimeout(_message(what, timeout_s, "deadline passed", last_exc, evidence, hint))
+        if task is not None:
+            task.tick(_detail(progress))
         time.sleep(interval_s)
+
+
+def _detail(progress: Callable[[], str] | None) -> str:
+    if progress is None:
+        return ""
+    try:
+        return progress()
+    except Exception as e:  # a detail that cannot be had never ends the wait
+        return f"({type(e).__name__})"
 
 
 def _message(

@@ -246,6 +246,7 @@ class GonkaTestnet(BaseTestnet):
             interval_s=1.0,
             evidence=lambda: f"last answer: HTTP {last[0].status} {last[0].body[:400]!r}" if last else "no answer yet",
             hint="a real node serves once its first PoC epoch made its participant active; see the decentralized-api log",
+            progress=lambda: f"last answer: HTTP {last[0].status}, chain height {self.rpc.height()}" if last else "no answer yet",
         )
 
     def _stop_chain_and_api(self) -> None:
