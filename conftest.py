@@ -1,2 +1,4 @@
-# Root conftest: the harness plugin is loaded through its pytest11 entry point (harness.plugin).
-# Nothing else lives here on purpose; shared fixtures are in harness/plugin.py and tests/conftest.py.
+# Root conftest: the harness plugin is loaded through its pytest11 entry point (harness.plugin). Shared fixtures are
+# in harness/plugin.py and tests/conftest.py. This repository's own runs also check that tests leave no temp folders
+# (harness/util/tmpguard.py).
+pytest_plugins = ["harness.util.tmpguard"]

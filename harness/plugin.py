@@ -81,8 +81,35 @@ def _terminate_as_interrupt() -> None:
             pass
 
 
+PATH_OPTIONS = ("--gonka-bin", "--env-file", "--bundle-dir")
+
+
+def _root_taken_from_a_value(config: pytest.Config) -> str | None:
+    """pytest picks its root directory before plugins add their options, so `--gonka-bin DIR` (value apart) makes it
+    take DIR for a path to test: the root moves there, no configuration file is found, test ids and the cache go wrong.
+    The refusal names the fix; `./dev test` names the root itself."""
+    if config.inipath is not None or config.known_args_namespace.rootdir:
+        return None
+    args = [str(a) for a in config.invocation_params.args]
+    here = config.invocation_params.dir.resolve()
+    for i, arg in enumerate(args[:-1]):
+        if arg in PATH_OPTIONS:
+            value = (here / args[i + 1]).resolve()
+            inside = value == here or here in value.parents  # then the root is the current directory either way
+            if not inside and (value == config.rootpath or config.rootpath in value.parents):
+                return (
+                    f"{arg} {args[i + 1]}: pytest took {args[i + 1]} for a path to test before the harness plugin was loaded, "
+                    f"so its root directory became {config.rootpath} and no configuration file was found; write "
+                    f"{arg}={args[i + 1]}, or run ./dev test (it names the repository as the root)"
+                )
+    return None
+
+
 def pytest_configure(config: pytest.Config) -> None:
     _terminate_as_interrupt()
+    misread = _root_taken_from_a_value(config)
+    if misread:
+        raise pytest.UsageError(misread)
     for name, text in MARKERS.items():
         config.addinivalue_line("markers", f"{name}: {text}")
     from harness.errors import ConfigError

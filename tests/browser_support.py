@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -23,11 +24,16 @@ def chromium() -> str:
 
 
 def _run(url: str, tmp: Path, *extra: str) -> subprocess.CompletedProcess:
-    profile = tmp / "chromium-profile"
+    # its profile, temp and config files in a short folder of its own (a unix socket path has at most 107 bytes), gone after
+    own = Path(tempfile.mkdtemp(prefix="chromium-", dir="/tmp"))
     argv = [chromium(), "--headless", "--no-sandbox", "--disable-gpu", "--hide-scrollbars", "--no-first-run",
-            f"--user-data-dir={profile}", "--window-size=1500,1200", "--virtual-time-budget=20000", *extra, url]  # fmt: skip
-    env = {**os.environ, "TMPDIR": str(tmp), "HOME": str(tmp)}  # its own temp and config files stay in the test's folder
-    done = subprocess.run(argv, capture_output=True, text=True, timeout=120, env=env)
+            f"--user-data-dir={own / 'profile'}", "--window-size=1500,1200", "--virtual-time-budget=20000",
+            *extra, url]  # fmt: skip
+    env = {**os.environ, "TMPDIR": str(own), "HOME": str(own)}
+    try:
+        done = subprocess.run(argv, capture_output=True, text=True, timeout=120, env=env)
+    finally:
+        shutil.rmtree(own, ignore_errors=True)
     assert done.returncode == 0, done.stderr[-3000:]
     return done
 

@@ -3,8 +3,6 @@ checks, and, with an engine, the crashed-run reaping policy and a bridge-network
 
 import json
 import socket
-import tempfile
-from pathlib import Path
 
 import pytest
 
@@ -25,11 +23,11 @@ def test_image_overrides_from_options():
     assert imgs["wiremock"] == "wiremock/wiremock:3.9.1"
 
 
-def test_network_mode_is_checked():
+def test_network_mode_is_checked(tmp_path):
     from harness.backends.docker import DockerTestnet
 
     with pytest.raises(ConfigError, match="network_mode: 'overlay'"):
-        DockerTestnet(RunOptions(backend="docker"), Path(tempfile.mkdtemp()), network_mode="overlay")
+        DockerTestnet(RunOptions(backend="docker"), tmp_path, network_mode="overlay")
 
 
 def test_net_plans():
@@ -44,7 +42,7 @@ def test_net_plans():
     assert bridge.host_of("chain") == "gh-t-2-chain"
 
 
-def test_upstream_shapes_are_what_the_reference_names():
+def test_upstream_shapes_are_what_the_reference_names(tmp_path):
     g = upstream.genesis_overrides("v0.3.8", 3.0)
     assert g["app_state"]["gov"]["params"]["voting_period"] == "3s"
     # upstream main's genesis refuses the field (verified with the real binary under the gonka backend)
@@ -60,7 +58,7 @@ def test_upstream_shapes_are_what_the_reference_names():
     env = upstream.chain_env("host", chain_ports)
     assert env["CONFIG_rpc__laddr"] == f"tcp://127.0.0.1:{chain_ports['rpc'].inner}"
     assert env["CONFIG_consensus__timeout_commit"] == "1s"
-    home = upstream.prepare_chain_home(Path(tempfile.mkdtemp()) / "inference", "v0.3.8", 3.0)
+    home = upstream.prepare_chain_home(tmp_path / "inference", "v0.3.8", 3.0)
     assert json.loads((home / "genesis_overrides.json").read_text()) == g
 
 
@@ -97,12 +95,12 @@ def test_reap_stale_removes_only_dead_owners():
 
 @pytest.mark.docker
 @pytest.mark.slow
-def test_bridge_network_smoke():
+def test_bridge_network_smoke(tmp_path):
     """User-defined bridge network: DNS names between containers, published loopback ports for the harness."""
     from harness.backends.docker import DockerTestnet
     from harness.backends.docker_util import count_by_label
 
-    tn = DockerTestnet(RunOptions(backend="docker"), Path(tempfile.mkdtemp()), network_mode="bridge")
+    tn = DockerTestnet(RunOptions(backend="docker"), tmp_path, network_mode="bridge")
     try:
         tn.start()
         assert count_by_label(tn.labels).networks == 1

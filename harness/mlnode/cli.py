@@ -8,6 +8,7 @@ harness mocks dump --admin-url http://127.0.0.1:PORT/__admin --out journal.json 
 from __future__ import annotations
 
 import argparse
+import shutil
 import tempfile
 import threading
 from contextlib import ExitStack
@@ -67,6 +68,8 @@ def _serve(args: argparse.Namespace) -> int:
     versions = _versions(args.versions)
     log_dir = args.log_dir or Path(tempfile.mkdtemp(prefix="harness-mocks-"))
     with ExitStack() as stack:
+        if not args.log_dir:  # a temp dir of its own goes when it stops (--log-dir DIR keeps the logs)
+            stack.callback(shutil.rmtree, log_dir, True)
         if not args.side_by_side:
             wm = stack.enter_context(WireMockServer(REPO_MOCKS, name="wiremock", log_dir=log_dir))
             print(f"MLNode mock: {wm.url}  admin: {wm.admin_url}  log: {wm.log_path}", flush=True)

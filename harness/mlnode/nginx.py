@@ -130,10 +130,15 @@ class NginxSideBySide(StartStop):
         self.port = port or free_port()
         self.nginx = nginx
         self.prefix = Path(log_dir) if log_dir else Path(tempfile.mkdtemp(prefix="nginx-side-by-side-"))
+        self._own_prefix = log_dir is None  # a temp prefix is removed by stop, and here when the config is refused
         self.ready_timeout_s = ready_timeout_s
         self.generation = 0
         self.proc: ManagedProcess | None = None
-        render_config(self.backends, current, port=self.port, prefix=self.prefix)  # bad input fails here, not at start
+        try:
+            render_config(self.backends, current, port=self.port, prefix=self.prefix)  # bad input fails here, not at start
+        except BaseException:
+            self._remove_own_prefix()
+            raise
 
     @property
     def url(self) -> str:
@@ -223,3 +228,8 @@ class NginxSideBySide(StartStop):
     def stop(self) -> None:
         if self.proc is not None:
             self.proc.stop()
+        self._remove_own_prefix()
+
+    def _remove_own_prefix(self) -> None:
+        if self._own_prefix:
+            shutil.rmtree(self.prefix, ignore_errors=True)

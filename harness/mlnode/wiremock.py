@@ -172,7 +172,9 @@ class WireMockServer(StartStop):
         if port:
             ensure_port_free(port, field=f"{name} port")
         self.port = port or free_port()
-        self.log_dir = Path(log_dir) if log_dir else Path(tempfile.mkdtemp(prefix=f"{name}-logs-"))
+        # without log_dir: a temp dir made at start and removed by stop (a failed start's log tail is in its error)
+        self._log_dir = Path(log_dir) if log_dir else None
+        self._own_log_dir = log_dir is None
         self.extra_args = list(extra_args)
         self.jar = Path(jar) if jar else None
         self.java = java
@@ -190,6 +192,17 @@ class WireMockServer(StartStop):
     @property
     def admin_url(self) -> str:
         return f"{self.url}/__admin"
+
+    @property
+    def log_dir(self) -> Path:
+        if self._log_dir is None:
+            self._log_dir = Path(tempfile.mkdtemp(prefix=f"{self.name}-logs-"))
+        return self._log_dir
+
+    def _remove_own_log_dir(self) -> None:
+        if self._own_log_dir and self._log_dir is not None:
+            shutil.rmtree(self._log_dir, ignore_errors=True)
+            self._log_dir = None
 
     @property
     def log_path(self) -> Path:
@@ -237,6 +250,7 @@ class WireMockServer(StartStop):
                 self.proc.stop()
                 # An allocated port taken by someone else between allocation and bind: take another one.
                 if not (self.auto_port and attempt < PORT_ATTEMPTS and _port_clash(self._new_log())):
+                    self._remove_own_log_dir()
                     raise
                 self.port = free_port()
         self.start_s = time.monotonic() - t0
@@ -255,6 +269,7 @@ class WireMockServer(StartStop):
     def stop(self) -> None:
         if self.proc is not None:
             self.proc.stop()
+        self._remove_own_log_dir()
 
     def is_running(self) -> bool:
         return self.proc is not None and self.proc.is_running()
