@@ -53,6 +53,9 @@ def test_the_bundles_html_report_of_a_real_hop(tmp_path):
         runner = UpgradeRunner(tn)
         hop = runner.hop(opts.versions[1])
         out = write_bundle(tmp_path / "bundles", "tests/x.py::late", tn, opts, runner=runner, failure="late")
+        page = hop.write_html(tmp_path / "hop.html", tn).read_text()  # one hop's page, from the running testnet
+        assert "id='verdict'>FAIL<" in page
+        assert (tn.workdir / "logs" / "apinode.log").as_uri() in page
     assert not (out / "bundle-errors.txt").exists(), (out / "bundle-errors.txt").read_text()
     data = json.loads((out / "report.json").read_text())
     assert (data["verdict"], data["offenders_total"]) == ("fail", len(hop.audit.offenders))

@@ -86,6 +86,14 @@ class HopReport:
         """Failed chats that overlap none of the hop's own windows: what a user would have seen across the switch."""
         return unexcused(self.chat_failures, self.windows)
 
+    def write_html(self, path, testnet):
+        """This hop's audit as one self-contained HTML page (harness/report/html.py), linking the testnet's logs."""
+        from harness.report.evidence import audit_page_data
+        from harness.report.html import write_report
+
+        title = f"hop {self.from_version} -> {self.to_version} at height {self.upgrade_height}"
+        return write_report(audit_page_data(self.audit, testnet, title=title, bodies=None, folder=False), path)
+
     def summary(self) -> str:
         a = self.audit
         return (
