@@ -86,7 +86,7 @@ def clear_state(path: Path | None = None, *, owner: str | None = None) -> bool:
     """Remove the state file and the env file `harness up` wrote next to it; with `owner`, only when the file still
     records that owner (another testnet's file is left alone). True when removed."""
     path = path or DEFAULT_STATE
-    if owner is not None and recorded_owner(path) != owner:
+    if owner is not None and path.exists() and recorded_owner(path) != owner:
         return False
     path.unlink(missing_ok=True)
     path.with_suffix(".env").unlink(missing_ok=True)

@@ -135,7 +135,7 @@ def down(path: Path) -> dict[str, Any]:
     if isinstance(labels, dict) and labels:
         containers = reap_containers(labels)
     owner = st.get("owner")
-    clear_state(path, owner=owner if isinstance(owner, str) else None)  # a testnet started since keeps its file
+    removed = clear_state(path, owner=owner if isinstance(owner, str) else None)  # one started since keeps its file
     remove_stale_lock(path)
     return {
         "state_file": str(path),
@@ -144,6 +144,7 @@ def down(path: Path) -> dict[str, Any]:
         "stopped": [asdict(r) for r in results],
         "workdir": workdir,
         "containers": containers,
+        "state_removed": removed,
         "elapsed_s": round(time.monotonic() - t0, 3),
     }
 
@@ -203,5 +204,8 @@ def render(out: dict[str, Any]) -> str:
         lines.append(f"  workdir {out['workdir']['path']}: {out['workdir']['result']}")
     if out.get("containers"):
         lines.append(f"  docker: {out['containers']}")
-    lines.append(f"removed {out['state_file']}")
+    if out.get("state_removed", True):
+        lines.append(f"removed {out['state_file']}")
+    else:
+        lines.append(f"kept {out['state_file']}: another testnet started since wrote it")
     return "\n".join(lines)
