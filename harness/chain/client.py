@@ -16,10 +16,9 @@ from cosmos.base.v1beta1 import coin_pb2
 
 from harness import proto
 from harness.chain.keys import DENOM, Key, gov_module_address
-from harness.chain.tx import build_signed_tx, pack_any, tx_hash
+from harness.chain.tx import build_signed_tx, tx_hash
 from harness.cometbft.client import RpcClient, RpcError, block_time_ceil_blocks
-from harness.errors import ChainError, ConfigError, QueryError, TxError, WaitTimeout
-from harness.util.wait import wait_until
+from harness.errors import ChainError, ConfigError, QueryError, TxError
 from harness.versions import check_version
 
 # Blocks between "now" and the upgrade height beyond the voting period: one to include the proposal,
@@ -301,7 +300,12 @@ class ChainClient:
         title: str = "",
         timeout_s: float | None = None,
     ) -> ProposalOutcome:
-        """Submit a gov proposal carrying MsgCreatePartialUpgrade, vote YES with every voter, wait until it passed."""
+        """Submit a gov proposal carrying MsgCreatePartialUpgrade, vote YES with every voter, wait until it passed.
+        Refused when the height is too close for the vote (UpgradeTooSoon, before anything is sent or when the proposal
+        was included too late to pass 2 blocks before it; then it is not voted on); the steps without these checks are
+        in harness/chain/proposals.py."""
+        from harness.chain.proposals import cast_votes, submit_partial_upgrade
+
         version = check_version(version, field="partial upgrade node version")
         if not isinstance(height, int) or height <= 0:
             raise ConfigError(f"partial upgrade height must be a positive integer, got {height!r}")
@@ -315,28 +319,10 @@ class ChainClient:
                 f"{why['block_time_s']:.3f}s/block) + "
                 f"{UPGRADE_MARGIN_BLOCKS} blocks margin = earliest {earliest}; choose a height >= {earliest}"
             )
-        amount = self.min_deposit() if deposit is None else deposit
-        if amount < 0:
-            raise ConfigError(f"deposit must be >= 0 {self.denom}, got {amount}")
-        upgrade = proto.MsgCreatePartialUpgrade(
-            authority=self.gov_authority(), height=height, nodeVersion=version, apiBinariesJson=""
-        )
-        text = title or f"Partial upgrade to {version} at height {height}"
-        submit = proto.gov_tx_pb2.MsgSubmitProposal(
-            messages=[pack_any(upgrade)],
-            initial_deposit=[coin_pb2.Coin(denom=self.denom, amount=str(amount))] if amount else [],
-            proposer=proposer.address,
-            metadata="",
-            title=text,
-            summary=f"MLNode node version {version} from block {height}",
-            expedited=False,
-        )
         tx_timeout = self.rpc.deadline_for_blocks(3, block_time_s=why["block_time_s"])
-        sub = self.submit([submit], proposer, timeout_s=tx_timeout)
-        ids = sub.attribute("submit_proposal", "proposal_id")
-        if not ids:
-            raise ChainError(f"tx {sub.hash} has no submit_proposal.proposal_id event; events: {sub.events}")
-        proposal_id = int(ids[0])
+        sub = submit_partial_upgrade(self, version, height, proposer=proposer, deposit=deposit, title=title,
+                                     timeout_s=tx_timeout)  # fmt: skip
+        proposal_id = sub.proposal_id
         passes_by = sub.height + why["voting_blocks"]
         if passes_by > height - PASS_MARGIN_BLOCKS:
             # Voting YES would pass it too close to (or after) its height: an API node learns the plan from the
@@ -348,15 +334,7 @@ class ChainClient:
                 f"voted on and will be rejected for lack of quorum; propose again with a later height",
                 late_by_blocks=sub.height - why["current_height"],
             )
-
-        yes = proto.gov_pb2.VoteOption.Value("VOTE_OPTION_YES")
-        pending = [
-            self.submit([proto.gov_tx_pb2.MsgVote(proposal_id=proposal_id, voter=v.address, option=yes)], v, wait=False)
-            for v in voters
-        ]
-        for p in pending:
-            self.wait_for_tx(p.hash, timeout_s=tx_timeout)
-
+        cast_votes(self, proposal_id, voters, option="yes", timeout_s=tx_timeout)
         deadline = (
             timeout_s
             if timeout_s is not None
@@ -382,34 +360,13 @@ class ChainClient:
             return False
 
     def _wait_proposal_passed(self, proposal_id: int, timeout_s: float) -> int:
-        """Poll the proposal until PASSED; returns the height the PASSED state was read at."""
-        statuses = proto.gov_pb2.ProposalStatus
-        passed = statuses.Value("PROPOSAL_STATUS_PASSED")
-        final = {statuses.Value("PROPOSAL_STATUS_REJECTED"), statuses.Value("PROPOSAL_STATUS_FAILED")}
-        last: dict[str, Any] = {}
+        """Until the proposal's voting ended; the height PASSED was read at, else ChainError naming how it ended."""
+        from harness.chain.proposals import PASSED, wait_proposal_final
 
-        def check() -> int:
-            req = proto.gov_query_pb2.QueryProposalRequest(proposal_id=proposal_id)
-            resp, at = self.rpc.query_at(proto.Q_GOV_PROPOSAL, req)
-            p = resp.proposal
-            last.update(status=statuses.Name(p.status), height=at, tally=str(p.final_tally_result).replace("\n", " ").strip())
-            if p.status in final:
-                last["final"] = f"{statuses.Name(p.status)} (tally: {last['tally']}; failed_reason: {p.failed_reason!r})"
-            return at if p.status == passed else 0
-
-        try:
-            return wait_until(
-                check,
-                timeout_s=timeout_s,
-                what=f"gov proposal {proposal_id} to reach PROPOSAL_STATUS_PASSED",
-                abort=lambda: last.get("final"),
-                evidence=lambda: f"last seen: {last}",
-                hint="did every validator vote YES, and is the voting period as short as gov params say?",
-            )
-        except WaitTimeout:
-            if "final" in last:
-                raise ChainError(f"gov proposal {proposal_id} ended as {last['final']}, not PROPOSAL_STATUS_PASSED") from None
-            raise
+        status, at, detail = wait_proposal_final(self, proposal_id, timeout_s=timeout_s)
+        if status != PASSED:
+            raise ChainError(f"gov proposal {proposal_id} ended as {status} ({detail}), not {PASSED}")
+        return at
 
 
 def _base_account(any_msg: Any) -> Any:
