@@ -166,8 +166,19 @@ class Broker:
     def worker_client(self, entry: NodeEntry) -> MLNodeClient:
         return MLNodeClient(entry.config, entry.worker_version, self.session)
 
-    async def refresh_clients(self, new_version: str, *, old_version: str, stop_old: bool, bring_up: str | None = None) -> int:
-        """Swap every worker client to new_version; with stop_old send one POST /<old_version>/api/v1/stop per node.
+    async def refresh_clients(
+        self,
+        new_version: str,
+        *,
+        old_version: str,
+        stop_old: bool,
+        bring_up: str | None = None,
+        sent: frozenset[str] = frozenset(),
+        record_stop: Callable[[str, bool], None] | None = None,
+    ) -> int:
+        """Swap every worker client to new_version; with stop_old send one POST /<old_version>/api/v1/stop per node
+        except the nodes in `sent` (sent before a restart). `record_stop(node id, True)` runs right before a node's
+        stop is sent (the caller writes it ahead), `record_stop(node id, False)` when it could not be delivered.
         bring_up "at_switch" (the reference switch): bring each node up on the new version right after its old
         version stopped (stop the old version, then the new one serves), instead of leaving it to the next status poll
         to find the new version STOPPED; status polls skip the node meanwhile, chats keep flowing. "next_tick" (a bug
@@ -184,8 +195,13 @@ class Broker:
             try:
                 if bring_up == "before_stop":
                     await self._bring_up(entry, new_version)
-                if changing:
-                    await self._stop_old(entry, old_version)
+                if changing and entry.config.id in sent:
+                    log.info("stop of %s on %s was sent before a restart; not sent again", old_version, entry.config.id)
+                elif changing:
+                    if record_stop is not None:
+                        record_stop(entry.config.id, True)
+                    if not await self._stop_old(entry, old_version) and record_stop is not None:
+                        record_stop(entry.config.id, False)
                 if bring_up == "next_tick" and self._target(entry)[0] == "INFERENCE":
                     entry.state.current_status = "STOPPED"  # its serving version is gone; the next tick brings it up
                     await asyncio.sleep(self.reconcile_s)  # the reconciler's next tick (a timer, as upstream's loop)
@@ -203,17 +219,19 @@ class Broker:
 
     async def _bring_up(self, entry: NodeEntry, version: str) -> None:
         """The node on `version` (its worker client), when it should serve and no command runs on it: not under
-        entry.busy, as a busy node counts as reconciling and would get no chats meanwhile. A failure leaves it to the
-        status worker and reconcile."""
+        entry.busy, as a busy node counts as reconciling and would get no chats meanwhile. A STOPPED new version is
+        brought up without a stop first (that stop would read as the next hop's old-version stop). A failure leaves
+        it to the status worker and reconcile."""
         if self._target(entry)[0] != "INFERENCE" or entry.busy.locked():
             return
         try:
-            await self._inference_up(self.worker_client(entry), entry)
+            await self._inference_up(self.worker_client(entry), entry, stop_stopped=False)
             entry.state.current_status = "INFERENCE"
         except MLNodeError as e:
             log.warning("bringing %s up on %s failed: %s", entry.config.id, version, e)
 
-    async def _stop_old(self, entry: NodeEntry, old_version: str) -> None:
+    async def _stop_old(self, entry: NodeEntry, old_version: str) -> bool:
+        """POST /<old>/api/v1/stop; whether the MLNode answered (any status: upstream ignores it)."""
         client = MLNodeClient(entry.config, old_version, self.session, timeout_s=10.0)
         rec: dict[str, Any] = {"node_id": entry.config.id, "version": old_version, "at_ms": int(time.time() * 1000)}
         try:
@@ -222,6 +240,7 @@ class Broker:
             rec["error"] = str(e)
             log.warning("stop of old version %s on %s failed: %s", old_version, entry.config.id, e)
         self.stops_sent.append(rec)
+        return "status" in rec
 
     # -- status worker ---------------------------------------------------------------------
     async def status_round(self) -> None:
@@ -282,11 +301,16 @@ class Broker:
                 st.current_status, st.failure_reason = "FAILED", str(e)
                 log.warning("reconcile %s -> %s failed: %s", entry.config.id, status, e)
 
-    async def _inference_up(self, client: MLNodeClient, entry: NodeEntry) -> None:
-        if await client.node_state() == "INFERENCE":
+    async def _inference_up(self, client: MLNodeClient, entry: NodeEntry, *, stop_stopped: bool = True) -> None:
+        """state, then stop + inference/up (upstream's InferenceUp). `stop_stopped=False` (the switch's bring-up of
+        the version just switched to): no stop when it reports STOPPED, since a stop of that version right after the
+        switch would be taken for its old-version stop should the next upgrade come in the next block."""
+        state = await client.node_state()
+        if state == "INFERENCE":
             await client.inference_health()
             return
-        await client.stop()
+        if stop_stopped or state != "STOPPED":
+            await client.stop()
         model, spec = next(iter(entry.config.models.items()), ("", {"args": []}))
         await client.inference_up(model, spec.get("args", []))
 

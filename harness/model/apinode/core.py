@@ -266,7 +266,10 @@ class ApiNodeCore:
         log.info("switched MLNode version %s -> %s at height %d (%s)", st.switches[-1].previous, version, height, source)
 
     async def _refresh_clients(self, version: str) -> None:
-        """Swap worker clients to `version`, stop the old version (profile permitting), set last_used_version."""
+        """Swap worker clients to `version`, stop the old version (profile permitting), set last_used_version.
+        Each node's stop is written ahead (`old_stops_sent`, persisted before it is sent; removed again when it could
+        not be delivered), so a restart in the middle of the refresh never sends it a second time. The price: a crash
+        after that write and before the request left the process (no I/O in between but the connect) loses it."""
         async with self._refresh_lock:
             old = self.state.last_used_version
             if old == version and all(e.worker_version == version for e in self.broker.nodes.values()):
@@ -277,10 +280,20 @@ class ApiNodeCore:
                 stop_old=self.profile.stop_old,
                 # the reference switch brings the new version up; PR #228's ticker leaves it to the status poll
                 bring_up=self.profile.bring_up if self.profile.client_refresh == "immediate" else None,
+                sent=frozenset(n for n, v in self.state.old_stops_sent.items() if v == old),
+                record_stop=lambda node_id, sending: self._record_stop(node_id, old, sending),
             )
             async with self._state_lock:
                 self.state.last_used_version = version
+                self.state.old_stops_sent = {}
                 self._save()
+
+    def _record_stop(self, node_id: str, old: str, sending: bool) -> None:
+        if sending:
+            self.state.old_stops_sent[node_id] = old
+        else:
+            self.state.old_stops_sent.pop(node_id, None)
+        self._save()
 
     async def _refresh_ticker(self) -> None:
         """PR #228's reconcilerLoop tick: refresh worker clients when current != last_used."""
@@ -337,6 +350,7 @@ class ApiNodeCore:
             },
             "worker_versions": {e.config.id: e.worker_version for e in self.broker.nodes.values()},
             "old_version_stops": list(self.broker.stops_sent),
+            "old_stops_sent": dict(st.old_stops_sent),
             "poc_phase": self.broker.poc_phase,
             "block_errors": self.block_errors,
             "refused_versions": self.refused_versions,

@@ -66,6 +66,9 @@ class VersionState:
     upgrade_plans: list[Plan] = field(default_factory=list)
     switches: list[SwitchRecord] = field(default_factory=list)
     nodes: list[NodeConfig] | None = None  # set once nodes were changed on the admin API
+    # while clients move from last_used_version to current_node_version: node id -> the old version whose stop was
+    # sent to it (written before the request goes out, so a restart never sends it a second time)
+    old_stops_sent: dict[str, str] = field(default_factory=dict)
 
     def as_dict(self) -> dict[str, Any]:
         out: dict[str, Any] = {
@@ -78,6 +81,8 @@ class VersionState:
             "upgrade_plans": [p.as_dict() for p in self.upgrade_plans],
             "switches": [s.as_dict() for s in self.switches],
         }
+        if self.old_stops_sent:  # only while a client refresh is under way
+            out["old_stops_sent"] = dict(self.old_stops_sent)
         if self.nodes is not None:
             out["nodes"] = [n.as_dict() for n in self.nodes]
         return out
@@ -88,7 +93,7 @@ class VersionState:
         written back."""
         try:
             known = {"format", "current_node_version", "last_used_version", "current_height", "applied_plan_height",
-                     "upgrade_plan", "upgrade_plans", "switches", "nodes"}  # fmt: skip
+                     "upgrade_plan", "upgrade_plans", "switches", "nodes", "old_stops_sent"}  # fmt: skip
             unknown = sorted(map(str, set(d) - known))
             if unknown:
                 raise ConfigError(f"unknown key(s) {shown(unknown)}")
@@ -106,6 +111,7 @@ class VersionState:
             )
             if "nodes" in d:
                 st.nodes = check_nodes(d["nodes"], field_name="nodes")
+            st.old_stops_sent = _old_stops_sent(d.get("old_stops_sent") or {})
         except ConfigError as e:
             raise ConfigError(f"{where}: corrupt state file ({e}); delete it to start from the config") from None
         return st
@@ -118,6 +124,17 @@ class VersionState:
             current_height=cfg.current_height,
             upgrade_plans=[cfg.upgrade_plan] if cfg.upgrade_plan else [],
         )
+
+
+def _old_stops_sent(raw: object) -> dict[str, str]:
+    if not isinstance(raw, dict) or len(raw) > MAX_LIST:
+        raise ConfigError(f"old_stops_sent: expected a mapping of at most {MAX_LIST} node ids to versions, got {shown(raw)}")
+    out: dict[str, str] = {}
+    for node, version in raw.items():
+        if not isinstance(node, str) or not node:
+            raise ConfigError(f"old_stops_sent: node id {shown(node)} is not a non-empty string")
+        out[node] = check_version(version, field=f"old_stops_sent.{node}")
+    return out
 
 
 def atomic_write(path: Path, data: bytes) -> None:
