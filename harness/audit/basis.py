@@ -75,9 +75,9 @@ class HopTiming:
     def describe(self) -> str:
         head = f"{self.participant} {self.version} (block {self.switch_height}): {self.basis} clock"
         if self.basis == CHAIN:
-            return f"{head}, switch due {self.due_ms - self.from_ms} ms after block {self.switch_height}'s header time" + (
-                f" ({self.note})" if self.note else ""
-            )
+            b = self.switch_height
+            after = f"block {b} reached its API node" if b is not None and self.delivered(b) else f"block {b}'s header time"
+            return f"{head}, switch due {self.due_ms - self.from_ms} ms after {after}" + (f" ({self.note})" if self.note else "")
         held = "; ".join(h.describe() for h in self.holds)
         return f"{head}, switch due {self.due_ms - self.from_ms} ms after block {self.switch_height} reached its API node" + (
             f"; {held}" if held else ""
@@ -140,8 +140,12 @@ def _hop_timing(participant, k, s: Switch, contract, by_height, heights, held, *
         return _chain_timing(participant, k, s, contract, f"NewBlock({b}) never reached its API node")
     if at.session_ms > s.from_ms:
         return _chain_timing(participant, k, s, contract, f"its API node (re)subscribed after block {b} was made")
-    if after is None:
-        return _chain_timing(participant, k, s, contract, f"no block after {b} reached its API node")
+    if after is None:  # it went away after B (stopped, killed): the grace counts from when B reached it, as S does
+        t = _chain_timing(participant, k, s, contract, f"no block after {b} reached its API node; S when block {b} did")
+        start = max(int(at.ms), s.from_ms)  # a held delivery comes long after the header time
+        delivered = tuple((d.height, int(d.ms)) for d in (before, at) if d is not None)
+        return replace(t, from_ms=start, due_ms=start + contract.grace_ms, until_ms=start + contract.grace_ms,
+                       delivered_ms=delivered, holds=tuple(held[h] for h in (b, b + 1) if h in held))  # fmt: skip
     start = int(at.ms)
     due = max(int(after.ms), start + contract.refresh_grace_ms)
     return HopTiming(
