@@ -6,7 +6,8 @@ was handed to the API node's connection. `deliveries` keeps the first delivery o
 connection). A *hold* keeps NewBlock(h), and every data message behind it on that connection, from the API node
 until the harness releases it or `max_ms` after NewBlock(h-1) was delivered, whichever comes first:
 
-    gate.arm(h, max_ms)      hold NewBlock(h) (from its arrival) until released or until D(h-1) + max_ms
+    gate.arm(h, max_ms)      hold NewBlock(h) (from its arrival) until released or until D(h-1) + max_ms (armed
+                             again while held: the longer bound stays)
     gate.release(h, why)     deliver it now (idempotent); `why` is kept ("switch seen on every MLNode")
     gate.deliveries(lo, hi)  [Delivery(height, ms, conn_id), ...]
     gate.holds()             each hold: armed, held from, delivered at, how it ended (released, expired, ...)
@@ -127,6 +128,13 @@ class DeliveryGate:
             raise ConfigError(f"max_ms: expected a number of milliseconds from 0 to {MAX_HOLD_MS}, got {max_ms!r}")
         if h in self._deliveries:
             raise ConfigError(f"height: NewBlock({h}) was already delivered; arm a hold before its block exists")
+        held = self._holds.get(h)
+        if held is not None and held.outcome in ("armed", "holding"):
+            # two upgrades hold the same block (adjacent heights: B+1 of one is B of the next): the longer bound stays,
+            # and a release by either ends the hold
+            held.max_ms = max(held.max_ms, float(max_ms))
+            self._notify()
+            return held
         if h not in self._holds and len(self._holds) >= MAX_HOLDS:
             for old in [x for x in self.holds() if x.outcome not in ("armed", "holding")][: len(self._holds) - MAX_HOLDS + 1]:
                 del self._holds[old.height]  # the oldest holds that are over make room
