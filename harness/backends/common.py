@@ -48,6 +48,14 @@ def write_reference_api_config(
     return path
 
 
+def config_lists_nodes(config_path: Path, mlnodes: Iterable[MLNodeEndpoint]) -> None:
+    """Put the MLNodes into the reference API node's config file (`nodes`), as an operator's config lists them: an API
+    node starting without state (its first start) then knows them before it syncs and acts on the chain's version."""
+    config = yaml.safe_load(config_path.read_text())
+    config["nodes"] = [n.registration() for n in mlnodes]
+    config_path.write_text(yaml.safe_dump(config, sort_keys=False))
+
+
 def wait_nodes_inference(api, node_ids: Iterable[str], *, timeout_s: float) -> None:
     """Wait until GET /admin/v1/nodes shows every given node with current_status INFERENCE."""
     ids = set(node_ids)

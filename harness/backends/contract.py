@@ -23,28 +23,40 @@ it the test is skipped with a reason naming the capability and the backend.
     testnet.rebuild_chain()            REBUILD: fresh chain + API node, same mocks
     testnet.configure_api(...)         MODEL_API: the model API node's profile and knobs from the next rebuild on
     testnet.stop_api() / start_api()   RESTART_API (participant=ID: that participant's API node; default the first)
+    testnet.kill_api()                 RESTART_API: SIGKILL the API node (a crash: no shutdown, no last state write);
+                                       start_api() brings it back on what it had persisted
+    testnet.reset_api_state()          RESTART_API, API node stopped: remove what it persisted, so that its next start
+                                       is its first (the operator's config only)
     testnet.logs()                     {component: log file path} for the failure bundle
     testnet.close()                    tear everything down (idempotent; also on failure and Ctrl-C)
 """
 
 from __future__ import annotations
 
-import re
 import time
 from collections.abc import Iterable
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import dataclass, field
 from enum import StrEnum
 from pathlib import Path
 from typing import Any, Protocol, Self, runtime_checkable
 
-from harness.backends.lifecycle import MLNodeLifecycle
+from harness.backends.participants import (  # noqa: F401  (re-exported: part of the contract)
+    MAX_PARTICIPANTS,
+    PARTICIPANT_ID_RE,
+    MLNodeEndpoint,
+    NodeSpec,
+    Participant,
+    ParticipantSpec,
+    participant_nodes,
+    participant_specs,
+)
 from harness.errors import ConfigError
 
 
 class Capability(StrEnum):
     """What a backend can do beyond the contract's core (chain, API node, mocks, journals, governance)."""
 
-    RESTART_API = "restart_api"  # stop_api()/start_api(): the API node can be taken down and brought back
+    RESTART_API = "restart_api"  # stop_api()/kill_api()/start_api(), reset_api_state(): down, crashed, back, wiped
     REBUILD = "rebuild"  # rebuild_chain(): a fresh chain and API node between tests (scenarios start at v0.3.8)
     MODEL_API = "model_api"  # the API node is our model: profiles, knobs, /admin/v1/debug/* (pool, state, PoC)
     ADMIN_RECONCILE = "admin_reconcile"  # admin disable/enable makes the API node reconcile its MLNodes at once
@@ -111,48 +123,6 @@ def unmet_options(opts: Any, needs: dict[str, Any]) -> list[str]:
 
 
 @dataclass(frozen=True)
-class NodeSpec:
-    """An MLNode a test asks for (CHOOSE_MLNODES: `testnet_with(nodes=(NodeSpec("a"), NodeSpec("b", split_ports=True)))`).
-    `split_ports`: management and inference on two ports of one MLNode, like a real MLNode's API and vLLM ports.
-    `lifecycle`: this MLNode's lifecycle modes (None: its participant's, else the run's `mlnode_lifecycle`)."""
-
-    id: str
-    split_ports: bool = False
-    lifecycle: MLNodeLifecycle | None = None
-
-
-@dataclass(frozen=True)
-class MLNodeEndpoint:
-    """One MLNode as the API node sees it, plus where to read what it received."""
-
-    id: str
-    host: str
-    poc_port: int
-    inference_port: int
-    # WireMock admin base URLs that journal this node's traffic. Single topology: {"*": url} (one WireMock
-    # per port; both ports may share one). Side-by-side: {version: url} for the WireMock behind nginx.
-    journals: dict[str, str]
-    poc_segment: str = ""
-    inference_segment: str = ""
-    models: tuple[str, ...] = ("Qwen/Qwen2.5-7B-Instruct",)
-    max_concurrent: int = 10
-
-    def registration(self) -> dict:
-        """The JSON body of POST /admin/v1/nodes (upstream InferenceNodeConfig field names)."""
-        return {
-            "id": self.id,
-            "host": self.host,
-            "poc_port": self.poc_port,
-            "poc_segment": self.poc_segment,
-            "inference_port": self.inference_port,
-            "inference_segment": self.inference_segment,
-            "max_concurrent": self.max_concurrent,
-            "models": {m: {"args": []} for m in self.models},
-            "hardware": [],
-        }
-
-
-@dataclass(frozen=True)
 class Endpoints:
     chain_rpc: str
     api_chain_rpc: str
@@ -165,109 +135,6 @@ class Endpoints:
     @property
     def chain_ws(self) -> str:
         return self.chain_rpc.replace("http://", "ws://", 1).rstrip("/") + "/websocket"
-
-
-MAX_PARTICIPANTS = 5
-PARTICIPANT_ID_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,31}")  # it names MLNodes, processes, files
-
-
-@dataclass(frozen=True)
-class ParticipantSpec:
-    """A participant a test asks for (PARTICIPANTS): `testnet_with(participants=3)` gives three default ones;
-    `testnet_with(participants=(ParticipantSpec(), ParticipantSpec(api_overrides={"switch_offset": 1})))` one with a
-    late-switching API node. Empty/None fields take the run's value.
-
-    id: "p<i>" by default. power: its validator's voting power. nodes: its MLNodes (ids are prefixed with the
-    participant id in a network). topology: "single" or "side-by-side" for its MLNodes. api_overrides: profile knobs
-    of its API node only (over the run's). mlnode_versions: the versions its MLNodes serve; leave one out to model
-    an operator who did not deploy that version in time (single topology: requests to it find no mapping, 404).
-    lifecycle: its MLNodes' lifecycle modes (MLNodeLifecycle; None: the run's `mlnode_lifecycle`; a NodeSpec's own
-    lifecycle wins)."""
-
-    id: str = ""
-    power: int = 10
-    nodes: tuple[NodeSpec, ...] = (NodeSpec("mlnode-1"),)
-    topology: str | None = None
-    api_overrides: dict[str, Any] = field(default_factory=dict)
-    mlnode_versions: tuple[str, ...] | None = None
-    lifecycle: MLNodeLifecycle | None = None
-
-
-def participant_specs(value: Any, *, nodes: tuple[NodeSpec, ...] | None = None) -> tuple[ParticipantSpec, ...]:
-    """`participants=N` or a sequence of ParticipantSpec -> specs with their ids filled in (p1, p2, ...); `nodes`
-    (the testnet's nodes= option) gives every default participant those MLNodes."""
-    if isinstance(value, bool) or not isinstance(value, int | list | tuple):
-        raise ConfigError(f"participants: expected a count 1..{MAX_PARTICIPANTS} or ParticipantSpecs, got {value!r}")
-    if isinstance(value, int):
-        if not 1 <= value <= MAX_PARTICIPANTS:
-            raise ConfigError(f"participants: {value} is out of range; run 1 to {MAX_PARTICIPANTS} participants")
-        value = [ParticipantSpec(nodes=nodes) if nodes else ParticipantSpec() for _ in range(value)]
-    if not 1 <= len(value) <= MAX_PARTICIPANTS:
-        raise ConfigError(f"participants: {len(value)} given; run 1 to {MAX_PARTICIPANTS} participants")
-    out: list[ParticipantSpec] = []
-    for i, spec in enumerate(value, start=1):
-        if not isinstance(spec, ParticipantSpec):
-            raise ConfigError(f"participants[{i - 1}]: expected a ParticipantSpec, got {spec!r}")
-        spec = spec if spec.id else replace(spec, id=f"p{i}")
-        if not PARTICIPANT_ID_RE.fullmatch(spec.id):
-            raise ConfigError(f"participants[{i - 1}]: id {spec.id!r} must be 1-32 letters, digits, '-' or '_'")
-        out.append(spec)
-    ids = [s.id for s in out]
-    dup = sorted({i for i in ids if ids.count(i) > 1})
-    if dup:
-        raise ConfigError(f"participants: id {dup[0]!r} is given twice; every participant needs its own id")
-    return tuple(out)
-
-
-@dataclass(eq=False)
-class Participant:
-    """One participant of the network as scenarios and the audit see it: a validator (its key and voting power),
-    its API node (client and URLs) and its MLNodes. A backend keeps `api` current across API-node restarts."""
-
-    id: str
-    mlnodes: list[MLNodeEndpoint]
-    api: Any  # harness.drive.api.ApiClient
-    api_public: str
-    api_admin: str
-    power: int = 0
-    # the validator's key: account `validator_index` of this mnemonic ("" where the harness holds no key of it)
-    validator_mnemonic: str = field(default="", repr=False)
-    validator_index: int = 0
-    api_under_test: str = ""  # e.g. "model apinode, profile reference, knobs {'switch_offset': 1}"
-    # the chaos proxy on its API node's chain connection (ChaosControl: faults, deliveries, holds); None: there is none
-    chain_proxy: Any = field(default=None, repr=False)
-    _key: Any = field(default=None, init=False, repr=False)
-
-    @property
-    def node_ids(self) -> list[str]:
-        return [n.id for n in self.mlnodes]
-
-    @property
-    def validator(self) -> Any:
-        """The validator's signing key (harness.chain.keys.Key); None where the harness holds none."""
-        if self._key is None and self.validator_mnemonic:
-            from harness.chain.keys import Key
-
-            self._key = Key.from_mnemonic(self.validator_mnemonic, index=self.validator_index, name=f"validator-{self.id}")
-        return self._key
-
-    def to_dict(self) -> dict[str, Any]:
-        """For the state file `harness up` writes (the API client is not kept)."""
-        return {
-            "id": self.id,
-            "api_public": self.api_public,
-            "api_admin": self.api_admin,
-            "mlnodes": [asdict(n) for n in self.mlnodes],
-            "power": self.power,
-            "validator_mnemonic": self.validator_mnemonic,
-            "validator_index": self.validator_index,
-            "api_under_test": self.api_under_test,
-        }
-
-
-def participant_nodes(participants: Iterable[Participant]) -> dict[str, list[str]]:
-    """{participant id: its MLNode ids}: what the audit's network view groups requests by."""
-    return {p.id: p.node_ids for p in participants}
 
 
 @dataclass
@@ -333,6 +200,8 @@ class Testnet(Protocol):
     def configure_api(self, *, profile: str, overrides: dict | None = None, intervals: dict | None = None) -> None: ...
     def stop_api(self, participant: str | None = None) -> None: ...
     def start_api(self, participant: str | None = None) -> None: ...
+    def kill_api(self, participant: str | None = None) -> None: ...
+    def reset_api_state(self, participant: str | None = None) -> None: ...
     def logs(self) -> dict[str, Path]: ...
     def now_ms(self) -> int: ...
 
@@ -494,4 +363,13 @@ class BaseTestnet:
         self._require(Capability.RESTART_API)
 
     def start_api(self, participant: str | None = None) -> None:
+        self._require(Capability.RESTART_API)
+
+    def kill_api(self, participant: str | None = None) -> None:
+        """SIGKILL the API node (its whole process group), reaped before this returns: a crash, no clean shutdown."""
+        self._require(Capability.RESTART_API)
+
+    def reset_api_state(self, participant: str | None = None) -> None:
+        """With the API node stopped: remove everything it persisted (versions, heights, plans, nodes registered on
+        its admin API), so that its next start_api() is its first start."""
         self._require(Capability.RESTART_API)

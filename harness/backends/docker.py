@@ -108,6 +108,7 @@ class DockerTestnet(BaseTestnet):
         self.proxy = None  # ChaosControl of the chaos proxy container (EmbeddedTestnet runs it as a child process)
         self._gov_key: Key | None = None
         self._api_chain_url = ""
+        self._register_on_start = False  # reset_api_state(): the next start_api() registers the nodes again
 
     @property
     def upstream(self) -> bool:
@@ -356,6 +357,31 @@ class DockerTestnet(BaseTestnet):
         self.api_c.resume()
         self._wait_api()
         self.api = type(self.api)(self.api_c.url("public"), self.api_c.url("admin"))
+        if self._register_on_start:  # its first start after reset_api_state(): the nodes are registered again
+            for node in self.mlnodes:
+                self.api.add_node(node.registration())
+            self._register_on_start = False
+
+    def kill_api(self, participant: str | None = None) -> None:
+        """docker kill: SIGKILL to the container's init, so every process in it dies at once (a crash)."""
+        self.participant(participant)
+        assert self.api_c is not None
+        self.api_c.kill()
+
+    def reset_api_state(self, participant: str | None = None) -> None:
+        """The model API node's state file goes and its config lists the MLNodes, as an operator's does (upstream images
+        copy their config afresh at every start anyway: their nodes are registered again at the next start)."""
+        from harness.backends.common import config_lists_nodes
+
+        self.participant(participant)
+        assert self.api_c is not None
+        if self.api_c.status() == "running":
+            raise ConfigError("the API node container is running; stop_api() or kill_api() it before reset_api_state()")
+        if self.upstream:
+            self._register_on_start = True
+            return
+        (self.workdir / "apinode" / "state.yaml").unlink(missing_ok=True)
+        config_lists_nodes(self.workdir / "apinode" / "config.yaml", self.mlnodes)
 
     def configure_api(self, *, profile: str, overrides: dict | None = None, intervals: dict | None = None) -> None:
         """Run the API node with this profile and these knob/interval overrides from the next rebuild on; a change

@@ -248,6 +248,14 @@ class EmbeddedTestnet(BaseTestnet):
         if m is self.members[0]:
             self.api = view.api
 
+    def kill_api(self, participant: str | None = None) -> None:
+        m = self._member(participant)
+        assert m.apinode is not None
+        m.apinode.kill()
+
+    def reset_api_state(self, participant: str | None = None) -> None:
+        self._member(participant).reset_state()
+
     def configure_api(self, *, profile: str, overrides: dict | None = None, intervals: dict | None = None) -> None:
         """Run the API nodes with this profile and these knob/interval overrides from the next rebuild on (a
         participant's own knobs stay on top); a change marks the chain dirty (the next test gets a fresh chain and

@@ -19,7 +19,7 @@ from harness.backends.contract import Participant, ParticipantSpec
 from harness.backends.mocks import LocalMocks
 from harness.chain.keys import DEV_MNEMONIC, Key
 from harness.errors import ConfigError
-from harness.options import TOPOLOGIES, RunOptions
+from harness.options import PROFILES, TOPOLOGIES, RunOptions
 from harness.versions import check_version
 
 
@@ -34,6 +34,13 @@ class EmbeddedParticipant:
             raise ConfigError(f"participant {spec.id}: topology {self.topology!r} is not one of {', '.join(TOPOLOGIES)}")
         self.versions = self._served_versions(spec, opts)
         self.opts = opts
+        if spec.gonka_bin is not None:
+            raise ConfigError(
+                f"participant {spec.id}: gonka_bin is for --backend gonka; on the embedded backend give it its own model "
+                f"API node build with api_profile= (one of {', '.join(PROFILES)})"
+            )
+        if spec.api_profile is not None and spec.api_profile not in PROFILES:
+            raise ConfigError(f"participant {spec.id}: api_profile {spec.api_profile!r} is not one of {', '.join(PROFILES)}")
         self.network = network
         prefix = f"{spec.id}-" if network else ""
         self.node_specs = tuple(replace(n, id=prefix + n.id) for n in spec.nodes)
@@ -94,6 +101,10 @@ class EmbeddedParticipant:
             proxy.stop()
 
     # -- API node ----------------------------------------------------------------------------
+    def profile(self, run_profile: str) -> str:
+        """The behaviour profile of its API node: its own (a network of mixed builds), else the run's."""
+        return self.spec.api_profile or run_profile
+
     def knobs(self, run_overrides: dict) -> dict:
         """Profile knob overrides of this participant's API node: the run's, then its own."""
         return {**run_overrides, **self.spec.api_overrides}
@@ -105,7 +116,7 @@ class EmbeddedParticipant:
             self.cfg_dir,
             chain_url=chain_url,
             start_version=opts.start_version,
-            profile=opts.api_profile,
+            profile=self.profile(opts.api_profile),
             intervals=intervals,
             api={"public_server_port": 0, "admin_server_port": 0, "ml_server_port": 0, "poc_callback_url": ""},
             profile_overrides=self.knobs(run_overrides),
@@ -115,7 +126,7 @@ class EmbeddedParticipant:
 
     def under_test(self, profile: str, run_overrides: dict) -> str:
         knobs = self.knobs(run_overrides)
-        return f"model apinode, profile {profile}" + (f", knobs {knobs}" if knobs else "")
+        return f"model apinode, profile {self.profile(profile)}" + (f", knobs {knobs}" if knobs else "")
 
     def publish(self, profile: str, run_overrides: dict) -> Participant:
         """The contract's view of this participant, with a fresh API client (after every API-node start)."""
@@ -145,6 +156,19 @@ class EmbeddedParticipant:
 
     def state_file(self) -> Path:
         return self.cfg_dir / "state.yaml"
+
+    def reset_state(self) -> None:
+        """Remove its API node's persisted state (it must be stopped): its next start is its first, with the operator's
+        config only, which lists its MLNodes (they were registered on the admin API of the one before)."""
+        from harness.backends.common import config_lists_nodes
+
+        if self.apinode is None or self.apinode.is_running():
+            raise ConfigError(
+                f"participant {self.id}: its API node is not stopped; stop_api() or kill_api() it before reset_api_state()"
+            )
+        self.state_file().unlink(missing_ok=True)
+        assert self.mocks is not None
+        config_lists_nodes(self.apinode.config_path, self.mocks.mlnodes)
 
     def processes(self) -> list[tuple[str, Any]]:
         """(name, service) of this participant's supervised processes, for `harness down`."""

@@ -19,6 +19,7 @@ no setting for the address); the harness allocates their ports on 127.0.0.1 and 
 
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 from typing import Self
 
@@ -28,6 +29,7 @@ import yaml
 from harness.backends.contract import MLNodeEndpoint
 from harness.backends.gonka.binaries import GonkaBinaries
 from harness.backends.gonka.chain import GonkaChain
+from harness.errors import ConfigError
 from harness.util.ports import free_port
 from harness.util.process import ManagedProcess
 from harness.util.service import StartStop
@@ -143,6 +145,19 @@ class DecentralizedApi(StartStop):
     def stop(self) -> None:
         if self.proc is not None:
             self.proc.stop()
+
+    def kill(self) -> None:
+        """SIGKILL its process group (a crash), reaped before this returns; start() runs it again on its config."""
+        if self.proc is not None:
+            self.proc.kill()
+
+    def reset_state(self) -> None:
+        """Remove what it persisted (it must not run): its config file, which it rewrites with its own state
+        (heights, versions, upgrade plan), and its NATS JetStream store; the next start() writes the first config."""
+        if self.proc is not None and self.proc.is_running():
+            raise ConfigError("decentralized-api is running; stop or kill it before removing its state")
+        self.config_path.unlink(missing_ok=True)
+        shutil.rmtree(self.workdir / "root" / "upper" / ".dapi", ignore_errors=True)
 
     def state(self) -> dict:
         """The API node's own persisted state (its config file), e.g. current_node_version, for failure bundles."""

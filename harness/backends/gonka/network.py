@@ -19,6 +19,10 @@ timing and holds, harness/audit/contracts.py). Every participant is a genesis pa
 none joins later through MsgSubmitNewParticipant sent by a running API node (what upstream's local test net does for
 its joining nodes). At the first PoC epoch the chain sets each validator's power from its PoC weight, so the `power`
 of a ParticipantSpec is not used here.
+A network of mixed API node builds: `ParticipantSpec(gonka_bin=DIR)` runs that participant's `decentralized-api` from
+DIR (the others' from --gonka-bin). The chain binaries must agree on every block, so every chain node runs the first
+participant's `inferenced`; the report header names each participant's build, and a mixed network is judged by the
+contract (no single revision's documented signature applies).
 Chat requests are signed by the requester for the API node they are sent to (its participant is the transfer
 agent); the chain picks the executor, so a chat sent to one participant may be served by another's MLNode.
 """
@@ -49,7 +53,7 @@ from harness.backends.gonka.snapshot import Snapshot, SnapshotCache, copy_tree, 
 from harness.backends.mocks import LocalMocks
 from harness.chain.keys import COIN_TYPE, Key
 from harness.chaos.process import ChaosProxyProcess
-from harness.errors import HarnessError, StartupError
+from harness.errors import ConfigError, HarnessError, StartupError
 from harness.options import RunOptions
 from harness.util.ports import port_is_listening
 from harness.util.wait import wait_until
@@ -107,6 +111,20 @@ def connect_peers(chains: dict[str, GonkaChain]) -> None:
         set_toml(config, "p2p", "allow_duplicate_ip", "true")
 
 
+def participant_binaries(specs: tuple[ParticipantSpec, ...], run_bins: GonkaBinaries) -> dict[str, GonkaBinaries]:
+    """Each participant's binaries: its own `gonka_bin` directory (a network of mixed API node builds), else the run's
+    (--gonka-bin). Its chain node runs the first participant's `inferenced` whatever its own directory holds."""
+    out: dict[str, GonkaBinaries] = {}
+    for s in specs:
+        if s.api_profile is not None:
+            raise ConfigError(
+                f"participant {s.id}: api_profile is the model API node's; on --backend gonka give the participant its "
+                "own decentralized-api build with gonka_bin=DIR"
+            )
+        out[s.id] = run_bins if s.gonka_bin is None else GonkaBinaries.locate(s.gonka_bin)
+    return out
+
+
 def _init_home(c: GonkaChain, params: ChainParams, *, requester: bool) -> None:
     c.workdir.mkdir(parents=True, exist_ok=True)
     moniker = c.workdir.parent.name
@@ -141,11 +159,17 @@ class GonkaNetworkTestnet(BaseTestnet):
     ) -> None:
         self.opts = opts
         self.workdir = Path(workdir).resolve()
-        self.bins = binaries or GonkaBinaries.locate(opts.gonka_bin, revision=opts.gonka_revision)
+        run_bins = binaries or GonkaBinaries.locate(opts.gonka_bin, revision=opts.gonka_revision)
         self.params = params or ChainParams(start_version=opts.start_version)
         self.specs = participant_specs(participants, nodes=tuple(nodes))
+        self.api_bins = participant_binaries(self.specs, run_bins)
+        self.bins = self.api_bins[self.specs[0].id]  # every chain node runs the first participant's inferenced
         validators = f"{self.bins.describe('inferenced')}, {len(self.specs)} validators"
         super().__init__(gonka_info(self.bins, opts, self.params, chain_under_test=validators))
+        builds = {pid: b.describe("decentralized-api") for pid, b in self.api_bins.items()}
+        if len(set(builds.values())) > 1:  # judged by the contract, not by one revision's documented signature
+            self.info.api_under_test = "mixed builds: " + "; ".join(f"{pid} {d}" for pid, d in builds.items())
+            self.info.upstream_revision = ""
         self.mocks: dict[str, LocalMocks] = {}
         self.chains: dict[str, GonkaChain] = {}
         self.dapis: dict[str, DecentralizedApi] = {}
@@ -196,7 +220,7 @@ class GonkaNetworkTestnet(BaseTestnet):
         for spec in self.specs:
             logs = self.workdir / "logs" / spec.id
             chain = GonkaChain(self.bins, gen / spec.id / "chain", self.params, public_url="", log_dir=logs)
-            dapi = DecentralizedApi(self.bins, gen / spec.id / "api", chain=chain, chain_url="", mlnodes=[],
+            dapi = DecentralizedApi(self.api_bins[spec.id], gen / spec.id / "api", chain=chain, chain_url="", mlnodes=[],
                                     start_version=self.opts.start_version, ports=ports.get(spec.id), log_dir=logs)  # fmt: skip
             self._api_ports[spec.id] = dict(dapi.ports)
             chain.public_url = dapi.public_url
@@ -306,7 +330,7 @@ class GonkaNetworkTestnet(BaseTestnet):
                 api_public=dapi.public_url,
                 api_admin=dapi.admin_url,
                 validator_mnemonic=chain.mnemonics["genesis"],
-                api_under_test=self.info.api_under_test,
+                api_under_test=self.api_bins[spec.id].describe("decentralized-api"),
                 chain_proxy=self.proxies[spec.id],
             )
             view._key = chain.keys["genesis"]
@@ -354,6 +378,12 @@ class GonkaNetworkTestnet(BaseTestnet):
 
     def start_api(self, participant: str | None = None) -> None:
         self.dapis[self.participant(participant).id].start()
+
+    def kill_api(self, participant: str | None = None) -> None:
+        self.dapis[self.participant(participant).id].kill()
+
+    def reset_api_state(self, participant: str | None = None) -> None:
+        self.dapis[self.participant(participant).id].reset_state()
 
     def rebuild_chain(self) -> None:
         """A fresh network (new homes, new keys, the same API ports); the mocks stay, reset."""

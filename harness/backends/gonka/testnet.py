@@ -259,13 +259,22 @@ class GonkaTestnet(BaseTestnet):
                     setattr(self, part, None)
 
     # -- the contract ----------------------------------------------------------------------------------------------------
-    def stop_api(self) -> None:
+    def _dapi(self, participant: str | None) -> DecentralizedApi:
+        self.participant(participant)  # one participant: None or "p1"; anything else is refused, naming it
         assert self.dapi is not None
-        self.dapi.stop()
+        return self.dapi
 
-    def start_api(self) -> None:
-        assert self.dapi is not None
-        self.dapi.start()
+    def stop_api(self, participant: str | None = None) -> None:
+        self._dapi(participant).stop()
+
+    def start_api(self, participant: str | None = None) -> None:
+        self._dapi(participant).start()
+
+    def kill_api(self, participant: str | None = None) -> None:
+        self._dapi(participant).kill()
+
+    def reset_api_state(self, participant: str | None = None) -> None:
+        self._dapi(participant).reset_state()
 
     def rebuild_chain(self) -> None:
         """A fresh chain and API node (new homes, new keys, the same public port); the mocks stay, reset."""
