@@ -6,14 +6,22 @@ from __future__ import annotations
 
 def hop_problems(hop, testnet) -> list[str]:
     """Everything wrong with a hop, empty when it is clean: the prefix audit (every request's prefix, each node's
-    switch, the old-version stop the contract demands), the old version stopped on every node, no user chat failed
+    switch, the old-version stop the contract demands), the old version stopped on every node (an upgrade to the
+    version already current: that version never stopped for it), no user chat failed
     across the switch outside the windows the hop itself opened (by name), and the chat after the switch answered by
     the new version (on every participant of a network)."""
     problems: list[str] = []
     audit = hop.audit
     if audit.verdict != "pass":
         problems.append(f"prefix audit failed for {hop.from_version} -> {hop.to_version}:\n{audit.to_text()}")
-    if audit.contract.stop_old:
+    if hop.same_version:  # no switch: the version already current must not be stopped for it
+        if hop.same_version_stops:
+            stops = ", ".join(f"{r.method} {r.url} on {r.node_key} at {r.logged_ms} ms" for r in hop.same_version_stops[:5])
+            problems.append(
+                f"the upgrade to {hop.to_version}, the version already current, stopped it "
+                f"({len(hop.same_version_stops)} stop(s) from block {hop.switch_height} on, outside the hop's windows): {stops}"
+            )
+    elif audit.contract.stop_old:
         unstopped = [n.id for p in testnet.participants for n in p.mlnodes if hop.old_stops.get(n.id, 0) < 1]
         if unstopped:
             problems.append(f"no POST /{hop.from_version}/api/v1/stop after the switch on {unstopped}: {hop.old_stops}")

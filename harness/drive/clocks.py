@@ -34,10 +34,15 @@ class SwitchClocks:
 
     def arm(self, to_version: str, height: int, *, current: str) -> None:
         """Hold blocks B and B+1 of the upgrade to `to_version` at `height`; the version it leaves is the one pending
-        just before it (two plans at once), else `current`."""
+        just before it (two plans at once), else `current`. A plan at a height that has one already replaces it (the
+        chain keeps one plan per height); a plan to the version it would leave is no switch: nothing is held."""
+        self.disarm(height)
         before = [v for h, v in sorted((h, hs.new) for h, hs in self._pending.items()) if h < height]
-        holds = SwitchHolds(self.tn.participants, self.contract, self.settings, old=before[-1] if before else current,
-                            new=to_version, upgrade_height=height, progress=self.progress)  # fmt: skip
+        old = before[-1] if before else current
+        if old == to_version:
+            return
+        holds = SwitchHolds(self.tn.participants, self.contract, self.settings, old=old, new=to_version,
+                            upgrade_height=height, progress=self.progress)  # fmt: skip
         holds.start()
         self._pending[height] = holds
 

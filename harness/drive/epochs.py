@@ -10,6 +10,7 @@ runs: such failures belong to the chain's PoC window and are named so, never hid
     epochs.next_window_after(123)  # the first PoC phase starting after height 123
     epochs.quiet_height(130)       # the first height >= 130 that is not in (or right before) a PoC phase
     epochs.quiet_height(130, room=8)   # ... and neither are the 8 blocks after it
+    epochs.inside_poc(130)         # the first height >= 130 a third of the way into a PoC phase
 """
 
 from __future__ import annotations
@@ -86,6 +87,12 @@ class ChainEpochs:
             if w is None:
                 return h
             h = w.end + 1
+
+    def inside_poc(self, height: int) -> int:
+        """The first height >= `height` that lies a third of the way into a PoC phase (its MLNodes run PoC then):
+        where an upgrade height inside a PoC phase is put."""
+        into = max(1, self.poc_blocks // 3)
+        return self.poc_start_at_or_after(height - into) + into
 
     def windows_between(self, lo: int, hi: int) -> list[PocWindow]:
         out, start = [], self.poc_start_at_or_after(max(lo - self.poc_blocks - RECONCILE_BLOCKS, 0))

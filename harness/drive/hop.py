@@ -17,91 +17,29 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
 
 from harness.audit.basis import HopTiming, ParticipantClock
 from harness.audit.contracts import Contract, contract_for
-from harness.backends.contract import Capability, participant_nodes
+from harness.backends.contract import Capability, participant_nodes, require
 from harness.chain.client import UpgradePassedTooLate, UpgradeTooSoon
-from harness.drive.api import ChatResult
 from harness.drive.clocks import SwitchClocks
 from harness.drive.collect import collect_records
 from harness.drive.epochs import ChainEpochs
-from harness.drive.traffic import ChatTraffic, SentChat, Window, unexcused
+from harness.drive.hop_report import HopReport, old_stops, same_version_stops
+from harness.drive.traffic import ChatTraffic, Window
 from harness.errors import TxError
 from harness.util.wait import wait_until
 from harness.versions import check_version
 
 ATTEMPTS = 4  # proposals per schedule() when the chain moved on or the votes came too late (see schedule)
+SAME_VERSION_BLOCKS = 3  # an upgrade to the version already current: blocks after H in which no stop of it may come
+__all__ = ["ATTEMPTS", "HopReport", "UpgradeRunner", "chain_version", "contract_of"]
 
 
 def contract_of(testnet) -> Contract:
     """The contract the API node under test is audited against: its profile's, with its own refresh tick."""
     info = testnet.info
     return contract_for(info.api_profile, refresh_tick_s=info.api_refresh_tick_s, block_time_s=info.block_time_s)
-
-
-@dataclass
-class HopReport:
-    from_version: str
-    to_version: str
-    upgrade_height: int
-    proposal_id: int
-    switch_height: int
-    switch_ms: int
-    started_ms: int
-    finished_ms: int
-    audit: object  # harness.audit.AuditReport over everything journaled so far
-    chat_after: ChatResult | None
-    chat_failures: list[SentChat] = field(default_factory=list)  # every failed chat of the hop's traffic
-    old_stops: dict[str, int] = field(default_factory=dict)
-    # spans in which the API node was meant to refuse chats: the hop's own (admin disable, PoC cycle) and, on a real
-    # chain, its PoC phases ("chain PoC phase starting at block N (blocks N-M)")
-    windows: list[Window] = field(default_factory=list)
-    # the chat after the switch, per participant (chat_after is the first participant's)
-    chats_after: dict[str, ChatResult | None] = field(default_factory=dict)
-
-    @property
-    def duration_s(self) -> float:
-        return (self.finished_ms - self.started_ms) / 1000
-
-    def timing(self, participant: str | None = None) -> HopTiming:
-        """The clock this hop was judged by for a participant (default the first): S, D, U and why
-        (harness/audit/basis.py)."""
-        hop = len(self.audit.timeline.switches) - 1  # the audit covers every hop so far; this one is the last
-        mine = [t for t in self.audit.timing if t.hop == hop and (participant is None or t.participant == participant)]
-        if not mine:
-            raise LookupError(f"no clock of participant {participant!r} for hop {hop} in the audit")
-        return mine[0]
-
-    @property
-    def orders(self) -> list:
-        """This hop's switch order per node (harness.audit.lifecycle.SwitchOrder): old version stopped, new one up,
-        the gap with no serving version and the user chats that failed in it."""
-        hop = len(self.audit.timeline.switches) - 1
-        return [o for o in self.audit.lifecycle if o.hop == hop]
-
-    @property
-    def user_failures(self) -> list[SentChat]:
-        """Failed chats that overlap none of the hop's own windows: what a user would have seen across the switch."""
-        return unexcused(self.chat_failures, self.windows)
-
-    def write_html(self, path, testnet):
-        """This hop's audit as one self-contained HTML page (harness/report/html.py), linking the testnet's logs."""
-        from harness.report.evidence import audit_page_data
-        from harness.report.html import write_report
-
-        title = f"hop {self.from_version} -> {self.to_version} at height {self.upgrade_height}"
-        return write_report(audit_page_data(self.audit, testnet, title=title, bodies=None, folder=False), path)
-
-    def summary(self) -> str:
-        a = self.audit
-        return (
-            f"{self.from_version} -> {self.to_version} at height {self.upgrade_height} "
-            f"(proposal {self.proposal_id}): verdict {a.verdict}, counts {a.counts}, "
-            f"chat after switch: {self.chat_after.content if self.chat_after else '-'!r}, {self.duration_s:.1f}s"
-            + "".join(f"\n  {o.describe()}" for o in self.orders)
-        )
 
 
 class UpgradeRunner:
@@ -127,12 +65,19 @@ class UpgradeRunner:
     def current_version(self) -> str:
         return self.switches[-1].version
 
-    def schedule(self, to_version: str, *, lead_blocks: int | None = None) -> tuple[int, int]:
-        """Propose + vote; returns (proposal_id, upgrade height). Height = after the voting period + margin."""
+    def schedule(
+        self, to_version: str, *, lead_blocks: int | None = None, height: int | None = None, inside_poc: bool = False
+    ) -> tuple[int, int]:
+        """Propose + vote; returns (proposal_id, upgrade height). Height = after the voting period + margin, or exactly
+        `height` (one attempt: UpgradeTooSoon when the chain can no longer make it). On a chain with PoC phases H is
+        placed outside them, or (`inside_poc`, CHAIN_POC only) inside the next one."""
         check_version(to_version, field="to_version")
+        if inside_poc:
+            require(self.tn, Capability.CHAIN_POC)
         keys = self.tn.validator_keys()
         lag = 0  # blocks a refused proposal was included late: the next one leaves that much more room
-        for attempt in range(ATTEMPTS):
+        attempts = 1 if height is not None else ATTEMPTS
+        for attempt in range(attempts):
             # One block past the earliest height the chain accepts now (that one already has a margin for the votes).
             # On a loaded machine blocks may land between this read and the proposal's own check (refused before
             # anything is signed), or the votes may land so late that the proposal passes at or after its height
@@ -140,25 +85,32 @@ class UpgradeRunner:
             # proposal"), or be included so late that it would pass less than 2 blocks before H (not voted on):
             # propose again from the current height, with two more blocks of margin each time, plus as many as the
             # refused proposal was included late.
-            earliest, _ = self.tn.chain.earliest_upgrade_height()
-            height = max(self.tn.rpc.height() + (lead_blocks or 0), earliest + 1 + 2 * attempt + lag)
-            if self.epochs is not None:  # not inside the chain's PoC phase: the switch (and its holds) on a serving node
-                height = self.epochs.quiet_height(height, room=self.clock.hold_blocks())
-            self.progress(f"propose partial upgrade {to_version} at height {height}")
-            self.clock.arm(to_version, height, current=self.current_version)  # block B may follow the vote at once
+            h = height if height is not None else self._pick_height(lead_blocks, 2 * attempt + lag, inside_poc)
+            self.progress(f"propose partial upgrade {to_version} at height {h}")
+            self.clock.arm(to_version, h, current=self.current_version)  # block B may follow the vote at once
             try:
-                outcome = self.tn.chain.propose_partial_upgrade(to_version, height, proposer=keys[0], voters=keys)
+                outcome = self.tn.chain.propose_partial_upgrade(to_version, h, proposer=keys[0], voters=keys)
                 break
             except (UpgradeTooSoon, UpgradePassedTooLate, TxError) as e:
-                self.clock.disarm(height)
+                self.clock.disarm(h)
                 if isinstance(e, TxError) and not _vote_too_late(e):
                     raise
                 lag = max(lag, getattr(e, "late_by_blocks", 0))
-                self.progress(f"proposal for height {height} too late ({type(e).__name__}); proposing again")
-                if attempt == ATTEMPTS - 1:
+                self.progress(f"proposal for height {h} too late ({type(e).__name__}); proposing again")
+                if attempt == attempts - 1:
                     raise
         self.progress(f"proposal {outcome.proposal_id} passed at height {outcome.passed_height}")
-        return outcome.proposal_id, height
+        return outcome.proposal_id, h
+
+    def _pick_height(self, lead_blocks: int | None, margin: int, inside_poc: bool) -> int:
+        earliest, _ = self.tn.chain.earliest_upgrade_height()
+        height = max(self.tn.rpc.height() + (lead_blocks or 0), earliest + 1 + margin)
+        if self.epochs is None:
+            return height
+        if inside_poc:  # a few blocks into the chain's next PoC phase that starts late enough
+            return self.epochs.inside_poc(height)
+        # not inside the chain's PoC phase: the switch (and its holds) on a serving node
+        return self.epochs.quiet_height(height, room=self.clock.hold_blocks())
 
     def wait_switch(self, height: int) -> tuple[int, int]:
         """Wait until the chain has produced block height+1 and return (switch height, switch block time ms)."""
@@ -183,7 +135,8 @@ class UpgradeRunner:
             self.clock.settle(height)
         finally:
             self.clock.disarm(height)
-        self.switches.append(Switch(version=to_version, from_ms=switch_ms, height=height))
+        if to_version != self.current_version:  # an upgrade to the version already current is no switch
+            self.switches.append(Switch(version=to_version, from_ms=switch_ms, height=height))
         return switch_height, switch_ms
 
     def wait_past_due(self) -> None:
@@ -335,6 +288,16 @@ class UpgradeRunner:
         self.progress(f"waiting for the chain's PoC phase at blocks {w.start}-{w.end} (management traffic)")
         self.tn.rpc.wait_for_height(w.end + 1, timeout_s=60 + 4 * bt * (w.end - self.tn.rpc.height()))
 
+    def drive_management(self) -> None:
+        """Management traffic now, by what the backend offers: admin disable/enable of every MLNode and a PoC cycle on
+        every participant (the model), else the chain's next PoC phase (a real chain)."""
+        kick = Capability.ADMIN_RECONCILE in self.tn.capabilities
+        poc = Capability.POC_ON_DEMAND in self.tn.capabilities
+        if kick or poc:
+            self._management(poc, kick)
+        elif self.epochs is not None:
+            self.chain_poc_after(self.tn.rpc.height())
+
     def management_before_switch(self, *, kick: bool, poc: bool) -> None:
         """Admin disable/enable per node and a PoC cycle on every participant, on the old version (before the
         proposal)."""
@@ -349,11 +312,17 @@ class UpgradeRunner:
         after_blocks: int = 1,
         poc: bool | None = None,
         on_scheduled: Callable[[int], None] | None = None,
+        inside_poc: bool = False,
     ) -> HopReport:
         """Propose and vote (management traffic forced meanwhile), wait for the switch and past its due time
         (`after_blocks`: at least until block H + after_blocks), force management traffic again, audit.
-        `on_scheduled(H)` runs once the upgrade height is known (e.g. to open a fault window around it)."""
+        `on_scheduled(H)` runs once the upgrade height is known (e.g. to open a fault window around it).
+        `inside_poc`: H inside the chain's next PoC phase (CHAIN_POC). An upgrade to the version already current is
+        no switch: the timeline stays as it is, and the report lists every stop of that version from block B on
+        outside the hop's own windows (`same_version_stops`: there must be none)."""
         from_version = self.current_version
+        if to_version == from_version:  # the blocks in which a node that wrongly treats it as a switch shows it
+            after_blocks = max(after_blocks, SAME_VERSION_BLOCKS)
         if poc is None:  # the PoC trigger is a debug endpoint of the model API node
             poc = Capability.POC_ON_DEMAND in self.tn.capabilities
         # `kick`: force management traffic across the switch. Where admin disable/enable does not make the API node
@@ -376,7 +345,7 @@ class UpgradeRunner:
             # voting period saved 0.8 s a hop, but on a loaded machine (load 10-18) its reconciles or PoC cycle ran into
             # block H-1, when a node switching early shows itself only through chats, which the PoC cycle holds off.
             self.management_before_switch(kick=kick, poc=poc)
-            proposal_id, height = self.schedule(to_version)
+            proposal_id, height = self.schedule(to_version, inside_poc=inside_poc)
             if on_scheduled is not None:
                 on_scheduled(height)
             switch_height, switch_ms = self.await_switch(to_version, height)
@@ -396,7 +365,6 @@ class UpgradeRunner:
             self.tn.rpc.wait_for_height(self.epochs.quiet_height(self.tn.rpc.height()), timeout_s=120)
             self.windows += self.chain_poc_windows(started, int(time.time() * 1000))
         chats_after = {p.id: p.api.chat("which version answers?") for p in self.tn.participants}
-        chat_after = chats_after[self.tn.participants[0].id]
         report = self.audit_now(user_chats=user_chats_of(chats) if traffic else None)
         hop = HopReport(
             from_version=from_version,
@@ -408,12 +376,16 @@ class UpgradeRunner:
             started_ms=started,
             finished_ms=int(time.time() * 1000),
             audit=report,
-            chat_after=chat_after,
+            chat_after=chats_after[self.tn.participants[0].id],
             chat_failures=[f for chat in chats for f in chat.failures()],
-            old_stops=_old_stops(report, hop_index=len(self.switches) - 1),
+            old_stops={} if to_version == from_version else old_stops(report, hop_index=len(self.switches) - 1),
             windows=list(self.windows),
             chats_after=chats_after,
         )
+        if hop.same_version:
+            owners = {n: self._tag(p.id) for p in self.tn.participants for n in p.node_ids}
+            hop.same_version_stops = same_version_stops(report.records, to_version, since_ms=switch_ms,
+                                                        windows=hop.windows, owners=owners)  # fmt: skip
         self.hops.append(hop)
         if self.announce_hops:
             self.progress(hop.summary())
@@ -445,13 +417,3 @@ def _status(api, node_id: str) -> str | None:
         if n["node"]["id"] == node_id:
             return n["state"]["current_status"]
     return None
-
-
-def _old_stops(report, *, hop_index: int) -> dict[str, int]:
-    """How many `POST /<old>/api/v1/stop` each node received after this hop's switch (from the audit's stop rule)."""
-    out: dict[str, int] = {}
-    for s in report.stops:
-        n = (s.stop_ms is not None) + s.repeated
-        if s.hop == hop_index and n:
-            out[s.node] = n
-    return out
