@@ -25,7 +25,8 @@ MARKERS = {
     "on a backend without these capabilities (harness.backends.contract.Capability) or with other run options",
     "upstream": "runs against the user's real Gonka binaries (needs --gonka-bin DIR or HARNESS_GONKA_BIN)",
     "network": "several participants (validators, each with its own API node and MLNodes) on one chain",
-    "edge": "edge-case scenario: faults and unusual conditions around the switch (`pytest -m edge`)",
+    "edge": "an edge case around the switch: MLNode faults, the upgrade plan, a crash point of the API node, a network of "
+    "mixed API node builds (`pytest -m edge`)",
 }
 OPTIONS_KEY = pytest.StashKey["object"]()
 FACTORY_KEY = pytest.StashKey["object"]()
