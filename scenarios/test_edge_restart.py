@@ -39,6 +39,7 @@ def assert_first_call_and_one_stop(testnet, upgrade, since_ms: int, *, old: str,
     assert counts == dict.fromkeys(counts, 1), f"POST /{old}/api/v1/stop per MLNode across the crash: {counts}"
     assert all(r.logged_ms >= timing.from_ms for rs in stops.values() for r in rs), f"a stop of {old} before S: {stops}"
     assert {o.reason for o in report.offenders} <= {"late_stop"}, report.to_text()
+    upgrade.wait_quiet()
     chat = testnet.api.chat("back?")
     assert chat.ok, chat
     assert chat.content.endswith(new), chat.content

@@ -295,8 +295,22 @@ class UpgradeRunner:
         poc = Capability.POC_ON_DEMAND in self.tn.capabilities
         if kick or poc:
             self._management(poc, kick)
-        elif self.epochs is not None:
+        elif self.epochs is not None:  # its PoC phases are windows in which the node refuses chats, as the hop's own
+            start = self.tn.now_ms()
             self.chain_poc_after(self.tn.rpc.height())
+            self.windows += self.chain_poc_windows(start, self.tn.now_ms())
+
+    def wait_quiet(self) -> None:
+        """On a chain with PoC phases, until a height outside them (a real node with one MLNode answers no chat inside
+        one); at once elsewhere."""
+        if self.epochs is not None:
+            self.tn.rpc.wait_for_height(self.epochs.quiet_height(self.tn.rpc.height()), timeout_s=120)
+
+    def chat_traffic(self, participant: str | None = None) -> ChatTraffic:
+        """Chat traffic through a participant's API node (default the first), at the hop's pace: a real node writes two
+        transactions per chat, so a gentler one on a real chain."""
+        part = self.tn.participant(participant)
+        return ChatTraffic(part.api, interval_s=0.25 if self.epochs else 0.05, participant=self._tag(part.id))
 
     def management_before_switch(self, *, kick: bool, poc: bool) -> None:
         """Admin disable/enable per node and a PoC cycle on every participant, on the old version (before the
@@ -362,7 +376,7 @@ class UpgradeRunner:
         # the answer must come from the new version once the nodes settled (pr228 brings it up only at its tick)
         self.tn.wait_nodes_inference(timeout_s=30)
         if self.epochs is not None:  # a real node answers no chat inside the chain's PoC phase
-            self.tn.rpc.wait_for_height(self.epochs.quiet_height(self.tn.rpc.height()), timeout_s=120)
+            self.wait_quiet()
             self.windows += self.chain_poc_windows(started, int(time.time() * 1000))
         chats_after = {p.id: p.api.chat("which version answers?") for p in self.tn.participants}
         report = self.audit_now(user_chats=user_chats_of(chats) if traffic else None)
