@@ -379,7 +379,19 @@ class UpgradeRunner:
             self.wait_quiet()
             self.windows += self.chain_poc_windows(started, int(time.time() * 1000))
         chats_after = {p.id: p.api.chat("which version answers?") for p in self.tn.participants}
-        report = self.audit_now(user_chats=user_chats_of(chats) if traffic else None)
+        hop = self._report(from_version, to_version, (proposal_id, height, switch_height, switch_ms), started, chats,
+                           chats_after)  # fmt: skip
+        self.hops.append(hop)
+        if self.announce_hops:
+            self.progress(hop.summary())
+        return hop
+
+    def _report(self, from_version: str, to_version: str, scheduled: tuple[int, int, int, int], started_ms: int,
+                chats: list[ChatTraffic], chats_after: dict) -> HopReport:  # fmt: skip
+        """The hop's report over an audit of everything journaled so far. `scheduled`: (proposal id, H, switch height,
+        switch block time ms)."""
+        proposal_id, height, switch_height, switch_ms = scheduled
+        report = self.audit_now(user_chats=user_chats_of(chats) if chats else None)
         hop = HopReport(
             from_version=from_version,
             to_version=to_version,
@@ -387,7 +399,7 @@ class UpgradeRunner:
             proposal_id=proposal_id,
             switch_height=switch_height,
             switch_ms=switch_ms,
-            started_ms=started,
+            started_ms=started_ms,
             finished_ms=int(time.time() * 1000),
             audit=report,
             chat_after=chats_after[self.tn.participants[0].id],
@@ -400,9 +412,6 @@ class UpgradeRunner:
             owners = {n: self._tag(p.id) for p in self.tn.participants for n in p.node_ids}
             hop.same_version_stops = same_version_stops(report.records, to_version, since_ms=switch_ms,
                                                         windows=hop.windows, owners=owners)  # fmt: skip
-        self.hops.append(hop)
-        if self.announce_hops:
-            self.progress(hop.summary())
         return hop
 
 
