@@ -70,7 +70,7 @@ def test_api_node_killed_at_a_crash_point(testnet, upgrade, harness_options, poi
     proposed_ms = testnet.now_ms()
     _, height = upgrade.schedule(new)
     # SIGKILL at the crash point (no shutdown, no last state write), then start it again on what it persisted
-    wait_for_crash_point(testnet, point, height=height, old=old, since_ms=proposed_ms)
+    wait_for_crash_point(testnet, point, height=height, old=old)
     testnet.kill_api()  # returns once the process is reaped
     restarted_ms = testnet.now_ms()
     testnet.start_api()

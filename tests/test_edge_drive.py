@@ -191,7 +191,7 @@ def test_old_stops_are_counted_per_mlnode():
 
 def test_an_unknown_crash_point_is_refused_naming_the_known_ones():
     with pytest.raises(ConfigError, match=r"crash point 'H\+3' is not one of H-2, H-1, H, H\+1, after-stop"):
-        wait_for_crash_point(None, "H+3", height=10, old="v0.3.8", since_ms=0)
+        wait_for_crash_point(None, "H+3", height=10, old="v0.3.8")
     assert list(CRASH_POINTS) == ["H-2", "H-1", "H", "H+1", "after-stop"]
 
 
