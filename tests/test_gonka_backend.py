@@ -110,7 +110,7 @@ def test_overrides_apply_only_where_the_binary_has_the_key() -> None:
     older = _default_genesis(with_set_validators=False)
     skipped = apply_overrides(older, ChainParams().overrides("nicoin"), model=MODEL_FULL)
     epoch = older["app_state"]["inference"]["params"]["epoch_params"]
-    assert epoch["epoch_length"] == "40"
+    assert epoch["epoch_length"] == "60"
     assert epoch["poc_stage_duration"] == "8"
     assert "set_new_validators_delay" not in epoch
     assert "app_state.inference.params.epoch_params.set_new_validators_delay" in skipped

@@ -45,7 +45,7 @@ def test_the_key_changes_with_the_binaries_the_chain_and_the_worker(monkeypatch)
     assert cache.key(BINS, ChainParams(), nodes=("mlnode-1",), participants=1) == base
     other_api = _Bins({"inferenced": _Info("a" * 64), "decentralized-api": _Info("c" * 64)})
     assert cache.key(other_api, ChainParams(), nodes=("mlnode-1",), participants=1) != base
-    assert cache.key(BINS, ChainParams(epoch_length=60), nodes=("mlnode-1",), participants=1) != base
+    assert cache.key(BINS, ChainParams(epoch_length=80), nodes=("mlnode-1",), participants=1) != base
     assert cache.key(BINS, ChainParams(), nodes=("mlnode-1", "mlnode-2"), participants=1) != base
     monkeypatch.setenv("PYTEST_XDIST_WORKER", "gw1")
     assert cache.key(BINS, ChainParams(), nodes=("mlnode-1",), participants=1) != base

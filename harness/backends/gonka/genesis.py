@@ -1,7 +1,7 @@
 """Test parameters for a real single-validator Gonka chain, applied to the binary's own default genesis.
 
 Upstream's test net shortens governance and epochs with a genesis override file; these are the same kind of
-values, sized for a harness run (a voting period of a few seconds, an epoch of 40 half-second blocks). An override
+values, sized for a harness run (a voting period of a few seconds, an epoch of 60 half-second blocks). An override
 is applied only where the binary's default genesis has the key, so one table serves revisions whose genesis differs
 (a key the binary does not know would make `genesis validate` fail); what was left out is returned so the caller
 can log it.
@@ -37,7 +37,10 @@ class ChainParams:
     # PoC phases in blocks. A participant whose PoC batch or validation misses its window loses its weight, and a
     # single-validator chain without an active participant never gets one back: the windows leave room for a
     # loaded machine (upstream's test values, 4/1/1/4 blocks, are sized for 5 s blocks).
-    epoch_length: int = 40
+    # 60 blocks: besides the PoC phases (23 blocks, and 3 to reconcile) an epoch leaves 34 blocks in which an upgrade's
+    # holds fit whole (block B held 3 s after B-1, B+1 up to 10 s: 26 blocks); a node whose holds ran into a PoC phase
+    # processed its start 13 s late, missed the phase and lost its weight (seen with 40)
+    epoch_length: int = 60
     poc_stage: int = 8
     poc_exchange: int = 4
     poc_validation_delay: int = 2
