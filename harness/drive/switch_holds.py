@@ -23,6 +23,7 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 from harness.audit.basis import HoldOutcome
@@ -97,24 +98,33 @@ class SwitchHolds:
         self.error: BaseException | None = None
 
     def start(self) -> None:
+        """Arm the holds at every proxied participant, side by side (the proposal waits for this: on a loaded machine
+        each proxy answers slowly, and the height was chosen just before), then watch."""
         now = int(time.time() * 1000)
-        for w in self.watches:
-            w.armed_ms = now
-            late = []
-            for h, ms in ((self.b, self.settings.pre_hold_ms), (self.b + 1, self.settings.hold_ms)):
-                try:
-                    w.proxy.arm_hold(h, ms)
-                except ConfigError as e:  # the chain got there first (a stalled, loaded machine): nothing to hold
-                    if "already delivered" not in str(e):
-                        raise
-                    late.append(h)
-            if late:  # a proposal for this height is refused as too soon anyway, and proposed again further out
-                self.progress(f"{w.participant.id}: block(s) {late} already reached its API node; not held")
+        if len(self.watches) > 1:
+            with ThreadPoolExecutor(len(self.watches), thread_name_prefix="arm-holds") as pool:
+                for f in [pool.submit(self._arm, w, now) for w in self.watches]:
+                    f.result()
+        elif self.watches:
+            self._arm(self.watches[0], now)
         if self.watches:
             self.progress(f"holding block {self.b} {self.settings.pre_hold_ms} ms and block {self.b + 1} until the switch "
                           f"shows (at most {self.settings.hold_ms} ms) at {len(self.watches)} API node(s)")  # fmt: skip
             self._thread = threading.Thread(target=self._run, name="switch-holds", daemon=True)
             self._thread.start()
+
+    def _arm(self, w: _Watch, now: int) -> None:
+        w.armed_ms = now
+        late = []
+        for h, ms in ((self.b, self.settings.pre_hold_ms), (self.b + 1, self.settings.hold_ms)):
+            try:
+                w.proxy.arm_hold(h, ms)
+            except ConfigError as e:  # the chain got there first (a stalled, loaded machine): nothing to hold
+                if "already delivered" not in str(e):
+                    raise
+                late.append(h)
+        if late:  # a proposal for this height is refused as too soon anyway, and proposed again further out
+            self.progress(f"{w.participant.id}: block(s) {late} already reached its API node; not held")
 
     def _run(self) -> None:
         try:
