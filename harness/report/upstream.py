@@ -17,6 +17,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import re
 import shutil
 import statistics
 import subprocess
@@ -64,6 +65,7 @@ class RevisionRun:
     outcomes: list[Outcome] = field(default_factory=list)
     audits: dict[str, dict] = field(default_factory=dict)  # scenario -> the audit's JSON
     files: dict[str, list[Path]] = field(default_factory=dict)  # scenario -> its .txt and .png
+    commit: str = ""  # the harness commit the run used
 
 
 def junit_outcomes(path: Path) -> list[Outcome]:
@@ -90,14 +92,30 @@ def run_revision(bins: Path, results: Path, *, extra: list[str]) -> RevisionRun:
             f"--junitxml={junit}", "-q", *extra]  # fmt: skip
     t0 = time.monotonic()
     subprocess.run(argv, env={**os.environ, "HARNESS_RESULTS_DIR": str(results)}, check=False)
-    run = RevisionRun(label=_label(bins), under_test="", seconds=time.monotonic() - t0, outcomes=junit_outcomes(junit))
+    commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True).stdout.strip()
+    about = {"label": _label(bins), "seconds": time.monotonic() - t0, "commit": commit}
+    (results / "run.json").write_text(json.dumps(about))
+    return collect_revision(results)
+
+
+def collect_revision(results: Path) -> RevisionRun:
+    """What one revision's run left in `results` (run.json, junit.xml, the published audits): the page is rendered
+    from this, so an earlier run's folder renders again without running anything."""
+    about = json.loads((results / "run.json").read_text())
+    run = RevisionRun(about["label"], "", float(about["seconds"]), junit_outcomes(results / "junit.xml"))
+    run.commit = str(about.get("commit", ""))
     for txt in sorted(results.glob("*.txt")):
         scenario = txt.stem.split("-", 1)[1] if "-" in txt.stem else txt.stem
-        run.under_test = run.under_test or txt.read_text().splitlines()[0].removeprefix("under test: ")
+        run.under_test = run.under_test or without_paths(txt.read_text().splitlines()[0].removeprefix("under test: "))
         run.files[scenario] = [p for p in (txt, txt.with_suffix(".png")) if p.exists()]
         with contextlib.suppress(OSError, ValueError):
             run.audits[scenario] = json.loads(txt.with_suffix(".json").read_text())
     return run
+
+
+def without_paths(text: str) -> str:
+    """A binary's description without where it lies on this machine: "(sha256 abc, /x/y/inferenced)" -> "(sha256 abc)"."""
+    return re.sub(r", /[^),]*\)", ")", text)
 
 
 def _label(bins: Path) -> str:
@@ -141,7 +159,7 @@ def render(runs: list[RevisionRun], *, series: list[dict] | None, meta: dict[str
         cells = []
         for r in runs:
             o = next((x for x in r.outcomes if x.test == t), None)
-            cells.append("-" if o is None else o.status + (f": {_cell(o.message)}" if o.message else ""))
+            cells.append("-" if o is None else o.status + (f": {_cell(_reason(o.message))}" if o.message else ""))
         lines.append(f"| {t} | " + " | ".join(cells) + " |")
     for r in runs:
         lines += ["", f"## `{r.label}`", ""]
@@ -154,6 +172,11 @@ def render(runs: list[RevisionRun], *, series: list[dict] | None, meta: dict[str
     if series:
         lines += ["", "## Verdict series under CPU load", "", *series_table(series)]
     return "\n".join(lines).rstrip() + "\n"
+
+
+def _reason(message: str) -> str:
+    """An xfail's reason up to the audit's summary (the summary is below, per scenario)."""
+    return message.split("; audit ")[0]
 
 
 def _cell(text: str) -> str:
