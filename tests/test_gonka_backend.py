@@ -193,3 +193,41 @@ def test_epoch_diagnosis_names_a_participant_that_dropped_out() -> None:
     assert "participant is not active" in text
     assert "No validations for participant" in text
     assert "(no PoC epoch yet)" in epoch_diagnosis("executed block height=3\n")
+
+
+# -- a snapshot's config, pointed at this run --------------------------------------------------------------------------
+def test_a_snapshots_api_config_is_retargeted_and_keeps_the_nodes_own_state(tmp_path: Path) -> None:
+    """What the real API node wrote into its config (its heights, versions, seeds) stays; the chain URL, the keyring
+    and the MLNodes become this run's; the ports stay (the public URL is on chain)."""
+    from types import SimpleNamespace
+
+    import yaml
+
+    from harness.backends.contract import MLNodeEndpoint
+    from harness.backends.gonka.dapi import DecentralizedApi
+
+    ports = {"public": 10001, "ml": 10002, "admin": 10003, "grpc": 10004, "nats": 10005}
+    old = {
+        "api": {"public_server_port": 10001, "public_url": "http://127.0.0.1:10001"},
+        "chain_node": {"url": "http://127.0.0.1:20000", "keyring_dir": "/old/home", "signer_key_name": "genesis"},
+        "nats": {"host": "127.0.0.1", "port": 10005},
+        "current_height": 139,
+        "current_node_version": "v0.3.8",
+        "current_seed": {"seed": 42, "epoch_index": 3},
+        "nodes": [{"id": "mlnode-1", "host": "127.0.0.1", "poc_port": 30000, "inference_port": 30000}],
+    }
+    (tmp_path / "api").mkdir()
+    (tmp_path / "api" / "config.yaml").write_text(yaml.safe_dump(old))
+    node = MLNodeEndpoint("mlnode-1", "127.0.0.1", 31000, 31001, journals={"*": "http://127.0.0.1:31000/__admin"})
+    chain = SimpleNamespace(home=tmp_path / "new-home")
+    dapi = DecentralizedApi(None, tmp_path / "api", chain=chain, chain_url="http://127.0.0.1:21000", mlnodes=[node],  # type: ignore[arg-type]
+                            start_version="v0.3.8", ports=ports, log_dir=tmp_path)  # fmt: skip
+    dapi.retarget()
+    new = yaml.safe_load((tmp_path / "api" / "config.yaml").read_text())
+    assert new["chain_node"]["url"] == "http://127.0.0.1:21000"
+    assert new["chain_node"]["keyring_dir"] == str(tmp_path / "new-home")
+    assert new["chain_node"]["signer_key_name"] == "genesis"
+    assert [(n["id"], n["poc_port"], n["inference_port"]) for n in new["nodes"]] == [("mlnode-1", 31000, 31001)]
+    assert (new["current_height"], new["current_node_version"], new["current_seed"]) == (139, "v0.3.8", old["current_seed"])
+    assert new["api"] == old["api"]
+    assert dapi.public_url == "http://127.0.0.1:10001"
