@@ -12,14 +12,8 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-COLOURS = {
-    "ok": "#2ca02c",
-    "late": "#e377c2",
-    "stale": "#d62728",
-    "early": "#ff7f0e",
-    "unversioned": "#9467bd",
-    "unknown_version": "#8c564b",
-}
+from harness.audit.png import COLOURS  # one colour per verdict, the same in the PNG and the page
+
 WINDOW_COLOURS = {
     "due": ("rgba(31,119,180,0.16)", "S..D: switch due (old prefix still ok)"),
     "inflight": ("rgba(255,160,0,0.18)", "D..U: requests in flight when it switched"),

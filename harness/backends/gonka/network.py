@@ -49,11 +49,11 @@ from harness.backends.gonka.binaries import GonkaBinaries, check_sandbox, gonka_
 from harness.backends.gonka.chain import GENESIS_FUNDS, KEYRING, REQUESTER_FUNDS, SELF_DELEGATION, GonkaChain, set_toml
 from harness.backends.gonka.dapi import DecentralizedApi
 from harness.backends.gonka.genesis import ChainParams, native_denom
-from harness.backends.gonka.snapshot import Snapshot, SnapshotCache, copy_tree, start_with_cache
+from harness.backends.gonka.snapshot import Snapshot, SnapshotCache, start_with_cache, try_restore
 from harness.backends.mocks import LocalMocks
 from harness.chain.keys import COIN_TYPE, Key
 from harness.chaos.process import ChaosProxyProcess
-from harness.errors import ConfigError, HarnessError, StartupError
+from harness.errors import ConfigError, StartupError
 from harness.options import RunOptions
 from harness.util.ports import port_is_listening
 from harness.util.wait import wait_until
@@ -292,21 +292,19 @@ class GonkaNetworkTestnet(BaseTestnet):
         if busy:
             return f"API node ports in use ({', '.join(busy)}); each public URL is on chain: they must be these"
         gen = self._new_generation(ports)
-        try:
-            copy_tree(snap.gen, gen)
+
+        def adopt() -> None:
             for pid, chain in self.chains.items():
                 chain.denom = snap.meta["denom"]
                 chain.adopt_keys(parts[pid]["mnemonics"])
                 chain.configure_node()
             connect_peers(self.chains)
+
+        def serve() -> None:
             self._launch(retarget=True)
             self._wait_all_serving(self.inference_timeout_s)
-        except (HarnessError, OSError) as e:
-            self._stop_network()
-            shutil.rmtree(gen, ignore_errors=True)
-            return f"{type(e).__name__}: {str(e)[:300]}"
-        self.progress(f"started from {snap.describe()}")
-        return None
+
+        return try_restore(snap, gen, adopt=adopt, serve=serve, stop=self._stop_network, progress=self.progress)
 
     def _connect(self) -> None:
         from harness.chain import ChainClient

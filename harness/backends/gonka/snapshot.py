@@ -34,7 +34,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-from harness.errors import ConfigError, StartupError
+from harness.errors import ConfigError, HarnessError, StartupError
 
 DEFAULT_DIR = Path("~/.cache/gonka-upgrade-harness/snapshots")
 META = "meta.json"
@@ -169,6 +169,29 @@ def start_with_cache(
         why = warm(snap)
         if why is not None:
             raise StartupError(f"the snapshot just taken does not start: {why}")
+
+
+def try_restore(
+    snap: Snapshot,
+    gen: Path,
+    *,
+    adopt: Callable[[], None],
+    serve: Callable[[], None],
+    stop: Callable[[], None],
+    progress: Callable[[str], None],
+) -> str | None:
+    """Copy the snapshot into the generation directory `gen`, `adopt` it (keys, ports), `serve` (start and wait);
+    None when it serves, else why not, with everything it started stopped and the copy removed."""
+    try:
+        copy_tree(snap.gen, gen)
+        adopt()
+        serve()
+    except (HarnessError, OSError) as e:
+        stop()
+        shutil.rmtree(gen, ignore_errors=True)
+        return f"{type(e).__name__}: {str(e)[:300]}"
+    progress(f"started from {snap.describe()}")
+    return None
 
 
 def copy_tree(src: Path, dst: Path) -> None:

@@ -25,9 +25,9 @@ from harness.backends.gonka.binaries import GonkaBinaries, check_sandbox, gonka_
 from harness.backends.gonka.chain import GonkaChain
 from harness.backends.gonka.dapi import DecentralizedApi
 from harness.backends.gonka.genesis import ChainParams
-from harness.backends.gonka.snapshot import Snapshot, SnapshotCache, copy_tree, start_with_cache
+from harness.backends.gonka.snapshot import Snapshot, SnapshotCache, start_with_cache, try_restore
 from harness.backends.mocks import LocalMocks
-from harness.errors import HarnessError, WaitTimeout
+from harness.errors import WaitTimeout
 from harness.options import RunOptions
 from harness.util.ports import port_is_listening
 from harness.util.wait import wait_until
@@ -159,20 +159,18 @@ class GonkaTestnet(BaseTestnet):
         if busy:
             return f"the API node's ports ({', '.join(busy)}) are in use (its public URL is on chain: they must be these)"
         gen, chain, dapi = self._new_generation(ports=ports)
-        try:
-            copy_tree(snap.gen, gen)
+
+        def adopt() -> None:
             chain.denom = snap.meta["denom"]
             chain.adopt_keys(snap.meta["mnemonics"])
             chain.configure_node()
+
+        def serve() -> None:
             self._launch(chain, dapi, retarget=True)
             self.wait_nodes_inference(timeout_s=self.inference_timeout_s)
             self.wait_serving(timeout_s=self.inference_timeout_s)
-        except (HarnessError, OSError) as e:
-            self._stop_chain_and_api()
-            shutil.rmtree(gen, ignore_errors=True)
-            return f"{type(e).__name__}: {str(e)[:300]}"
-        self.progress(f"started from {snap.describe()}")
-        return None
+
+        return try_restore(snap, gen, adopt=adopt, serve=serve, stop=self._stop_chain_and_api, progress=self.progress)
 
     def _launch(self, chain: GonkaChain, dapi: DecentralizedApi, *, retarget: bool = False) -> None:
         """Chain, chaos proxy and API node up; the harness's clients on them."""
