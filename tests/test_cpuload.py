@@ -1,7 +1,9 @@
 """The CPU load scenarios run beside them (harness/util/cpuload.py): bounded, gone with the context, refused when
-asked for something unbounded."""
+asked for something unbounded, one at a time on a machine."""
 
 from __future__ import annotations
+
+import threading
 
 import pytest
 
@@ -29,3 +31,22 @@ def test_each_spinner_stops_by_itself_at_its_bound() -> None:
 def test_an_unbounded_load_is_refused(workers, max_s) -> None:
     with pytest.raises(ValueError, match="workers|max_s"):
         CpuLoad(workers, max_s=max_s)
+
+
+def test_a_second_load_waits_until_the_first_has_stopped() -> None:
+    first = CpuLoad(1, max_s=60).start()
+    second = CpuLoad(1, max_s=60)
+    starting = threading.Thread(target=second.start, daemon=True)
+    try:
+        starting.start()
+        starting.join(timeout=1.0)  # a window in which the second must not start
+        assert starting.is_alive(), "the second load started while the first was running"
+        assert second.running == 0
+    finally:
+        first.stop()
+    starting.join(timeout=30)
+    try:
+        assert not starting.is_alive(), "the second load did not start after the first stopped"
+        assert second.running == 1
+    finally:
+        second.stop()

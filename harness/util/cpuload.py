@@ -1,5 +1,8 @@
 """CPU load beside a run, to check that a verdict does not change with the machine's load: `workers` child processes
 that each spin on a core, bounded in time, gone with the context (and with their parent: each checks it is alive).
+One load at a time on a machine: a second CpuLoad (another pytest-xdist worker, another run) waits until the first
+has stopped (at most its max_s; the lock is an flock, so it goes with its process), because two loads at once double
+the load a scenario was written for.
 
     with CpuLoad(workers=8, max_s=300):      # load average about 8 more on this machine while the block runs
         run_the_scenario()
@@ -9,6 +12,7 @@ that each spin on a core, bounded in time, gone with the context (and with their
 
 from __future__ import annotations
 
+import fcntl
 import os
 import subprocess
 import sys
@@ -37,10 +41,20 @@ class CpuLoad:
             raise ValueError(f"max_s: expected a bound in seconds, above 0 and at most {MAX_SECONDS}, got {max_s!r}")
         self.workers, self.max_s = workers, max_s
         self._procs: list[subprocess.Popen[bytes]] = []
+        self._lock: int | None = None
 
     def start(self) -> Self:
+        if self._lock is None:
+            # this module's own file is the machine-wide lock: always there, nothing left behind
+            self._lock = os.open(__file__, os.O_RDONLY)
+            fcntl.flock(self._lock, fcntl.LOCK_EX)
         argv = [sys.executable, "-c", _SPIN, str(os.getpid()), str(self.max_s)]
-        self._procs = [subprocess.Popen(argv, stdin=subprocess.DEVNULL) for _ in range(self.workers)]
+        try:
+            for _ in range(self.workers):
+                self._procs.append(subprocess.Popen(argv, stdin=subprocess.DEVNULL))
+        except BaseException:
+            self.stop()
+            raise
         return self
 
     def stop(self) -> None:
@@ -49,6 +63,9 @@ class CpuLoad:
         for p in self._procs:
             p.wait(timeout=10)
         self._procs.clear()
+        if self._lock is not None:
+            os.close(self._lock)  # closing the descriptor releases the flock
+            self._lock = None
 
     @property
     def running(self) -> int:
