@@ -106,3 +106,12 @@ def test_backends_without_participants_refuse_a_network_before_starting(tmp_path
     assert Capability.PARTICIPANTS in capabilities_for(RunOptions())
     assert Capability.PARTICIPANTS not in capabilities_for(RunOptions(backend="docker"))
     assert Capability.PARTICIPANTS in capabilities_for(RunOptions(backend="gonka"))  # gonka/network.py
+
+
+def test_a_voting_period_is_refused_by_a_backend_that_runs_its_own_chain(tmp_path):
+    from harness.backends.factory import TestnetFactory
+
+    factory = TestnetFactory(RunOptions(backend="external"), tmp_path)
+    with pytest.raises(ConfigError, match="voting_period_blocks=10: --backend external runs its own chain's voting period"):
+        factory.make(voting_period_blocks=10)
+    assert factory.live == []

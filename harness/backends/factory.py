@@ -83,6 +83,7 @@ class TestnetFactory:
         api_overrides = overrides.pop("api_overrides", None)
         api_ivals = overrides.pop("api_intervals", None)
         network_mode = str(overrides.pop("network_mode", "host"))  # docker backend: host or bridge
+        voting = overrides.pop("voting_period_blocks", None)  # the model chains' gov voting period, in blocks
         opts = self.opts.with_(**overrides) if overrides else self.opts
         self._n += 1
         workdir = self.root / f"testnet-{self._n}"
@@ -91,6 +92,11 @@ class TestnetFactory:
 
             raise ConfigError(f"participants={participants!r}: {missing_text(opts.backend, [Capability.PARTICIPANTS])}")
         check_lifecycle(opts, nodes, participants)
+        if voting is not None and opts.backend not in ("embedded", "docker"):
+            raise ConfigError(
+                f"voting_period_blocks={voting!r}: --backend {opts.backend} runs its own chain's voting period (measured "
+                "on it: testnet.voting_period_blocks); only the embedded and docker model chains take one"
+            )
         if opts.backend == "embedded":
             from harness.backends.contract import NodeSpec
             from harness.backends.embedded import EmbeddedTestnet
@@ -101,6 +107,7 @@ class TestnetFactory:
                 nodes=tuple(nodes) if nodes else (NodeSpec("mlnode-1"),),
                 participants=participants,
                 chaos=chaos,
+                voting_period_blocks=voting,  # type: ignore[arg-type]
                 api_overrides=api_overrides,
                 api_intervals=api_ivals,
             )
@@ -113,6 +120,7 @@ class TestnetFactory:
                 nodes=nodes,
                 chaos=chaos,
                 network_mode=network_mode,
+                **({"voting_period_blocks": voting} if voting is not None else {}),  # type: ignore[arg-type]
                 api_overrides=api_overrides,
                 api_intervals=api_ivals,
             )
