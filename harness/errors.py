@@ -8,7 +8,8 @@ HarnessError
 ├── WaitTimeout          a condition was not met before its deadline (carries what was awaited)
 └── ChainError           the chain answered with an error
     ├── QueryError       abci_query returned a non-zero code
-    └── TxError          a transaction was rejected (CheckTx or DeliverTx code != 0)
+    ├── TxError          a transaction was rejected (CheckTx or DeliverTx code != 0)
+    └── RpcTransportError  the HTTP exchange with a chain RPC port failed (re-exported by harness.cometbft)
 """
 
 from __future__ import annotations
@@ -42,6 +43,11 @@ class ChainError(HarnessError):
     """The chain returned an error."""
 
 
+class RpcTransportError(ChainError):
+    """The HTTP exchange itself failed (refused, EOF, reset, timeout, non-JSON body). Defined here, not in the RPC
+    client that raises it, so that exit_code_for needs no import of the client (harness.cometbft imports this module)."""
+
+
 class QueryError(ChainError):
     def __init__(self, path: str, code: int, log: str, codespace: str = "") -> None:
         self.path, self.code, self.log, self.codespace = path, code, log, codespace
@@ -62,9 +68,7 @@ def exit_code_for(exc: BaseException) -> tuple[int, str]:
     """(exit code, one-line message) for an exception that ended a command: 2 bad input, 3 unreachable or a missing
     dependency, 1 a check failed (any other HarnessError). An exception the harness did not raise on purpose is
     never reported as a failed check: it exits 2, saying the input got past validation (a harness bug)."""
-    import requests
-
-    from harness.cometbft.client import RpcTransportError
+    import requests  # here, not at the top: every command imports this module, few need requests' start-up time
 
     if isinstance(exc, ConfigError):
         return EXIT_BAD_INPUT, f"bad input: {exc}"

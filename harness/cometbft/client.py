@@ -20,7 +20,7 @@ import requests
 from google.protobuf.message import DecodeError, Message
 
 from harness.cometbft.rfc3339 import parse_rfc3339_ns
-from harness.errors import ChainError, ConfigError, QueryError
+from harness.errors import ChainError, ConfigError, QueryError, RpcTransportError
 from harness.proto import QUERIES
 from harness.util.wait import wait_until
 
@@ -34,10 +34,6 @@ class RpcError(ChainError):
     def __init__(self, method: str, code: int, message: str, data: str = "") -> None:
         self.method, self.code, self.message, self.data = method, code, message, data
         super().__init__(f"RPC error {code} - {message}{': ' + data if data else ''} (method {method})")
-
-
-class RpcTransportError(ChainError):
-    """The HTTP exchange itself failed (refused, EOF, reset, timeout, non-JSON body)."""
 
 
 @dataclass
