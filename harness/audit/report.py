@@ -6,6 +6,8 @@ import json
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, TextIO
 
+from harness.audit.words import VERDICTS
+
 if TYPE_CHECKING:
     from harness.audit.results import AuditReport, Offender
 
@@ -131,8 +133,6 @@ def report_text(report: AuditReport, *, max_offenders: int = 20) -> str:
     if first is not None:
         lines += ["", "first offender:", *_offender_lines(first)]
     lines += ["", "counts:"]
-    from harness.audit.results import VERDICTS
-
     keys = list(VERDICTS)
     rows = [["all", *(str(report.counts[k]) for k in keys)]]
     rows += [[f"hop {v}", *(str(cnt[k]) for k in keys)] for v, cnt in report.per_hop.items()]

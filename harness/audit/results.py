@@ -1,4 +1,4 @@
-"""What an audit finds: the verdict words, one offender, a stop-rule outcome, an observed switch, the report.
+"""What an audit finds: the verdict words (words.py), one offender, a stop-rule outcome, an observed switch, the report.
 Plain data; the rules that produce them are in verdict.py, their renderings in report.py and png.py."""
 
 from __future__ import annotations
@@ -8,7 +8,9 @@ from typing import TYPE_CHECKING
 
 from harness.audit.contracts import Contract
 from harness.audit.records import RequestRecord
+from harness.audit.report import report_dict, report_json, report_text
 from harness.audit.timeline import SwitchTimeline
+from harness.audit.words import VERDICTS
 from harness.util.fastinit import fast_constructor
 
 if TYPE_CHECKING:
@@ -16,7 +18,6 @@ if TYPE_CHECKING:
     from harness.audit.lifecycle import SwitchOrder
     from harness.audit.network import NetworkView
 
-VERDICTS = ("ok", "late", "stale", "early", "unversioned", "unknown_version")
 STOP_ENDPOINT = "/api/v1/stop"
 
 
@@ -180,16 +181,10 @@ class AuditReport:
         return self.offenders[0] if self.offenders else None
 
     def to_dict(self) -> dict:
-        from harness.audit.report import report_dict
-
         return report_dict(self)
 
     def to_json(self, *, indent: int | None = 2) -> str:
-        from harness.audit.report import report_json
-
         return report_json(self, indent=indent)
 
     def to_text(self, *, max_offenders: int = 20) -> str:
-        from harness.audit.report import report_text
-
         return report_text(self, max_offenders=max_offenders)
