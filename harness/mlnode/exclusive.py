@@ -29,7 +29,7 @@ behind nginx) cannot share a scenario across WireMocks: refused there (harness.b
 
 from __future__ import annotations
 
-from harness.mlnode.mappings import (
+from harness.mlnode.stubs import (
     INFERENCE,
     P_FALLBACK,
     P_STATE,

@@ -18,7 +18,7 @@ import uuid
 from dataclasses import dataclass
 
 from harness.errors import ConfigError
-from harness.mlnode.mappings import JSON, STUB_ID_NAMESPACE
+from harness.mlnode.stubs import JSON, STUB_ID_NAMESPACE
 from harness.versions import check_version
 
 KINDS = ("reset", "status", "timeout")

@@ -27,7 +27,7 @@ from dataclasses import dataclass, replace
 
 from harness.errors import Unreachable
 from harness.mlnode.journal import Journal
-from harness.mlnode.mappings import STUB_ID_NAMESPACE
+from harness.mlnode.stubs import STUB_ID_NAMESPACE
 from harness.validate import shown
 
 LOADING_PRIORITY = 0
