@@ -11,7 +11,7 @@ from pathlib import Path
 
 import yaml
 
-from harness.backends.contract import MLNodeEndpoint
+from harness.backends.participants import MLNodeEndpoint
 from harness.util.wait import wait_until
 
 

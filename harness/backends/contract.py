@@ -40,6 +40,7 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Any, Protocol, Self, runtime_checkable
 
+from harness.backends.common import reset_journals, teardown, wait_nodes_inference
 from harness.backends.participants import (  # noqa: F401  (re-exported: part of the contract)
     MAX_PARTICIPANTS,
     PARTICIPANT_ID_RE,
@@ -253,8 +254,6 @@ class BaseTestnet:
         if self._closed:
             return
         self._closed = True
-        from harness.backends.common import teardown
-
         teardown(f"{self.info.backend} testnet", self._teardown_steps())
 
     @property
@@ -297,16 +296,12 @@ class BaseTestnet:
 
     def wait_nodes_inference(self, timeout_s: float | None = None) -> None:
         """Every participant's MLNodes INFERENCE in its own API node's admin view."""
-        from harness.backends.common import wait_nodes_inference
-
         for p in self.participants:
             wait_nodes_inference(p.api, p.node_ids, timeout_s=timeout_s or self.inference_timeout_s)
 
     def mlnodes_reset(self, *, scenarios: bool = False) -> None:
         """Clear every mock's journal (every participant's); `scenarios=True` (REBUILD backends, while no API node
         runs) also puts the mocks' per-version state machines back to their start."""
-        from harness.backends.common import reset_journals
-
         if scenarios:
             self._require(Capability.REBUILD)
         reset_journals(self.all_mlnodes(), scenarios=scenarios)

@@ -12,6 +12,7 @@ import tempfile
 import time
 from pathlib import Path
 
+from harness.backends.launch import make_testnet, options_from_args
 from harness.report.evidence import new_out_dir
 
 
@@ -27,10 +28,8 @@ def banner(console, opts) -> None:
 def cmd_demo(args: argparse.Namespace) -> int:
     from rich.console import Console
 
-    from harness.backends.cli import _options, make_testnet
-
     console = Console()
-    opts = _options(args)
+    opts = options_from_args(args)
     out = new_out_dir(args.out, "demo")
     workdir = Path(args.workdir) if args.workdir else Path(tempfile.mkdtemp(prefix="harness-demo-"))
     t0 = time.monotonic()

@@ -202,8 +202,6 @@ def _refuse_live_orphans(path: Path) -> None:
         doc = read_state(path)
     except ConfigError:
         return  # unreadable: it proves nothing about any process, and `harness down` would only remove it
-    from harness.ops.down import is_ours
-
     records = [doc, *(c for c in doc.get("pids") or [] if isinstance(c, dict))]
     running = [r for r in records if isinstance(r.get("pid"), int) and is_ours(r["pid"], r.get("starttime"), r.get("cmdline"))]
     if running:
@@ -250,3 +248,23 @@ def proc_starttime(pid: int) -> int | None:
         return int(stat.rsplit(")", 1)[1].split()[19])
     except (IndexError, ValueError):
         return None
+
+
+def proc_status(pid: int) -> tuple[str, int] | None:
+    """(state letter, uid) of a live process, None when it does not exist."""
+    try:
+        text = Path(f"/proc/{pid}/stat").read_text()
+        uid = os.stat(f"/proc/{pid}").st_uid
+    except OSError:
+        return None
+    return text.rsplit(")", 1)[1].split()[0], uid
+
+
+def is_ours(pid: int, starttime: object, cmdline: object) -> bool:
+    """Proof that `pid` is the process the state file recorded: same owner, same start time, same command line."""
+    if not isinstance(starttime, int) or not isinstance(cmdline, list) or not cmdline:
+        return False
+    p = proc_status(pid)
+    if p is None or p[1] != os.getuid():
+        return False
+    return proc_starttime(pid) == starttime and proc_cmdline(pid) == cmdline

@@ -23,7 +23,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-from harness.backends.state import WORKDIR_MARKER, clear_state, proc_cmdline, proc_starttime, read_state, remove_stale_lock
+from harness.backends.state import WORKDIR_MARKER, clear_state, is_ours, proc_status, read_state, remove_stale_lock
 from harness.util.wait import wait_until
 
 UP_EXIT_TIMEOUT_S = 20.0
@@ -37,29 +37,9 @@ class Stopped:
     result: str  # stopped | killed | gone | not-ours | unproven
 
 
-def _proc(pid: int) -> tuple[str, int] | None:
-    """(state letter, uid) of a live process, None when it does not exist."""
-    try:
-        text = Path(f"/proc/{pid}/stat").read_text()
-        uid = os.stat(f"/proc/{pid}").st_uid
-    except OSError:
-        return None
-    return text.rsplit(")", 1)[1].split()[0], uid
-
-
 def alive(pid: int) -> bool:
-    p = _proc(pid)
+    p = proc_status(pid)
     return p is not None and p[0] not in ("Z", "X")
-
-
-def is_ours(pid: int, starttime: object, cmdline: object) -> bool:
-    """Proof that `pid` is the process the state file recorded: same owner, same start time, same command line."""
-    if not isinstance(starttime, int) or not isinstance(cmdline, list) or not cmdline:
-        return False
-    p = _proc(pid)
-    if p is None or p[1] != os.getuid():
-        return False
-    return proc_starttime(pid) == starttime and proc_cmdline(pid) == cmdline
 
 
 def _valid_pid(pid: object) -> bool:
