@@ -9,29 +9,19 @@ and `services.py` (tx and tendermint services).
 
 from __future__ import annotations
 
-import struct
-from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, TypeVar
+from typing import TYPE_CHECKING
 
-import cosmpy.protos  # noqa: F401  (cosmos.* on sys.path)
-from cosmos.base.query.v1beta1 import pagination_pb2
-from google.protobuf.message import DecodeError, Message
+from google.protobuf.message import DecodeError
 
-from harness.model.simnet.errors import AbciError, invalid_argument
-from harness.model.simnet.store import Store
+from harness.model.simnet import queries, queries_staking, services
+from harness.model.simnet.errors import AbciError
+from harness.model.simnet.routes import Routes
 
 if TYPE_CHECKING:
     from harness.model.simnet.node import Node
 
 APP_NAME = "inference"
-DEFAULT_PAGE_LIMIT = 100
-T = TypeVar("T")
-
-# path -> (request class, handler(request, store at the queried height) -> response)
-Handler = Callable[[Message, Store], Message]
-Routes = dict[str, tuple[type[Message], Handler]]
-
 
 @dataclass
 class QueryResult:
@@ -42,30 +32,8 @@ class QueryResult:
     codespace: str = ""
 
 
-def paginate(items: Sequence[T], page: pagination_pb2.PageRequest) -> tuple[list[T], pagination_pb2.PageResponse]:
-    """The SDK's offset/key pagination over an ordered list: limit 0 = 100; next_key is opaque (an index)."""
-    if page.key and page.offset:
-        raise invalid_argument("either offset or key is expected, got both")
-    ordered = list(reversed(items)) if page.reverse else list(items)
-    start = int(page.offset)
-    if page.key:
-        if len(page.key) != 8:
-            raise invalid_argument(f"invalid pagination key {page.key.hex()}")
-        start = struct.unpack(">Q", page.key)[0]
-    limit = int(page.limit) or DEFAULT_PAGE_LIMIT
-    chunk = ordered[start : start + limit]
-    resp = pagination_pb2.PageResponse()
-    if start + limit < len(ordered):
-        resp.next_key = struct.pack(">Q", start + limit)
-    if page.count_total and not page.key:
-        resp.total = len(ordered)
-    return chunk, resp
-
-
 class QueryRouter:
     def __init__(self, node: Node) -> None:
-        from harness.model.simnet import queries, queries_staking, services
-
         self.node = node
         self.state = node.state
         self.routes: Routes = {**queries.routes(self.state), **queries_staking.routes(self.state), **services.routes(node)}

@@ -25,7 +25,7 @@ from harness.model.simnet.bank import check_coins, parse_coins
 from harness.model.simnet.errors import AbciError, unregistered
 from harness.model.simnet.gotext import GoError, codec_address, parse_legacy_dec
 from harness.model.simnet.gov import MAX_METADATA_LEN, MAX_SUMMARY_LEN, OPTIONS, ST_VOTING, Proposal
-from harness.model.simnet.msgs import BECH32_PREFIX, TYPE_MSG_VOTE, check_address, decode_msg, signer_of, validate_basic
+from harness.model.simnet.msg_checks import BECH32_PREFIX, TYPE_MSG_VOTE, check_address, decode_msg, signer_of, validate_basic
 from harness.model.simnet.numbers import DEC_ONE
 from harness.model.simnet.store import Event
 from harness.proto import gov_pb2, gov_tx_pb2

@@ -18,12 +18,12 @@ from google.protobuf.message import Message
 from harness import proto as P
 from harness.chain.keys import BECH32_PREFIX, validate_address
 from harness.errors import ConfigError
-from harness.model.simnet.abci import Routes, paginate
 from harness.model.simnet.ante import MAX_MEMO_CHARS, TX_SIZE_COST_PER_BYTE
 from harness.model.simnet.bank import DENOM_RE
 from harness.model.simnet.errors import invalid_argument, not_found
 from harness.model.simnet.gov import ST_VOTING, Proposal
 from harness.model.simnet.numbers import dec_str
+from harness.model.simnet.routes import Routes, paginate
 from harness.model.simnet.sigverify import SIG_VERIFY_COST_SECP256K1, TX_SIG_LIMIT
 from harness.model.simnet.state import ChainState
 from harness.model.simnet.store import Account, Store

@@ -16,10 +16,10 @@ from google.protobuf.message import Message
 
 from harness.chain.keys import BECH32_PREFIX, validate_address
 from harness.errors import ConfigError
-from harness.model.simnet.abci import Routes, paginate
 from harness.model.simnet.errors import invalid_argument, not_found
 from harness.model.simnet.genesis import BOND_DENOM, Validator
 from harness.model.simnet.numbers import DEC_ONE
+from harness.model.simnet.routes import Routes, paginate
 from harness.model.simnet.state import ChainState
 from harness.model.simnet.store import Store
 

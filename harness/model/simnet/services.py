@@ -24,9 +24,9 @@ from tendermint.types import block_pb2, types_pb2
 from harness.chain.keys import BECH32_PREFIX
 from harness.cometbft.rfc3339 import parse_rfc3339_ns
 from harness.model.simnet import encoding as enc
-from harness.model.simnet.abci import Routes, paginate
 from harness.model.simnet.errors import AbciError, MethodError, invalid_argument, not_found
 from harness.model.simnet.query import QueryParseError, parse_query
+from harness.model.simnet.routes import Routes, paginate
 from harness.model.simnet.search import SearchError
 from harness.model.simnet.store import Store
 

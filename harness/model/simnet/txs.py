@@ -25,7 +25,8 @@ from harness.errors import ConfigError
 from harness.model.simnet.ante import CHECK, DELIVER, SIMULATE, AnteResult, GasMeter, TxContext, run_ante
 from harness.model.simnet.bank import parse_coins
 from harness.model.simnet.errors import AbciError, GoPanic, OutOfGas, panic_error
-from harness.model.simnet.msgs import ROUTES, MsgRouter, check_pubkey_types, decode_msg, signer_of, validate_basic
+from harness.model.simnet.msg_checks import ROUTES, check_pubkey_types, decode_msg, signer_of, validate_basic
+from harness.model.simnet.msgs import MsgRouter
 from harness.model.simnet.state import ChainState
 from harness.model.simnet.store import Event
 from harness.proto import TYPE_MSG_SUBMIT_PROPOSAL
