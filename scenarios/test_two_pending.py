@@ -3,6 +3,8 @@ and H2. The reference node keeps both plans. The model's pr228 profile lets the 
 (PR #228's single upgrade_plan), so it skips v0.3.9: its test asserts exactly that signature, so any other
 failure fails it."""
 
+import os
+
 import pytest
 
 from harness.drive.traffic import ChatTraffic
@@ -14,11 +16,18 @@ def run_two_pending(testnet, upgrade, versions):
     v1, v2 = versions[1], versions[2]
     with ChatTraffic(testnet.api):
         # Both proposals must have passed before H1 - 1, so each node sees the two plans together
+        # (room for two proposals, each with its votes and margin, on a loaded machine: at load 20 one proposal
+        # was included 9 blocks after it was sent)
         vp = testnet.voting_period_blocks
-        _, h1 = upgrade.schedule(v1, lead_blocks=2 * (vp + 4) + 4)
+        _, h1 = upgrade.schedule(v1, lead_blocks=3 * (vp + 6) + 4)
         # H2 - H1 exceeds the profile's grace, so a skipped v1 shows up as stale requests in the audit
         gap = -(-upgrade.contract.grace_ms // int(testnet.info.block_time_s * 1000)) + 6
         _, h2 = upgrade.schedule(v2, lead_blocks=h1 - testnet.rpc.height() + gap)
+        now = testnet.rpc.height()
+        assert now < h1 - 1, (
+            f"set-up too slow for this scenario: the second proposal passed by height {now}, not before H1 - 1 = "
+            f"{h1 - 1}, so the node never held both plans at once (load average {os.getloadavg()[0]:.1f})"
+        )
         upgrade.await_switch(v1, h1)
         # Between H1 and H2 the chat answer comes from v1
         mid = testnet.api.chat("between the heights")
