@@ -144,3 +144,33 @@ def test_arming_a_delivered_height_is_refused_and_a_hop_takes_that_as_nothing_to
     holds.stop()
     assert [h.height for h in proxy.holds()] == [13], "block 12 was delivered: only 13 is held"
     assert any("block(s) [12] already reached its API node" in m for m in said), said
+
+
+def test_a_hold_that_began_late_is_waited_for_to_its_own_bound() -> None:
+    """An API node restarted after block B (a real node's start takes half a minute) meets the hold of B+1 late: the
+    wait runs to that hold's own bound, not to the bound counted from when the wait began; a hold past its own bound
+    still ends the wait with the holds as evidence."""
+    import threading
+    import time
+    from types import SimpleNamespace
+
+    from harness.audit.contracts import contract_for
+    from harness.chaos.holds import Hold
+    from harness.drive.switch_holds import HOLD_SLACK_S, HoldSettings, SwitchHolds
+    from harness.errors import WaitTimeout
+
+    part = SimpleNamespace(id="p1", chain_proxy=object(), mlnodes=[])
+    holds = SwitchHolds([part], contract_for("reference"), HoldSettings(0, 0), old="v0.3.8", new="v0.3.9", upgrade_height=12)
+    (watch,) = holds.watches
+    now = time.time() * 1000
+    watch.holds = {13: Hold(height=13, max_ms=1500, armed_ms=now, held_from_ms=now, outcome="holding")}
+    ended = threading.Timer(1.0, lambda: setattr(watch, "done", True))  # the hold's delivery, inside its bound
+    ended.start()
+    try:
+        holds.wait(height=lambda: 12, timeout_s=0.2)  # returns once done; the 0.2 s bound alone would have failed
+    finally:
+        ended.cancel()
+    watch.done = False
+    watch.holds[13].held_from_ms = time.time() * 1000 - 1500 - HOLD_SLACK_S * 1000  # past its own bound
+    with pytest.raises(WaitTimeout, match="the holds of blocks 12 and 13 to end"):
+        holds.wait(height=lambda: 12, timeout_s=0.2)
