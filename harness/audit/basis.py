@@ -17,6 +17,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass, replace
+from typing import Any
 
 from harness.audit.contracts import Contract
 from harness.audit.timeline import Switch, SwitchTimeline
@@ -83,7 +84,7 @@ class HopTiming:
             f"; {held}" if held else ""
         )
 
-    def to_dict(self) -> dict:
+    def to_dict(self) -> dict[str, Any]:
         d = asdict(self)
         d["delivered_ms"] = [list(p) for p in self.delivered_ms]
         d["holds"] = [asdict(h) for h in self.holds]
@@ -128,7 +129,17 @@ def participant_clock(
     return ParticipantClock(participant, tuple(nodes), SwitchTimeline(switches), tuple(timing), delivered)
 
 
-def _hop_timing(participant, k, s: Switch, contract, by_height, heights, held, *, proxied: bool) -> HopTiming:
+def _hop_timing(
+    participant: str,
+    k: int,
+    s: Switch,
+    contract: Contract,
+    by_height: dict[int, Delivered],
+    heights: list[int],
+    held: dict[int, HoldOutcome],
+    *,
+    proxied: bool,
+) -> HopTiming:
     b = None if s.height is None else s.height + contract.switch_offset
     if not proxied:
         return _chain_timing(participant, k, s, contract, "no proxy fronts its API node")

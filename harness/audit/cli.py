@@ -63,7 +63,7 @@ MAX_SMALL_FILE_BYTES = 16 << 20
 _non_negative_int = arg_type(int_text, what="a whole number of milliseconds")
 
 
-def register(subparsers: argparse._SubParsersAction) -> None:
+def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = subparsers.add_parser(
         "audit",
         help="Judge MLNode mock journals: did every request after each switch use the new version prefix?",

@@ -18,7 +18,7 @@ import codecs
 import json
 import re
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -30,7 +30,9 @@ CHUNK_BYTES = 1 << 20
 MAX_ENTRY_CHARS = 16 << 20  # one journal entry (a request with its body and the response definition)
 MAX_OTHER_CHARS = 1 << 20  # any top-level value other than "requests" ("meta")
 _WS = re.compile(r"[ \t\n\r]*").match
-_SCAN = json.JSONDecoder().scan_once  # the C scanner: one value at a position, no whole-document checks
+# the C scanner: one value at a position, no whole-document checks (typeshed does not declare JSONDecoder.scan_once,
+# which JSONDecoder.__init__ sets)
+_SCAN: Callable[[str, int], tuple[Any, int]] = json.JSONDecoder().scan_once  # type: ignore[attr-defined]
 _DECODER = json.JSONDecoder()
 
 
@@ -98,7 +100,9 @@ class _Stream:
     def skip_ws(self) -> str:
         """Skip whitespace; the next character, or '' at end of file."""
         while True:
-            self.pos = _WS(self.buf, self.pos).end()
+            ws = _WS(self.buf, self.pos)
+            assert ws is not None  # "[ \t\n\r]*" matches at every position
+            self.pos = ws.end()
             if self.pos < len(self.buf):
                 return self.buf[self.pos]
             if not self.fill():
@@ -239,7 +243,7 @@ def _bulk(s: _Stream, attempts: int = 4) -> list[Any] | None:
         if cut <= s.pos:
             return None
         try:
-            batch = json.loads("[" + s.buf[s.pos : cut + 1] + "]")
+            batch: list[Any] = json.loads("[" + s.buf[s.pos : cut + 1] + "]")
         except (ValueError, RecursionError):
             end = cut
             continue

@@ -25,6 +25,7 @@ import bisect
 import math
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from harness.audit.records import RequestRecord
 from harness.audit.results import Offender
@@ -84,8 +85,8 @@ class SwitchOrder:
             parts.append(f"{self.mlnode_chat_failures} MLNode chat answers failed in it, {users}")
         return head + ("; " + "; ".join(parts) if parts else "")
 
-    def to_dict(self) -> dict:
-        return {f: getattr(self, f) for f in self.__slots__}  # type: ignore[attr-defined]
+    def to_dict(self) -> dict[str, Any]:
+        return {f: getattr(self, f) for f in self.__slots__}
 
 
 def chats_by_node(
@@ -132,7 +133,9 @@ def switch_orders(
     return out
 
 
-def _order(k: int, old: str, new: str, node: str, span: list[RequestRecord], end, chats) -> SwitchOrder:
+def _order(
+    k: int, old: str, new: str, node: str, span: list[RequestRecord], end: float | None, chats: Sequence[UserChat] | None
+) -> SwitchOrder:
     def first(pred: Callable[[RequestRecord], bool]) -> int | None:
         return next((r.logged_ms for r in span if pred(r)), None)
 

@@ -65,7 +65,7 @@ class Merged:
         self.verdicts = [""] * self.size
         self.per_class = {"management": zero_counts(), "inference": zero_counts()}
 
-    def add(self, job: Any, index: list[int] | None, end_ms: int | None, heights) -> None:
+    def add(self, job: Any, index: list[int] | None, end_ms: int | None, heights: Sequence[tuple[int, int]] | None) -> None:
         resolved = job.resolve_versions()
         first_seen = job.first_seen_on_later(resolved)
         verdicts, offenders, tails = job.judge_requests(resolved, first_seen, job.switched(resolved, first_seen))

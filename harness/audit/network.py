@@ -17,15 +17,16 @@ the new version's URLs. Per participant and hop:
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from harness.errors import ConfigError
 
 if TYPE_CHECKING:
     from harness.audit.records import RequestRecord
     from harness.audit.results import Offender, SwitchSeen
+    from harness.audit.timeline import SwitchTimeline
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,7 +57,7 @@ class ParticipantSwitch:
         stop = f", stop {self.stop_delay_ms:+d} ms" if self.stop_delay_ms is not None else ""
         return f"{self.delay_ms:+d} ms{blocks}{stop}"
 
-    def to_dict(self) -> dict:
+    def to_dict(self) -> dict[str, Any]:
         return {
             "hop": self.hop,
             "new_version": self.new_version,
@@ -110,7 +111,7 @@ class HopSpread:
             return head + f"{text}; never switched: {', '.join(self.never)}"
         return head + f"spread {self.spread_ms} ms, {text}"
 
-    def to_dict(self) -> dict:
+    def to_dict(self) -> dict[str, Any]:
         return {
             "hop": self.hop,
             "old_version": self.old_version,
@@ -150,7 +151,7 @@ class ParticipantRow:
             f"on {r.mock_id} at {r.logged_ms} ms"
         )
 
-    def to_dict(self) -> dict:
+    def to_dict(self) -> dict[str, Any]:
         r = self.first_unserved
         return {
             "participant": self.participant,
@@ -189,7 +190,7 @@ class NetworkView:
                 return r
         raise KeyError(participant)
 
-    def to_dict(self) -> dict:
+    def to_dict(self) -> dict[str, Any]:
         return {
             "verdict": self.verdict,
             "broken_by": self.broken_by,
@@ -224,7 +225,7 @@ def network_view(
     records: Sequence[RequestRecord],
     offenders: Sequence[Offender],
     switches_seen: Sequence[SwitchSeen],
-    timeline,
+    timeline: SwitchTimeline,
 ) -> NetworkView:
     parts = check_participants(participants)
     owner = {n: pid for pid, nodes in parts.items() for n in nodes}
@@ -259,7 +260,9 @@ def network_view(
     )
 
 
-def _hops(parts, owner, switches_seen, timeline) -> tuple[HopSpread, ...]:
+def _hops(
+    parts: Mapping[str, Sequence[str]], owner: Mapping[str, str], switches_seen: Sequence[SwitchSeen], timeline: SwitchTimeline
+) -> tuple[HopSpread, ...]:
     out = []
     versions = timeline.versions
     for hop in range(1, len(timeline.switches)):
@@ -281,7 +284,7 @@ def _hops(parts, owner, switches_seen, timeline) -> tuple[HopSpread, ...]:
     return tuple(out)
 
 
-def network_lines(view: NetworkView, table) -> list[str]:
+def network_lines(view: NetworkView, table: Callable[[list[list[str]], list[str]], list[str]]) -> list[str]:
     """The text report's network section (`table(rows, header)` formats the columns)."""
     lines = [view.headline()]
     lines += ["  " + h.describe() for h in view.hops]

@@ -17,11 +17,17 @@ from __future__ import annotations
 from collections.abc import Iterable
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from harness.audit.contracts import Contract
 from harness.audit.records import RequestRecord
+from harness.audit.results import AuditReport
 from harness.audit.timeline import SwitchTimeline
-from harness.audit.verdict import AuditReport, audit
+from harness.audit.verdict import audit
+
+if TYPE_CHECKING:
+    from matplotlib.axes import Axes
+    from matplotlib.figure import Figure
 
 COLOURS = {
     "ok": "#2ca02c",
@@ -39,7 +45,7 @@ def utc_label(t0_ms: int) -> str:
     return f"seconds since {when} UTC"
 
 
-def _shade_windows(ax, report: AuditReport, timeline: SwitchTimeline, t0: int) -> None:
+def _shade_windows(ax: Axes, report: AuditReport, timeline: SwitchTimeline, t0: int) -> None:
     """Each participant's S..D and D..U per hop (its clock), else the chain clock's grace after each S."""
     if report.timing:
         spans = [(t.from_ms, t.due_ms, t.until_ms) for t in report.timing]
@@ -80,7 +86,7 @@ def png_figure(
     *,
     contract: Contract | None = None,
     title: str | None = None,
-):
+) -> Figure:
     """The matplotlib Figure render_png saves."""
     from matplotlib.backends.backend_agg import FigureCanvasAgg  # Agg without pyplot: no global backend switch
     from matplotlib.figure import Figure
@@ -95,7 +101,7 @@ def png_figure(
     if not isinstance(timeline, SwitchTimeline):
         timeline = SwitchTimeline(timeline)
     versions = timeline.versions
-    row = {v: i for i, v in enumerate(versions)}
+    row: dict[str | None, int] = {v: i for i, v in enumerate(versions)}
     unknown_row, unversioned_row = len(versions), len(versions) + 1
     t0 = report.records[0].logged_ms if report.records else 0
     nonzero = [s.from_ms for s in timeline.switches if s.from_ms > 0]
@@ -195,7 +201,7 @@ def png_figure(
     return fig
 
 
-def _draw_network(ax, report: AuditReport, t0: int, timeline: SwitchTimeline) -> None:
+def _draw_network(ax: Axes, report: AuditReport, t0: int, timeline: SwitchTimeline) -> None:
     """One row per participant: its requests by verdict, its observed switch per hop, the switch lines."""
     network = report.network
     assert network is not None
@@ -214,8 +220,8 @@ def _draw_network(ax, report: AuditReport, t0: int, timeline: SwitchTimeline) ->
             ax.plot(xs[verdict], ys[verdict], linestyle="none", marker="o" if big else ".", markersize=6 if big else 2,
                     color=COLOURS[verdict], rasterized=True, zorder=3 if big else 2)  # fmt: skip
     for n, hop in enumerate(network.hops):
-        seen = [s for s in hop.switches if s.first_ms is not None]
-        ax.plot([(s.first_ms - t0) / 1000.0 for s in seen], [row[s.participant] for s in seen], linestyle="none",
+        seen = [(s.first_ms, s.participant) for s in hop.switches if s.first_ms is not None]
+        ax.plot([(ms - t0) / 1000.0 for ms, _ in seen], [row[p] for _, p in seen], linestyle="none",
                 marker="|", markersize=16, markeredgewidth=2.5, color="black", zorder=4,
                 label="participant's switch (first new-version request)" if n == 0 else None)  # fmt: skip
     for s in timeline.switches[1:]:

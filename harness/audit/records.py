@@ -72,7 +72,7 @@ class RequestRecord(NamedTuple):
         """The path without its version prefix (`/v0.3.9/api/v1/stop` -> `/api/v1/stop`)."""
         return _endpoint(self.path)
 
-    def sort_key(self) -> tuple:
+    def sort_key(self) -> tuple[Any, ...]:
         """Total order over every field (None sorts before any string), for ties on time."""
         return (
             self.logged_ms,
@@ -205,7 +205,7 @@ def _header(req: dict[str, Any], name: str) -> str | None:
 
 
 def records_from_journal(
-    journal: dict | list,
+    journal: dict[str, Any] | list[Any],
     *,
     mock_id: str,
     node_id: str | None = None,
@@ -316,7 +316,7 @@ def _checked_record(
     if known is None:
         known = _classify_url(url, mock_id, i)
         if len(seen.urls) < _INTERNED_MAX:
-            seen.urls[url] = known
+            seen.urls[known[0]] = known  # known[0] is url, checked to be a str
     m = seen.methods.get(method) if type(method) is str else None
     if m is None:
         if not isinstance(method, str) or not _METHOD_RE.fullmatch(method):
@@ -337,7 +337,7 @@ def _checked_record(
         return RequestRecord(logged, mock_id, node_id, request_id, m, known[0], None, known[2], matched, known[3], known[1],
                              status)  # fmt: skip
     return record_from_url(
-        url,
+        known[0],
         logged_ms=logged,
         mock_id=mock_id,
         method=m,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, TextIO
+from typing import TYPE_CHECKING, Any, TextIO
 
 from harness.audit.words import VERDICTS
 
@@ -28,7 +28,7 @@ def _bracket(b: tuple[int | None, int | None]) -> str:
     return f"{'?' if lo is None else lo}..{'?' if hi is None else hi}"
 
 
-def report_dict(report: AuditReport, *, max_offenders: int | None = None) -> dict:
+def report_dict(report: AuditReport, *, max_offenders: int | None = None) -> dict[str, Any]:
     """`{"verdict", "counts", "offenders", ...}`; counts has exactly the request verdicts (VERDICTS). With
     max_offenders, `offenders` lists the first ones only (`offenders_total` and the counts still cover all of them)."""
     c = report.contract

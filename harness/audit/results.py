@@ -4,7 +4,7 @@ Plain data; the rules that produce them are in verdict.py, their renderings in r
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from harness.audit.contracts import Contract
 from harness.audit.records import RequestRecord
@@ -58,10 +58,10 @@ class Offender:
             f"expected {self.expected_version}, saw {self.seen_version or 'no prefix'}"
         )
 
-    def sort_key(self) -> tuple:
+    def sort_key(self) -> tuple[Any, ...]:
         return (self.logged_ms is None, self.logged_ms or 0, self.mock_id or "", self.node or "", self.request_id, self.url)
 
-    def to_dict(self) -> dict:
+    def to_dict(self) -> dict[str, Any]:
         return {
             "verdict": self.verdict,
             "method": self.method,
@@ -93,7 +93,7 @@ class StopCheck:
     stop_ms: int | None
     repeated: int
 
-    def to_dict(self) -> dict:
+    def to_dict(self) -> dict[str, Any]:
         return {
             "hop": self.hop,
             "old_version": self.old_version,
@@ -133,7 +133,7 @@ class SwitchSeen:
         stop = f", old-version stop {self.stop_delay_ms:+d} ms" if self.stop_delay_ms is not None else ""
         return f"{self.node}: first {self.new_version} request {self.delay_ms:+d} ms from S{where}{blocks}{stop}"
 
-    def to_dict(self) -> dict:
+    def to_dict(self) -> dict[str, Any]:
         return {
             "hop": self.hop,
             "new_version": self.new_version,
@@ -180,7 +180,7 @@ class AuditReport:
     def first_offender(self) -> Offender | None:
         return self.offenders[0] if self.offenders else None
 
-    def to_dict(self) -> dict:
+    def to_dict(self) -> dict[str, Any]:
         return report_dict(self)
 
     def to_json(self, *, indent: int | None = 2) -> str:

@@ -125,7 +125,7 @@ class SwitchTimeline:
         except ConfigError as e:
             raise ConfigError(f"{source}: {e}") from None
 
-    def to_json(self) -> list[dict]:
+    def to_json(self) -> list[dict[str, Any]]:
         out = []
         for s in self.switches:
             d = {"version": s.version, "from_ms": s.from_ms, "height": s.height}

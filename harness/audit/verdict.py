@@ -37,7 +37,7 @@ import math
 from collections import Counter
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from operator import attrgetter
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from harness.audit.contracts import Contract
 from harness.audit.lifecycle import SwitchOrder, UserChat, chats_by_node, refusals, switch_orders
@@ -80,16 +80,17 @@ def _bracket_fn(
     times = [t for t, _ in clean]
     hs = [h for _, h in clean]
 
-    memo: list[Any] = [None, None, None]  # [from_ms, until_ms, bracket]: offenders come in time order
+    window: list[float] = [0.0, 0.0]  # [from_ms, until_ms] of the last bracket: offenders come in time order
+    last: list[tuple[int | None, int | None] | None] = [None]
 
     def bracket(t_ms: int) -> tuple[int | None, int | None]:
-        lo, hi, known = memo
-        if known is not None and lo <= t_ms < hi:
+        known = last[0]
+        if known is not None and window[0] <= t_ms < window[1]:
             return known
         i = bisect.bisect_right(times, t_ms)
-        memo[:] = (times[i - 1] if i > 0 else -math.inf, times[i] if i < len(times) else math.inf,
-                   (hs[i - 1] if i > 0 else None, hs[i] if i < len(hs) else None))  # fmt: skip
-        return memo[2]
+        window[:] = (times[i - 1] if i > 0 else -math.inf, times[i] if i < len(times) else math.inf)
+        last[0] = known = (hs[i - 1] if i > 0 else None, hs[i] if i < len(hs) else None)
+        return known
 
     return bracket
 
@@ -180,7 +181,15 @@ UNVERSIONED, UNKNOWN = -1, -2  # resolved version indexes of records without a t
 class _Job:
     """One audit run: the named steps of `audit()` over sorted records."""
 
-    def __init__(self, recs, times, timeline: SwitchTimeline, contract: Contract, node_set, bracket) -> None:
+    def __init__(
+        self,
+        recs: list[RequestRecord],
+        times: list[int],
+        timeline: SwitchTimeline,
+        contract: Contract,
+        node_set: set[str] | None,
+        bracket: Callable[[int], tuple[int | None, int | None]],
+    ) -> None:
         self.recs, self.times, self.timeline, self.contract = recs, times, timeline, contract
         self.node_set, self.bracket = node_set, bracket
         self.seen_bracket = bracket  # where a node's switch is placed (audit() sets the participant's deliveries)
@@ -258,7 +267,9 @@ class _Job:
                         out[key] = i
         return out
 
-    def judge_requests(self, resolved, first_seen, switched) -> tuple[list[str], list[Offender], dict[int, int]]:
+    def judge_requests(
+        self, resolved: list[int], first_seen: dict[tuple[int, str], int], switched: dict[tuple[int, str], int]
+    ) -> tuple[list[str], list[Offender], dict[int, int]]:
         """A verdict per record (aligned with the sorted records), the request offenders and the old-prefix tails."""
         tol, stop_old = self.contract.early_tolerance_ms, self.contract.stop_old
         starts, due, until, recs, node_set = self.starts, self.due, self.until, self.recs, self.node_set
@@ -382,7 +393,9 @@ class _Job:
             per_class[port_class][verdict] += n
         return counts, per_hop, per_class
 
-    def switches_seen(self, first_seen: dict[tuple[int, str], int], heights) -> list[SwitchSeen]:
+    def switches_seen(
+        self, first_seen: dict[tuple[int, str], int], heights: Sequence[tuple[int, int]] | None
+    ) -> list[SwitchSeen]:
         """Per hop and node: when the node was first seen on the new version and when it stopped the old one, in ms
         (and blocks) from the switch time S. On the delivery clock that is the node's reaction to block B."""
         switches = self.timeline.switches

@@ -44,7 +44,7 @@ def _common(p: argparse.ArgumentParser) -> None:
     )
 
 
-def register(sub: argparse._SubParsersAction) -> None:
+def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     up = sub.add_parser("up", help="start the embedded testnet and keep it running until Ctrl-C")
     _common(up)
     up.add_argument("--state-file", default=None, help="where to record endpoints for later commands")

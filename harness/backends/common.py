@@ -8,6 +8,7 @@ import json
 import time
 from collections.abc import Callable, Iterable
 from pathlib import Path
+from typing import Any
 
 import yaml
 
@@ -27,7 +28,7 @@ def write_reference_api_config(
     profile: str,
     intervals: dict[str, float],
     api: dict[str, object],
-    profile_overrides: dict | None = None,
+    profile_overrides: dict[str, Any] | None = None,
 ) -> Path:
     """config.yaml for `harness apinode` (upstream key names); state and ready files live next to it."""
     cfg_dir.mkdir(parents=True, exist_ok=True)

@@ -27,21 +27,25 @@ it the test is skipped with a reason naming the capability and the backend.
                                        start_api() brings it back on what it had persisted
     testnet.reset_api_state()          RESTART_API, API node stopped: remove what it persisted, so that its next start
                                        is its first (the operator's config only)
+    testnet.proxy                      CHAOS_PROXY: the chaos proxy in front of the first participant's chain connection
+                                       (seed, add_fault, clear, reset, history); None without one
+    testnet.mock_sets() / mlnode_loading()  the MLNode mock sets the harness runs (none on a backend that runs no
+                                       mocks) / slow start: per MLNode and version, its first request and when it loaded
     testnet.logs()                     {component: log file path} for the failure bundle
-    testnet.close()                    tear everything down (idempotent; also on failure and Ctrl-C)
+    testnet.close() / closed           tear everything down (idempotent; also on failure and Ctrl-C) / whether it was
 """
 
 from __future__ import annotations
 
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from enum import StrEnum
 from pathlib import Path
-from typing import Any, Protocol, Self, runtime_checkable
+from typing import TYPE_CHECKING, Any, Protocol, Self, runtime_checkable
 
 from harness.backends.common import reset_journals, teardown, wait_nodes_inference
-from harness.backends.participants import (  # noqa: F401  (re-exported: part of the contract)
+from harness.backends.participants import (  # re-exported: part of the contract (__all__)
     MAX_PARTICIPANTS,
     PARTICIPANT_ID_RE,
     MLNodeEndpoint,
@@ -52,6 +56,31 @@ from harness.backends.participants import (  # noqa: F401  (re-exported: part of
     participant_specs,
 )
 from harness.errors import ConfigError
+
+if TYPE_CHECKING:
+    from harness.chaos.control import ChaosControl
+
+__all__ = [
+    "MAX_PARTICIPANTS",
+    "OPTION_NEEDS",
+    "PARTICIPANT_ID_RE",
+    "WHY",
+    "BaseTestnet",
+    "Capability",
+    "CapabilityMissing",
+    "Endpoints",
+    "MLNodeEndpoint",
+    "NodeSpec",
+    "Participant",
+    "ParticipantSpec",
+    "Testnet",
+    "TestnetInfo",
+    "missing_text",
+    "participant_nodes",
+    "participant_specs",
+    "require",
+    "unmet_options",
+]
 
 
 class Capability(StrEnum):
@@ -187,9 +216,12 @@ class Testnet(Protocol):
     voting_period_blocks: int  # blocks a proposal's voting period takes on this chain (scenarios' lead times)
     dirty: bool  # the chain moved away from the start version; REBUILD backends rebuild before the next test
     last_runner: Any  # the UpgradeRunner that last ran a hop (failure bundles report its audit)
+    proxy: ChaosControl | None  # CHAOS_PROXY: a ChaosProxyProcess, or the docker backend's container's ChaosControl
 
     def start(self) -> Self: ...
     def close(self) -> None: ...
+    @property
+    def closed(self) -> bool: ...
     def __enter__(self) -> Self: ...
     def __exit__(self, *exc: object) -> None: ...
     def validator_keys(self) -> list[Any]: ...
@@ -198,11 +230,15 @@ class Testnet(Protocol):
     def wait_nodes_inference(self, timeout_s: float | None = None) -> None: ...
     def mlnodes_reset(self, *, scenarios: bool = False) -> None: ...
     def rebuild_chain(self) -> None: ...
-    def configure_api(self, *, profile: str, overrides: dict | None = None, intervals: dict | None = None) -> None: ...
+    def configure_api(
+        self, *, profile: str, overrides: dict[str, Any] | None = None, intervals: dict[str, float] | None = None
+    ) -> None: ...
     def stop_api(self, participant: str | None = None) -> None: ...
     def start_api(self, participant: str | None = None) -> None: ...
     def kill_api(self, participant: str | None = None) -> None: ...
     def reset_api_state(self, participant: str | None = None) -> None: ...
+    def mock_sets(self) -> list[Any]: ...
+    def mlnode_loading(self) -> list[Any]: ...
     def logs(self) -> dict[str, Path]: ...
     def now_ms(self) -> int: ...
 
@@ -214,6 +250,7 @@ class BaseTestnet:
 
     capabilities: frozenset[Capability] = frozenset()
     inference_timeout_s: float = 20.0
+    proxy: ChaosControl | None = None  # CHAOS_PROXY backends set their chaos proxy here
 
     def __init__(self, info: TestnetInfo) -> None:
         self.info = info
@@ -239,7 +276,7 @@ class BaseTestnet:
     def _start(self) -> None:
         raise NotImplementedError
 
-    def _teardown_steps(self) -> Iterable[Any]:
+    def _teardown_steps(self) -> Iterable[Callable[[], object]]:
         return ()
 
     def __enter__(self) -> Self:
@@ -276,7 +313,7 @@ class BaseTestnet:
                 api_admin=e.api_admin if e else "",
                 validator_mnemonic=mnemonics[0] if mnemonics else "",
                 api_under_test=self.info.api_under_test,
-                chain_proxy=getattr(self, "proxy", None),
+                chain_proxy=self.proxy,
             )
         ]
 
@@ -332,10 +369,10 @@ class BaseTestnet:
         return {p.stem: p for p in sorted((Path(workdir) / "logs").glob("*.log"))} if workdir else {}
 
     @staticmethod
-    def running(parts: Iterable[tuple[str, Any]]) -> list[dict]:
+    def running(parts: Iterable[tuple[str, Any]]) -> list[dict[str, Any]]:
         """[{name, pid}] of the supervised processes among (name, service with a `proc`) that still run, for
         `harness down` (each leads its own process group)."""
-        out = []
+        out: list[dict[str, Any]] = []
         for name, part in parts:
             proc = getattr(part, "proc", None)
             if proc is not None and proc.pid is not None and proc.is_running():
@@ -349,7 +386,9 @@ class BaseTestnet:
     def rebuild_chain(self) -> None:
         self._require(Capability.REBUILD)
 
-    def configure_api(self, *, profile: str, overrides: dict | None = None, intervals: dict | None = None) -> None:
+    def configure_api(
+        self, *, profile: str, overrides: dict[str, Any] | None = None, intervals: dict[str, float] | None = None
+    ) -> None:
         """Only the model API node has profiles and knobs; elsewhere asking for anything but the defaults is refused."""
         if profile != self.info.api_profile or overrides or intervals:
             self._require(Capability.MODEL_API)

@@ -20,7 +20,9 @@ written to workdir/logs/<component>.log (logs()), so failure bundles include the
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import requests
 
@@ -64,8 +66,8 @@ class DockerTestnet(BaseTestnet):
         chaos: bool = True,
         network_mode: str = "host",
         voting_period_blocks: int = 3,
-        api_overrides: dict | None = None,
-        api_intervals: dict | None = None,
+        api_overrides: dict[str, Any] | None = None,
+        api_intervals: dict[str, float] | None = None,
     ) -> None:
         if network_mode not in MODES:
             raise ConfigError(f"network_mode: {network_mode!r} is not one of {', '.join(MODES)}")
@@ -137,7 +139,7 @@ class DockerTestnet(BaseTestnet):
         )
         self._start_chain_and_api()
 
-    def _teardown_steps(self) -> tuple:
+    def _teardown_steps(self) -> tuple[Callable[[], object], ...]:
         """Remove every container (logs saved first) and the network; every step runs even if one fails."""
         return (self._stop_chain_and_api, self._remove_mocks, self.net.close, self._reap_labelled)
 
@@ -182,12 +184,12 @@ class DockerTestnet(BaseTestnet):
             volumes=[(str(gdir), str(gdir), "ro")],
         )
 
-    def _api_ports(self) -> dict:
+    def _api_ports(self) -> dict[str, Any]:
         if self.upstream:
             return self.net.ports(False, **upstream.API_SERVICE_PORTS)
         return self.net.ports(True, public=9000, ml=9100, admin=9200)
 
-    def _write_api_config(self, chain_url: str, ports: dict) -> Path:
+    def _write_api_config(self, chain_url: str, ports: dict[str, int]) -> Path:
         """The API node's config file (mounted; read at every container start)."""
         cfg_dir = self.workdir / "apinode"
         cfg_dir.mkdir(parents=True, exist_ok=True)
@@ -383,7 +385,9 @@ class DockerTestnet(BaseTestnet):
         (self.workdir / "apinode" / "state.yaml").unlink(missing_ok=True)
         config_lists_nodes(self.workdir / "apinode" / "config.yaml", self.mlnodes)
 
-    def configure_api(self, *, profile: str, overrides: dict | None = None, intervals: dict | None = None) -> None:
+    def configure_api(
+        self, *, profile: str, overrides: dict[str, Any] | None = None, intervals: dict[str, float] | None = None
+    ) -> None:
         """Run the API node with this profile and these knob/interval overrides from the next rebuild on; a change
         marks the chain dirty (the next test gets a fresh chain and API node)."""
         wanted = (profile, dict(overrides or {}), dict(intervals or {}))
@@ -422,7 +426,7 @@ class DockerTestnet(BaseTestnet):
     def containers(self) -> list[Component]:
         return [c for c in [*self._mocks, self.chain_c, self.proxy_c, self.api_c] if c is not None]
 
-    def child_pids(self) -> list[dict]:
+    def child_pids(self) -> list[dict[str, Any]]:
         return []  # containers, reaped by label (self.labels) by `harness down`
 
     def validator_keys(self) -> list[Key]:

@@ -14,9 +14,15 @@ from __future__ import annotations
 import itertools
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from harness.backends import docker_util
 from harness.errors import StartupError
+
+if TYPE_CHECKING:
+    from docker.models.containers import Container
+    from testcontainers.core.container import DockerContainer
+    from testcontainers.core.network import Network
 from harness.util.ports import LOOPBACK, free_port
 
 MODES = ("host", "bridge")
@@ -39,12 +45,12 @@ class NetPlan:
     mode: str
     prefix: str
     labels: dict[str, str]
-    network: object | None = None  # testcontainers Network (bridge mode)
-    _inner: itertools.count = field(default_factory=lambda: itertools.count(INNER_BASE))
+    network: Network | None = None  # testcontainers Network (bridge mode)
+    _inner: itertools.count[int] = field(default_factory=lambda: itertools.count(INNER_BASE))
 
     def ports(self, relayed: bool, **services: int) -> dict[str, PortSpec]:
         """{name: PortSpec}; `services` gives the bridge-mode service port of each name (e.g. rpc=26657)."""
-        out = {}
+        out: dict[str, PortSpec] = {}
         for name, service in services.items():
             if self.mode == "host":
                 p = free_port()
@@ -106,7 +112,7 @@ class Component:
         self.env = env or {}
         self.entrypoint = entrypoint
         self.log_path = Path(log_dir) / f"{name}.log"
-        self.container = None  # testcontainers DockerContainer
+        self.container: DockerContainer | None = None
 
     # -- addresses -----------------------------------------------------------------------------------
     def url(self, port: str, scheme: str = "http") -> str:
@@ -134,7 +140,7 @@ class Component:
             c = c.with_volume_mapping(host, inside, mode)
         for k, v in self.env.items():
             c = c.with_env(k, v)
-        kwargs: dict = {"labels": labels, "init": True}
+        kwargs: dict[str, object] = {"labels": labels, "init": True}
         if self.entrypoint is not None:
             kwargs["entrypoint"] = self.entrypoint
         if self.net.mode == "host":
@@ -144,9 +150,9 @@ class Component:
             c = c.with_network(self.net.network).with_network_aliases(self.name, self.net.dns(self.name))
             for p in self.ports.values():  # published on the host's loopback only (docker-py's (ip, port) form)
                 c.ports[f"{p.service}/tcp"] = (LOOPBACK, p.host)  # type: ignore[assignment]
-        self.container = c.with_kwargs(**kwargs)
+        self.container = container = c.with_kwargs(**kwargs)
         try:
-            self.container.start()
+            container.start()
         except Exception as e:  # docker.errors.ImageNotFound / APIError: name the image and the fix
             self.container = None
             raise StartupError(
@@ -156,7 +162,7 @@ class Component:
         return self
 
     @property
-    def wrapped(self):
+    def wrapped(self) -> Container:
         if self.container is None:
             raise StartupError(f"{self.name}: container not started")
         return self.container.get_wrapped_container()
@@ -192,7 +198,10 @@ class Component:
 
     def exec(self, argv: list[str]) -> tuple[int, str]:
         res = self.wrapped.exec_run(argv)
-        return res.exit_code, res.output.decode(errors="replace")
+        code, out = res.exit_code, res.output
+        if code is None or not isinstance(out, bytes):  # docker-py gives these only with stream=True or detach=True
+            raise StartupError(f"{self.name}: exec {argv[0]}: no exit code and output from docker ({res!r})")
+        return code, out.decode(errors="replace")
 
     def logs_text(self) -> str:
         if self.container is None:

@@ -13,14 +13,19 @@ other container of the backend, with the same labels, reaping, logs and readines
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import requests
 
-from harness.backends.contract import MLNodeEndpoint
+from harness.backends.contract import MLNodeEndpoint, NodeSpec
 from harness.backends.docker_components import Component, NetPlan
 from harness.errors import ConfigError, StartupError
 from harness.util.wait import wait_until
+
+if TYPE_CHECKING:
+    from harness.options import RunOptions
 
 WIREMOCK_ROOT = "/home/wiremock"
 WIREMOCK_PORT = 8080
@@ -134,7 +139,9 @@ class DockerNginx:
         self._wait(f"nginx reload to generation {self.generation} (current {version})")
 
 
-def start_mocks(specs, opts, images: dict[str, str], net: NetPlan, work: Path, log_dir: Path):
+def start_mocks(
+    specs: Iterable[NodeSpec], opts: RunOptions, images: dict[str, str], net: NetPlan, work: Path, log_dir: Path
+) -> tuple[list[Component], list[DockerNginx], list[MLNodeEndpoint]]:
     """Start every mock container; returns (components, nginxes, [MLNodeEndpoint])."""
     from harness.mlnode import write_mappings
 
@@ -142,7 +149,7 @@ def start_mocks(specs, opts, images: dict[str, str], net: NetPlan, work: Path, l
     side = opts.topology == "side-by-side"
     comps: list[Component] = []
     nginxes: list[DockerNginx] = []
-    plan: list[tuple[object, str, Component]] = []
+    plan: list[tuple[NodeSpec, str, Component]] = []
     if side:
         roots = {v: write_mappings(work / "mocks" / v, versions, unversioned_as=v) for v in versions}
     else:

@@ -15,6 +15,7 @@ import argparse
 import asyncio
 import signal
 import sys
+from collections.abc import Awaitable, Callable
 
 from harness.util.relay import pipe
 
@@ -22,7 +23,7 @@ BIND_ALL = "0.0.0.0"  # inside the container's own network namespace only (bridg
 INNER_HOST = "127.0.0.1"
 
 
-def _handler(inner: int):
+def _handler(inner: int) -> Callable[[asyncio.StreamReader, asyncio.StreamWriter], Awaitable[None]]:
     async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         try:
             up_r, up_w = await asyncio.open_connection(INNER_HOST, inner)
@@ -47,8 +48,12 @@ def parse_map(text: str) -> tuple[int, int]:
 async def _main(maps: list[tuple[int, int]], argv: list[str]) -> int:
     child = await asyncio.create_subprocess_exec(*argv)
     loop = asyncio.get_running_loop()
+    def forward(s: signal.Signals) -> None:
+        if child.returncode is None:
+            child.send_signal(s)
+
     for sig in (signal.SIGTERM, signal.SIGINT):
-        loop.add_signal_handler(sig, lambda s=sig: child.returncode is None and child.send_signal(s))
+        loop.add_signal_handler(sig, forward, sig)
     servers = [await asyncio.start_server(_handler(inner), BIND_ALL, service) for service, inner in maps]
     print(f"docker-relay: {', '.join(f'{BIND_ALL}:{s} -> {INNER_HOST}:{i}' for s, i in maps)}", flush=True)
     try:

@@ -14,10 +14,14 @@ import itertools
 import os
 import secrets
 import socket
+from typing import TYPE_CHECKING
 
 from harness.backends import docker_util
 from harness.backends.state import proc_starttime
 from harness.options import RunOptions
+
+if TYPE_CHECKING:
+    import docker
 
 LABEL_TESTNET = "gonka-harness.testnet"
 LABEL_OWNER = "gonka-harness.owner"  # "<host>:<pid>:<pid start time>" of the process that made the object
@@ -43,10 +47,10 @@ def owner_alive(tag: str) -> bool:
     return pid.isdigit() and str(proc_starttime(int(pid))) == start
 
 
-def reap_stale(dc=None) -> int:
+def reap_stale(dc: docker.DockerClient | None = None) -> int:
     """Remove objects of harness sessions whose owner process on this host is gone; returns how many sessions."""
     dc = dc or docker_util.client()
-    mine = {"label": [f"{docker_util.LABEL_ROOT}=1"]}
+    mine: dict[str, str | list[str] | bool] = {"label": [f"{docker_util.LABEL_ROOT}=1"]}
     sessions: dict[str, str] = {}
     for obj in [*dc.containers.list(all=True, filters=mine), *dc.networks.list(filters=mine)]:
         labels = obj.attrs.get("Config", {}).get("Labels") or obj.attrs.get("Labels") or {}

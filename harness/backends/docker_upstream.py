@@ -22,10 +22,14 @@ from __future__ import annotations
 import json
 import re
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import yaml
 
 from harness.errors import StartupError
+
+if TYPE_CHECKING:
+    from harness.backends.docker_components import Component, NetPlan, PortSpec
 
 UNVERIFIED = "unverified: not yet run against the published upstream images"
 CHAIN_HOME = "/root/.inference"
@@ -37,7 +41,7 @@ CHAIN_SERVICE_PORTS = {"rpc": 26657, "p2p": 26656}
 API_SERVICE_PORTS = {"public": 9000, "ml": 9100, "admin": 9200, "grpc": 9300, "nats": 4222}
 
 
-def genesis_overrides(start_version: str, voting_period_s: float, min_deposit_ngonka: int = 1000) -> dict:
+def genesis_overrides(start_version: str, voting_period_s: float, min_deposit_ngonka: int = 1000) -> dict[str, Any]:
     """`{"app_state": ...}` merged by init-docker-genesis.sh (jq `. * input`) after the baked overrides."""
     return {
         "app_state": {
@@ -51,7 +55,7 @@ def genesis_overrides(start_version: str, voting_period_s: float, min_deposit_ng
     }
 
 
-def chain_env(mode: str, ports: dict, *, timeout_commit_s: float = BLOCK_TIME_S) -> dict[str, str]:
+def chain_env(mode: str, ports: dict[str, PortSpec], *, timeout_commit_s: float = BLOCK_TIME_S) -> dict[str, str]:
     env = {
         "KEY_NAME": SIGNER,
         "IS_GENESIS": "true",
@@ -73,7 +77,9 @@ def prepare_chain_home(home: Path, start_version: str, voting_period_s: float) -
     return home
 
 
-def api_config(*, chain_url: str, public_url: str, callback_url: str, start_version: str, ports: dict) -> dict:
+def api_config(
+    *, chain_url: str, public_url: str, callback_url: str, start_version: str, ports: dict[str, PortSpec]
+) -> dict[str, Any]:
     """Upstream-style API config (config-prod.yaml key names, reference section 6)."""
     return {
         "api": {
@@ -99,9 +105,14 @@ def api_config(*, chain_url: str, public_url: str, callback_url: str, start_vers
     }
 
 
-def write_api_config(path: Path, **kw) -> Path:
+def write_api_config(
+    path: Path, *, chain_url: str, public_url: str, callback_url: str, start_version: str, ports: dict[str, PortSpec]
+) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(yaml.safe_dump(api_config(**kw), sort_keys=False))
+    cfg = api_config(
+        chain_url=chain_url, public_url=public_url, callback_url=callback_url, start_version=start_version, ports=ports
+    )
+    path.write_text(yaml.safe_dump(cfg, sort_keys=False))
     return path
 
 
@@ -119,7 +130,7 @@ def api_env(*, public_url: str, callback_url: str, chain_url: str) -> dict[str, 
     }
 
 
-def chain_component(image: str, home: Path, net, log_dir: Path):
+def chain_component(image: str, home: Path, net: NetPlan, log_dir: Path) -> Component:
     from harness.backends.docker_components import Component
 
     ports = net.ports(False, **CHAIN_SERVICE_PORTS)
@@ -130,7 +141,9 @@ def chain_component(image: str, home: Path, net, log_dir: Path):
     )
 
 
-def api_component(image: str, cfg: Path, home: Path, chain_url: str, net, ports: dict, log_dir: Path):
+def api_component(
+    image: str, cfg: Path, home: Path, chain_url: str, net: NetPlan, ports: dict[str, PortSpec], log_dir: Path
+) -> Component:
     from harness.backends.docker_components import Component
 
     public = f"http://{net.host_of('api')}:{ports['public'].service}"
@@ -143,7 +156,7 @@ def api_component(image: str, cfg: Path, home: Path, chain_url: str, net, ports:
 HEX_KEY = re.compile(r"\b([0-9a-fA-F]{64})\b")
 
 
-def export_gov_key(chain_component) -> str:
+def export_gov_key(chain_component: Component) -> str:
     """The genesis account's private key as hex, read from the chain container's keyring-test."""
     argv = [
         "inferenced",

@@ -80,7 +80,7 @@ def session_labels(session: str, worker: str | None = None, component: str | Non
     return labels
 
 
-def _filters(labels: Mapping[str, str]) -> dict[str, list[str]]:
+def _filters(labels: Mapping[str, str]) -> dict[str, str | list[str] | bool]:
     if not labels:
         raise ValueError("refusing to match Docker objects with no label filter (that would match everything)")
     return {"label": [f"{k}={v}" for k, v in labels.items()]}

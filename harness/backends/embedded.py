@@ -16,6 +16,7 @@ clock), the chain itself holds blocks H and H+1 for the chain clock.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -64,8 +65,8 @@ class EmbeddedTestnet(BaseTestnet):
         participants: int | tuple[ParticipantSpec, ...] = 1,
         chaos: bool = True,
         voting_period_blocks: int | None = None,
-        api_overrides: dict | None = None,
-        api_intervals: dict | None = None,
+        api_overrides: dict[str, Any] | None = None,
+        api_intervals: dict[str, float] | None = None,
         chain_holds: bool | None = None,
     ) -> None:
         self.opts = opts
@@ -123,7 +124,7 @@ class EmbeddedTestnet(BaseTestnet):
         self._start_mocks()
         self._start_chain_and_api()
 
-    def _teardown_steps(self) -> tuple:
+    def _teardown_steps(self) -> tuple[Callable[[], object], ...]:
         return (self._stop_chain_and_api, self._stop_mocks)
 
     # -- MLNode mocks ------------------------------------------------------------------------
@@ -256,7 +257,9 @@ class EmbeddedTestnet(BaseTestnet):
     def reset_api_state(self, participant: str | None = None) -> None:
         self._member(participant).reset_state()
 
-    def configure_api(self, *, profile: str, overrides: dict | None = None, intervals: dict | None = None) -> None:
+    def configure_api(
+        self, *, profile: str, overrides: dict[str, Any] | None = None, intervals: dict[str, float] | None = None
+    ) -> None:
         """Run the API nodes with this profile and these knob/interval overrides from the next rebuild on (a
         participant's own knobs stay on top); a change marks the chain dirty (the next test gets a fresh chain and
         API nodes)."""
@@ -292,6 +295,6 @@ class EmbeddedTestnet(BaseTestnet):
     def mock_sets(self) -> list:
         return [m.mocks for m in self.members if m.mocks is not None]
 
-    def child_pids(self) -> list[dict]:
+    def child_pids(self) -> list[dict[str, Any]]:
         """[{name, pid}] of every supervised child process (each leads its own process group), for `harness down`."""
         return self.running([("simnet", self.simnet), *(p for m in self.members for p in m.processes())])

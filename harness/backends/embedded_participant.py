@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from harness.backends.common import write_reference_api_config
 from harness.backends.contract import Participant, ParticipantSpec
@@ -21,6 +21,9 @@ from harness.chain.keys import DEV_MNEMONIC, Key
 from harness.errors import ConfigError
 from harness.options import PROFILES, TOPOLOGIES, RunOptions
 from harness.versions import check_version
+
+if TYPE_CHECKING:
+    from harness.model.apinode import ApiNodeProcess
 
 
 class EmbeddedParticipant:
@@ -105,11 +108,13 @@ class EmbeddedParticipant:
         """The behaviour profile of its API node: its own (a network of mixed builds), else the run's."""
         return self.spec.api_profile or run_profile
 
-    def knobs(self, run_overrides: dict) -> dict:
+    def knobs(self, run_overrides: dict[str, Any]) -> dict[str, Any]:
         """Profile knob overrides of this participant's API node: the run's, then its own."""
         return {**run_overrides, **self.spec.api_overrides}
 
-    def make_apinode(self, *, chain_url: str, opts: RunOptions, intervals: dict[str, float], run_overrides: dict, log_dir: Path):
+    def make_apinode(
+        self, *, chain_url: str, opts: RunOptions, intervals: dict[str, float], run_overrides: dict[str, Any], log_dir: Path
+    ) -> ApiNodeProcess:
         from harness.model.apinode import ApiNodeProcess
 
         cfg = write_reference_api_config(
@@ -121,14 +126,14 @@ class EmbeddedParticipant:
             api={"public_server_port": 0, "admin_server_port": 0, "ml_server_port": 0, "poc_callback_url": ""},
             profile_overrides=self.knobs(run_overrides),
         )
-        self.apinode = ApiNodeProcess(cfg, log_dir=log_dir, name=self.name)
-        return self.apinode
+        self.apinode = node = ApiNodeProcess(cfg, log_dir=log_dir, name=self.name)
+        return node
 
-    def under_test(self, profile: str, run_overrides: dict) -> str:
+    def under_test(self, profile: str, run_overrides: dict[str, Any]) -> str:
         knobs = self.knobs(run_overrides)
         return f"model apinode, profile {self.profile(profile)}" + (f", knobs {knobs}" if knobs else "")
 
-    def publish(self, profile: str, run_overrides: dict) -> Participant:
+    def publish(self, profile: str, run_overrides: dict[str, Any]) -> Participant:
         """The contract's view of this participant, with a fresh API client (after every API-node start)."""
         from harness.drive.api import ApiClient
 

@@ -25,6 +25,7 @@ POC_ON_DEMAND.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 from harness.backends.contract import BaseTestnet, Capability, Endpoints, MLNodeEndpoint, TestnetInfo
@@ -189,7 +190,7 @@ class ExternalTestnet(BaseTestnet):
             return [Key.from_mnemonic(self.info.validator_mnemonics[0], name="gov")]
         return [Key.from_hex(self._key_hex, name="gov")]
 
-    def _teardown_steps(self) -> tuple:
+    def _teardown_steps(self) -> tuple[Callable[[], object], ...]:
         """Nothing of an external testnet is ours to stop but the harness's own block timeline."""
         return (self._stop_timeline,)
 

@@ -3,15 +3,19 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from harness.errors import ConfigError
 from harness.options import RunOptions
+
+if TYPE_CHECKING:
+    from harness.backends.contract import Capability
 
 # Options that only concern the API node: a shared testnet applies them with a rebuild instead of new mocks.
 API_SETTINGS = ("api_profile", "api_overrides", "api_intervals")
 
 
-def capabilities_for(opts: RunOptions) -> frozenset:
+def capabilities_for(opts: RunOptions) -> frozenset[Capability]:
     """What a testnet of these options will be able to do, known before any is started (for skip decisions)."""
     from harness.backends.contract import Capability
 

@@ -41,7 +41,7 @@ class MLNodeEndpoint:
     models: tuple[str, ...] = ("Qwen/Qwen2.5-7B-Instruct",)
     max_concurrent: int = 10
 
-    def registration(self) -> dict:
+    def registration(self) -> dict[str, Any]:
         """The JSON body of POST /admin/v1/nodes (upstream InferenceNodeConfig field names)."""
         return {
             "id": self.id,

@@ -23,6 +23,7 @@ import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 MAX_STATE_BYTES = 1 << 20
 DEFAULT_STATE = Path(os.environ.get("HARNESS_STATE_FILE", Path.home() / ".harness" / "testnet.json"))
@@ -59,7 +60,7 @@ def write_state(tn, path: Path | None = None, *, workdir_token: str = "", owner:
     return path
 
 
-def read_state(path: Path | None = None) -> dict:
+def read_state(path: Path | None = None) -> dict[str, Any]:
     from harness.errors import ConfigError
     from harness.validate import shown
 
@@ -233,7 +234,7 @@ def proc_cmdline(pid: int) -> list[str] | None:
     return [a.decode(errors="surrogateescape") for a in raw.split(b"\0")[:-1]] if raw else None
 
 
-def proc_identity(pid: int) -> dict:
+def proc_identity(pid: int) -> dict[str, Any]:
     """What identifies one process across pid reuse: {"pid", "starttime", "cmdline"}."""
     return {"pid": pid, "starttime": proc_starttime(pid), "cmdline": proc_cmdline(pid)}
 

@@ -6,7 +6,7 @@ import argparse
 import json
 
 
-def register(sub: argparse._SubParsersAction) -> None:
+def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = sub.add_parser("cache", help="list or clear the snapshots of serving real testnets (gonka backend)")
     p.add_argument("action", choices=("list", "clear"), help="list the snapshots, or remove every one")
     p.add_argument(

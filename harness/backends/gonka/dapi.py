@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import shutil
 from pathlib import Path
-from typing import Self
+from typing import Any, Self
 
 import requests
 import yaml
@@ -159,7 +159,7 @@ class DecentralizedApi(StartStop):
         self.config_path.unlink(missing_ok=True)
         shutil.rmtree(self.workdir / "root" / "upper" / ".dapi", ignore_errors=True)
 
-    def state(self) -> dict:
+    def state(self) -> dict[str, Any]:
         """The API node's own persisted state (its config file), e.g. current_node_version, for failure bundles."""
         try:
             return yaml.safe_load(self.config_path.read_text()) or {}
@@ -167,7 +167,7 @@ class DecentralizedApi(StartStop):
             return {}
 
 
-def _node_config(n: MLNodeEndpoint) -> dict:
+def _node_config(n: MLNodeEndpoint) -> dict[str, Any]:
     reg = n.registration()
     reg["hardware"] = [{"type": "harness-mock", "count": 1}]
     return reg

@@ -92,7 +92,7 @@ def denom_metadata(denom: str) -> dict[str, Any]:
     }
 
 
-def apply_overrides(genesis: dict, overrides: dict, *, model: dict) -> list[str]:
+def apply_overrides(genesis: dict[str, Any], overrides: dict[str, Any], *, model: dict[str, Any]) -> list[str]:
     """Merge `overrides` into `genesis` where the key exists; put `model` in the inference model list. Returns the
     dotted paths of overrides the binary's genesis has no key for (left out)."""
     skipped: list[str] = []
@@ -105,7 +105,7 @@ def apply_overrides(genesis: dict, overrides: dict, *, model: dict) -> list[str]
     return skipped
 
 
-def _merge_existing(target: dict, source: dict, path: str, skipped: list[str]) -> None:
+def _merge_existing(target: dict[str, Any], source: dict[str, Any], path: str, skipped: list[str]) -> None:
     for key, value in source.items():
         where = f"{path}.{key}" if path else key
         if key not in target:
@@ -116,7 +116,7 @@ def _merge_existing(target: dict, source: dict, path: str, skipped: list[str]) -
             target[key] = copy.deepcopy(value)
 
 
-def native_denom(genesis: dict) -> str:
+def native_denom(genesis: dict[str, Any]) -> str:
     """The chain's base coin, from the inference module's supply denom ("ngonka"; older revisions name the display
     unit, "icoin", whose base is "nicoin"). HARNESS_GONKA_DENOM overrides it (see GonkaChain)."""
     supply = str(genesis.get("app_state", {}).get("inference", {}).get("genesis_only_params", {}).get("supply_denom", ""))

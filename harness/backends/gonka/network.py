@@ -34,6 +34,7 @@ import shutil
 from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
 from harness.backends.common import side_by_side
 from harness.backends.contract import (
@@ -195,7 +196,7 @@ class GonkaNetworkTestnet(BaseTestnet):
         check_sandbox(self.workdir / "sandbox-check")
         self._start_network()
 
-    def _teardown_steps(self) -> tuple:
+    def _teardown_steps(self) -> tuple[Callable[[], object], ...]:
         return (self._stop_network, self._stop_mocks)
 
     def _stop_mocks(self) -> None:
@@ -268,7 +269,7 @@ class GonkaNetworkTestnet(BaseTestnet):
         for p in self.views:
             self._wait_serving(p, timeout_s)
 
-    def _snapshot_meta(self) -> tuple[Path, dict]:
+    def _snapshot_meta(self) -> tuple[Path, dict[str, Any]]:
         first = next(iter(self.chains.values()))
         meta = {
             "height": self.rpc.height(),
@@ -402,7 +403,7 @@ class GonkaNetworkTestnet(BaseTestnet):
     def mock_sets(self) -> list:
         return list(self.mocks.values())
 
-    def child_pids(self) -> list[dict]:
+    def child_pids(self) -> list[dict[str, Any]]:
         parts = [(f"inferenced-{pid}", c) for pid, c in self.chains.items()]
         parts += [(f"decentralized-api-{pid}", d) for pid, d in self.dapis.items()]
         parts += [(f"chaos-proxy-{pid}", p) for pid, p in self.proxies.items()]

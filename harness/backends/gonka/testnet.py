@@ -19,6 +19,7 @@ from __future__ import annotations
 import shutil
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 from harness.backends.contract import BaseTestnet, Capability, Endpoints, NodeSpec
 from harness.backends.gonka.binaries import GonkaBinaries, check_sandbox, gonka_info
@@ -86,7 +87,7 @@ class GonkaTestnet(BaseTestnet):
         check_sandbox(self.workdir / "sandbox-check")
         self._start_chain_and_api()
 
-    def _teardown_steps(self) -> tuple:
+    def _teardown_steps(self) -> tuple[Callable[[], object], ...]:
         return (self._stop_chain_and_api, self._stop_mocks)
 
     def _stop_mocks(self) -> None:
@@ -104,7 +105,7 @@ class GonkaTestnet(BaseTestnet):
         start_with_cache(self.cache, key, cold=self._cold_start, warm=self._warm_start, meta=self._snapshot_meta,
                          stop=self._stop_chain_and_api, progress=self.progress)  # fmt: skip
 
-    def _snapshot_meta(self) -> tuple[Path, dict]:
+    def _snapshot_meta(self) -> tuple[Path, dict[str, Any]]:
         chain, dapi = self.chain_node, self.dapi
         assert chain is not None
         assert dapi is not None
@@ -288,7 +289,7 @@ class GonkaTestnet(BaseTestnet):
     def mock_sets(self) -> list:
         return [self.mocks] if self.mocks is not None else []
 
-    def child_pids(self) -> list[dict]:
+    def child_pids(self) -> list[dict[str, Any]]:
         parts = [("inferenced", self.chain_node), ("decentralized-api", self.dapi)]
         return self.running([*parts, *(self.mocks.processes() if self.mocks else [])])
 
@@ -304,7 +305,7 @@ class GonkaTestnet(BaseTestnet):
             json.dump({n: self.chain_node.mnemonics[n] for n in ("genesis", "requester")}, f, indent=1)
         return path
 
-    def api_state(self) -> dict:
+    def api_state(self) -> dict[str, Any]:
         """The real API node's persisted state (current_node_version, node_versions, upgrade_plan), for bundles."""
         return self.dapi.state() if self.dapi else {}
 
