@@ -22,7 +22,7 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import requests
 
@@ -31,13 +31,16 @@ from harness.backends import docker_upstream as upstream
 from harness.backends import docker_util
 from harness.backends.common import write_reference_api_config
 from harness.backends.contract import BaseTestnet, Capability, Endpoints, NodeSpec, TestnetInfo
-from harness.backends.docker_components import MODES, Component, NetPlan
+from harness.backends.docker_components import MODES, Component, NetPlan, PortSpec
 from harness.backends.docker_session import LABEL_OWNER, LABEL_TESTNET, SESSION, choose_images, next_prefix, owner_tag, reap_stale
 from harness.backends.embedded import api_intervals
 from harness.chain.keys import DEV_MNEMONIC, Key
-from harness.errors import ConfigError, DependencyMissing
+from harness.errors import ConfigError, DependencyMissing, StartupError
 from harness.options import RunOptions
 from harness.util.wait import wait_until
+
+if TYPE_CHECKING:
+    from harness.backends.docker_mocks import DockerNginx
 
 # Local images run our model; upstream images run Gonka's binaries (not yet run against the published images).
 LOCAL_CAPABILITIES = frozenset(Capability) - {
@@ -105,8 +108,10 @@ class DockerTestnet(BaseTestnet):
         self.capabilities = UPSTREAM_CAPABILITIES if upstream_api else LOCAL_CAPABILITIES
         self.images: dict[str, str] = {}
         self._mocks: list[Component] = []
-        self._nginx: list = []
-        self.chain_c = self.proxy_c = self.api_c = None
+        self._nginx: list[DockerNginx] = []
+        self.chain_c: Component | None = None
+        self.proxy_c: Component | None = None
+        self.api_c: Component | None = None
         self.proxy = None  # ChaosControl of the chaos proxy container (EmbeddedTestnet runs it as a child process)
         self._gov_key: Key | None = None
         self._api_chain_url = ""
@@ -184,12 +189,12 @@ class DockerTestnet(BaseTestnet):
             volumes=[(str(gdir), str(gdir), "ro")],
         )
 
-    def _api_ports(self) -> dict[str, Any]:
+    def _api_ports(self) -> dict[str, PortSpec]:
         if self.upstream:
             return self.net.ports(False, **upstream.API_SERVICE_PORTS)
         return self.net.ports(True, public=9000, ml=9100, admin=9200)
 
-    def _write_api_config(self, chain_url: str, ports: dict[str, int]) -> Path:
+    def _write_api_config(self, chain_url: str, ports: dict[str, PortSpec]) -> Path:
         """The API node's config file (mounted; read at every container start)."""
         cfg_dir = self.workdir / "apinode"
         cfg_dir.mkdir(parents=True, exist_ok=True)
@@ -245,14 +250,14 @@ class DockerTestnet(BaseTestnet):
         from harness.cometbft import BlockTimeline, RpcClient
         from harness.drive.api import ApiClient
 
-        self.chain_c = self._chain_component().start()
-        rpc_url = self.chain_c.url("rpc")
+        self.chain_c = chain_c = self._chain_component().start()
+        rpc_url = chain_c.url("rpc")
         self._wait_chain(rpc_url)
         self.rpc = RpcClient(rpc_url)
         self.chain = ChainClient(rpc_url)
-        self.timeline = BlockTimeline(self.chain_c.url("rpc", "ws") + "/websocket")
+        self.timeline = BlockTimeline(chain_c.url("rpc", "ws") + "/websocket")
         self.timeline.start()
-        api_chain = self.chain_c.service_url("rpc")
+        api_chain = chain_c.service_url("rpc")
         host_api_chain = rpc_url
         control = None
         if self.use_chaos:
@@ -271,24 +276,24 @@ class DockerTestnet(BaseTestnet):
                 "--max-lifetime-s",
                 str(6 * 3600),
             ]
-            self.proxy_c = Component(
+            self.proxy_c = proxy_c = Component(
                 "chaos", self.images["harness"], argv, net=self.net, log_dir=self.log_dir, ports=ports, relay=True
             ).start()
-            control = self.proxy_c.url("control")
+            control = proxy_c.url("control")
             from harness.chaos import ChaosControl
 
             self.proxy = ChaosControl(control)  # the proxy runs in a container: driven over its control API
-            self._wait_http(self.proxy_c, control + "/status", "chaos proxy control API")
-            api_chain, host_api_chain = self.proxy_c.service_url("listen"), self.proxy_c.url("listen")
-        self.api_c = self._api_component(api_chain).start()
+            self._wait_http(proxy_c, control + "/status", "chaos proxy control API")
+            api_chain, host_api_chain = proxy_c.service_url("listen"), proxy_c.url("listen")
+        self.api_c = api_c = self._api_component(api_chain).start()
         self._wait_api()
-        self.api = ApiClient(self.api_c.url("public"), self.api_c.url("admin"))
+        self.api = ApiClient(api_c.url("public"), api_c.url("admin"))
         self.endpoints = Endpoints(
             chain_rpc=rpc_url,
             api_chain_rpc=host_api_chain,
-            api_public=self.api_c.url("public"),
-            api_admin=self.api_c.url("admin"),
-            api_callback=self.api_c.url("ml"),
+            api_public=api_c.url("public"),
+            api_admin=api_c.url("admin"),
+            api_callback=api_c.url("ml"),
             chaos_control=control,
             nginx=self._nginx[0].c.url("http") if self._nginx else None,
         )
@@ -302,6 +307,8 @@ class DockerTestnet(BaseTestnet):
             return int(info["latest_block_height"]) >= 1 and not info["catching_up"]
 
         c = self.chain_c
+        if c is None:
+            raise StartupError("docker testnet: the chain container is not started")
         wait_until(
             ready,
             timeout_s=240 if self.upstream else 60,
@@ -322,7 +329,10 @@ class DockerTestnet(BaseTestnet):
         )
 
     def _wait_api(self) -> None:
-        self._wait_http(self.api_c, self.api_c.url("public") + "/v1/status", "API node", 240 if self.upstream else 60)
+        c = self.api_c
+        if c is None:
+            raise StartupError("docker testnet: the API node's container is not started")
+        self._wait_http(c, c.url("public") + "/v1/status", "API node", 240 if self.upstream else 60)
 
     def _stop_chain_and_api(self) -> None:
         if self.timeline is not None:
@@ -338,13 +348,15 @@ class DockerTestnet(BaseTestnet):
                     setattr(self, attr, None)
 
     # -- Testnet protocol -------------------------------------------------------------------------------------
-    def stop_api(self) -> None:
+    def stop_api(self, participant: str | None = None) -> None:
+        self.participant(participant)
         assert self.api_c is not None
         self.api_c.stop()
 
-    def start_api(self) -> None:
+    def start_api(self, participant: str | None = None) -> None:
         """docker start. In host mode the API ports are allocated afresh first (the old ones may sit in TIME_WAIT
         or be taken meanwhile); the mounted config is rewritten, and endpoints and `api` follow."""
+        self.participant(participant)
         assert self.api_c is not None
         assert self.endpoints is not None
         if self.net.mode == "host":
@@ -432,6 +444,8 @@ class DockerTestnet(BaseTestnet):
     def validator_keys(self) -> list[Key]:
         if self.upstream:  # UNVERIFIED: the genesis key from the chain container's keyring
             if self._gov_key is None:
+                if self.chain_c is None:
+                    raise StartupError("docker testnet: the chain container is not started (no genesis key to export)")
                 self._gov_key = Key.from_hex(upstream.export_gov_key(self.chain_c), name="genesis")
             return [self._gov_key]
         return super().validator_keys()

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from harness.audit.contracts import PRE_UPGRADE_HOLD_S, UPGRADE_HOLD_S
 from harness.backends.common import side_by_side
@@ -37,6 +37,12 @@ from harness.chain.keys import DEV_MNEMONIC
 from harness.errors import ConfigError
 from harness.options import RunOptions
 from harness.util.ports import free_port
+
+if TYPE_CHECKING:
+    from harness.backends.mocks import LocalMocks
+    from harness.chaos.process import ChaosProxyProcess
+    from harness.model.apinode import ApiNodeProcess
+    from harness.model.simnet import Genesis, SimnetProcess
 
 
 def api_intervals(block_time_s: float, profile: str) -> dict[str, float]:
@@ -99,16 +105,16 @@ class EmbeddedTestnet(BaseTestnet):
                 chain_under_test="model simnet" + (f", {len(specs)} validators" if len(specs) > 1 else ""),
             )
         )
-        self.simnet = None
-        self.proxy = None  # the first participant's (each member keeps its own)
+        self.simnet: SimnetProcess | None = None
+        self.proxy: ChaosProxyProcess | None = None  # the first participant's (each member keeps its own)
 
     # the first participant's parts (every single-participant caller)
     @property
-    def mocks(self):
+    def mocks(self) -> LocalMocks | None:
         return self.members[0].mocks
 
     @property
-    def apinode(self):
+    def apinode(self) -> ApiNodeProcess | None:
         return self.members[0].apinode
 
     @property
@@ -131,7 +137,9 @@ class EmbeddedTestnet(BaseTestnet):
     def _start_mocks(self) -> None:
         """Every participant's mocks at once (each WireMock is a JVM: starting them side by side saves seconds)."""
         side_by_side(m.start_mocks for m in self.members)
-        self.mlnodes = self.members[0].mocks.mlnodes
+        mocks = self.members[0].mocks
+        assert mocks is not None  # start_mocks() made them
+        self.mlnodes = mocks.mlnodes
 
     def _stop_mocks(self) -> None:
         from harness.backends.common import teardown
@@ -139,7 +147,7 @@ class EmbeddedTestnet(BaseTestnet):
         teardown("embedded mocks", [m.stop_mocks for m in self.members])
 
     # -- chain + proxy + API nodes -----------------------------------------------------------
-    def _genesis(self):
+    def _genesis(self) -> Genesis:
         from harness.model.simnet import Genesis
 
         chain_clock = self.chain_holds
@@ -163,7 +171,7 @@ class EmbeddedTestnet(BaseTestnet):
         # An API node needs no running chain to start (it retries), so simnet and every API node start concurrently;
         # the chain's port is allocated up front so the proxy and the API configs can name it.
         rpc_url = f"http://127.0.0.1:{free_port()}"
-        self.simnet = SimnetProcess(self._genesis(), port=int(rpc_url.rsplit(":", 1)[1]), log_dir=logs)
+        self.simnet = simnet = SimnetProcess(self._genesis(), port=int(rpc_url.rsplit(":", 1)[1]), log_dir=logs)
         if self.use_chaos:  # their own processes: a pause of the test process must not hold an API node's chain back
             for m in self.members:
                 m.make_proxy(rpc_url, seed=self.opts.chaos_seed or 0, log_dir=logs)
@@ -173,7 +181,7 @@ class EmbeddedTestnet(BaseTestnet):
         nodes = [self._write_api_config(m, m.proxy.url if m.proxy else rpc_url, intervals) for m in self.members]
         proxies = [m.proxy.start for m in self.members if m.proxy is not None]
         # the first failure is raised; close() stops the rest
-        side_by_side([self.simnet.start, *proxies, *(n.start for n in nodes)])
+        side_by_side([simnet.start, *proxies, *(n.start for n in nodes)])
         self.rpc = RpcClient(rpc_url)
         self.rpc.wait_for_height(1, timeout_s=15)
         self.chain = ChainClient(rpc_url)
@@ -182,6 +190,10 @@ class EmbeddedTestnet(BaseTestnet):
         for m in self.members:
             m.publish(self.opts.api_profile, self.api_overrides)
         first = self.members[0]
+        # publish(), make_apinode() and start_mocks() made them
+        assert first.view is not None
+        assert first.apinode is not None
+        assert first.mocks is not None
         self.api = first.view.api
         self.endpoints = Endpoints(
             chain_rpc=rpc_url,
@@ -195,7 +207,7 @@ class EmbeddedTestnet(BaseTestnet):
             m.register_nodes()
         self.wait_nodes_inference()
 
-    def _write_api_config(self, member: EmbeddedParticipant, chain_url: str, intervals: dict[str, float]):
+    def _write_api_config(self, member: EmbeddedParticipant, chain_url: str, intervals: dict[str, float]) -> ApiNodeProcess:
         """The participant's API node (not started), its config written for this chain URL."""
         return member.make_apinode(
             chain_url=chain_url, opts=self.opts, intervals=intervals, run_overrides=self.api_overrides,
@@ -215,7 +227,7 @@ class EmbeddedTestnet(BaseTestnet):
         teardown("embedded chain and API nodes", [stop_apinodes, stop_proxies, self._stop_part("timeline"),
                                                    self._stop_part("simnet")])  # fmt: skip
 
-    def _stop_part(self, part: str):
+    def _stop_part(self, part: str) -> Callable[[], None]:
         def stop() -> None:
             obj = getattr(self, part)
             if obj is not None:
@@ -292,7 +304,7 @@ class EmbeddedTestnet(BaseTestnet):
                     m.mocks.reset_mappings()
         super().mlnodes_reset(scenarios=scenarios)  # journals, scenarios, slow-start stubs armed again
 
-    def mock_sets(self) -> list:
+    def mock_sets(self) -> list[LocalMocks]:
         return [m.mocks for m in self.members if m.mocks is not None]
 
     def child_pids(self) -> list[dict[str, Any]]:

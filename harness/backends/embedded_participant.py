@@ -23,6 +23,7 @@ from harness.options import PROFILES, TOPOLOGIES, RunOptions
 from harness.versions import check_version
 
 if TYPE_CHECKING:
+    from harness.chaos.process import ChaosProxyProcess
     from harness.model.apinode import ApiNodeProcess
 
 
@@ -51,8 +52,8 @@ class EmbeddedParticipant:
         self.workdir = Path(workdir)
         self.cfg_dir = self.workdir / self.name
         self.mocks: LocalMocks | None = None
-        self.apinode: Any = None  # harness.model.apinode.ApiNodeProcess
-        self.proxy: Any = None  # harness.chaos.process.ChaosProxyProcess on its API node's chain connection
+        self.apinode: ApiNodeProcess | None = None
+        self.proxy: ChaosProxyProcess | None = None  # on its API node's chain connection
         self.view: Participant | None = None
 
     @staticmethod

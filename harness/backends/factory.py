@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from harness.errors import ConfigError
 from harness.options import RunOptions
 
 if TYPE_CHECKING:
-    from harness.backends.contract import Capability
+    from harness.backends.contract import BaseTestnet, Capability
 
 # Options that only concern the API node: a shared testnet applies them with a rebuild instead of new mocks.
 API_SETTINGS = ("api_profile", "api_overrides", "api_intervals")
@@ -35,6 +35,8 @@ def capabilities_for(opts: RunOptions) -> frozenset[Capability]:
     if opts.backend == "external":
         from harness.backends.external import API_KINDS, parse_env_file
 
+        if opts.env_file is None:
+            raise ConfigError("--backend external needs --env-file FILE with the testnet's URLs (see docs/backends.md)")
         return API_KINDS.get(parse_env_file(opts.env_file).get("HARNESS_API_KIND", "upstream"), frozenset())
     return frozenset(Capability)
 
@@ -53,7 +55,7 @@ def describe_under_test(opts: RunOptions) -> str:
     return f"external testnet described by {opts.env_file}"
 
 
-def check_lifecycle(opts: RunOptions, nodes: object, participants: object) -> None:
+def check_lifecycle(opts: RunOptions, nodes: Any, participants: object) -> None:
     """MLNode lifecycle modes are set up by the backends that run the harness's MLNode mocks (embedded, gonka);
     asked of another backend, or given as something else than an MLNodeLifecycle, it is refused, naming why."""
     from harness.backends.contract import Capability, missing_text
@@ -76,11 +78,11 @@ class TestnetFactory:
     def __init__(self, opts: RunOptions, root: Path) -> None:
         self.opts = opts
         self.root = Path(root)
-        self.live: list = []
-        self._shared: dict[str, object] = {}
+        self.live: list[BaseTestnet] = []
+        self._shared: dict[str, BaseTestnet] = {}
         self._n = 0
 
-    def make(self, **overrides: object):
+    def make(self, **overrides: Any) -> BaseTestnet:
         nodes = overrides.pop("nodes", None)
         participants = overrides.pop("participants", 1)
         chaos = overrides.pop("chaos", True)
@@ -101,6 +103,7 @@ class TestnetFactory:
                 f"voting_period_blocks={voting!r}: --backend {opts.backend} runs its own chain's voting period (measured "
                 "on it: testnet.voting_period_blocks); only the embedded and docker model chains take one"
             )
+        tn: BaseTestnet
         if opts.backend == "embedded":
             from harness.backends.contract import NodeSpec
             from harness.backends.embedded import EmbeddedTestnet
@@ -111,7 +114,7 @@ class TestnetFactory:
                 nodes=tuple(nodes) if nodes else (NodeSpec("mlnode-1"),),
                 participants=participants,
                 chaos=chaos,
-                voting_period_blocks=voting,  # type: ignore[arg-type]
+                voting_period_blocks=voting,
                 api_overrides=api_overrides,
                 api_intervals=api_ivals,
             )
@@ -124,7 +127,7 @@ class TestnetFactory:
                 nodes=nodes,
                 chaos=chaos,
                 network_mode=network_mode,
-                **({"voting_period_blocks": voting} if voting is not None else {}),  # type: ignore[arg-type]
+                **({"voting_period_blocks": voting} if voting is not None else {}),
                 api_overrides=api_overrides,
                 api_intervals=api_ivals,
             )
@@ -148,7 +151,7 @@ class TestnetFactory:
         self.live.append(tn)
         return tn
 
-    def shared(self, **overrides: object):
+    def shared(self, **overrides: Any) -> BaseTestnet:
         """A testnet for these overrides, reused by every module asking for the same mocks (a module's tests reset
         it; a dirty chain is rebuilt before the next test). API-node settings (profile, knobs, intervals) need no
         new mocks: they are applied to the shared testnet and take effect with a chain + API node rebuild.
@@ -162,12 +165,12 @@ class TestnetFactory:
         else:
             tn.configure_api(
                 profile=str(api.get("api_profile", self.opts.api_profile)),
-                overrides=api.get("api_overrides"),  # type: ignore[arg-type]
-                intervals=api.get("api_intervals"),  # type: ignore[arg-type]
+                overrides=api.get("api_overrides"),
+                intervals=api.get("api_intervals"),
             )
         return tn
 
-    def release(self, tn) -> None:
+    def release(self, tn: BaseTestnet) -> None:
         if self.opts.keep_env:
             return
         tn.close()
