@@ -8,12 +8,15 @@ import json
 import time
 from collections.abc import Callable, Iterable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import yaml
 
 from harness.backends.participants import MLNodeEndpoint
 from harness.util.wait import wait_until
+
+if TYPE_CHECKING:
+    from harness.drive.api import ApiClient
 
 
 def now_ms() -> int:
@@ -57,7 +60,7 @@ def config_lists_nodes(config_path: Path, mlnodes: Iterable[MLNodeEndpoint]) -> 
     config_path.write_text(yaml.safe_dump(config, sort_keys=False))
 
 
-def wait_nodes_inference(api, node_ids: Iterable[str], *, timeout_s: float) -> None:
+def wait_nodes_inference(api: ApiClient, node_ids: Iterable[str], *, timeout_s: float) -> None:
     """Wait until GET /admin/v1/nodes shows every given node with current_status INFERENCE."""
     ids = set(node_ids)
     seen: dict[str, str] = {}

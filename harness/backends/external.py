@@ -57,9 +57,11 @@ def parse_env_file(path: Path) -> dict[str, str]:
     return out
 
 
-def env_file_text(tn) -> str:
+def env_file_text(tn: BaseTestnet) -> str:
     """The env file that describes a running testnet of ours to `--backend external` (what `harness up` writes)."""
     info, ep = tn.info, tn.endpoints
+    if ep is None:
+        raise ConfigError(f"{info.backend} testnet: not started, no endpoints to describe in an env file")
     if not info.validator_mnemonics:
         raise ConfigError(f"{info.backend} testnet: no validator mnemonic to describe in an env file")
     lines = [
@@ -72,8 +74,9 @@ def env_file_text(tn) -> str:
         f"HARNESS_BLOCK_TIME={info.block_time_s}",
         f"HARNESS_API_KIND={info.api_kind if info.api_kind in API_KINDS else 'upstream'}",
     ]
-    if getattr(tn, "voting_period_blocks", None):
-        lines.append(f"HARNESS_VOTING_PERIOD_BLOCKS={tn.voting_period_blocks}")
+    voting_period_blocks = getattr(tn, "voting_period_blocks", None)  # not every backend knows it
+    if voting_period_blocks:
+        lines.append(f"HARNESS_VOTING_PERIOD_BLOCKS={voting_period_blocks}")
     if ep.chaos_control:
         lines.append(f"HARNESS_CHAOS_CONTROL={ep.chaos_control}")
     if info.api_refresh_tick_s:
@@ -178,12 +181,14 @@ class ExternalTestnet(BaseTestnet):
         from harness.cometbft import BlockTimeline, RpcClient
         from harness.drive.api import ApiClient
 
-        self.rpc = RpcClient(self.endpoints.chain_rpc)
+        ep = self.endpoints
+        assert ep is not None  # __init__ read them from the env file
+        self.rpc = RpcClient(ep.chain_rpc)
         self.rpc.wait_for_height(1, timeout_s=30)
-        self.chain = ChainClient(self.endpoints.chain_rpc)
-        self.timeline = BlockTimeline(self.endpoints.chain_ws)
+        self.chain = ChainClient(ep.chain_rpc)
+        self.timeline = BlockTimeline(ep.chain_ws)
         self.timeline.start()
-        self.api = ApiClient(self.endpoints.api_public, self.endpoints.api_admin)
+        self.api = ApiClient(ep.api_public, ep.api_admin)
 
     def validator_keys(self) -> list[Key]:
         if self.info.validator_mnemonics:

@@ -16,13 +16,17 @@ only: one WireMock holds the MLNode's shared scenario); slow-start MLNodes get t
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, Self
+from typing import TYPE_CHECKING, Self
 
 from harness.backends.contract import MLNodeEndpoint, NodeSpec
 from harness.backends.lifecycle import MLNodeLifecycle, resolve_lifecycle
 from harness.errors import ConfigError
 from harness.util.relay import TcpRelay
 from harness.util.service import StartStop
+
+if TYPE_CHECKING:
+    from harness.mlnode import NginxSideBySide, WireMockServer
+    from harness.mlnode.slowstart import Loading, SlowStart
 
 
 class LocalMocks(StartStop):
@@ -47,8 +51,8 @@ class LocalMocks(StartStop):
         self.mocks_dir = self.workdir / mocks_dir  # mapping roots (one LocalMocks per participant: its own)
         self.any_version = any_version  # False: versions not in `versions` find no mapping (not deployed there)
         self.mlnodes: list[MLNodeEndpoint] = []
-        self.wiremocks: list = []
-        self.nginx: list = []
+        self.wiremocks: list[WireMockServer] = []
+        self.nginx: list[NginxSideBySide] = []
         self.relays: list[TcpRelay] = []
         self.start_version = start_version or versions[0]
         self.lifecycles = {spec.id: resolve_lifecycle(spec.lifecycle, lifecycle) for spec in specs}
@@ -58,7 +62,7 @@ class LocalMocks(StartStop):
                 f"MLNode {exclusive[0]}: lifecycle exclusive needs topology single (one WireMock holds the MLNode's "
                 "shared state; behind nginx each version is its own WireMock); use topology single for it"
             )
-        self.slow_start: Any = None  # harness.mlnode.slowstart.SlowStart when an MLNode starts slowly
+        self.slow_start: SlowStart | None = None  # when an MLNode starts slowly
 
     def start(self) -> Self:
         from harness.mlnode import NginxSideBySide, WireMockServer, start_many, write_mappings
@@ -67,12 +71,22 @@ class LocalMocks(StartStop):
         side_by_side = self.topology == "side-by-side"
         cb = self.validation_callback_url
         # Mappings for the configured versions; behind nginx each WireMock is told which version it is.
-        kw = {"validation_callback_url": cb, "any_version": self.any_version}
         if side_by_side:
-            roots = {v: write_mappings(self.mocks_dir / v, self.versions, unversioned_as=v, **kw) for v in self.versions}
+            roots = {
+                v: write_mappings(
+                    self.mocks_dir / v, self.versions, unversioned_as=v, validation_callback_url=cb, any_version=self.any_version
+                )
+                for v in self.versions
+            }
         else:  # one mapping root per mode (exclusive or not) the MLNodes use
             shared = {
-                ex: write_mappings(self.mocks_dir / ("any-exclusive" if ex else "any"), self.versions, exclusive=ex, **kw)
+                ex: write_mappings(
+                    self.mocks_dir / ("any-exclusive" if ex else "any"),
+                    self.versions,
+                    exclusive=ex,
+                    validation_callback_url=cb,
+                    any_version=self.any_version,
+                )
                 for ex in {lc.exclusive for lc in self.lifecycles.values()}
             }
         plan: list[tuple[NodeSpec, str, WireMockServer]] = []
@@ -103,7 +117,7 @@ class LocalMocks(StartStop):
         self._start_slow(plan)
         return self
 
-    def _start_slow(self, plan: list) -> None:
+    def _start_slow(self, plan: list[tuple[NodeSpec, str, WireMockServer]]) -> None:
         from harness.mlnode.slowstart import Loading, SlowStart, version_pattern
 
         targets = []
@@ -123,7 +137,7 @@ class LocalMocks(StartStop):
         if self.slow_start is not None:
             self.slow_start.arm()
 
-    def loading(self) -> list:
+    def loading(self) -> list[Loading]:
         """What the slow-start watcher saw per MLNode and version (harness.mlnode.slowstart.Loading)."""
         return self.slow_start.loading if self.slow_start is not None else []
 

@@ -23,15 +23,22 @@ import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+from harness.errors import StartupError
+
+if TYPE_CHECKING:
+    from harness.backends.contract import BaseTestnet
 
 MAX_STATE_BYTES = 1 << 20
 DEFAULT_STATE = Path(os.environ.get("HARNESS_STATE_FILE", Path.home() / ".harness" / "testnet.json"))
 
 
-def write_state(tn, path: Path | None = None, *, workdir_token: str = "", owner: str = "") -> Path:
+def write_state(tn: BaseTestnet, path: Path | None = None, *, workdir_token: str = "", owner: str = "") -> Path:
     """Record the testnet; `workdir_token` when `harness up` created the workdir (see make_temp_workdir); `owner` the
     token of the claim (claim_state) that lets only this writer remove the file."""
+    if tn.endpoints is None:
+        raise StartupError(f"{tn.info.backend} testnet: not started, no endpoints to record in a state file")
     path = path or DEFAULT_STATE
     path.parent.mkdir(parents=True, exist_ok=True)
     data = {

@@ -186,7 +186,10 @@ class GonkaChain(StartStop):
     def account_pubkey(self, name: str = "genesis") -> str:
         """base64 of the compressed secp256k1 public key, as `keys show NAME --pubkey` prints it."""
         out = self.run("keys", "show", name, "--pubkey", *KEYRING)
-        return json.loads(out[out.index("{") :])["key"]
+        key = json.loads(out[out.index("{") :])["key"]
+        if not isinstance(key, str):
+            raise StartupError(f"`inferenced keys show {name} --pubkey`: its key is not a string: {out[-500:]}")
+        return key
 
 
 def set_toml(path: Path, section: str, key: str, value: str) -> None:

@@ -34,7 +34,7 @@ import shutil
 from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from harness.backends.common import side_by_side
 from harness.backends.contract import (
@@ -58,6 +58,9 @@ from harness.errors import ConfigError, StartupError
 from harness.options import RunOptions
 from harness.util.ports import port_is_listening
 from harness.util.wait import wait_until
+
+if TYPE_CHECKING:
+    from harness.drive.api import ChatResult
 
 CAPABILITIES = frozenset(
     {Capability.RESTART_API, Capability.REBUILD, Capability.CHAIN_POC, Capability.PARTICIPANTS, Capability.CHAOS_PROXY}
@@ -343,7 +346,7 @@ class GonkaNetworkTestnet(BaseTestnet):
         self.voting_period_blocks = self.chain.earliest_upgrade_height()[1]["voting_blocks"]
 
     def _wait_serving(self, p: Participant, timeout_s: float) -> None:
-        last: list = []
+        last: list[ChatResult] = []
 
         def answered() -> bool:
             last[:] = [p.api.chat("is the network serving?")]
@@ -400,11 +403,11 @@ class GonkaNetworkTestnet(BaseTestnet):
         """The mocks' logs, then each participant's chain node and API node (`p2-inferenced`)."""
         return super().logs() | {f"{p.parent.name}-{p.stem}": p for p in sorted((self.workdir / "logs").glob("*/*.log"))}
 
-    def mock_sets(self) -> list:
+    def mock_sets(self) -> list[LocalMocks]:
         return list(self.mocks.values())
 
     def child_pids(self) -> list[dict[str, Any]]:
-        parts = [(f"inferenced-{pid}", c) for pid, c in self.chains.items()]
+        parts: list[tuple[str, object]] = [(f"inferenced-{pid}", c) for pid, c in self.chains.items()]
         parts += [(f"decentralized-api-{pid}", d) for pid, d in self.dapis.items()]
         parts += [(f"chaos-proxy-{pid}", p) for pid, p in self.proxies.items()]
         parts += [p for m in self.mocks.values() for p in m.processes()]

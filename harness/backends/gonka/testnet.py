@@ -19,7 +19,7 @@ from __future__ import annotations
 import shutil
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from harness.backends.contract import BaseTestnet, Capability, Endpoints, NodeSpec
 from harness.backends.gonka.binaries import GonkaBinaries, check_sandbox, gonka_info
@@ -32,6 +32,10 @@ from harness.errors import WaitTimeout
 from harness.options import RunOptions
 from harness.util.ports import port_is_listening
 from harness.util.wait import wait_until
+
+if TYPE_CHECKING:
+    from harness.chaos.process import ChaosProxyProcess
+    from harness.drive.api import ChatResult
 
 CAPABILITIES = frozenset(
     {
@@ -73,7 +77,7 @@ class GonkaTestnet(BaseTestnet):
         self.mocks: LocalMocks | None = None
         self.chain_node: GonkaChain | None = None
         self.dapi: DecentralizedApi | None = None
-        self.proxy = None
+        self.proxy: ChaosProxyProcess | None = None
         self.voting_period_blocks = 0  # measured on the running chain (its voting period at its block time)
         self.cache = SnapshotCache.from_options(opts.gonka_cache)
         self.progress = progress or (lambda m: print(f"[gonka] {m}", flush=True))
@@ -232,7 +236,7 @@ class GonkaTestnet(BaseTestnet):
     def wait_serving(self, *, timeout_s: float) -> None:
         """Until a signed chat is answered 200 through the real API node (its participant is in an active epoch
         group and no PoC phase is running): the point from which a user would call the network up."""
-        last: list = []
+        last: list[ChatResult] = []
 
         def answered() -> bool:
             last[:] = [self.api.chat("is the network serving?")]
@@ -286,7 +290,7 @@ class GonkaTestnet(BaseTestnet):
         self._start_chain_and_api()
         self.dirty = False
 
-    def mock_sets(self) -> list:
+    def mock_sets(self) -> list[LocalMocks]:
         return [self.mocks] if self.mocks is not None else []
 
     def child_pids(self) -> list[dict[str, Any]]:
