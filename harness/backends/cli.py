@@ -8,9 +8,20 @@ import shutil
 import signal
 import threading
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from harness.backends.launch import make_testnet, options_from_args
 from harness.options import PROFILES, TOPOLOGIES
+
+if TYPE_CHECKING:
+    from rich.console import Console
+    from rich.table import Table
+
+    from harness.backends.contract import BaseTestnet
+    from harness.backends.embedded import EmbeddedTestnet
+    from harness.backends.gonka import GonkaTestnet
+    from harness.backends.gonka.network import GonkaNetworkTestnet
+    from harness.options import RunOptions
 
 
 def _common(p: argparse.ArgumentParser) -> None:
@@ -78,7 +89,7 @@ def cmd_up(args: argparse.Namespace) -> int:
             shutil.rmtree(workdir, ignore_errors=True)
 
 
-def _run_up(args: argparse.Namespace, console, opts, workdir: Path, token: str) -> int:
+def _run_up(args: argparse.Namespace, console: Console, opts: RunOptions, workdir: Path, token: str) -> int:
     from harness.backends.state import claim_state, write_state
     from harness.ops.context import state_path_of
 
@@ -129,7 +140,7 @@ def follow_up_commands(state_path: Path, env_path: Path | None, *, default: bool
     return lines
 
 
-def _write_env_file(tn, path: Path) -> Path | None:
+def _write_env_file(tn: BaseTestnet, path: Path) -> Path | None:
     """The testnet described for `--backend external`; None for a topology an env file cannot describe."""
     from harness.backends.external import env_file_text
     from harness.errors import ConfigError
@@ -142,13 +153,17 @@ def _write_env_file(tn, path: Path) -> Path | None:
     return path
 
 
-def endpoints_table(tn):
+def endpoints_table(tn: BaseTestnet) -> Table:
     from rich.table import Table
+
+    from harness.errors import StartupError
 
     t = Table(title=f"{tn.info.backend} testnet: {tn.info.under_test()}", show_lines=False)
     t.add_column("component")
     t.add_column("endpoint")
     e = tn.endpoints
+    if e is None:
+        raise StartupError(f"{tn.info.backend} testnet: not started, no endpoints to show")
     t.add_row("chain RPC (CometBFT)", e.chain_rpc)
     t.add_row("chain websocket", e.chain_ws)
     t.add_row("API node chain URL", e.api_chain_rpc)

@@ -11,12 +11,19 @@ import shutil
 import tempfile
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from harness.backends.launch import make_testnet, options_from_args
 from harness.report.evidence import new_out_dir
 
+if TYPE_CHECKING:
+    from rich.console import Console
 
-def banner(console, opts) -> None:
+    from harness.backends.contract import BaseTestnet
+    from harness.options import RunOptions
+
+
+def banner(console: Console, opts: RunOptions) -> None:
     """The run's header; wraps (never cuts) on a narrow terminal."""
     console.rule("harness demo")
     console.print(
@@ -58,7 +65,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
     return 0 if verdict_ok else 1
 
 
-def _run(console, tn, opts, out: Path, args: argparse.Namespace, t0: float) -> bool:
+def _run(console: Console, tn: BaseTestnet, opts: RunOptions, out: Path, args: argparse.Namespace, t0: float) -> bool:
     from harness.drive.assertions import hop_problems
     from harness.drive.hop import UpgradeRunner, chain_version
     from harness.report.bundle import write_evidence

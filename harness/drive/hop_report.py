@@ -7,7 +7,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 from harness.audit.basis import HopTiming
-from harness.audit.results import STOP_ENDPOINT
+from harness.audit.results import STOP_ENDPOINT, AuditReport
 from harness.drive.api import ChatResult
 from harness.drive.traffic import SentChat, Window, unexcused
 
@@ -22,7 +22,7 @@ class HopReport:
     switch_ms: int
     started_ms: int
     finished_ms: int
-    audit: object  # harness.audit.AuditReport over everything journaled so far
+    audit: AuditReport  # over everything journaled so far
     chat_after: ChatResult | None
     chat_failures: list[SentChat] = field(default_factory=list)  # every failed chat of the hop's traffic
     old_stops: dict[str, int] = field(default_factory=dict)
