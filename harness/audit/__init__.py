@@ -11,9 +11,10 @@ from harness.audit.contracts import Contract, contract_for
 from harness.audit.png import render_png  # matplotlib itself is imported only when a picture is drawn
 from harness.audit.records import RequestRecord, port_class_of, record_from_url, records_from_journal, strip_version
 from harness.audit.report import report_dict, report_json, report_text
-from harness.audit.results import VERDICTS, AuditReport, Offender, StopCheck, SwitchSeen
+from harness.audit.results import AuditReport, Offender, StopCheck, SwitchSeen
 from harness.audit.timeline import Switch, SwitchTimeline
 from harness.audit.verdict import audit
+from harness.audit.words import VERDICTS
 
 __all__ = [
     "VERDICTS",

@@ -18,9 +18,6 @@ if TYPE_CHECKING:
     from rich.table import Table
 
     from harness.backends.contract import BaseTestnet
-    from harness.backends.embedded import EmbeddedTestnet
-    from harness.backends.gonka import GonkaTestnet
-    from harness.backends.gonka.network import GonkaNetworkTestnet
     from harness.options import RunOptions
 
 

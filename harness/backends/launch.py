@@ -5,8 +5,14 @@ from __future__ import annotations
 
 import argparse
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from harness.options import RunOptions, build_options
+
+if TYPE_CHECKING:
+    from harness.backends.embedded import EmbeddedTestnet
+    from harness.backends.gonka import GonkaTestnet
+    from harness.backends.gonka.network import GonkaNetworkTestnet
 
 
 def options_from_args(args: argparse.Namespace) -> RunOptions:
@@ -28,7 +34,9 @@ def options_from_args(args: argparse.Namespace) -> RunOptions:
 UP_BACKENDS = ("embedded", "gonka")
 
 
-def make_testnet(opts, workdir: Path, *, participants: int = 1, operator: bool = False):
+def make_testnet(
+    opts: RunOptions, workdir: Path, *, participants: int = 1, operator: bool = False
+) -> EmbeddedTestnet | GonkaTestnet | GonkaNetworkTestnet:
     """The testnet `harness up` and `harness demo` start: the embedded model, or the user's real binaries. (A docker
     testnet is started by pytest --backend docker; an external one is already running: describe it with --env-file.)
     `operator`: `harness up`, whose commands (`harness upgrade`, `audit --live`) judge on the chain clock: the
