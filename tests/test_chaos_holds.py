@@ -84,6 +84,20 @@ def test_a_hold_runs_out_max_ms_after_the_block_before_reached_the_node(proxy, c
     assert hold_of(proxy, 12).outcome == "expired"
 
 
+def test_a_hold_whose_connection_died_runs_out_all_the_same(proxy, chain, client) -> None:
+    """The API node killed while its NewBlock(B+1) is held (crash point H): no pump is left to deliver the block, and
+    the hold still shows as run out once its bound has passed, so a hop waiting on it is not stuck."""
+    proxy.arm_hold(12, 300)
+    chain.produce(1)
+    assert next_height(client) == 11
+    chain.produce(1)
+    wait_until(lambda: hold_of(proxy, 12).outcome == "holding", timeout_s=5, what="block 12 held")
+    client.close()
+    wait_until(lambda: chain.subscribers() == 0, timeout_s=5, what="the dead connection gone at the chain")
+    wait_until(lambda: hold_of(proxy, 12).outcome == "expired", timeout_s=5, what="the orphaned hold of block 12 to run out")
+    assert hold_of(proxy, 12).delivered_ms is None
+
+
 def test_no_hold_without_the_block_before(proxy, chain, client) -> None:
     """A node that never got h-1 (down, reconnecting) gets h at once: there is nothing to time the hold from."""
     chain.produce(1, announce=False)  # 11 made while nobody listens
