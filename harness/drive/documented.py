@@ -63,6 +63,23 @@ _MAIN_RESTARTS = (
     *(f"test_edge_restart.py::test_api_node_killed_at_a_crash_point[{p}]" for p in ("H-2", "H-1", "H", "H+1")),
 )
 
+# PR #228 (pr228@49bd9c18): versioned URLs, but the switch is taken one block early (H-1) and the worker clients keep
+# the old prefix until their 30 s refresh tick: the first offender is early, nothing is unversioned or of an unknown
+# version (the audit's "all" row: early >= 1, unversioned 0, unknown_version 0)
+PR228_EARLY = r"first offender:\s+verdict:\s+early[\s\S]*\ball\s+\d+\s+\d+\s+\d+\s+[1-9]\d*\s+0\s+0\b"
+PR228_WHAT = "PR #228 switches at H-1 and keeps the old prefix until its worker clients' 30 s refresh tick"
+_PR228_EARLY = (
+    "test_edge_plans.py::test_two_upgrades_in_adjacent_blocks",
+    "test_mlnode_faults.py::test_old_version_resets_connections_around_the_switch",
+    "test_mlnode_faults.py::test_new_version_answers_503_after_the_switch",
+    "test_mlnode_faults.py::test_new_version_chats_time_out_after_the_switch",
+    "test_mlnode_lifecycle.py::test_exclusive_mlnode_the_reference_node_stops_then_brings_up",
+)
+# restarted, it starts on the version its config names (the old one), whatever the chain's plan says
+PR228_OLD_AFTER_RESTART = r"first call after the restart: GET /v0\.3\.8/api/v1/state at \d+ ms, expected \['v0\.3\.9'\]"
+# it stops the old version again after a restart (the stop is not remembered across it)
+PR228_STOPS_AGAIN = r"POST /v0\.3\.8/api/v1/stop per MLNode across the crash: \{'mlnode-1': [2-9]\}"
+
 DOCUMENTED: tuple[Documented, ...] = (
     *(Documented("main", s, MAIN_WHAT, MAIN_UNVERSIONED) for s in _MAIN_AUDITED),
     *(Documented("main", s, f"{MAIN_WHAT}: its first call after a restart has no version", MAIN_RESTART) for s in _MAIN_RESTARTS),
@@ -71,6 +88,35 @@ DOCUMENTED: tuple[Documented, ...] = (
         "test_edge_restart.py::test_api_node_killed_at_a_crash_point[after-stop]",
         f"{MAIN_WHAT}: the crash point after its old-version stop never comes",
         MAIN_NO_STOP,
+    ),
+    *(Documented("pr228", s, PR228_WHAT, PR228_EARLY) for s in _PR228_EARLY),
+    Documented(
+        "pr228",
+        "test_edge_plans.py::test_a_rollback_at_the_pending_upgrades_height_replaces_it",
+        "PR #228 answers users 'no nodes available for inference' while it replaces the plan at the same height",
+        r"HTTP 500 \\?'\{\"error\":\"no nodes available for inference\"\}",  # quoted in a list's repr: \'{"error"...
+    ),
+    Documented(
+        "pr228",
+        "test_edge_plans.py::test_a_rollback_after_a_pending_upgrade_restores_the_old_prefix",
+        "PR #228 keeps the last plan only: the rollback to v0.3.8 at H2 replaces v0.3.9 at H1, which never serves",
+        r"first offender:\s+verdict:\s+late \(not_switched\)\s+request:\s+\S+ /v0\.3\.8/",
+    ),
+    *(
+        Documented("pr228", s, "PR #228 restarted after H starts on the old version its config names", PR228_OLD_AFTER_RESTART)
+        for s in (
+            "test_edge_restart.py::test_an_api_node_started_for_the_first_time_after_the_height",
+            "test_edge_restart.py::test_api_node_killed_at_a_crash_point[H-1]",
+        )
+    ),
+    *(
+        Documented(
+            "pr228",
+            f"test_edge_restart.py::test_api_node_killed_at_a_crash_point[{p}]",
+            "PR #228 stops the old version again after a restart",
+            PR228_STOPS_AGAIN,
+        )
+        for p in ("H-2", "H+1", "after-stop")
     ),
 )
 
