@@ -29,10 +29,12 @@ and `postServeActions` in the array form `[{"name": "webhook", "parameters": {..
 
 from __future__ import annotations
 
+import copy
 import json
 import shutil
 import sys
 from collections.abc import Iterable
+from dataclasses import dataclass
 from pathlib import Path
 
 from harness.mlnode.exclusive import exclusive_stubs
@@ -68,154 +70,125 @@ REPO_MOCKS = Path(__file__).resolve().parents[2] / "mocks" / "mlnode"
 ANY_VERSION = r"v[0-9]+\.[0-9]+\.[0-9]+"
 
 
+@dataclass(frozen=True)
+class StubRow:
+    """One row of the per-version MLNode stub table: what a stub matches, answers, and does to the version's scenario.
+
+    `answer`: a JSON body (dict) or the name of a canned response ("empty", "chat", "chat-stream", "tokenize").
+    `requires`/`moves_to`: the scenario state the stub needs / moves to (either puts the stub in the version's
+    scenario). `webhook`: the suffix a ProofBatch is posted to, after the request body's `url`.
+    """
+
+    method: str
+    endpoint: str
+    name: str
+    answer: dict | str = "empty"
+    status: int = 200
+    priority: int = P_STATE
+    requires: str | None = None
+    moves_to: str | None = None
+    match: tuple[dict, ...] = ()
+    delay_ms: int | None = None
+    webhook: str | None = None
+
+
+def _state_rows(state: str) -> tuple[StubRow, ...]:
+    """The rows answering GET state and GET pow/status while the version's scenario is in `state`."""
+    pow_status = {"status": POW_STATUS[state], "is_model_initialized": state in (POW, POW_VALIDATE)}
+    return (
+        StubRow("GET", "api/v1/state", f"state {state}", {"state": STATE_BODY[state]}, requires=state),
+        StubRow("GET", "api/v1/pow/status", f"pow/status {state}", pow_status, requires=state),
+    )
+
+
+# The state machine of one version (module docstring), in mapping-file order; pow/validate (_validate_stubs) follows.
+CONTROL_ROWS: tuple[StubRow, ...] = (
+    *(row for state in STATE_BODY for row in _state_rows(state)),
+    StubRow("POST", "api/v1/stop", "stop", moves_to=STOPPED),
+    StubRow("POST", "api/v1/inference/up", "inference/up from Started", requires=STARTED, moves_to=INFERENCE),
+    StubRow("POST", "api/v1/inference/up", "inference/up from STOPPED", requires=STOPPED, moves_to=INFERENCE),
+    StubRow("POST", "api/v1/inference/up", "inference/up while INFERENCE", requires=INFERENCE),
+    StubRow(
+        "POST",
+        "api/v1/inference/up",
+        "inference/up while busy",
+        {"detail": "MLNode busy: send POST /api/v1/stop first"},
+        status=409,
+        priority=P_FALLBACK,
+    ),
+    StubRow("POST", "api/v1/pow/init/generate", "pow/init/generate", moves_to=POW, webhook="/generated"),
+    StubRow("POST", "api/v1/pow/init/validate", "pow/init/validate", moves_to=POW_VALIDATE),
+    StubRow("POST", "api/v1/train/start", "train/start", moves_to=TRAIN),
+    StubRow("GET", "health", "health INFERENCE", requires=INFERENCE),
+    StubRow("GET", "health", "health not running", {"detail": "vLLM is not running"}, status=503, priority=P_FALLBACK),
+)
+
+# Stateless serving endpoints of one version, after pow/validate. A prompt containing SLOW_MARKER is answered after
+# SLOW_CHAT_MS (in-flight-across-switch tests).
+SERVING_ROWS: tuple[StubRow, ...] = (
+    StubRow("POST", "v1/chat/completions", "chat stream", "chat-stream", priority=P_STREAM, match=tuple(STREAM_MATCH)),
+    StubRow("POST", "v1/chat/completions", "chat", "chat"),
+    StubRow(
+        "POST",
+        "v1/chat/completions",
+        "chat slow",
+        "chat",
+        priority=P_STREAM,
+        match=({"contains": SLOW_MARKER},),
+        delay_ms=SLOW_CHAT_MS,
+    ),
+    StubRow("POST", "tokenize", "tokenize", "tokenize"),
+)
+
+
+def _row_response(row: StubRow, label: str) -> dict:
+    """The WireMock response of a table row (`label` names the version in chat answers)."""
+    if isinstance(row.answer, dict):
+        response = _json(copy.deepcopy(row.answer), row.status)
+    elif row.answer in ("chat", "chat-stream"):
+        response = _chat(label, row.answer == "chat-stream")
+    elif row.answer == "tokenize":
+        response = _tokenize()
+    else:
+        response = _empty(row.status)
+    if row.delay_ms is not None:
+        response["fixedDelayMilliseconds"] = row.delay_ms
+    return response
+
+
+def _row_stub(row: StubRow, prefix: str, key: str, label: str) -> dict:
+    """The WireMock stub of a table row for the version at path `prefix`, named and scenario-keyed by `key`."""
+    extra: dict[str, object] = {}
+    if row.requires is not None or row.moves_to is not None:
+        extra["scenarioName"] = f"mlnode-{key}"
+    if row.requires is not None:
+        extra["requiredScenarioState"] = row.requires
+    if row.moves_to is not None:
+        extra["newScenarioState"] = row.moves_to
+    if row.webhook is not None:
+        extra["postServeActions"] = _webhook("{{jsonPath originalRequest.body '$.url'}}" + row.webhook, PROOF_BATCH_BODY)
+    return _stub(
+        row.method,
+        {"urlPath": f"{prefix}/{row.endpoint}"},
+        _row_response(row, label),
+        priority=row.priority,
+        name=f"{key} {row.name}",
+        body_patterns=copy.deepcopy(list(row.match)) or None,
+        **extra,
+    )
+
+
 def version_stubs(version: str | None, *, label: str | None = None, validation_callback_url: str | None = None) -> list[dict]:
     """Stateful stubs for one version (`None` = the unversioned paths). `label` names the version in chat answers."""
     prefix = f"/{version}" if version else ""
     key = version or "unversioned"
-    scenario = f"mlnode-{key}"
     label = label or version or "(unversioned)"
-
-    def path(p: str) -> dict:
-        return {"urlPath": f"{prefix}/{p}"}
-
-    stubs: list[dict] = []
-    for state, body in STATE_BODY.items():
-        stubs.append(
-            _stub(
-                "GET",
-                path("api/v1/state"),
-                _json({"state": body}),
-                priority=P_STATE,
-                name=f"{key} state {state}",
-                scenarioName=scenario,
-                requiredScenarioState=state,
-            )
-        )
-        stubs.append(
-            _stub(
-                "GET",
-                path("api/v1/pow/status"),
-                _json({"status": POW_STATUS[state], "is_model_initialized": state in (POW, POW_VALIDATE)}),
-                priority=P_STATE,
-                name=f"{key} pow/status {state}",
-                scenarioName=scenario,
-                requiredScenarioState=state,
-            )
-        )
-    stubs += [
-        _stub(
-            "POST",
-            path("api/v1/stop"),
-            _empty(),
-            priority=P_STATE,
-            name=f"{key} stop",
-            scenarioName=scenario,
-            newScenarioState=STOPPED,
-        ),
-        _stub(
-            "POST",
-            path("api/v1/inference/up"),
-            _empty(),
-            priority=P_STATE,
-            name=f"{key} inference/up from Started",
-            scenarioName=scenario,
-            requiredScenarioState=STARTED,
-            newScenarioState=INFERENCE,
-        ),
-        _stub(
-            "POST",
-            path("api/v1/inference/up"),
-            _empty(),
-            priority=P_STATE,
-            name=f"{key} inference/up from STOPPED",
-            scenarioName=scenario,
-            requiredScenarioState=STOPPED,
-            newScenarioState=INFERENCE,
-        ),
-        _stub(
-            "POST",
-            path("api/v1/inference/up"),
-            _empty(),
-            priority=P_STATE,
-            name=f"{key} inference/up while INFERENCE",
-            scenarioName=scenario,
-            requiredScenarioState=INFERENCE,
-        ),
-        _stub(
-            "POST",
-            path("api/v1/inference/up"),
-            _json({"detail": "MLNode busy: send POST /api/v1/stop first"}, 409),
-            priority=P_FALLBACK,
-            name=f"{key} inference/up while busy",
-        ),
-        _stub(
-            "POST",
-            path("api/v1/pow/init/generate"),
-            _empty(),
-            priority=P_STATE,
-            name=f"{key} pow/init/generate",
-            scenarioName=scenario,
-            newScenarioState=POW,
-            postServeActions=_webhook("{{jsonPath originalRequest.body '$.url'}}/generated", PROOF_BATCH_BODY),
-        ),
-        _stub(
-            "POST",
-            path("api/v1/pow/init/validate"),
-            _empty(),
-            priority=P_STATE,
-            name=f"{key} pow/init/validate",
-            scenarioName=scenario,
-            newScenarioState=POW_VALIDATE,
-        ),
-        _stub(
-            "POST",
-            path("api/v1/train/start"),
-            _empty(),
-            priority=P_STATE,
-            name=f"{key} train/start",
-            scenarioName=scenario,
-            newScenarioState=TRAIN,
-        ),
-        _stub(
-            "GET",
-            path("health"),
-            _empty(),
-            priority=P_STATE,
-            name=f"{key} health INFERENCE",
-            scenarioName=scenario,
-            requiredScenarioState=INFERENCE,
-        ),
-        _stub(
-            "GET",
-            path("health"),
-            _json({"detail": "vLLM is not running"}, 503),
-            priority=P_FALLBACK,
-            name=f"{key} health not running",
-        ),
+    validate = {"urlPath": f"{prefix}/api/v1/pow/validate"}
+    return [
+        *(_row_stub(row, prefix, key, label) for row in CONTROL_ROWS),
+        *_validate_stubs(validate, key, P_STATE, validation_callback_url),
+        *(_row_stub(row, prefix, key, label) for row in SERVING_ROWS),
     ]
-    stubs += _validate_stubs(path("api/v1/pow/validate"), key, P_STATE, validation_callback_url)
-    stubs += [
-        _stub(
-            "POST",
-            path("v1/chat/completions"),
-            _chat(label, True),
-            priority=P_STREAM,
-            name=f"{key} chat stream",
-            body_patterns=STREAM_MATCH,
-        ),
-        _stub("POST", path("v1/chat/completions"), _chat(label, False), priority=P_STATE, name=f"{key} chat"),
-        # A long generation: a prompt containing SLOW_MARKER is answered after SLOW_CHAT_MS (in-flight-across-switch tests).
-        _stub(
-            "POST",
-            path("v1/chat/completions"),
-            {**_chat(label, False), "fixedDelayMilliseconds": SLOW_CHAT_MS},
-            priority=P_STREAM,
-            name=f"{key} chat slow",
-            body_patterns=[{"contains": SLOW_MARKER}],
-        ),
-        _stub("POST", path("tokenize"), _tokenize(), priority=P_STATE, name=f"{key} tokenize"),
-    ]
-    return stubs
 
 
 def any_version_stubs(validation_callback_url: str | None = None) -> list[dict]:
