@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING
 
 from harness.audit.contracts import Contract
 from harness.audit.records import RequestRecord
-from harness.audit.results import AuditReport
+from harness.audit.results import AuditReport, Offender
 from harness.audit.timeline import SwitchTimeline
 from harness.audit.verdict import audit
 
@@ -88,9 +88,31 @@ def png_figure(
     title: str | None = None,
 ) -> Figure:
     """The matplotlib Figure render_png saves."""
-    from matplotlib.backends.backend_agg import FigureCanvasAgg  # Agg without pyplot: no global backend switch
-    from matplotlib.figure import Figure
+    report, timeline = _report_and_timeline(report_or_records, timeline, contract)
+    versions = timeline.versions
+    row: dict[str | None, int] = {v: i for i, v in enumerate(versions)}
+    unknown_row, unversioned_row = len(versions), len(versions) + 1
+    t0 = _t0(report, timeline)
+    xs, ys = _verdict_points(report, row, unknown_row, t0)
+    fig, ax = _new_figure(report, t0, timeline)
+    _plot_verdicts(ax, xs, ys)
+    stops = _plot_expected_stops(ax, report, row, t0)
+    _shade_windows(ax, report, timeline, t0)
+    _draw_switches(ax, timeline, t0, unversioned_row)
+    missing = _plot_missing_stops(ax, report, timeline, row, t0)
+    _label_rows(ax, versions, unversioned_row)
+    ax.set_xlabel(utc_label(t0) if report.network is None else "")  # the participant panel has it
+    ax.set_title(_headline(report, title), fontsize=9)
+    if any(xs.values()) or missing or stops or len(timeline) > 1:
+        ax.legend(loc="upper left", bbox_to_anchor=(1.005, 1.0), fontsize=8, markerscale=1.5, borderaxespad=0.0)
+    fig.tight_layout()
+    return fig
 
+
+def _report_and_timeline(
+    report_or_records: AuditReport | Iterable[RequestRecord], timeline: SwitchTimeline | None, contract: Contract | None
+) -> tuple[AuditReport, SwitchTimeline]:
+    """The report to draw (auditing records first) and its timeline as a SwitchTimeline."""
     if isinstance(report_or_records, AuditReport):
         report = report_or_records
         timeline = timeline or report.timeline
@@ -100,14 +122,23 @@ def png_figure(
         report = audit(report_or_records, timeline, contract)
     if not isinstance(timeline, SwitchTimeline):
         timeline = SwitchTimeline(timeline)
-    versions = timeline.versions
-    row: dict[str | None, int] = {v: i for i, v in enumerate(versions)}
-    unknown_row, unversioned_row = len(versions), len(versions) + 1
+    return report, timeline
+
+
+def _t0(report: AuditReport, timeline: SwitchTimeline) -> int:
+    """The x axis origin: the first record's time, else the first switch with a time, else 0."""
     t0 = report.records[0].logged_ms if report.records else 0
     nonzero = [s.from_ms for s in timeline.switches if s.from_ms > 0]
     if not report.records and nonzero:
         t0 = nonzero[0]
+    return t0
 
+
+def _verdict_points(
+    report: AuditReport, row: dict[str | None, int], unknown_row: int, t0: int
+) -> tuple[dict[str, list[float]], dict[str, list[float]]]:
+    """Each verdict's request points (x: seconds from t0; y: version row, management above, inference below)."""
+    unversioned_row = unknown_row + 1
     xs: dict[str, list[float]] = {k: [] for k in COLOURS}
     ys: dict[str, list[float]] = {k: [] for k in COLOURS}
     for r, verdict in zip(report.records, report.verdicts, strict=True):
@@ -117,6 +148,13 @@ def png_figure(
             y = row.get(r.version_seen, unknown_row)
         xs[verdict].append((r.logged_ms - t0) / 1000.0)
         ys[verdict].append(y + (0.12 if r.port_class == "management" else -0.12))
+    return xs, ys
+
+
+def _new_figure(report: AuditReport, t0: int, timeline: SwitchTimeline) -> tuple[Figure, Axes]:
+    """The Figure and its prefix axes, with the participant panel below drawn when the report has a network view."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg  # Agg without pyplot: no global backend switch
+    from matplotlib.figure import Figure
 
     network = report.network
     fig = Figure(figsize=(12, 4.5 + (1.2 + 0.45 * len(network.rows) if network else 0)), dpi=100)
@@ -126,6 +164,11 @@ def png_figure(
         _draw_network(net_ax, report, t0, timeline)
     else:
         ax = fig.add_subplot(1, 1, 1)
+    return fig, ax
+
+
+def _plot_verdicts(ax: Axes, xs: dict[str, list[float]], ys: dict[str, list[float]]) -> None:
+    """The request points, one series per verdict; offenders drawn last and larger."""
     for verdict in ("ok", "unknown_version", "unversioned", "early", "late", "stale"):
         if not xs[verdict]:
             continue
@@ -141,6 +184,10 @@ def png_figure(
             rasterized=True,
             zorder=3 if big else 2,
         )
+
+
+def _plot_expected_stops(ax: Axes, report: AuditReport, row: dict[str | None, int], t0: int) -> list[int]:
+    """Mark the old versions' expected stop requests; return their record indexes."""
     stops = sorted(report.expected_stop_indexes)
     if stops:
         ax.plot(
@@ -154,13 +201,23 @@ def png_figure(
             label=f"old-version stop ({len(stops)})",
             zorder=3,
         )
-    grace_s = report.contract.grace_ms / 1000.0
-    _shade_windows(ax, report, timeline, t0)
+    return stops
+
+
+def _draw_switches(ax: Axes, timeline: SwitchTimeline, t0: int, unversioned_row: int) -> None:
+    """A vertical line per switch at its block's header time, annotated with height and new version."""
     for n, s in enumerate(timeline.switches[1:]):
         x = (s.from_ms - t0) / 1000.0
         ax.axvline(x, color="#1f77b4", linewidth=1.2, zorder=1, label="switch block's header time" if n == 0 else None)
         label = f"h{s.height} → {s.version}" if s.height is not None else f"→ {s.version}"
         ax.annotate(label, (x, unversioned_row + 0.45), rotation=90, va="top", ha="right", fontsize=8, color="#1f77b4")
+
+
+def _plot_missing_stops(
+    ax: Axes, report: AuditReport, timeline: SwitchTimeline, row: dict[str | None, int], t0: int
+) -> list[Offender]:
+    """A cross where each missing stop was due (its version's end of grace); return the missing-stop offenders."""
+    grace_s = report.contract.grace_ms / 1000.0
     missing = [o for o in report.offenders if o.verdict == "missing_stop"]
     for n, o in enumerate(missing):
         hop = timeline.index_of(o.expected_version)
@@ -176,6 +233,11 @@ def png_figure(
             zorder=4,
             label=f"missing stop ({len(missing)})" if n == 0 else None,
         )
+    return missing
+
+
+def _label_rows(ax: Axes, versions: list[str], unversioned_row: int) -> None:
+    """The y axis: a bold tick per version row (then unknown, unversioned) and its management/inference sub-rows."""
     names = [*versions, "unknown", "unversioned"]
     ax.set_yticks(range(len(names)), names, fontweight="bold")
     ax.set_yticks([y + d for y in range(len(names)) for d in (-0.12, 0.12)],
@@ -183,9 +245,12 @@ def png_figure(
                   minor=True, fontsize=6, color="#555")  # fmt: skip
     ax.tick_params(axis="y", which="minor", length=0)
     ax.set_ylim(-0.6, unversioned_row + 0.6)
-    ax.set_xlabel(utc_label(t0) if network is None else "")  # the participant panel has it
     ax.set_ylabel("version prefix seen")
     ax.grid(axis="y", alpha=0.3)
+
+
+def _headline(report: AuditReport, title: str | None) -> str:
+    """The title: verdict, what was audited, counts, and the first offender with its time and source."""
     first = report.first_offender
     headline = (
         f"{report.verdict.upper()}: {title or 'prefix audit'} — {len(report.records)} requests, {len(report.offenders)} offenders"
@@ -194,11 +259,7 @@ def png_figure(
         where = f"mock {first.mock_id}, node {first.node}"
         at = "" if first.logged_ms is None else f" at {utc_label(first.logged_ms).removeprefix('seconds since ')}"
         headline += f"\nfirst: {first.verdict} {first.method} {first.url}{at} ({where})"
-    ax.set_title(headline, fontsize=9)
-    if any(xs.values()) or missing or stops or len(timeline) > 1:
-        ax.legend(loc="upper left", bbox_to_anchor=(1.005, 1.0), fontsize=8, markerscale=1.5, borderaxespad=0.0)
-    fig.tight_layout()
-    return fig
+    return headline
 
 
 def _draw_network(ax: Axes, report: AuditReport, t0: int, timeline: SwitchTimeline) -> None:
