@@ -116,28 +116,11 @@ def _clock_lines(report: AuditReport) -> list[str]:
 
 def report_text(report: AuditReport, *, max_offenders: int = 20) -> str:
     """A readable report: verdict, the first offender in full, counts per hop and class, stops, offender table."""
-    c = report.contract
-    lines = [
-        f"prefix audit: {report.verdict.upper()}   {len(report.records)} requests, {len(report.offenders)} offenders",
-        "timeline: "
-        + " -> ".join(
-            f"{s.version} from {s.from_ms}" + (f" (h{s.height})" if s.height is not None else "")
-            for s in report.timeline.switches
-        ),
-        f"contract: {c.name} switch_offset={c.switch_offset} stop_old={c.stop_old} early_tolerance_ms={c.early_tolerance_ms} "
-        f"(delivery clock: inflight_ms={c.inflight_ms} refresh_grace_ms={c.refresh_grace_ms}; chain clock: "
-        f"grace_ms={c.grace_ms})",
-        *_clock_lines(report),
-    ]
+    lines = _header_lines(report)
     first = report.first_offender
     if first is not None:
         lines += ["", "first offender:", *_offender_lines(first)]
-    lines += ["", "counts:"]
-    keys = list(VERDICTS)
-    rows = [["all", *(str(report.counts[k]) for k in keys)]]
-    rows += [[f"hop {v}", *(str(cnt[k]) for k in keys)] for v, cnt in report.per_hop.items()]
-    rows += [[cls, *(str(cnt[k]) for k in keys)] for cls, cnt in report.per_class.items()]
-    lines += ["  " + s for s in _table(rows, ["scope", *keys])]
+    lines += ["", "counts:", *_count_lines(report)]
     if report.network is not None:
         from harness.audit.network import network_lines
 
@@ -150,11 +133,7 @@ def report_text(report: AuditReport, *, max_offenders: int = 20) -> str:
         lines += [f"  {o.describe()}" for o in report.lifecycle]
     if report.stops:
         lines += ["", "stop rule (one POST /<old>/api/v1/stop per node after each switch S, before it was due D):"]
-        srows = [
-            [f"{s.old_version}", s.node, s.status, str(s.stop_ms) if s.stop_ms is not None else "-", str(s.repeated)]
-            for s in report.stops
-        ]
-        lines += ["  " + s for s in _table(srows, ["old", "node", "status", "stop_ms", "repeated"])]
+        lines += _stop_lines(report)
     tails = report.measured_old_prefix_tail_ms
     if tails:
         lines += [
@@ -163,27 +142,62 @@ def report_text(report: AuditReport, *, max_offenders: int = 20) -> str:
             + ", ".join(f"{k}: {'-' if v is None else v}" for k, v in tails.items()),
         ]
     if report.offenders:
-        shown = report.offenders[:max_offenders]
-        lines += [
-            "",
-            f"offenders ({len(report.offenders)}{', first ' + str(len(shown)) if len(shown) < len(report.offenders) else ''}):",
-        ]
-        orows = [
-            [
-                o.verdict + (f"/{o.reason}" if o.reason in ("repeated_stop", "late_stop") else ""),
-                str(o.logged_ms) if o.logged_ms is not None else "-",
-                o.method,
-                o.url,
-                o.mock_id or "-",
-                o.node or "-",
-                o.expected_version or "-",
-                o.seen_version or "-",
-                _bracket(o.height_bracket),
-            ]
-            for o in shown
-        ]
-        lines += [
-            "  " + s
-            for s in _table(orows, ["verdict", "logged_ms", "method", "url", "mock", "node", "expected", "seen", "heights"])
-        ]
+        lines += ["", *_offender_table_lines(report, max_offenders)]
     return "\n".join(lines) + "\n"
+
+
+def _header_lines(report: AuditReport) -> list[str]:
+    """The verdict with its counts, the timeline, the contract and the clocks that judged."""
+    c = report.contract
+    return [
+        f"prefix audit: {report.verdict.upper()}   {len(report.records)} requests, {len(report.offenders)} offenders",
+        "timeline: "
+        + " -> ".join(
+            f"{s.version} from {s.from_ms}" + (f" (h{s.height})" if s.height is not None else "")
+            for s in report.timeline.switches
+        ),
+        f"contract: {c.name} switch_offset={c.switch_offset} stop_old={c.stop_old} early_tolerance_ms={c.early_tolerance_ms} "
+        f"(delivery clock: inflight_ms={c.inflight_ms} refresh_grace_ms={c.refresh_grace_ms}; chain clock: "
+        f"grace_ms={c.grace_ms})",
+        *_clock_lines(report),
+    ]
+
+
+def _count_lines(report: AuditReport) -> list[str]:
+    """The verdict counts table: all requests, then per hop, then per port class."""
+    keys = list(VERDICTS)
+    rows = [["all", *(str(report.counts[k]) for k in keys)]]
+    rows += [[f"hop {v}", *(str(cnt[k]) for k in keys)] for v, cnt in report.per_hop.items()]
+    rows += [[cls, *(str(cnt[k]) for k in keys)] for cls, cnt in report.per_class.items()]
+    return ["  " + s for s in _table(rows, ["scope", *keys])]
+
+
+def _stop_lines(report: AuditReport) -> list[str]:
+    """The stop rule table: per old version and node, its status, stop time and repeats."""
+    srows = [
+        [f"{s.old_version}", s.node, s.status, str(s.stop_ms) if s.stop_ms is not None else "-", str(s.repeated)]
+        for s in report.stops
+    ]
+    return ["  " + s for s in _table(srows, ["old", "node", "status", "stop_ms", "repeated"])]
+
+
+def _offender_table_lines(report: AuditReport, max_offenders: int) -> list[str]:
+    """The offenders heading and table, the first `max_offenders` of them."""
+    shown = report.offenders[:max_offenders]
+    heading = f"offenders ({len(report.offenders)}{', first ' + str(len(shown)) if len(shown) < len(report.offenders) else ''}):"
+    orows = [
+        [
+            o.verdict + (f"/{o.reason}" if o.reason in ("repeated_stop", "late_stop") else ""),
+            str(o.logged_ms) if o.logged_ms is not None else "-",
+            o.method,
+            o.url,
+            o.mock_id or "-",
+            o.node or "-",
+            o.expected_version or "-",
+            o.seen_version or "-",
+            _bracket(o.height_bracket),
+        ]
+        for o in shown
+    ]
+    headers = ["verdict", "logged_ms", "method", "url", "mock", "node", "expected", "seen", "heights"]
+    return [heading, *("  " + s for s in _table(orows, headers))]
