@@ -70,10 +70,20 @@ _int = arg_type(int_text)  # a whole number >= 0 in decimal digits, at most 2^63
 
 
 def register(sub: argparse._SubParsersAction) -> None:
+    """Add the operator commands (status, upgrade, chaos, down, keys) to the `harness` subcommands."""
     p = sub.add_parser("status", help="show a running testnet: height, versions, pending upgrades, API node, mocks")
     add_global_options(p)
     p.set_defaults(func=guarded(cmd_status))
+    _register_upgrade(sub)
+    _register_chaos(sub)
+    p = sub.add_parser("down", help="stop what `harness up` started (also after it crashed) and remove the state file")
+    add_global_options(p)
+    p.set_defaults(func=guarded(cmd_down))
+    _register_keys(sub)
 
+
+def _register_upgrade(sub: argparse._SubParsersAction) -> None:
+    """`harness upgrade`: schedule a partial upgrade through governance."""
     p = sub.add_parser(
         "upgrade",
         help="schedule a partial upgrade through governance (propose, deposit, vote, wait)",
@@ -96,6 +106,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     add_global_options(p)
     p.set_defaults(func=guarded(cmd_upgrade))
 
+
+def _register_chaos(sub: argparse._SubParsersAction) -> None:
+    """`harness chaos add|list|remove|clear|status`: drive the chaos proxy."""
     from harness.ops import chaos_cmd
 
     chaos = sub.add_parser(
@@ -121,10 +134,9 @@ def register(sub: argparse._SubParsersAction) -> None:
         add_global_options(cp)
         cp.set_defaults(func=guarded(cmd_chaos))
 
-    p = sub.add_parser("down", help="stop what `harness up` started (also after it crashed) and remove the state file")
-    add_global_options(p)
-    p.set_defaults(func=guarded(cmd_down))
 
+def _register_keys(sub: argparse._SubParsersAction) -> None:
+    """`harness keys list|add`: the keyring `harness upgrade --from NAME` reads."""
     keys = sub.add_parser("keys", help="the keyring `harness upgrade --from NAME` reads (~/.harness/keys.json)")
     ksub = keys.add_subparsers(dest="keys_action", metavar="ACTION")
     ksub.required = True
