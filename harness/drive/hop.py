@@ -337,6 +337,28 @@ class UpgradeRunner:
         from_version = self.current_version
         if to_version == from_version:  # the blocks in which a node that wrongly treats it as a switch shows it
             after_blocks = max(after_blocks, SAME_VERSION_BLOCKS)
+        kick, poc, chain_poc = self._management_plan(kick, poc)
+        started = int(time.time() * 1000)
+        self.windows = []
+        chats = self._hop_chats() if traffic else []
+        for chat in chats:
+            chat.__enter__()
+        try:
+            scheduled = self._switch(to_version, kick, poc, chain_poc, after_blocks, on_scheduled, inside_poc)
+        finally:
+            self.clock.disarm_all()  # a hop that failed before its switch leaves nothing held
+            for chat in chats:
+                chat.stop()
+        self._settle(started)
+        chats_after = {p.id: p.api.chat("which version answers?") for p in self.tn.participants}
+        hop = self._report(from_version, to_version, scheduled, started, chats, chats_after)
+        self.hops.append(hop)
+        if self.announce_hops:
+            self.progress(hop.summary())
+        return hop
+
+    def _management_plan(self, kick: bool, poc: bool | None) -> tuple[bool, bool, bool]:
+        """(kick, poc, chain_poc): how the hop forces management traffic, by what the backend offers."""
         if poc is None:  # the PoC trigger is a debug endpoint of the model API node
             poc = Capability.POC_ON_DEMAND in self.tn.capabilities
         # `kick`: force management traffic across the switch. Where admin disable/enable does not make the API node
@@ -344,47 +366,52 @@ class UpgradeRunner:
         want_management = kick
         kick = want_management and Capability.ADMIN_RECONCILE in self.tn.capabilities
         chain_poc = want_management and not kick and self.epochs is not None
-        started = int(time.time() * 1000)
-        self.windows = []
+        return kick, poc, chain_poc
+
+    def _hop_chats(self) -> list[ChatTraffic]:
+        """Chat traffic through every participant's API node for the hop (not yet started)."""
         # a real node writes two transactions per chat: a gentler pace keeps the chain's blocks small
         parts = self.tn.participants
-        chats = [
-            ChatTraffic(p.api, interval_s=0.25 if self.epochs else 0.05 * len(parts), participant=self._tag(p.id))
-            for p in parts
-        ] if traffic else []  # fmt: skip
-        for chat in chats:
-            chat.__enter__()
-        try:
-            # The management traffic on the old version ends before the proposal is made: overlapping it with the
-            # voting period saved 0.8 s a hop, but on a loaded machine (load 10-18) its reconciles or PoC cycle ran into
-            # block H-1, when a node switching early shows itself only through chats, which the PoC cycle holds off.
-            self.management_before_switch(kick=kick, poc=poc)
-            proposal_id, height = self.schedule(to_version, inside_poc=inside_poc)
-            if on_scheduled is not None:
-                on_scheduled(height)
-            switch_height, switch_ms = self.await_switch(to_version, height)
-            if after_blocks > 1:
-                self.tn.rpc.wait_for_height(height + after_blocks, timeout_s=30)
-            self.wait_past_due()
-            self._management(poc, kick)
-            if chain_poc:
-                self.chain_poc_after(self.tn.rpc.height())
-        finally:
-            self.clock.disarm_all()  # a hop that failed before its switch leaves nothing held
-            for chat in chats:
-                chat.stop()
+        return [
+            ChatTraffic(p.api, interval_s=0.25 if self.epochs else 0.05 * len(parts), participant=self._tag(p.id)) for p in parts
+        ]
+
+    def _switch(
+        self,
+        to_version: str,
+        kick: bool,
+        poc: bool,
+        chain_poc: bool,
+        after_blocks: int,
+        on_scheduled: Callable[[int], None] | None,
+        inside_poc: bool,
+    ) -> tuple[int, int, int, int]:
+        """Management traffic, the upgrade scheduled and awaited past its due time, management traffic again; return
+        (proposal id, H, switch height, switch block time ms)."""
+        # The management traffic on the old version ends before the proposal is made: overlapping it with the
+        # voting period saved 0.8 s a hop, but on a loaded machine (load 10-18) its reconciles or PoC cycle ran into
+        # block H-1, when a node switching early shows itself only through chats, which the PoC cycle holds off.
+        self.management_before_switch(kick=kick, poc=poc)
+        proposal_id, height = self.schedule(to_version, inside_poc=inside_poc)
+        if on_scheduled is not None:
+            on_scheduled(height)
+        switch_height, switch_ms = self.await_switch(to_version, height)
+        if after_blocks > 1:
+            self.tn.rpc.wait_for_height(height + after_blocks, timeout_s=30)
+        self.wait_past_due()
+        self._management(poc, kick)
+        if chain_poc:
+            self.chain_poc_after(self.tn.rpc.height())
+        return proposal_id, height, switch_height, switch_ms
+
+    def _settle(self, started_ms: int) -> None:
+        """After the switch: every node serving inference again, and on a real chain past its PoC phase (its windows
+        since `started_ms` recorded)."""
         # the answer must come from the new version once the nodes settled (pr228 brings it up only at its tick)
         self.tn.wait_nodes_inference(timeout_s=30)
         if self.epochs is not None:  # a real node answers no chat inside the chain's PoC phase
             self.wait_quiet()
-            self.windows += self.chain_poc_windows(started, int(time.time() * 1000))
-        chats_after = {p.id: p.api.chat("which version answers?") for p in self.tn.participants}
-        hop = self._report(from_version, to_version, (proposal_id, height, switch_height, switch_ms), started, chats,
-                           chats_after)  # fmt: skip
-        self.hops.append(hop)
-        if self.announce_hops:
-            self.progress(hop.summary())
-        return hop
+            self.windows += self.chain_poc_windows(started_ms, int(time.time() * 1000))
 
     def _report(self, from_version: str, to_version: str, scheduled: tuple[int, int, int, int], started_ms: int,
                 chats: list[ChatTraffic], chats_after: dict) -> HopReport:  # fmt: skip
