@@ -83,6 +83,8 @@ class TestnetFactory:
         self._n = 0
 
     def make(self, **overrides: Any) -> BaseTestnet:
+        """Start a testnet of the session's options with these overrides (refused with a ConfigError where the
+        backend cannot give it) and track it."""
         nodes = overrides.pop("nodes", None)
         participants = overrides.pop("participants", 1)
         chaos = overrides.pop("chaos", True)
@@ -93,16 +95,7 @@ class TestnetFactory:
         opts = self.opts.with_(**overrides) if overrides else self.opts
         self._n += 1
         workdir = self.root / f"testnet-{self._n}"
-        if participants != 1 and opts.backend not in ("embedded", "gonka"):
-            from harness.backends.contract import Capability, missing_text
-
-            raise ConfigError(f"participants={participants!r}: {missing_text(opts.backend, [Capability.PARTICIPANTS])}")
-        check_lifecycle(opts, nodes, participants)
-        if voting is not None and opts.backend not in ("embedded", "docker"):
-            raise ConfigError(
-                f"voting_period_blocks={voting!r}: --backend {opts.backend} runs its own chain's voting period (measured "
-                "on it: testnet.voting_period_blocks); only the embedded and docker model chains take one"
-            )
+        _check_make(opts, nodes, participants, voting)
         tn: BaseTestnet
         if opts.backend == "embedded":
             from harness.backends.contract import NodeSpec
@@ -131,22 +124,8 @@ class TestnetFactory:
                 api_overrides=api_overrides,
                 api_intervals=api_ivals,
             )
-        elif opts.backend == "gonka":
-            from harness.backends.contract import NodeSpec
-            from harness.backends.gonka import GonkaTestnet
-
-            if participants != 1:  # a network of real participants (genesis validators, each its own API node)
-                from harness.backends.gonka.network import GonkaNetworkTestnet
-
-                tn = GonkaNetworkTestnet(opts, workdir, participants=participants, nodes=tuple(nodes or (NodeSpec("mlnode-1"),)))
-            else:
-                tn = GonkaTestnet(opts, workdir, nodes=tuple(nodes) if nodes else (NodeSpec("mlnode-1"),), chaos=chaos)
-        elif opts.backend == "external":
-            from harness.backends.external import ExternalTestnet
-
-            tn = ExternalTestnet(opts)
         else:
-            raise ConfigError(f"--backend: unknown backend {opts.backend!r}")
+            tn = _real_testnet(opts, workdir, nodes, participants, chaos)
         tn.start()
         self.live.append(tn)
         return tn
@@ -199,3 +178,35 @@ class TestnetFactory:
                 f"  status: {cli} status --state-file {path}\n  remove: {cli} down --state-file {path}"
             )
         return paths
+
+
+def _check_make(opts: RunOptions, nodes: Any, participants: Any, voting: Any) -> None:
+    """Refuse (ConfigError) participants, lifecycle modes or a voting period the backend cannot give."""
+    if participants != 1 and opts.backend not in ("embedded", "gonka"):
+        from harness.backends.contract import Capability, missing_text
+
+        raise ConfigError(f"participants={participants!r}: {missing_text(opts.backend, [Capability.PARTICIPANTS])}")
+    check_lifecycle(opts, nodes, participants)
+    if voting is not None and opts.backend not in ("embedded", "docker"):
+        raise ConfigError(
+            f"voting_period_blocks={voting!r}: --backend {opts.backend} runs its own chain's voting period (measured "
+            "on it: testnet.voting_period_blocks); only the embedded and docker model chains take one"
+        )
+
+
+def _real_testnet(opts: RunOptions, workdir: Path, nodes: Any, participants: Any, chaos: Any) -> BaseTestnet:
+    """The (not yet started) testnet of a gonka or external backend; any other backend name is refused."""
+    if opts.backend == "gonka":
+        from harness.backends.contract import NodeSpec
+        from harness.backends.gonka import GonkaTestnet
+
+        if participants != 1:  # a network of real participants (genesis validators, each its own API node)
+            from harness.backends.gonka.network import GonkaNetworkTestnet
+
+            return GonkaNetworkTestnet(opts, workdir, participants=participants, nodes=tuple(nodes or (NodeSpec("mlnode-1"),)))
+        return GonkaTestnet(opts, workdir, nodes=tuple(nodes) if nodes else (NodeSpec("mlnode-1"),), chaos=chaos)
+    if opts.backend == "external":
+        from harness.backends.external import ExternalTestnet
+
+        return ExternalTestnet(opts)
+    raise ConfigError(f"--backend: unknown backend {opts.backend!r}")
