@@ -143,12 +143,49 @@ def start_mocks(
     specs: Iterable[NodeSpec], opts: RunOptions, images: dict[str, str], net: NetPlan, work: Path, log_dir: Path
 ) -> tuple[list[Component], list[DockerNginx], list[MLNodeEndpoint]]:
     """Start every mock container; returns (components, nginxes, [MLNodeEndpoint])."""
+    side = opts.topology == "side-by-side"
+    comps: list[Component] = []
+    nginxes: list[DockerNginx] = []
+    plan = _wiremock_plan(specs, opts, images, net, work, log_dir)
+    for _, _, c in plan:
+        comps.append(c)
+        c.start()
+    for _, _, c in plan:
+        wait_wiremock(c)
+    endpoints = []
+    for spec in specs:
+        mine = {key: c for s, key, c in plan if s is spec}
+        if side:
+            urls = {v: c.service_url("http") for v, c in mine.items()}
+            ng = DockerNginx(spec.id, urls, opts.start_version, images["nginx"], net, work, log_dir)
+            comps.append(ng.c)
+            ng.start()
+            nginxes.append(ng)
+            host, poc_port = net.host_of(ng.c.name), ng.c.ports["http"].service
+            inf_port = poc_port
+        else:
+            host, poc_port, inf_port = _wiremock_address(spec, mine, net)
+        endpoints.append(
+            MLNodeEndpoint(
+                id=spec.id,
+                host=host,
+                poc_port=poc_port,
+                inference_port=inf_port,
+                journals={k: c.url("http") + "/__admin" for k, c in mine.items()},
+            )
+        )
+    return comps, nginxes, endpoints
+
+
+def _wiremock_plan(
+    specs: Iterable[NodeSpec], opts: RunOptions, images: dict[str, str], net: NetPlan, work: Path, log_dir: Path
+) -> list[tuple[NodeSpec, str, Component]]:
+    """Write the mappings and plan each node's WireMock containers: (node, key, component), the key a version
+    (side-by-side), "*poc"/"*inference" (split ports) or "*"."""
     from harness.mlnode import write_mappings
 
     versions = opts.versions
     side = opts.topology == "side-by-side"
-    comps: list[Component] = []
-    nginxes: list[DockerNginx] = []
     plan: list[tuple[NodeSpec, str, Component]] = []
     if side:
         roots = {v: write_mappings(work / "mocks" / v, versions, unversioned_as=v) for v in versions}
@@ -163,47 +200,20 @@ def start_mocks(
             keys = [("*", shared, f"wm-{spec.id}")]
         for key, root, name in keys:
             plan.append((spec, key, wiremock_component(name.replace(".", "_"), root, images["wiremock"], net, log_dir)))
-    for _, _, c in plan:
-        comps.append(c)
-        c.start()
-    for _, _, c in plan:
-        wait_wiremock(c)
-    endpoints = []
-    for spec in specs:
-        mine = {key: c for s, key, c in plan if s is spec}
-        if side:
-            ng = DockerNginx(
-                spec.id,
-                {v: c.service_url("http") for v, c in mine.items()},
-                opts.start_version,
-                images["nginx"],
-                net,
-                work,
-                log_dir,
+    return plan
+
+
+def _wiremock_address(spec: NodeSpec, mine: dict[str, Component], net: NetPlan) -> tuple[str, int, int]:
+    """(host, PoC port, inference port) of a node served by its WireMocks directly (no nginx)."""
+    if spec.split_ports:
+        host = net.host_of(mine["*poc"].name)
+        poc_port, inf_port = mine["*poc"].ports["http"].service, mine["*inference"].ports["http"].service
+        if net.mode == "bridge":  # two containers, but a node registration has one host field
+            raise ConfigError(
+                f"{spec.id}: split_ports needs both WireMocks on one host; on the bridge network they are two "
+                "containers with two DNS names. Use network_mode='host' for split-port nodes"
             )
-            comps.append(ng.c)
-            ng.start()
-            nginxes.append(ng)
-            host, poc_port = net.host_of(ng.c.name), ng.c.ports["http"].service
-            inf_port = poc_port
-        elif spec.split_ports:
-            host = net.host_of(mine["*poc"].name)
-            poc_port, inf_port = mine["*poc"].ports["http"].service, mine["*inference"].ports["http"].service
-            if net.mode == "bridge":  # two containers, but a node registration has one host field
-                raise ConfigError(
-                    f"{spec.id}: split_ports needs both WireMocks on one host; on the bridge network they are two "
-                    "containers with two DNS names. Use network_mode='host' for split-port nodes"
-                )
-        else:
-            host = net.host_of(mine["*"].name)
-            poc_port = inf_port = mine["*"].ports["http"].service
-        endpoints.append(
-            MLNodeEndpoint(
-                id=spec.id,
-                host=host,
-                poc_port=poc_port,
-                inference_port=inf_port,
-                journals={k: c.url("http") + "/__admin" for k, c in mine.items()},
-            )
-        )
-    return comps, nginxes, endpoints
+    else:
+        host = net.host_of(mine["*"].name)
+        poc_port = inf_port = mine["*"].ports["http"].service
+    return host, poc_port, inf_port
