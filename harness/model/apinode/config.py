@@ -254,32 +254,8 @@ class ApiNodeConfig:
             last = check_version(last, field="last_used_version")
         plan = Plan.from_dict(raw["upgrade_plan"], allow_empty=True) if raw.get("upgrade_plan") else None
         plan = plan if plan is not None and plan.node_version else None
-        api_raw = raw.get("api") or {}
-        if not isinstance(api_raw, dict):
-            raise ConfigError(f"api: expected a mapping, got {shown(api_raw)}")
-        api = ApiConfig()
-        api_keys = [f.name for f in dataclasses.fields(ApiConfig)]
-        unknown_api = sorted(map(str, set(api_raw) - set(api_keys)))
-        if unknown_api:
-            raise ConfigError(f"api: unknown key(s) {shown(unknown_api)}; accepted: {api_keys}")
-        for key in ("public_server_port", "admin_server_port", "ml_server_port"):
-            setattr(api, key, as_port(api_raw.get(key, 0), f"api.{key}", allow_zero=True))
-        callback = api_raw.get("poc_callback_url") or ""
-        api.poc_callback_url = http_url(callback, "api.poc_callback_url", example="http://127.0.0.1:9100") if callback else ""
-        intervals = Intervals()
-        iv_raw = raw.get("intervals") or {}
-        if not isinstance(iv_raw, dict):
-            raise ConfigError(f"intervals: expected a mapping, got {shown(iv_raw)}")
-        for key, val in iv_raw.items():
-            if not isinstance(key, str) or not hasattr(intervals, key):
-                raise ConfigError(
-                    f"intervals.{shown(key)}: unknown interval; accepted: {[f.name for f in dataclasses.fields(Intervals)]}"
-                )
-            if key == "poc_every_blocks":
-                val = as_int(val, "intervals.poc_every_blocks", hi=10**6, what="a number of blocks (0 = off)")
-            else:
-                val = as_number(val, f"intervals.{key}", lo=0.01, hi=3600, unit="seconds")
-            setattr(intervals, key, val)
+        api = _api_from_raw(raw.get("api") or {})
+        intervals = _intervals_from_raw(raw.get("intervals") or {})
         base = config_path.parent if config_path else Path.cwd()
         state_file = Path(as_text(raw["state_file"], "state_file", max_len=4096)) if raw.get("state_file") else None
         ready_file = Path(as_text(raw["ready_file"], "ready_file", max_len=4096)) if raw.get("ready_file") else None
@@ -330,3 +306,37 @@ class ApiNodeConfig:
         path = Path(path)
         path.write_text(yaml.safe_dump(self.to_dict(), sort_keys=False))
         return path
+
+
+def _api_from_raw(api_raw: object) -> ApiConfig:
+    """The `api:` section (ports, PoC callback URL), validated; unknown keys refused."""
+    if not isinstance(api_raw, dict):
+        raise ConfigError(f"api: expected a mapping, got {shown(api_raw)}")
+    api = ApiConfig()
+    api_keys = [f.name for f in dataclasses.fields(ApiConfig)]
+    unknown_api = sorted(map(str, set(api_raw) - set(api_keys)))
+    if unknown_api:
+        raise ConfigError(f"api: unknown key(s) {shown(unknown_api)}; accepted: {api_keys}")
+    for key in ("public_server_port", "admin_server_port", "ml_server_port"):
+        setattr(api, key, as_port(api_raw.get(key, 0), f"api.{key}", allow_zero=True))
+    callback = api_raw.get("poc_callback_url") or ""
+    api.poc_callback_url = http_url(callback, "api.poc_callback_url", example="http://127.0.0.1:9100") if callback else ""
+    return api
+
+
+def _intervals_from_raw(iv_raw: object) -> Intervals:
+    """The `intervals:` section (seconds, or blocks for poc_every_blocks), validated; unknown intervals refused."""
+    intervals = Intervals()
+    if not isinstance(iv_raw, dict):
+        raise ConfigError(f"intervals: expected a mapping, got {shown(iv_raw)}")
+    for key, val in iv_raw.items():
+        if not isinstance(key, str) or not hasattr(intervals, key):
+            raise ConfigError(
+                f"intervals.{shown(key)}: unknown interval; accepted: {[f.name for f in dataclasses.fields(Intervals)]}"
+            )
+        if key == "poc_every_blocks":
+            val = as_int(val, "intervals.poc_every_blocks", hi=10**6, what="a number of blocks (0 = off)")
+        else:
+            val = as_number(val, f"intervals.{key}", lo=0.01, hi=3600, unit="seconds")
+        setattr(intervals, key, val)
+    return intervals
