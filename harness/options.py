@@ -82,12 +82,7 @@ def build_options(
     mlnode_slow_start: str | float | None = None,
 ) -> RunOptions:
     """Validate raw option values (strings from argv or ini) into RunOptions."""
-    seed: int | None = None
-    if chaos_seed not in (None, ""):
-        try:
-            seed = int(chaos_seed)  # type: ignore[arg-type]
-        except ValueError:
-            raise ConfigError(f"--chaos-seed: {chaos_seed!r} is not an integer") from None
+    seed = _chaos_seed(chaos_seed)
     opts = RunOptions(
         backend=choice("--backend", backend, BACKENDS),
         versions=tuple(parse_version_list(versions, field="--versions")) if versions else DEFAULT_PATH,
@@ -107,6 +102,23 @@ def build_options(
         gonka_cache=str(gonka_cache or "").strip(),
         mlnode_lifecycle=_lifecycle(mlnode_exclusive, mlnode_slow_start),
     )
+    _check_combinations(opts)
+    return opts
+
+
+def _chaos_seed(chaos_seed: str | int | None) -> int | None:
+    """--chaos-seed as an integer (None when not given)."""
+    seed: int | None = None
+    if chaos_seed not in (None, ""):
+        try:
+            seed = int(chaos_seed)  # type: ignore[arg-type]
+        except ValueError:
+            raise ConfigError(f"--chaos-seed: {chaos_seed!r} is not an integer") from None
+    return seed
+
+
+def _check_combinations(opts: RunOptions) -> None:
+    """Refuse options that do not go together (or need a file or binaries that are not there)."""
     if opts.mlnode_lifecycle.exclusive and opts.topology != "single":
         raise ConfigError(
             "--mlnode-exclusive needs --topology single: one WireMock holds an MLNode's shared version state (behind "
@@ -123,7 +135,6 @@ def build_options(
         raise ConfigError(f"--env-file: {opts.env_file} does not exist or is not a file")
     if opts.keep_env and opts.backend not in KEEPABLE:
         raise ConfigError(f"--keep-env: {NOT_KEEPABLE.get(opts.backend, f'the {opts.backend} backend cannot keep its testnet')}")
-    return opts
 
 
 def _lifecycle(exclusive: bool, slow_start: str | float | None) -> MLNodeLifecycle:
