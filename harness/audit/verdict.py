@@ -135,20 +135,9 @@ def audit(
     if end_ms is None:
         end_ms = times[-1] if times else None
     bracket = _bracket_fn(heights, timeline)  # offenders are placed among the chain's own blocks
-    out = Merged(len(recs))
     every_node = sorted(set(nodes) if nodes is not None else {r.node_key for r in recs})
     chats = chats_by_node(user_chats, participants, every_node)
-    orders: list[SwitchOrder] = []
-    for clock_timeline, node_set, index, delivered in groups(recs, timeline, nodes, clocks):
-        group = recs if index is None else [recs[i] for i in index]
-        group_times = times if index is None else [times[i] for i in index]
-        job = _Job(group, group_times, clock_timeline, contract, node_set, bracket)
-        # a switch is placed among the blocks the participant's API node had received, where its proxy saw them
-        seen_heights = delivered or heights
-        job.seen_bracket = _bracket_fn(seen_heights, clock_timeline) if delivered else bracket
-        out.add(job, index, end_ms, seen_heights)
-        group_nodes = sorted(node_set) if node_set is not None else None
-        orders += switch_orders(group, clock_timeline, group_nodes, end_ms=end_ms, user_chats=chats)
+    out, orders = _judge_groups(recs, times, timeline, contract, nodes, heights, end_ms, clocks, chats, bracket)
     offenders = sorted(out.offenders + refusals(recs, timeline, bracket), key=Offender.sort_key)
     seen = sorted(out.seen, key=lambda x: (x.hop, x.node))
     network = None
@@ -173,6 +162,35 @@ def audit(
         timing=[t for c in clocks for t in c.timing],
         lifecycle=sorted(orders, key=lambda o: (o.hop, o.node)),
     )
+
+
+def _judge_groups(
+    recs: list[RequestRecord],
+    times: list[int],
+    timeline: SwitchTimeline,
+    contract: Contract,
+    nodes: list[str] | None,
+    heights: Sequence[tuple[int, int]] | None,
+    end_ms: int | None,
+    clocks: Sequence[ParticipantClock],
+    chats: dict[str, list[UserChat]] | None,
+    bracket: Callable[[int], tuple[int | None, int | None]],
+) -> tuple[Merged, list[SwitchOrder]]:
+    """Judge each group of records by its clock's timeline (groups(): all records on the chain clock, or each
+    participant's MLNodes on its own); return the merged verdicts and every node's switch order."""
+    out = Merged(len(recs))
+    orders: list[SwitchOrder] = []
+    for clock_timeline, node_set, index, delivered in groups(recs, timeline, nodes, clocks):
+        group = recs if index is None else [recs[i] for i in index]
+        group_times = times if index is None else [times[i] for i in index]
+        job = _Job(group, group_times, clock_timeline, contract, node_set, bracket)
+        # a switch is placed among the blocks the participant's API node had received, where its proxy saw them
+        seen_heights = delivered or heights
+        job.seen_bracket = _bracket_fn(seen_heights, clock_timeline) if delivered else bracket
+        out.add(job, index, end_ms, seen_heights)
+        group_nodes = sorted(node_set) if node_set is not None else None
+        orders += switch_orders(group, clock_timeline, group_nodes, end_ms=end_ms, user_chats=chats)
+    return out, orders
 
 
 UNVERSIONED, UNKNOWN = -1, -2  # resolved version indexes of records without a timeline version
