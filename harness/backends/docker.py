@@ -26,10 +26,9 @@ from typing import TYPE_CHECKING, Any
 
 import requests
 
-from harness.audit.contracts import PRE_UPGRADE_HOLD_S, UPGRADE_HOLD_S
+from harness.backends import docker_model as model
 from harness.backends import docker_upstream as upstream
 from harness.backends import docker_util
-from harness.backends.common import write_reference_api_config
 from harness.backends.contract import BaseTestnet, Capability, Endpoints, NodeSpec, TestnetInfo
 from harness.backends.docker_components import MODES, Component, NetPlan, PortSpec
 from harness.backends.docker_session import LABEL_OWNER, LABEL_TESTNET, SESSION, choose_images, next_prefix, owner_tag, reap_stale
@@ -163,30 +162,14 @@ class DockerTestnet(BaseTestnet):
                 self.workdir / "inference", self.opts.start_version, self.voting_period_blocks * upstream.BLOCK_TIME_S
             )
             return upstream.chain_component(self.images["chain"], home, self.net, self.log_dir)
-        from harness.model.simnet import Genesis
-
-        gdir = self.workdir / "chain"
-        gdir.mkdir(parents=True, exist_ok=True)
-        genesis = Genesis(
-            block_time_s=self.opts.block_time_s,
-            upgrade_hold_s=UPGRADE_HOLD_S,  # "switched at H + 1" is caught by the audit (contracts.py)
-            pre_upgrade_hold_s=PRE_UPGRADE_HOLD_S,  # and "switched at H - 1" on a loaded machine
-            voting_period_blocks=self.voting_period_blocks,
-            initial_mlnode_version=self.opts.start_version,
-            chain_id=self.info.chain_id,
-        )
-        path = genesis.write(gdir / "genesis.json")
-        ports = self.net.ports(True, rpc=26657)
-        argv = ["harness", "simnet", "--rpc-port", str(ports["rpc"].inner), "--genesis", str(path)]
-        return Component(
-            "chain",
+        return model.chain_component(
             self.images["chain"],
-            argv,
-            net=self.net,
-            log_dir=self.log_dir,
-            ports=ports,
-            relay=True,
-            volumes=[(str(gdir), str(gdir), "ro")],
+            self.workdir / "chain",
+            self.opts,
+            self.net,
+            self.log_dir,
+            voting_period_blocks=self.voting_period_blocks,
+            chain_id=self.info.chain_id,
         )
 
     def _api_ports(self) -> dict[str, PortSpec]:
@@ -211,18 +194,13 @@ class DockerTestnet(BaseTestnet):
             )
         intervals = {**api_intervals(self.opts.block_time_s, self.opts.api_profile), **self.api_interval_overrides}
         self.info.api_refresh_tick_s = intervals["client_refresh_s"]  # the running node's tick (pr228's grace)
-        return write_reference_api_config(
+        return model.write_api_config(
             cfg_dir,
+            self.opts,
             chain_url=chain_url,
-            start_version=self.opts.start_version,
-            profile=self.opts.api_profile,
             intervals=intervals,
-            api={
-                "public_server_port": ports["public"].inner,
-                "admin_server_port": ports["admin"].inner,
-                "ml_server_port": ports["ml"].inner,
-                "poc_callback_url": callback if self.net.mode == "bridge" else "",
-            },
+            ports=ports,
+            callback_url=callback if self.net.mode == "bridge" else "",
             profile_overrides=self.api_overrides,
         )
 
@@ -234,16 +212,7 @@ class DockerTestnet(BaseTestnet):
             return upstream.api_component(
                 self.images["api"], cfg, self.workdir / "inference", chain_url, self.net, ports, self.log_dir
             )
-        return Component(
-            "api",
-            self.images["api"],
-            ["harness", "apinode", "--config", str(cfg)],
-            net=self.net,
-            log_dir=self.log_dir,
-            ports=ports,
-            relay=True,
-            volumes=[(str(cfg.parent), str(cfg.parent), "rw")],
-        )
+        return model.api_component(self.images["api"], cfg, self.net, ports, self.log_dir)
 
     def _start_chain_and_api(self) -> None:
         from harness.chain import ChainClient
@@ -261,24 +230,9 @@ class DockerTestnet(BaseTestnet):
         host_api_chain = rpc_url
         control = None
         if self.use_chaos:
-            ports = self.net.ports(True, listen=26657, control=7070)
-            argv = [
-                "harness",
-                "chaos-proxy",
-                "--listen",
-                str(ports["listen"].inner),
-                "--upstream",
-                api_chain,
-                "--control-port",
-                str(ports["control"].inner),
-                "--seed",
-                str(self.opts.chaos_seed or 0),
-                "--max-lifetime-s",
-                str(6 * 3600),
-            ]
-            self.proxy_c = proxy_c = Component(
-                "chaos", self.images["harness"], argv, net=self.net, log_dir=self.log_dir, ports=ports, relay=True
-            ).start()
+            seed = self.opts.chaos_seed or 0
+            proxy = model.chaos_proxy_component(self.images["harness"], api_chain, seed, self.net, self.log_dir)
+            self.proxy_c = proxy_c = proxy.start()
             control = proxy_c.url("control")
             from harness.chaos import ChaosControl
 
