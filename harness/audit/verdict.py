@@ -176,8 +176,7 @@ def _judge_groups(
     chats: dict[str, list[UserChat]] | None,
     bracket: Callable[[int], tuple[int | None, int | None]],
 ) -> tuple[Merged, list[SwitchOrder]]:
-    """Judge each group of records by its clock's timeline (groups(): all records on the chain clock, or each
-    participant's MLNodes on its own); return the merged verdicts and every node's switch order."""
+    """Judge each clock's group of records (merge.groups) by its timeline; the merged verdicts and switch orders."""
     out = Merged(len(recs))
     orders: list[SwitchOrder] = []
     for clock_timeline, node_set, index, delivered in groups(recs, timeline, nodes, clocks):

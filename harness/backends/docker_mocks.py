@@ -180,8 +180,7 @@ def start_mocks(
 def _wiremock_plan(
     specs: Iterable[NodeSpec], opts: RunOptions, images: dict[str, str], net: NetPlan, work: Path, log_dir: Path
 ) -> list[tuple[NodeSpec, str, Component]]:
-    """Write the mappings and plan each node's WireMock containers: (node, key, component), the key a version
-    (side-by-side), "*poc"/"*inference" (split ports) or "*"."""
+    """Write the mappings and plan each node's WireMocks as (node, key: version, "*poc", "*inference" or "*", c)."""
     from harness.mlnode import write_mappings
 
     versions = opts.versions

@@ -53,8 +53,7 @@ def write_api_config(
     callback_url: str,
     profile_overrides: dict[str, Any],
 ) -> Path:
-    """The model API node's config file in `cfg_dir` (its ports the containers' inner ones; `callback_url` "" for
-    the default)."""
+    """Write the model API node's config file in `cfg_dir` (inner container ports; callback "" = default)."""
     return write_reference_api_config(
         cfg_dir,
         chain_url=chain_url,

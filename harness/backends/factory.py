@@ -83,8 +83,7 @@ class TestnetFactory:
         self._n = 0
 
     def make(self, **overrides: Any) -> BaseTestnet:
-        """Start a testnet of the session's options with these overrides (refused with a ConfigError where the
-        backend cannot give it) and track it."""
+        """Start and track a testnet of the session's options with these overrides (ConfigError if unsupported)."""
         nodes = overrides.pop("nodes", None)
         participants = overrides.pop("participants", 1)
         chaos = overrides.pop("chaos", True)

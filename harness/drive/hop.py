@@ -281,8 +281,7 @@ class UpgradeRunner(ManagementTraffic):
         on_scheduled: Callable[[int], None] | None,
         inside_poc: bool,
     ) -> tuple[int, int, int, int]:
-        """Management traffic, the upgrade scheduled and awaited past its due time, management traffic again; return
-        (proposal id, H, switch height, switch block time ms)."""
+        """Schedule the upgrade between bouts of management traffic, wait past its due time; (proposal, H, switch h, ms)."""
         # The management traffic on the old version ends before the proposal is made: overlapping it with the
         # voting period saved 0.8 s a hop, but on a loaded machine (load 10-18) its reconciles or PoC cycle ran into
         # block H-1, when a node switching early shows itself only through chats, which the PoC cycle holds off.
@@ -300,8 +299,7 @@ class UpgradeRunner(ManagementTraffic):
         return proposal_id, height, switch_height, switch_ms
 
     def _settle(self, started_ms: int) -> None:
-        """After the switch: every node serving inference again, and on a real chain past its PoC phase (its windows
-        since `started_ms` recorded)."""
+        """Wait until every node serves inference again (on a real chain: past its PoC phase, windows recorded)."""
         # the answer must come from the new version once the nodes settled (pr228 brings it up only at its tick)
         self.tn.wait_nodes_inference(timeout_s=30)
         if self.epochs is not None:  # a real node answers no chat inside the chain's PoC phase
