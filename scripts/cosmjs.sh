@@ -4,7 +4,7 @@
 # Exit 3 when node or npm is missing, 1 when the install fails (log in .harness/cosmjs-npm.log).
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
-cd "$root/tests/cosmjs"
+cd "$root/tests/model/simnet/cosmjs"
 if ! command -v node >/dev/null || ! command -v npm >/dev/null; then
   echo "cosmjs: node and npm are required for the CosmJS test (Debian: apt-get install nodejs npm)" >&2; exit 3
 fi

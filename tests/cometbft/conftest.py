@@ -1,0 +1,1 @@
+"""Tests of harness/cometbft: the CometBFT client against the fake chain (tests/support/cometbft_fake.py)."""
