@@ -208,34 +208,21 @@ def test_operator_cli_against_the_real_pair(harness_options, tmp_path):
     import sys
 
     from harness.util.process import pid_alive
-    from harness.util.wait import wait_until
+    from tests.support.harness_up import HarnessUp
 
-    env = {**os.environ, "HARNESS_STATE_FILE": str(tmp_path / "testnet.json"), "HARNESS_KEYRING": str(tmp_path / "k.json")}
-    up_log = tmp_path / "up.log"
+    state = tmp_path / "testnet.json"
+    cli_env = {"HARNESS_STATE_FILE": str(state), "HARNESS_KEYRING": str(tmp_path / "k.json")}
+    env = {**os.environ, **cli_env}
 
     def harness(*argv: str, timeout_s: float = 300) -> tuple[int, str]:
         p = subprocess.run([sys.executable, "-m", "harness", *argv], capture_output=True, text=True, timeout=timeout_s, env=env)
         return p.returncode, p.stdout + p.stderr
 
-    with open(up_log, "wb") as log:
-        up = subprocess.Popen(
-            [sys.executable, "-m", "harness", "up", "--backend", "gonka", "--gonka-bin", str(harness_options.gonka_bin)],
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            env=env,
-        )
-    state = tmp_path / "testnet.json"
-    pids: list[int] = []
+    up = HarnessUp(tmp_path, "--backend", "gonka", "--gonka-bin", str(harness_options.gonka_bin), workdir=False, env=cli_env,
+                   timeout_s=300)  # fmt: skip
+    doc = up.doc
+    pids = up.pids()
     try:
-        wait_until(
-            state.exists,
-            timeout_s=300,
-            what="`harness up --backend gonka` to write its state file",
-            abort=lambda: None if up.poll() is None else f"harness up exited {up.returncode}",
-            evidence=lambda: up_log.read_text()[-3000:],
-        )
-        doc = json.loads(state.read_text())
-        pids = [c["pid"] for c in doc["pids"]]
         assert doc["backend"] == "gonka"
         code, out = harness("upgrade", "--to", "v0.3.9", "--in", "30", "--from", "genesis", "--wait")
         assert code == 0, out
@@ -252,8 +239,6 @@ def test_operator_cli_against_the_real_pair(harness_options, tmp_path):
             assert report["ok"], out[-3000:]
     finally:
         code, out = harness("down")
-        if up.poll() is None:
-            up.terminate()
-            up.wait(30)
+        up.stop()
     assert code == 0, out
     assert not [p for p in pids if pid_alive(p)], f"left running after `harness down`: {pids}\n{out}"

@@ -3,7 +3,6 @@ scenarios run against a testnet started by `harness up`, described by the env fi
 
 from __future__ import annotations
 
-import signal
 import subprocess
 import sys
 
@@ -12,8 +11,8 @@ import pytest
 from harness.backends.external import ExternalTestnet, parse_env_file, parse_mlnode
 from harness.errors import ConfigError
 from harness.options import build_options
-from harness.util.wait import wait_until
 from tests.support import REPO
+from tests.support.harness_up import HarnessUp
 
 GOOD = """
 # a running local-test-net
@@ -95,31 +94,12 @@ def _pytest(*argv: str, timeout_s: float = 300) -> subprocess.CompletedProcess:
 @pytest.fixture
 def harness_up(tmp_path):
     """`harness up` as a user runs it; yields the env file it wrote for `--backend external`."""
-    state, log = tmp_path / "testnet.json", tmp_path / "up.log"
-    env = state.with_suffix(".env")
-    with open(log, "wb") as out:
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "harness", "up", "--state-file", state, "--workdir", tmp_path / "work"],
-            stdout=out,
-            stderr=subprocess.STDOUT,
-        )
+    up = HarnessUp(tmp_path, wait_for="env")
     try:
-        wait_until(
-            env.exists,
-            timeout_s=90,
-            what="`harness up` to write its env file",
-            abort=lambda: None if proc.poll() is None else f"harness up exited {proc.returncode}",
-            evidence=lambda: log.read_text()[-3000:],
-        )
-        yield env
+        yield up.env_file
     finally:
-        proc.send_signal(signal.SIGTERM)
-        try:
-            proc.wait(30)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(5)
-    assert not env.exists(), "harness up left its env file behind"
+        up.stop()
+    assert not up.env_file.exists(), "harness up left its env file behind"
 
 
 def test_scenario_1_against_a_testnet_started_by_harness_up(harness_up):

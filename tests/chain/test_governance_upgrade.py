@@ -10,21 +10,7 @@ from harness.chain import DEV_MNEMONIC, DEV_USER_MNEMONIC, ChainClient, Key, gov
 from harness.chain.client import UpgradeTooSoon
 from harness.cometbft import BlockTimeline
 from harness.errors import ConfigError, QueryError, TxError
-from harness.model.simnet import Genesis, Simnet
 from harness.util.wait import wait_until
-
-
-@pytest.fixture(scope="module")
-def net():
-    with Simnet(Genesis(block_time_s=0.1, voting_period_blocks=3), port=0) as sim:
-        yield sim
-
-
-@pytest.fixture
-def chain(net):
-    with ChainClient(net.rpc_url) as c:
-        c.rpc.wait_for_height(3, timeout_s=10.0)  # enough blocks to measure the block time
-        yield c
 
 
 @pytest.fixture(scope="module")
@@ -32,109 +18,109 @@ def validator() -> Key:
     return Key.from_mnemonic(DEV_MNEMONIC, name="validator")
 
 
-def test_chain_identity_and_gov_params(chain, validator):
-    assert chain.chain_id == "gonka-testnet"
-    assert chain.module_account_address("gov") == gov_module_address() == chain.gov_authority()
-    assert chain.min_deposit() > 0
-    assert chain.voting_period_s() > 0
+def test_chain_identity_and_gov_params(gov_chain, validator):
+    assert gov_chain.chain_id == "gonka-testnet"
+    assert gov_chain.module_account_address("gov") == gov_module_address() == gov_chain.gov_authority()
+    assert gov_chain.min_deposit() > 0
+    assert gov_chain.voting_period_s() > 0
     # genesis accounts are numbered in genesis order (the dev key first); no tx was signed on this chain yet
-    assert chain.account(validator.address) == (0, 0)
-    assert chain.current_plan() is None
+    assert gov_chain.account(validator.address) == (0, 0)
+    assert gov_chain.current_plan() is None
 
 
-def test_scheduled_upgrade_switches_version_at_h(net, chain, validator):
-    earliest, _why = chain.earliest_upgrade_height()
+def test_scheduled_upgrade_switches_version_at_h(gov_simnet, gov_chain, validator):
+    earliest, _why = gov_chain.earliest_upgrade_height()
     h = earliest + 5  # room for a proposal included a few blocks late on a loaded machine (else UpgradeTooSoon)
-    with BlockTimeline(net.rpc_url) as timeline:
-        outcome = chain.propose_partial_upgrade("v0.3.9", h, proposer=validator, voters=[validator], title="to v0.3.9")
+    with BlockTimeline(gov_simnet.rpc_url) as timeline:
+        outcome = gov_chain.propose_partial_upgrade("v0.3.9", h, proposer=validator, voters=[validator], title="to v0.3.9")
         assert outcome.upgrade_height == h
         assert 0 < outcome.submit_height <= outcome.passed_height < h
-        prop = chain.proposal(outcome.proposal_id)
+        prop = gov_chain.proposal(outcome.proposal_id)
         assert proto.gov_pb2.ProposalStatus.Name(prop.status) == "PROPOSAL_STATUS_PASSED"
         get = proto.inference_pb2.QueryGetPartialUpgradeRequest(height=h)
-        entry = chain.rpc.query(proto.Q_PARTIAL_UPGRADE, get, height=outcome.passed_height).partialUpgrade
+        entry = gov_chain.rpc.query(proto.Q_PARTIAL_UPGRADE, get, height=outcome.passed_height).partialUpgrade
         assert entry.node_version == "v0.3.9"
         assert entry.name == f"PartialUpgrade at height {h} for node version v0.3.9"
-        assert chain.partial_upgrade(h + 1000) is None
+        assert gov_chain.partial_upgrade(h + 1000) is None
 
-        timeline.wait_for_height(h + 2, timeout_s=chain.rpc.deadline_for_blocks(h + 2 - chain.height()))
-        assert chain.mlnode_version(height=h - 1) == "v0.3.8"
-        assert chain.mlnode_version(height=h) == "v0.3.9"
-        assert chain.mlnode_version(height=h + 1) == "v0.3.9"
-        assert chain.mlnode_version() == "v0.3.9"
+        timeline.wait_for_height(h + 2, timeout_s=gov_chain.rpc.deadline_for_blocks(h + 2 - gov_chain.height()))
+        assert gov_chain.mlnode_version(height=h - 1) == "v0.3.8"
+        assert gov_chain.mlnode_version(height=h) == "v0.3.9"
+        assert gov_chain.mlnode_version(height=h + 1) == "v0.3.9"
+        assert gov_chain.mlnode_version() == "v0.3.9"
         # EndBlock deletes entries below the current height: present through H, gone from H+1 on.
         req = proto.inference_pb2.QueryAllPartialUpgradeRequest()
-        assert [u.height for u in chain.rpc.query(proto.Q_PARTIAL_UPGRADE_ALL, req, height=h).partialUpgrade] == [h]
-        assert list(chain.rpc.query(proto.Q_PARTIAL_UPGRADE_ALL, req, height=h + 1).partialUpgrade) == []
-        assert chain.partial_upgrade(h) is None
-        assert chain.partial_upgrades() == []
+        assert [u.height for u in gov_chain.rpc.query(proto.Q_PARTIAL_UPGRADE_ALL, req, height=h).partialUpgrade] == [h]
+        assert list(gov_chain.rpc.query(proto.Q_PARTIAL_UPGRADE_ALL, req, height=h + 1).partialUpgrade) == []
+        assert gov_chain.partial_upgrade(h) is None
+        assert gov_chain.partial_upgrades() == []
         seen = [b.height for b in timeline.blocks()]
         assert set(range(h - 1, h + 3)) <= set(seen)
         assert seen == sorted(seen)
         assert len(seen) == len(set(seen))
 
 
-def test_a_proposal_included_too_late_is_not_voted_on(chain, validator, monkeypatch):
+def test_a_proposal_included_too_late_is_not_voted_on(gov_chain, validator, monkeypatch):
     # A loaded machine: the proposal lands in block H-1, so its voting period would end after H. It is refused, and no
     # vote is sent. H leaves 20 blocks of room over the earliest height, so the check made before submitting passes
     # however long this test process stalls before making it (the chain runs on while it does).
-    earliest, _ = chain.earliest_upgrade_height()
+    earliest, _ = gov_chain.earliest_upgrade_height()
     height = earliest + 20
-    real_submit = chain.submit
+    real_submit = gov_chain.submit
 
     def late_submit(msgs, key, **kw):
         if type(msgs[0]).__name__ == "MsgSubmitProposal":
-            chain.rpc.wait_for_height(height - 1, timeout_s=20)
+            gov_chain.rpc.wait_for_height(height - 1, timeout_s=20)
         return real_submit(msgs, key, **kw)
 
-    monkeypatch.setattr(chain, "submit", late_submit)
+    monkeypatch.setattr(gov_chain, "submit", late_submit)
     with pytest.raises(UpgradeTooSoon, match=r"was included at height \d+ \(\d+ blocks after .*was not voted on") as ei:
-        chain.propose_partial_upgrade("v0.3.10", height, proposer=validator, voters=[validator])
+        gov_chain.propose_partial_upgrade("v0.3.10", height, proposer=validator, voters=[validator])
     assert ei.value.late_by_blocks >= 4  # what the hop adds to the next attempt's room (at least the voting period + 2)
     proposal_id = int(str(ei.value).split()[1])
     # the one validator's YES would have passed it; unvoted, it ends REJECTED at its voting end and stores no plan
     statuses = proto.gov_pb2.ProposalStatus
     voting = statuses.Value("PROPOSAL_STATUS_VOTING_PERIOD")
-    ended = wait_until(lambda: (p := chain.proposal(proposal_id)).status != voting and p, timeout_s=10,
+    ended = wait_until(lambda: (p := gov_chain.proposal(proposal_id)).status != voting and p, timeout_s=10,
                        what=f"proposal {proposal_id} to leave its voting period")  # fmt: skip
     assert statuses.Name(ended.status) == "PROPOSAL_STATUS_REJECTED"
-    assert chain.partial_upgrade(height) is None
+    assert gov_chain.partial_upgrade(height) is None
 
 
-def test_malformed_version_is_refused_before_anything_is_sent(chain, validator):
-    before = chain.account(validator.address)
-    earliest, _ = chain.earliest_upgrade_height()
+def test_malformed_version_is_refused_before_anything_is_sent(gov_chain, validator):
+    before = gov_chain.account(validator.address)
+    earliest, _ = gov_chain.earliest_upgrade_height()
     for bad in ("0.3.10", "v0.3", "v0.3.9-rc1", ""):
         with pytest.raises(ConfigError, match="vMAJOR.MINOR.PATCH"):
-            chain.propose_partial_upgrade(bad, earliest + 5, proposer=validator, voters=[validator])
-    assert chain.account(validator.address) == before  # no tx was signed or sent
+            gov_chain.propose_partial_upgrade(bad, earliest + 5, proposer=validator, voters=[validator])
+    assert gov_chain.account(validator.address) == before  # no tx was signed or sent
 
 
-def test_height_inside_voting_period_is_refused_with_numbers(chain, validator):
-    current = chain.height()
+def test_height_inside_voting_period_is_refused_with_numbers(gov_chain, validator):
+    current = gov_chain.height()
     with pytest.raises(
         ConfigError, match=rf"upgrade height {current + 1} is not after the voting period end: current height \d+"
     ):
-        chain.propose_partial_upgrade("v0.3.10", current + 1, proposer=validator, voters=[validator])
+        gov_chain.propose_partial_upgrade("v0.3.10", current + 1, proposer=validator, voters=[validator])
     with pytest.raises(ConfigError, match="no voters"):
-        chain.propose_partial_upgrade("v0.3.10", current + 100, proposer=validator, voters=[])
+        gov_chain.propose_partial_upgrade("v0.3.10", current + 100, proposer=validator, voters=[])
 
 
-def test_several_txs_in_a_row_track_the_sequence(chain, validator):
+def test_several_txs_in_a_row_track_the_sequence(gov_chain, validator):
     # Two direct MsgCreatePartialUpgrade with the wrong authority: CheckTx passes, DeliverTx fails with the real text,
     # and the sequence still advances (the ante handler ran), so the next tx in a row is accepted too.
-    _, seq0 = chain.account(validator.address)
+    _, seq0 = gov_chain.account(validator.address)
     bad = proto.MsgCreatePartialUpgrade(authority=validator.address, height=10_000, nodeVersion="v0.3.10")
     for _ in range(2):
         with pytest.raises(TxError) as ei:
-            chain.submit([bad], validator)
+            gov_chain.submit([bad], validator)
         assert ei.value.stage == "DeliverTx"
         assert f"invalid authority; expected {gov_module_address()}, got {validator.address}" in ei.value.log
-    assert chain.account(validator.address)[1] == seq0 + 2
+    assert gov_chain.account(validator.address)[1] == seq0 + 2
 
 
-def test_wrong_chain_id_is_rejected_at_checktx(net, validator):
-    with ChainClient(net.rpc_url, chain_id="gonka-mainnet") as wrong:
+def test_wrong_chain_id_is_rejected_at_checktx(gov_simnet, validator):
+    with ChainClient(gov_simnet.rpc_url, chain_id="gonka-mainnet") as wrong:
         vote = proto.gov_tx_pb2.MsgVote(proposal_id=1, voter=validator.address, option=proto.gov_pb2.VOTE_OPTION_YES)
         with pytest.raises(TxError) as ei:
             wrong.submit([vote], validator)
@@ -142,7 +128,7 @@ def test_wrong_chain_id_is_rejected_at_checktx(net, validator):
         assert ei.value.code != 0
 
 
-def test_unknown_account_query_names_the_fix(chain):
+def test_unknown_account_query_names_the_fix(gov_chain):
     stranger = Key.from_mnemonic(DEV_USER_MNEMONIC, index=7)
     with pytest.raises(QueryError, match="fund it"):
-        chain.account(stranger.address)
+        gov_chain.account(stranger.address)

@@ -24,12 +24,6 @@ from harness.util.wait import wait_until
 from tests.support import REPO
 
 
-@pytest.fixture(scope="module")
-def upstream() -> Iterator[RpcUpstream]:
-    with RpcUpstream() as up:
-        yield up
-
-
 @pytest.fixture
 def proxy(upstream: RpcUpstream) -> Iterator[ChaosProxy]:
     with ChaosProxy(upstream.url, seed=3) as p:

@@ -24,12 +24,6 @@ def rpc(method: str, rid: int = 1) -> dict:
     return {"jsonrpc": "2.0", "id": rid, "method": method, "params": {}}
 
 
-@pytest.fixture(scope="module")
-def upstream() -> Iterator[RpcUpstream]:
-    with RpcUpstream() as up:
-        yield up
-
-
 @pytest.fixture
 def proxy(upstream: RpcUpstream) -> Iterator[ChaosProxy]:
     before = {t.name for t in threading.enumerate()}

@@ -28,12 +28,6 @@ from harness.util.wait import wait_until
 RPC = b'{"jsonrpc": "2.0", "id": 1, "method": "status"}'
 
 
-@pytest.fixture(scope="module")
-def upstream() -> Iterator[RpcUpstream]:
-    with RpcUpstream() as up:
-        yield up
-
-
 @pytest.fixture
 def proxy(upstream: RpcUpstream) -> Iterator[ChaosProxy]:
     with ChaosProxy(upstream.url, seed=5) as p:

@@ -9,17 +9,14 @@ from pathlib import Path
 import pytest
 import yaml
 
-from harness.chain import DEV_MNEMONIC, ChainClient, Key
+from harness.chain import DEV_MNEMONIC, Key
 from harness.chain.proposals import PASSED, cast_votes, submit_partial_upgrade, wait_proposal_final
 from harness.errors import ConfigError
 from harness.model.apinode import ApiNode, ApiNodeConfig
 from harness.model.apinode.state import StateStore, VersionState
-from harness.model.simnet import Genesis, Simnet
-from harness.util.loop import BackgroundLoop
 from harness.util.wait import wait_until
-from tests.model.apinode.apinode_support import FakeMLNode
+from tests.model.apinode.apinode_support import FakeMLNode, fake_chain_and_mlnode
 from tests.model.apinode.test_apinode_service import debug, make_config, step_until, wait_inference
-from tests.support.cometbft_fake import FakeCometBFT
 
 
 class SpyMLNode(FakeMLNode):
@@ -36,16 +33,9 @@ class SpyMLNode(FakeMLNode):
 
 @pytest.fixture
 def fakes():
-    loop = BackgroundLoop("apinode-fakes")
-    chain = FakeCometBFT(height=1, loop=loop).start()
-    ml = loop.run(SpyMLNode().start())
-    ml.persisted = []
-    try:
+    with fake_chain_and_mlnode("apinode-fakes", SpyMLNode()) as (loop, chain, ml):
+        ml.persisted = []
         yield loop, chain, ml
-    finally:
-        chain.stop()
-        loop.run(ml.close())
-        loop.close()
 
 
 def test_the_old_versions_stop_is_on_disk_before_it_is_sent(fakes, tmp_path: Path):
@@ -94,48 +84,35 @@ def test_old_stops_sent_is_checked_when_the_state_is_loaded(tmp_path: Path):
 
 
 # -- simnet: proposals the chain never applies --------------------------------------------------------------------------
-@pytest.fixture(scope="module")
-def net():
-    with Simnet(Genesis(block_time_s=0.1, voting_period_blocks=3), port=0) as sim:
-        yield sim
-
-
-@pytest.fixture
-def chain(net):
-    with ChainClient(net.rpc_url) as c:
-        c.rpc.wait_for_height(3, timeout_s=10.0)
-        yield c
-
-
 VALIDATOR = Key.from_mnemonic(DEV_MNEMONIC, name="validator")
 
 
-def test_a_plan_whose_voting_ends_after_its_height_is_never_listed_nor_applied(chain):
-    height = chain.height() + 2  # included at H-1 at the latest; a 3-block voting period ends after H
-    sub = submit_partial_upgrade(chain, "v0.3.9", height, proposer=VALIDATOR)
-    cast_votes(chain, sub.proposal_id, [VALIDATOR])
-    status, at, _ = wait_proposal_final(chain, sub.proposal_id, timeout_s=10)
+def test_a_plan_whose_voting_ends_after_its_height_is_never_listed_nor_applied(gov_chain):
+    height = gov_chain.height() + 2  # included at H-1 at the latest; a 3-block voting period ends after H
+    sub = submit_partial_upgrade(gov_chain, "v0.3.9", height, proposer=VALIDATOR)
+    cast_votes(gov_chain, sub.proposal_id, [VALIDATOR])
+    status, at, _ = wait_proposal_final(gov_chain, sub.proposal_id, timeout_s=10)
     assert status == PASSED and at > height  # noqa: PT018
     # gov ran the message in EndBlock after H; the inference module then deleted the past entry in the same EndBlock
     for h in range(height - 1, at + 1):
-        assert chain.partial_upgrades() == [] or h < sub.height
-        assert chain.mlnode_version(height=h) == "v0.3.8", h
-    assert chain.partial_upgrade(height) is None
+        assert gov_chain.partial_upgrades() == [] or h < sub.height
+        assert gov_chain.mlnode_version(height=h) == "v0.3.8", h
+    assert gov_chain.partial_upgrade(height) is None
 
 
-def test_a_proposal_voted_down_stores_no_plan(chain):
-    height = chain.earliest_upgrade_height()[0] + 2
-    sub = submit_partial_upgrade(chain, "v0.3.9", height, proposer=VALIDATOR)
-    cast_votes(chain, sub.proposal_id, [VALIDATOR], option="no")
-    status, _, detail = wait_proposal_final(chain, sub.proposal_id, timeout_s=10)
+def test_a_proposal_voted_down_stores_no_plan(gov_chain):
+    height = gov_chain.earliest_upgrade_height()[0] + 2
+    sub = submit_partial_upgrade(gov_chain, "v0.3.9", height, proposer=VALIDATOR)
+    cast_votes(gov_chain, sub.proposal_id, [VALIDATOR], option="no")
+    status, _, detail = wait_proposal_final(gov_chain, sub.proposal_id, timeout_s=10)
     assert status == "PROPOSAL_STATUS_REJECTED", detail
-    assert chain.partial_upgrade(height) is None
+    assert gov_chain.partial_upgrade(height) is None
 
 
-def test_the_proposal_steps_refuse_bad_input_naming_it(chain):
+def test_the_proposal_steps_refuse_bad_input_naming_it(gov_chain):
     with pytest.raises(ConfigError, match="partial upgrade height must be a positive integer, got 0"):
-        submit_partial_upgrade(chain, "v0.3.9", 0, proposer=VALIDATOR)
+        submit_partial_upgrade(gov_chain, "v0.3.9", 0, proposer=VALIDATOR)
     with pytest.raises(ConfigError, match="vote option 'maybe' is not one of yes, no, abstain, veto"):
-        cast_votes(chain, 1, [VALIDATOR], option="maybe")
+        cast_votes(gov_chain, 1, [VALIDATOR], option="maybe")
     with pytest.raises(ConfigError, match="no voters"):
-        cast_votes(chain, 1, [])
+        cast_votes(gov_chain, 1, [])

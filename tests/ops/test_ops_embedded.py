@@ -9,13 +9,13 @@ import signal
 import subprocess
 import sys
 from pathlib import Path
-from urllib.parse import urlsplit
 
 import pytest
 
 from harness.ops.down import alive
 from harness.util.ports import port_is_listening
 from harness.util.wait import wait_until
+from tests.support.harness_up import HarnessUp
 
 
 def _harness(*argv, env: dict | None = None, timeout_s: float = 120) -> tuple[int, dict, str]:
@@ -33,62 +33,7 @@ def _harness(*argv, env: dict | None = None, timeout_s: float = 120) -> tuple[in
     return p.returncode, doc, p.stdout + p.stderr
 
 
-class Up:
-    """`harness up --state-file F [--workdir W] [extra...]` as a child process (no W: `harness up` makes a temp
-    workdir)."""
-
-    def __init__(self, tmp: Path, *extra: str, workdir: bool = True) -> None:
-        self.state = tmp / "testnet.json"
-        self.log = tmp / "up.log"
-        where = ["--workdir", str(tmp / "work")] if workdir else []
-        with open(self.log, "wb") as log:
-            self.proc = subprocess.Popen(
-                [sys.executable, "-m", "harness", "up", "--state-file", str(self.state), *where, *extra],
-                stdout=log,
-                stderr=subprocess.STDOUT,
-            )
-        try:
-            wait_until(
-                self.state.exists,
-                timeout_s=90,
-                what="`harness up` to write its state file",
-                abort=lambda: None if self.proc.poll() is None else f"harness up exited {self.proc.returncode}",
-                evidence=lambda: self.log.read_text()[-3000:],
-            )
-        except BaseException:
-            self.kill()
-            raise
-        self.doc = json.loads(self.state.read_text())
-
-    def ports(self) -> list[int]:
-        ep = self.doc["endpoints"]
-        urls = [ep[k] for k in ("chain_rpc", "api_chain_rpc", "api_public", "api_admin", "chaos_control") if ep.get(k)]
-        urls += [u for n in self.doc["mlnodes"] for u in n["journals"].values()]
-        urls += [u for p in self.doc["participants"] for u in (p["api_public"], p["api_admin"])]
-        urls += [u for p in self.doc["participants"] for n in p["mlnodes"] for u in n["journals"].values()]
-        return sorted({urlsplit(u).port for u in urls})
-
-    def pids(self) -> list[int]:
-        return [c["pid"] for c in self.doc["pids"]]
-
-    def kill(self) -> None:
-        """Last-resort cleanup for a failed test: the up process and every recorded group."""
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(30)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(5)
-        if self.state.exists():
-            for c in json.loads(self.state.read_text()).get("pids", []):
-                try:
-                    os.killpg(c["pid"], signal.SIGKILL)
-                except (ProcessLookupError, PermissionError):
-                    pass
-
-
-def _nothing_left(up: Up) -> None:
+def _nothing_left(up: HarnessUp) -> None:
     wait_until(
         lambda: not any(alive(p) for p in up.pids()),
         timeout_s=10,
@@ -107,7 +52,7 @@ def _nothing_left(up: Up) -> None:
 
 @pytest.fixture(scope="module")
 def up(tmp_path_factory):
-    u = Up(tmp_path_factory.mktemp("ops-up"))
+    u = HarnessUp(tmp_path_factory.mktemp("ops-up"))
     yield u
     u.kill()
 
@@ -212,7 +157,7 @@ def test_down_stops_everything(up):
 
 
 def test_down_after_kill_9_of_harness_up(tmp_path):
-    u = Up(tmp_path, workdir=False)
+    u = HarnessUp(tmp_path, workdir=False)
     try:
         workdir = Path(u.doc["workdir"])
         assert (workdir / "logs").is_dir()
@@ -237,7 +182,7 @@ def test_down_after_kill_9_of_harness_up(tmp_path):
 
 
 def test_harness_up_removes_its_temp_workdir_when_stopped(tmp_path):
-    u = Up(tmp_path, workdir=False)
+    u = HarnessUp(tmp_path, workdir=False)
     try:
         workdir = Path(u.doc["workdir"])
         assert workdir.is_dir()
@@ -253,7 +198,7 @@ def test_harness_up_removes_its_temp_workdir_when_stopped(tmp_path):
 
 
 def test_a_network_up_votes_with_every_validator_and_audits_every_participant(tmp_path):
-    u = Up(tmp_path, "--participants", "3")
+    u = HarnessUp(tmp_path, "--participants", "3")
     try:
         parts = u.doc["participants"]
         assert [p["id"] for p in parts] == ["p1", "p2", "p3"]

@@ -11,7 +11,6 @@ import requests
 import harness.cli
 from harness.audit.contracts import contract_for
 from harness.chain import ChainClient
-from harness.model.simnet import Genesis, Simnet
 from harness.ops.live_audit import height_at, version_changes
 
 
@@ -57,14 +56,6 @@ def test_height_at_bisects_block_times():
 
 
 @pytest.fixture(scope="module")
-def net():
-    with Simnet(Genesis(block_time_s=0.1, voting_period_blocks=3), port=0) as sim:
-        with ChainClient(sim.rpc_url) as c:
-            c.rpc.wait_for_height(3, timeout_s=10.0)
-        yield sim
-
-
-@pytest.fixture(scope="module")
 def mock(tmp_path_factory):
     from harness.mlnode.wiremock import WireMockServer
 
@@ -84,9 +75,9 @@ def _run(capsys, *argv) -> tuple[int, dict]:
     return code, json.loads(out) if out.strip() else {"stderr": err}
 
 
-def test_upgrade_then_live_audit_passes_then_catches_a_stale_request(net, mock, capsys, tmp_path, monkeypatch):
+def test_upgrade_then_live_audit_passes_then_catches_a_stale_request(gov_simnet, mock, capsys, tmp_path, monkeypatch):
     monkeypatch.setenv("HARNESS_KEYRING", str(tmp_path / "keys.json"))
-    where = ("--chain-rpc", net.rpc_url, "--journal-url", f"node-1={mock.admin_url}", "--json")
+    where = ("--chain-rpc", gov_simnet.rpc_url, "--journal-url", f"node-1={mock.admin_url}", "--json")
     http = requests.Session()
     for _ in range(3):
         http.get(f"{mock.url}/v0.3.8/api/v1/state")
@@ -110,7 +101,7 @@ def test_upgrade_then_live_audit_passes_then_catches_a_stale_request(net, mock, 
     assert doc["png"] == str(png)
 
     # Let the chain pass the switch + the reference contract's grace window, then send an old-prefix request
-    chain = ChainClient(net.rpc_url)
+    chain = ChainClient(gov_simnet.rpc_url)
     grace_blocks = -(-contract_for("reference").grace_ms // 100) + 2
     chain.rpc.wait_for_height(up["upgrade_height"] + grace_blocks, timeout_s=30)
     stale_height = chain.height()
@@ -131,8 +122,8 @@ def test_upgrade_then_live_audit_passes_then_catches_a_stale_request(net, mock, 
     assert "after the latest height" in doc["error"]
 
 
-def test_live_audit_refuses_mixing_files_and_live(net, capsys, tmp_path):
-    code, doc = _run(capsys, "audit", "--live", "--journal", tmp_path / "j.json", "--chain-rpc", net.rpc_url, "--json")
+def test_live_audit_refuses_mixing_files_and_live(gov_simnet, capsys, tmp_path):
+    code, doc = _run(capsys, "audit", "--live", "--journal", tmp_path / "j.json", "--chain-rpc", gov_simnet.rpc_url, "--json")
     assert code == 2
     assert "drop --journal" in doc["error"]
     code = harness.cli.main(["audit", "--grace-ms", "5"])

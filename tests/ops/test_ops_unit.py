@@ -17,7 +17,6 @@ import harness.cli
 from harness.backends.state import WORKDIR_MARKER, make_temp_workdir, proc_identity, proc_starttime
 from harness.chain import DEV_MNEMONIC, DEV_USER_MNEMONIC, ChainClient, Key
 from harness.errors import ConfigError
-from harness.model.simnet import Genesis, Simnet
 from harness.ops.keyring import Keyring
 from harness.util.wait import wait_until
 
@@ -27,14 +26,6 @@ def _isolated(monkeypatch, tmp_path):
     """Never read or write the user's ~/.harness."""
     monkeypatch.setenv("HARNESS_KEYRING", str(tmp_path / "keys.json"))
     monkeypatch.setenv("HARNESS_STATE_FILE", str(tmp_path / "testnet.json"))
-
-
-@pytest.fixture(scope="module")
-def net():
-    with Simnet(Genesis(block_time_s=0.1, voting_period_blocks=3), port=0) as sim:
-        with ChainClient(sim.rpc_url) as c:
-            c.rpc.wait_for_height(3, timeout_s=10.0)
-        yield sim
 
 
 @pytest.fixture
@@ -165,9 +156,9 @@ def test_upgrade_refuses_bad_input_without_a_testnet(run, tmp_path):
     assert "--in: 0 blocks" in out
 
 
-def test_upgrade_too_close_names_the_earliest_height(run, net):
-    h = ChainClient(net.rpc_url).height()
-    code, doc, _ = run("upgrade", "--to", "v0.3.9", "--at", h + 1, "--chain-rpc", net.rpc_url, "--json")
+def test_upgrade_too_close_names_the_earliest_height(run, gov_simnet):
+    h = ChainClient(gov_simnet.rpc_url).height()
+    code, doc, _ = run("upgrade", "--to", "v0.3.9", "--at", h + 1, "--chain-rpc", gov_simnet.rpc_url, "--json")
     assert code == 2
     assert "too close" in doc["error"]
     assert "the earliest allowed height is" in doc["error"]
@@ -175,9 +166,9 @@ def test_upgrade_too_close_names_the_earliest_height(run, net):
     assert earliest > h + 1
 
 
-def test_upgrade_then_status_then_duplicate_refused(run, net):
-    chain = ChainClient(net.rpc_url)
-    code, doc, out = run("upgrade", "--to", "v0.3.9", "--in", 20, "--from", "dev", "--chain-rpc", net.rpc_url, "--json")
+def test_upgrade_then_status_then_duplicate_refused(run, gov_simnet):
+    chain = ChainClient(gov_simnet.rpc_url)
+    code, doc, out = run("upgrade", "--to", "v0.3.9", "--in", 20, "--from", "dev", "--chain-rpc", gov_simnet.rpc_url, "--json")
     assert code == 0, out
     assert doc["ok"] is True
     assert doc["authority"] == chain.gov_authority()
@@ -185,7 +176,7 @@ def test_upgrade_then_status_then_duplicate_refused(run, net):
     assert doc["passed_height"] < doc["upgrade_height"] == doc["api_switch_height"]
     h = doc["upgrade_height"]
 
-    code, st, out = run("status", "--chain-rpc", net.rpc_url, "--json")
+    code, st, out = run("status", "--chain-rpc", gov_simnet.rpc_url, "--json")
     assert code == 0, out
     assert {"height": h, "version": "v0.3.9"}.items() <= st["chain"]["partial_upgrades"][0].items()
     prop = next(p for p in st["chain"]["proposals"] if p["id"] == doc["proposal_id"])
@@ -194,13 +185,13 @@ def test_upgrade_then_status_then_duplicate_refused(run, net):
     assert st["chain"]["mlnode_version"] == "v0.3.8"
     assert st["chain"]["block_time_s"] > 0
 
-    code, doc2, _ = run("upgrade", "--to", "v0.3.10", "--at", h, "--chain-rpc", net.rpc_url, "--json")
+    code, doc2, _ = run("upgrade", "--to", "v0.3.10", "--at", h, "--chain-rpc", gov_simnet.rpc_url, "--json")
     assert code == 2
     assert f"height {h} already has a pending partial upgrade: v0.3.9" in doc2["error"]
 
     chain.rpc.wait_for_height(h + 1, timeout_s=30)
     assert chain.mlnode_version() == "v0.3.9"
-    code, doc3, _ = run("upgrade", "--to", "v0.3.9", "--in", 12, "--chain-rpc", net.rpc_url, "--json")
+    code, doc3, _ = run("upgrade", "--to", "v0.3.9", "--in", 12, "--chain-rpc", gov_simnet.rpc_url, "--json")
     assert code == 2
     assert "already runs MLNode version v0.3.9" in doc3["error"]
 
@@ -208,11 +199,11 @@ def test_upgrade_then_status_then_duplicate_refused(run, net):
 # -- harness chaos -----------------------------------------------------------------------------------------------------
 
 
-def test_chaos_add_list_clear_on_a_real_proxy(run, net):
+def test_chaos_add_list_clear_on_a_real_proxy(run, gov_simnet):
     from harness.chaos import ChaosProxy
 
-    with ChaosProxy(net.rpc_url, seed=7, control_port=0) as proxy:
-        where = ("--chain-rpc", net.rpc_url, "--chaos-control", proxy.control_url, "--json")
+    with ChaosProxy(gov_simnet.rpc_url, seed=7, control_port=0) as proxy:
+        where = ("--chain-rpc", gov_simnet.rpc_url, "--chaos-control", proxy.control_url, "--json")
         code, doc, out = run("chaos", "add", "eof", "--method", "abci_query", "--nth", 1, "--max-count", 1, *where)
         assert code == 0, out
         assert doc["seed"] == 7
@@ -257,12 +248,12 @@ def test_chaos_bad_spec_is_refused_before_any_network(run, tmp_path):
     assert "NAME=VALUE" in doc["error"]
 
 
-def test_chaos_method_the_chain_connection_never_carries_is_refused(run, net):
+def test_chaos_method_the_chain_connection_never_carries_is_refused(run, gov_simnet):
     from harness.chaos import ChaosProxy
     from harness.chaos.methods import COMETBFT_METHODS
 
-    with ChaosProxy(net.rpc_url, seed=7, control_port=0) as proxy:
-        where = ("--chain-rpc", net.rpc_url, "--chaos-control", proxy.control_url, "--json")
+    with ChaosProxy(gov_simnet.rpc_url, seed=7, control_port=0) as proxy:
+        where = ("--chain-rpc", gov_simnet.rpc_url, "--chaos-control", proxy.control_url, "--json")
         code, doc, _ = run("chaos", "add", "eof", "--method", "abci-query", "--max-count", 5, *where)
         assert code == 2
         assert "--method 'abci-query' (did you mean 'abci_query'?): the chain connection never carries" in doc["error"]
@@ -279,8 +270,8 @@ def test_chaos_method_the_chain_connection_never_carries_is_refused(run, net):
         assert doc["spec"]["target"]["methods"] == ["my_route"]
 
 
-def test_chaos_without_control_url_is_bad_input(run, net):
-    code, doc, _ = run("chaos", "list", "--chain-rpc", net.rpc_url, "--json")
+def test_chaos_without_control_url_is_bad_input(run, gov_simnet):
+    code, doc, _ = run("chaos", "list", "--chain-rpc", gov_simnet.rpc_url, "--json")
     assert code == 2
     assert "no chaos proxy control URL" in doc["error"]
 

@@ -1,5 +1,6 @@
 """Small real servers for the API node's tests: a raw-socket JSON-RPC server with faults (EOF, hang), and a recording
-MLNode (the fake chain is cometbft_fake.FakeCometBFT). All bind 127.0.0.1:0."""
+MLNode (the fake chain is tests/support/cometbft_fake.FakeCometBFT), and the two started together on one background
+loop (`fake_chain_and_mlnode`, what the API node's service tests run against). All bind 127.0.0.1:0."""
 
 from __future__ import annotations
 
@@ -8,12 +9,15 @@ import contextlib
 import json
 import re
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
 from aiohttp import web
 
+from harness.util.loop import BackgroundLoop
 from harness.versions import version_in_path
+from tests.support.cometbft_fake import FakeCometBFT
 
 
 # -- raw socket JSON-RPC server ----------------------------------------------------------------
@@ -142,3 +146,19 @@ class FakeMLNode:
 
     def paths(self, method: str | None = None) -> list[str]:
         return [c.path for c in self.calls if method is None or c.method == method]
+
+
+# -- the fake chain and an MLNode on one loop ---------------------------------------------------------------------
+@contextlib.contextmanager
+def fake_chain_and_mlnode(name: str, mlnode: FakeMLNode | None = None) -> Iterator[tuple[BackgroundLoop, FakeCometBFT, Any]]:
+    """A background loop (`name`) running the fake chain at height 1 and an MLNode (a FakeMLNode unless one is given,
+    started here); yields (loop, chain, mlnode) and stops all three afterwards."""
+    loop = BackgroundLoop(name)
+    chain = FakeCometBFT(height=1, loop=loop).start()
+    ml = loop.run((mlnode or FakeMLNode()).start())
+    try:
+        yield loop, chain, ml
+    finally:
+        chain.stop()
+        loop.run(ml.close())
+        loop.close()

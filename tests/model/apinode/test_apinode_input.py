@@ -20,9 +20,8 @@ from harness.model.apinode.config import NodeConfig
 from harness.model.apinode.mlnode import MLNodeError, base_url
 from harness.model.apinode.state import StateStore, VersionState
 from harness.model.apinode.upgrade import Plan, decide_switch, merge_plans, plan_from_upgrade_info
-from harness.util.loop import BackgroundLoop
 from harness.util.wait import wait_until
-from tests.model.apinode.apinode_support import FakeMLNode
+from tests.model.apinode.apinode_support import FakeMLNode, fake_chain_and_mlnode
 from tests.support.cometbft_fake import FakeCometBFT
 
 MODEL = "Qwen/Qwen2.5-7B-Instruct"
@@ -31,15 +30,8 @@ DEEP = b"[" * 100_000 + b"]" * 100_000
 
 @pytest.fixture(scope="module")
 def fakes():
-    loop = BackgroundLoop("apinode-input-fakes")
-    chain = FakeCometBFT(height=1, loop=loop).start()
-    ml = loop.run(FakeMLNode().start())
-    try:
-        yield loop, chain, ml
-    finally:
-        chain.stop()
-        loop.run(ml.close())
-        loop.close()
+    with fake_chain_and_mlnode("apinode-input-fakes") as f:
+        yield f
 
 
 def config(tmp_path: Path, chain: FakeCometBFT, ml: FakeMLNode) -> ApiNodeConfig:

@@ -12,9 +12,8 @@ import yaml
 
 from harness.audit.contracts import contract_for
 from harness.model.apinode import ApiNode, ApiNodeConfig, ApiNodeProcess
-from harness.util.loop import BackgroundLoop
 from harness.util.wait import wait_until
-from tests.model.apinode.apinode_support import FakeMLNode
+from tests.model.apinode.apinode_support import FakeMLNode, fake_chain_and_mlnode
 from tests.support.cometbft_fake import FakeCometBFT
 
 MODEL = "Qwen/Qwen2.5-7B-Instruct"
@@ -22,15 +21,8 @@ MODEL = "Qwen/Qwen2.5-7B-Instruct"
 
 @pytest.fixture
 def fakes():
-    loop = BackgroundLoop("apinode-fakes")
-    chain = FakeCometBFT(height=1, loop=loop).start()
-    ml = loop.run(FakeMLNode().start())
-    try:
-        yield loop, chain, ml
-    finally:
-        chain.stop()
-        loop.run(ml.close())
-        loop.close()
+    with fake_chain_and_mlnode("apinode-fakes") as f:
+        yield f
 
 
 def make_config(tmp_path: Path, chain: FakeCometBFT, ml: FakeMLNode, **extra) -> ApiNodeConfig:
