@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Headless Chromium for the HTML report's browser test (tests/test_html_report.py): Debian's `chromium` package,
+# Headless Chromium for the HTML report's browser test (tests/report/test_html_report.py): Debian's `chromium` package,
 # installed with apt-get when running as root and it is missing. Prints the browser's path; exit 3 when it cannot be
 # had (the test then skips, saying so). Idempotent.
 set -euo pipefail

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# Install the pinned CosmJS client that tests/test_simnet_cosmjs.py runs against simnet: `npm ci` from
-# tests/cosmjs/package-lock.json into tests/cosmjs/node_modules. Idempotent (stamp keyed by the lockfile).
+# Install the pinned CosmJS client that tests/model/simnet/test_simnet_cosmjs.py runs against simnet: `npm ci` from
+# tests/model/simnet/cosmjs/package-lock.json into its node_modules/. Idempotent (stamp keyed by the lockfile).
 # Exit 3 when node or npm is missing, 1 when the install fails (log in .harness/cosmjs-npm.log).
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"

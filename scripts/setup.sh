@@ -32,7 +32,7 @@ if ! command -v nginx >/dev/null 2>&1 && [ ! -x /usr/sbin/nginx ]; then
     echo "setup: nginx not found; side-by-side tests will fail with a hint (Debian: apt-get install nginx)" >&2
   fi
 fi
-# Node.js runs CosmJS, the standard Cosmos client tests/test_simnet_cosmjs.py drives simnet with (pinned, npm ci).
+# Node.js runs CosmJS, the standard Cosmos client tests/model/simnet/test_simnet_cosmjs.py drives simnet with (pinned, npm ci).
 if ! command -v npm >/dev/null 2>&1; then
   if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
     apt-get update -qq && apt-get install -y -qq nodejs npm >/dev/null
@@ -41,5 +41,5 @@ if ! command -v npm >/dev/null 2>&1; then
   fi
 fi
 if command -v npm >/dev/null 2>&1; then
-  bash scripts/cosmjs.sh || echo "setup: installing CosmJS failed; tests/test_simnet_cosmjs.py will report it" >&2
+  bash scripts/cosmjs.sh || echo "setup: installing CosmJS failed; tests/model/simnet/test_simnet_cosmjs.py will report it" >&2
 fi
