@@ -10,7 +10,7 @@ import ast
 from collections.abc import Iterator
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 HARNESS = ROOT / "harness"
 EXCLUDED = (HARNESS / "proto" / "gen",)
 MAX_FUNCTION_LINES = 60
