@@ -68,7 +68,7 @@ def test_exclusive_mlnode_refuses_a_node_that_brings_up_before_stopping(testnet_
         assert_hop_clean(hop, tn)
 
 
-@pytest.mark.requires("model_api", api_profile="reference")  # the expected behaviour is asserted on the model
+@pytest.mark.requires(api_profile="reference")  # on the real binaries too: their outcome is documented
 def test_slow_start_users_see_503_until_the_new_version_loaded(testnet_with, harness_options):
     new = harness_options.versions[1]
     tn = testnet_with(mlnode_lifecycle=MLNodeLifecycle(slow_start_s=LOADING_S))
