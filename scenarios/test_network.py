@@ -22,6 +22,7 @@ from harness.drive.traffic import ChatTraffic
 from harness.errors import ChainError
 from harness.mlnode import Journal
 from harness.mlnode.mappings import version_stubs
+from harness.util.wait import wait_until
 
 pytestmark = [pytest.mark.network, pytest.mark.requires("participants", "rebuild", api_profile="reference")]
 
@@ -152,11 +153,15 @@ def test_a_participant_without_the_new_version_deployed(testnet_with, released, 
         runner.await_switch(new, height)
         tn.rpc.wait_for_height(height + 3, timeout_s=30)
         runner.wait_past_due()
+        clock = runner.timing("p3")  # when p3's API node had to switch, and until when the old prefix was allowed
+        # a chat of p3's users sent after that (on a loaded machine the traffic thread may not have sent one yet)
+        p3_traffic = traffic[[p.id for p in tn.participants].index("p3")]
+        wait_until(lambda: any(s.started_ms > clock.until_ms for s in p3_traffic.sent), timeout_s=15,
+                   what=f"a chat of p3's users sent after {clock.until_ms} (the end of its old-prefix allowance)")  # fmt: skip
     finally:
         for t in traffic:
             t.stop()
     p3 = tn.participant("p3")
-    clock = runner.timing("p3")  # when p3's API node had to switch, and until when the old prefix was allowed
 
     # p3's API node switched with everyone and did not fall back: its MLNode is FAILED, with the reason
     (view,) = p3.api.nodes()
