@@ -57,6 +57,7 @@ _MAIN_AUDITED = (
     "test_mlnode_faults.py::test_new_version_answers_503_after_the_switch",
     "test_mlnode_faults.py::test_new_version_chats_time_out_after_the_switch",
     "test_mlnode_lifecycle.py::test_exclusive_mlnode_the_reference_node_stops_then_brings_up",
+    "test_mlnode_lifecycle.py::test_slow_start_users_see_503_until_the_new_version_loaded",
 )
 _MAIN_RESTARTS = (
     "test_edge_restart.py::test_an_api_node_started_for_the_first_time_after_the_height",
@@ -74,6 +75,7 @@ _PR228_EARLY = (
     "test_mlnode_faults.py::test_new_version_answers_503_after_the_switch",
     "test_mlnode_faults.py::test_new_version_chats_time_out_after_the_switch",
     "test_mlnode_lifecycle.py::test_exclusive_mlnode_the_reference_node_stops_then_brings_up",
+    "test_mlnode_lifecycle.py::test_slow_start_users_see_503_until_the_new_version_loaded",
 )
 # restarted, it starts on the version its config names (the old one), whatever the chain's plan says
 PR228_OLD_AFTER_RESTART = r"first call after the restart: GET /v0\.3\.8/api/v1/state at \d+ ms, expected \['v0\.3\.9'\]"

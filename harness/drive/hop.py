@@ -75,7 +75,7 @@ class UpgradeRunner(ManagementTraffic):
         if inside_poc:
             require(self.tn, Capability.CHAIN_POC)
         keys = self.tn.validator_keys()
-        lag = 0  # blocks a refused proposal was included late: the next one leaves that much more room
+        lag = 0  # blocks a refused proposal lost (included late, or the chain moved on while the holds were armed)
         attempts = 1 if height is not None else ATTEMPTS
         for attempt in range(attempts):
             # One block past the earliest height the chain accepts now (that one already has a margin for the votes).
@@ -84,7 +84,8 @@ class UpgradeRunner(ManagementTraffic):
             # (the chain then drops the entry without effect), or after its voting period (gov's "inactive
             # proposal"), or be included so late that it would pass less than 2 blocks before H (not voted on):
             # propose again from the current height, with two more blocks of margin each time, plus as many as the
-            # refused proposal was included late.
+            # refused attempt took (its late inclusion, or the blocks made while the holds were armed).
+            picked_at = self.tn.rpc.height()
             h = height if height is not None else self._pick_height(lead_blocks, 2 * attempt + lag, inside_poc)
             self.progress(f"propose partial upgrade {to_version} at height {h}")
             self.clock.arm(to_version, h, current=self.current_version)  # block B may follow the vote at once
@@ -95,7 +96,7 @@ class UpgradeRunner(ManagementTraffic):
                 self.clock.disarm(h)
                 if isinstance(e, TxError) and not _vote_too_late(e):
                     raise
-                lag = max(lag, getattr(e, "late_by_blocks", 0))
+                lag = max(lag, getattr(e, "late_by_blocks", 0), self.tn.rpc.height() - picked_at)
                 self.progress(f"proposal for height {h} too late ({type(e).__name__}); proposing again")
                 if attempt == attempts - 1:
                     raise
