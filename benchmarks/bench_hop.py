@@ -53,24 +53,30 @@ def run_path(opts: RunOptions, spent: dict[str, list[float]]) -> dict[str, float
     """One demo path: start, every hop, a rebuild; returns the figures of this run."""
     out: dict[str, float] = {}
     t0 = time.monotonic()
-    tn = EmbeddedTestnet(opts, Path(tempfile.mkdtemp(prefix="bench-hop-"))).start()
-    out["start_s"] = time.monotonic() - t0
-    with tn:
-        runner = timed_runner(tn, spent)
-        for i, version in enumerate(opts.versions[1:], 1):
-            hop = runner.hop(version)
-            assert hop.audit.verdict == "pass", hop.audit.to_text()
-            out[f"hop{i}_s"] = hop.duration_s
-            t, seen = hop.timing(), hop.audit.switches_seen[-1]
-            for h in t.holds:
-                out[f"hop{i}_held_block_{'B' if h.height == t.switch_height else 'B+1'}_s"] = (h.held_ms or 0) / 1000
-            out[f"hop{i}_reaction_first_request_s"] = (seen.delay_ms or 0) / 1000
-            out[f"hop{i}_reaction_stop_s"] = (seen.stop_delay_ms or 0) / 1000
-        out["path_with_start_s"] = time.monotonic() - t0
-        t1 = time.monotonic()
-        tn.rebuild_chain()
-        out["rebuild_s"] = time.monotonic() - t1
+    with tempfile.TemporaryDirectory(prefix="bench-hop-") as workdir:  # the testnet's folder, gone with the run
+        tn = EmbeddedTestnet(opts, Path(workdir)).start()
+        out["start_s"] = time.monotonic() - t0
+        with tn:
+            _drive_path(tn, opts, spent, out, t0)
     return out
+
+
+def _drive_path(tn: EmbeddedTestnet, opts: RunOptions, spent: dict[str, list[float]], out: dict[str, float], t0: float) -> None:
+    """Every hop of the path on a started testnet, then a rebuild; the figures go into `out`."""
+    runner = timed_runner(tn, spent)
+    for i, version in enumerate(opts.versions[1:], 1):
+        hop = runner.hop(version)
+        assert hop.audit.verdict == "pass", hop.audit.to_text()
+        out[f"hop{i}_s"] = hop.duration_s
+        t, seen = hop.timing(), hop.audit.switches_seen[-1]
+        for h in t.holds:
+            out[f"hop{i}_held_block_{'B' if h.height == t.switch_height else 'B+1'}_s"] = (h.held_ms or 0) / 1000
+        out[f"hop{i}_reaction_first_request_s"] = (seen.delay_ms or 0) / 1000
+        out[f"hop{i}_reaction_stop_s"] = (seen.stop_delay_ms or 0) / 1000
+    out["path_with_start_s"] = time.monotonic() - t0
+    t1 = time.monotonic()
+    tn.rebuild_chain()
+    out["rebuild_s"] = time.monotonic() - t1
 
 
 def main() -> int:

@@ -17,6 +17,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shutil
 import signal
 import statistics
 import sys
@@ -84,7 +85,15 @@ def run_series(args: argparse.Namespace) -> list[dict]:
     label = args.label or (f"{args.gonka_bin or 'model'} {knobs or ''} x{args.participants}").strip()
     rows: list[dict] = []
     root = Path(tempfile.mkdtemp(prefix="verdict-series-"))
-    factory = TestnetFactory(opts, root)
+    try:
+        _series(args, TestnetFactory(opts, root), opts, label, knobs, backend, rows)
+    finally:
+        shutil.rmtree(root, ignore_errors=True)  # every testnet's folder, gone with the series (also on Ctrl-C)
+    return rows
+
+
+def _series(args: argparse.Namespace, factory: TestnetFactory, opts, label: str, knobs, backend: str, rows: list) -> None:
+    """Every testnet of the series: start it, run its hops (each row printed and kept), release it."""
     for n in range(1, args.testnets + 1):
         extra = {"api_overrides": knobs} if knobs and backend == "embedded" else {}
         t0 = time.monotonic()
@@ -105,7 +114,6 @@ def run_series(args: argparse.Namespace) -> list[dict]:
                     break  # the next hop of a node that failed this one says little more
         finally:
             factory.release(tn)
-    return rows
 
 
 def summary(rows: list[dict]) -> str:
