@@ -146,6 +146,7 @@ def test_a_participant_without_the_new_version_deployed(testnet_with, released, 
     released.append(tn)
     runner = UpgradeRunner(tn)
     traffic = [ChatTraffic(p.api, interval_s=0.1, participant=p.id) for p in tn.participants]
+    by_part = {t.participant: t for t in traffic}
     for t in traffic:
         t.__enter__()
     try:
@@ -155,8 +156,7 @@ def test_a_participant_without_the_new_version_deployed(testnet_with, released, 
         runner.wait_past_due()
         clock = runner.timing("p3")  # when p3's API node had to switch, and until when the old prefix was allowed
         # a chat of p3's users sent after that (on a loaded machine the traffic thread may not have sent one yet)
-        p3_traffic = traffic[[p.id for p in tn.participants].index("p3")]
-        wait_until(lambda: any(s.started_ms > clock.until_ms for s in p3_traffic.sent), timeout_s=15,
+        wait_until(lambda: any(s.started_ms > clock.until_ms for s in by_part["p3"].sent), timeout_s=15,
                    what=f"a chat of p3's users sent after {clock.until_ms} (the end of its old-prefix allowance)")  # fmt: skip
     finally:
         for t in traffic:
@@ -169,7 +169,6 @@ def test_a_participant_without_the_new_version_deployed(testnet_with, released, 
     assert f"/{new}/api/v1/state: HTTP 404" in view["state"]["failure_reason"], view
     assert p3.api.versions()["node_version"]["current"] == new
     # its users are refused after the switch, never answered by the old version; the others' users see nothing
-    by_part = {t.participant: t for t in traffic}
     after = [s for s in by_part["p3"].sent if s.started_ms > clock.until_ms]
     assert after, "no chat reached p3 after the switch"
     assert all(not s.result.ok for s in after), [s.describe() for s in after if s.result.ok]
