@@ -170,12 +170,13 @@ class DeliveryGate:
         return [d for h, d in self._deliveries.items() if h >= lo and (hi is None or h <= hi)]
 
     def holds(self) -> list[Hold]:
-        """Every hold, a holding one whose bound has run out shown as expired: the connection that held it may have
-        died with its API node (killed after block B), and no pump is left to deliver it and say so."""
+        """Every hold, one whose bound has run out before its block went out shown as over: the connection that held
+        it may have died with its API node (killed after block B), and no pump is left to deliver it and say so
+        (a holding one expired; an armed one, whose block never came while it ran, not held)."""
         now = now_ms()
         for hold in self._holds.values():
-            if hold.outcome == "holding" and hold.delivered_ms is None:
+            if hold.outcome in ("armed", "holding") and hold.delivered_ms is None:
                 deadline = hold.deadline_ms(self._deliveries.get(hold.height - 1))
                 if deadline is not None and now >= deadline:
-                    hold.outcome = "expired"
+                    hold.outcome = "expired" if hold.outcome == "holding" else "not_held"
         return sorted(self._holds.values(), key=lambda x: x.height)

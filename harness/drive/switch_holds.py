@@ -72,6 +72,15 @@ class _Watch:
             if hold is not None and hold.outcome in _OPEN:
                 self.proxy.release_hold(h, reason)
 
+    def over(self) -> bool:
+        """From the proxy now (the watcher's view may be a poll old): no hold of this hop holds a block or can still
+        begin to. An armed hold can begin once the block before it has reached the API node; until its bound has run
+        out (the proxy then shows it as not held) it is not over. Only an API node that was not connected, or went
+        away before the block before the first hold came, leaves armed holds that never begin."""
+        delivered = {d.height for d in self.proxy.deliveries(self.b - 1, self.b + 1)}
+        holds = [h for h in self.proxy.holds() if h.height in (self.b, self.b + 1)]
+        return not any(h.outcome == "holding" or (h.outcome == "armed" and h.height - 1 in delivered) for h in holds)
+
     def settled(self, b: int) -> bool:
         """NewBlock(b+1) is no longer held: delivered, released or run out."""
         hold = self.holds.get(b + 1)
@@ -162,8 +171,8 @@ class SwitchHolds:
         return all(n.id in seen for n in w.participant.mlnodes)
 
     def wait(self, height: Callable[[], int], timeout_s: float | None = None) -> None:
-        """Until no participant's NewBlock(B+1) is held any more: delivered, released or run out; or, for an API node
-        that was not connected, the chain two blocks past B+1 with nothing held."""
+        """Until no participant's NewBlock(B+1) is held any more: delivered, released or run out; or, with the chain
+        two blocks past B+1, every hold over or unable to begin (an API node that was not connected)."""
         if not self.watches:
             return
         bound = timeout_s or (self.settings.pre_hold_ms + self.settings.hold_ms) / 1000 + 30
@@ -173,8 +182,9 @@ class SwitchHolds:
                 raise self.error
             if all(w.done for w in self.watches):
                 return True
-            past = height() > self.b + 2
-            return past and all(w.done or not any(h.outcome == "holding" for h in w.holds.values()) for w in self.watches)
+            if height() <= self.b + 2:
+                return False
+            return all(w.done or w.over() for w in self.watches)
 
         what = f"the holds of blocks {self.b} and {self.b + 1} to end"
         evidence = lambda: "; ".join(f"{w.participant.id}: {w.holds}" for w in self.watches)  # noqa: E731

@@ -98,6 +98,46 @@ def test_a_hold_whose_connection_died_runs_out_all_the_same(proxy, chain, client
     assert hold_of(proxy, 12).delivered_ms is None
 
 
+def test_an_armed_hold_whose_block_never_came_within_its_bound_is_over(proxy, chain, client) -> None:
+    """The API node went away after block B-1 (killed at H-1): block B never reaches the proxy's connection, and its
+    hold shows as not held once its bound has passed, not as armed for ever."""
+    proxy.arm_hold(12, 300)
+    chain.produce(1)
+    assert next_height(client) == 11
+    client.close()
+    wait_until(lambda: chain.subscribers() == 0, timeout_s=5, what="the dead connection gone at the chain")
+    assert hold_of(proxy, 12).outcome == "armed"
+    wait_until(lambda: hold_of(proxy, 12).outcome == "not_held", timeout_s=5, what="block 12's hold to run out")
+    assert hold_of(proxy, 12).delivered_ms is None
+
+
+def test_the_wait_for_the_holds_reads_the_proxy_not_the_watchers_last_poll(proxy, chain, client) -> None:
+    """A loaded machine: the watcher's last poll saw block B's hold armed; meanwhile B arrived and is held while the
+    chain runs two blocks past B+1. The wait must not end on that old view (the hop would then release B early, and
+    the clock's evidence would say "holding"): it reads the proxy, and ends once both holds ran out."""
+    from types import SimpleNamespace
+
+    from harness.audit.contracts import contract_for
+    from harness.drive.switch_holds import HoldSettings, SwitchHolds
+
+    part = SimpleNamespace(id="p1", chain_proxy=proxy, mlnodes=[])
+    settings = HoldSettings(pre_hold_ms=400, hold_ms=400, poll_s=60)  # one poll, before any block: a stale view
+    holds = SwitchHolds([part], contract_for("reference"), settings, old="v0.3.8", new="v0.3.9", upgrade_height=12)
+    holds.start()
+    try:
+        wait_until(lambda: 12 in holds.watches[0].holds, timeout_s=5, what="the watcher's one poll")
+        chain.produce(5)  # 11 delivered; 12 held, 13..15 behind it
+        assert next_height(client) == 11
+        wait_until(lambda: hold_of(proxy, 12).outcome == "holding", timeout_s=5, what="block 12 held")
+        assert holds.watches[0].holds[12].outcome == "armed", "the watcher's view is the stale one"
+        holds.wait(height=lambda: 15)
+        outcomes = {o.height: o.outcome for o in holds.outcomes()["p1"]}
+        assert outcomes == {12: "expired", 13: "expired"}, outcomes
+    finally:
+        holds.stop()
+    assert [next_height(client) for _ in range(4)] == [12, 13, 14, 15]
+
+
 def test_no_hold_without_the_block_before(proxy, chain, client) -> None:
     """A node that never got h-1 (down, reconnecting) gets h at once: there is nothing to time the hold from."""
     chain.produce(1, announce=False)  # 11 made while nobody listens
