@@ -12,7 +12,7 @@ from harness.audit.png import render_png  # matplotlib itself is imported only w
 from harness.audit.records import RequestRecord, port_class_of, record_from_url, records_from_journal, strip_version
 from harness.audit.report import report_dict, report_json, report_text
 from harness.audit.results import AuditReport, Offender, StopCheck, SwitchSeen
-from harness.audit.timeline import Switch, SwitchTimeline
+from harness.audit.timeline import Switch, SwitchTimeline, chain_switch
 from harness.audit.verdict import audit
 from harness.audit.words import VERDICTS
 
@@ -27,6 +27,7 @@ __all__ = [
     "SwitchSeen",
     "SwitchTimeline",
     "audit",
+    "chain_switch",
     "contract_for",
     "port_class_of",
     "record_from_url",

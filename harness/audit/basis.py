@@ -140,7 +140,7 @@ def _hop_timing(
     *,
     proxied: bool,
 ) -> HopTiming:
-    b = None if s.height is None else s.height + contract.switch_offset
+    b = None if s.height is None else contract.switch_block(s.height)
     if not proxied:
         return _chain_timing(participant, k, s, contract, "no proxy fronts its API node")
     if b is None:
@@ -167,6 +167,6 @@ def _hop_timing(
 
 
 def _chain_timing(participant: str, k: int, s: Switch, contract: Contract, note: str) -> HopTiming:
-    b = None if s.height is None else s.height + contract.switch_offset
+    b = None if s.height is None else contract.switch_block(s.height)
     due = s.from_ms + contract.grace_ms
     return HopTiming(participant, k, s.version, s.height, b, CHAIN, s.from_ms, due, due, note=note)

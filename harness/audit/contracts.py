@@ -88,6 +88,10 @@ class Contract:
             if not isinstance(getattr(self, flag), bool):
                 raise ConfigError(f"{flag}: expected true or false, got {getattr(self, flag)!r}")
 
+    def switch_block(self, upgrade_height: int) -> int:
+        """B: the block whose processing must switch the API node, for an upgrade at `upgrade_height` (H)."""
+        return upgrade_height + self.switch_offset
+
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
 

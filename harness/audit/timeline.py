@@ -13,7 +13,7 @@ at exactly S + grace_ms with the old prefix is `late` or `stale`; with grace_ms 
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -30,6 +30,16 @@ def _int_field(value: Any, field: str, *, minimum: int = 0) -> int:
 
 
 _KEYS = ("version", "from_ms", "height", "due_ms", "until_ms")
+
+
+def chain_switch(version: str, upgrade_height: int, switch_block: int, block_ms: Callable[[int], int | None]) -> Switch:
+    """The switch to `version` on the chain clock, the one place S is read off the chain: the header time of block B
+    (`switch_block`, from Contract.switch_block(upgrade_height)); `block_ms(height)` gives a block's header time in
+    unix ms, None when the caller does not have that block (LookupError, naming it)."""
+    ms = block_ms(switch_block)
+    if ms is None:
+        raise LookupError(f"block {switch_block} (the switch to {version} at height {upgrade_height}) has no known header time")
+    return Switch(version=version, from_ms=int(ms), height=upgrade_height)
 
 
 @dataclass(frozen=True, slots=True)

@@ -421,7 +421,7 @@ class _Job:
         for hop in range(1, len(switches)):
             s = switches[hop]
             # block B itself where the timeline knows H (several blocks may reach a node in the same millisecond)
-            switch_height = s.height + self.contract.switch_offset if s.height is not None else block_at.get(s.from_ms)
+            switch_height = self.contract.switch_block(s.height) if s.height is not None else block_at.get(s.from_ms)
             for node in self.all_nodes():
                 stop = self.stop_first.get((hop, node))
                 stop_delay = None if stop is None else self.recs[stop].logged_ms - s.from_ms

@@ -69,7 +69,7 @@ class SwitchClocks:
         delivery clock where its chaos proxy saw the blocks, else the chain's."""
         contract = contract or self.contract
         timeline = SwitchTimeline(switches)
-        heights = [s.height + contract.switch_offset for s in timeline.switches[1:] if s.height is not None]
+        heights = [contract.switch_block(s.height) for s in timeline.switches[1:] if s.height is not None]
         out = []
         for p in self.tn.participants:
             proxy = p.chain_proxy

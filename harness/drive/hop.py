@@ -19,6 +19,7 @@ from collections.abc import Callable
 
 from harness.audit.basis import HopTiming, ParticipantClock
 from harness.audit.contracts import Contract, contract_for
+from harness.audit.timeline import chain_switch
 from harness.backends.contract import Capability, participant_nodes, require
 from harness.chain.client import UpgradePassedTooLate, UpgradeTooSoon
 from harness.drive.clocks import SwitchClocks
@@ -116,7 +117,7 @@ class UpgradeRunner(ManagementTraffic):
     def wait_switch(self, height: int) -> tuple[int, int]:
         """Wait until the chain has produced block height+1 and return (switch height, switch block time ms)."""
         bt = self.tn.info.block_time_s
-        switch_height = height + self.contract.switch_offset
+        switch_height = self.contract.switch_block(height)
         self.tn.rpc.wait_for_height(height + 1, timeout_s=30 + 10 * bt * (height - self.tn.rpc.height()))
         seen = wait_until(
             lambda: self.tn.timeline.time_of(switch_height),
@@ -129,15 +130,13 @@ class UpgradeRunner(ManagementTraffic):
     def await_switch(self, to_version: str, height: int) -> tuple[int, int]:
         """wait_switch and the end of the holds of this height, then record the switch in the timeline the audit
         uses (the header time of block B; each participant's own clock is derived from it by clocks())."""
-        from harness.audit import Switch
-
         try:
             switch_height, switch_ms = self.wait_switch(height)
             self.clock.settle(height)
         finally:
             self.clock.disarm(height)
         if to_version != self.current_version:  # an upgrade to the version already current is no switch
-            self.switches.append(Switch(version=to_version, from_ms=switch_ms, height=height))
+            self.switches.append(chain_switch(to_version, height, switch_height, self._block_ms))
         return switch_height, switch_ms
 
     def wait_past_due(self) -> None:
@@ -168,15 +167,13 @@ class UpgradeRunner(ManagementTraffic):
 
     def timeline_for(self, contract: Contract) -> list:
         """The switch timeline under another contract: each switch at the header time of its block H + offset."""
-        from harness.audit import Switch
+        return [self.switches[0], *(chain_switch(s.version, s.height, contract.switch_block(s.height), self._block_ms)
+                                    for s in self.switches[1:])]  # fmt: skip
 
-        out = [self.switches[0]]
-        for s in self.switches[1:]:
-            block = self.tn.timeline.time_of(s.height + contract.switch_offset)
-            if block is None:
-                raise LookupError(f"block {s.height + contract.switch_offset} is not in the harness's block timeline")
-            out.append(Switch(version=s.version, from_ms=block.block_time_ms, height=s.height))
-        return out
+    def _block_ms(self, height: int) -> int | None:
+        """A block's header time from the harness's block timeline (None: not in it)."""
+        block = self.tn.timeline.time_of(height)
+        return None if block is None else block.block_time_ms
 
     def audit_now(self, contract: Contract | None = None, *, chain_clock: bool = False, user_chats: list | None = None):
         """Audit everything the mocks journaled so far (the audited range ends now) against the switch timeline and

@@ -101,7 +101,7 @@ class SwitchHolds:
     ) -> None:
         self.contract, self.settings = contract, settings
         self.old, self.new = old, new
-        self.b = upgrade_height + contract.switch_offset
+        self.b = contract.switch_block(upgrade_height)
         self.progress = progress or (lambda _m: None)
         self.watches = [_Watch(p, self.b, 0) for p in participants if getattr(p, "chain_proxy", None) is not None]
         self._stop = threading.Event()

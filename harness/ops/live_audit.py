@@ -26,7 +26,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from harness.audit import Switch, SwitchTimeline, audit
+from harness.audit import Switch, SwitchTimeline, audit, chain_switch
 from harness.backends.contract import participant_nodes
 from harness.cometbft.rfc3339 import parse_rfc3339_ms
 from harness.errors import ChainError, ConfigError
@@ -155,8 +155,8 @@ def run_live(ctx: OpsContext, *, since: int | None, png: Path | None) -> dict[st
         contract = ctx.contract(bt)
         switches = [Switch(changes[0].version, 0, height=changes[0].height)]
         for c in changes[1:]:
-            at = min(max(c.height + contract.switch_offset, 1), latest)
-            switches.append(Switch(c.version, hist.block_ms(at), height=c.height))
+            at = min(max(contract.switch_block(c.height), 1), latest)  # B (a plan at height 1 under pr228: block 1)
+            switches.append(chain_switch(c.version, c.height, at, hist.block_ms))
         timeline = SwitchTimeline(switches)
         since_ms = hist.block_ms(start) if since else 0
         records = [r for r in collect_records(mlnodes) if r.logged_ms >= since_ms]

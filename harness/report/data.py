@@ -93,7 +93,7 @@ def _windows(report: AuditReport) -> list[dict[str, Any]]:
         return out
     grace = report.contract.grace_ms
     for k, s in enumerate(report.timeline.switches[1:], start=1):
-        b = None if s.height is None else s.height + report.contract.switch_offset
+        b = None if s.height is None else report.contract.switch_block(s.height)
         out.append({"participant": None, "hop": k, "version": s.version, "upgrade_height": s.height, "switch_height": b,
                     "basis": "chain", "from_ms": s.from_ms, "due_ms": s.due(grace), "until_ms": s.until(grace), "holds": [],
                     "describe": f"{s.version} (block {b}): chain clock, switch due {s.due(grace) - s.from_ms} ms after "
