@@ -12,13 +12,13 @@ import tempfile
 import time
 from pathlib import Path
 
-from harness.audit import Contract, Switch, SwitchTimeline, audit, records_from_journal, render_png
+from harness.audit import Switch, SwitchContract, SwitchTimeline, audit, records_from_journal, render_png
 
 N = 100_000
 NODES = 4
 S1, S2 = 400_000, 800_000
 TIMELINE = SwitchTimeline([Switch("v0.3.8", 0), Switch("v0.3.9", S1, height=42), Switch("v0.3.10", S2, height=52)])
-CONTRACT = Contract(grace_ms=35_000, stop_old=True)
+CONTRACT = SwitchContract(grace_ms=35_000, stop_old=True)
 ENDPOINTS = [
     ("GET", "/api/v1/state"),
     ("GET", "/api/v1/pow/status"),

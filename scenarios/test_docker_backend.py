@@ -58,7 +58,7 @@ def test_docker_restart_catchup(dtn, harness_options):
     dtn.stop_api()  # docker stop: the container (and its state file) stays
     assert dtn.api_c.status().startswith("exited")
     down_ms = dtn.now_ms()
-    dtn.rpc.wait_for_height(height + 2, timeout_s=30)
+    dtn.rpc.wait_for_height(height + 2)
     assert dtn.chain.mlnode_version() == new
 
     dtn.start_api()  # docker start

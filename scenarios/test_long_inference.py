@@ -20,7 +20,7 @@ def test_long_inference_across_switch(testnet, upgrade, harness_options):
     old, new = harness_options.versions[0], harness_options.versions[1]
     # far enough ahead that the long request can start four blocks before the switch
     _, height = upgrade.schedule(new, lead_blocks=testnet.voting_period_blocks + 10)
-    testnet.rpc.wait_for_height(height - 4, timeout_s=30)
+    testnet.rpc.wait_for_height(height - 4)
 
     # Start the long request four blocks before the switch (the mocks hold it 2 s: it is in flight across it)
     result: dict = {}

@@ -16,7 +16,7 @@ chats hang 1.5 s then time out (504) from H-1 to H+3.
 import pytest
 
 from harness.drive.hop import UpgradeRunner
-from harness.drive.mlnode_faults import FaultWindow, judge_faults
+from harness.drive.mlnode_faults import MLNodeFaultWindow, judge_faults
 from harness.mlnode.faults import MLNodeFault
 
 pytestmark = [pytest.mark.edge, pytest.mark.requires("rebuild", api_profile="reference")]
@@ -29,7 +29,7 @@ RECOVERY_BLOCKS = 10
 def run_with_fault(testnet_with, harness_options, fault_of, first_block: int, end_block: int):
     old, new = harness_options.versions[0], harness_options.versions[1]
     tn = testnet_with()
-    window = FaultWindow(tn, [fault_of(old, new)], first_block=first_block, end_block=end_block)
+    window = MLNodeFaultWindow(tn, [fault_of(old, new)], first_block=first_block, end_block=end_block)
     try:
         hop = UpgradeRunner(tn).hop(new, on_scheduled=window.open)
     finally:

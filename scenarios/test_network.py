@@ -72,7 +72,7 @@ def test_one_participant_down_across_the_height_catches_up(testnet_with, harness
         tn.stop_api("p2")
         down_ms = tn.now_ms()
         runner.await_switch(new, height)
-        tn.rpc.wait_for_height(height + 2, timeout_s=30)
+        tn.rpc.wait_for_height(height + 2)
         runner.wait_past_due()
     finally:
         for t in traffic:
@@ -152,7 +152,7 @@ def test_a_participant_without_the_new_version_deployed(testnet_with, released, 
     try:
         _, height = runner.schedule(new)
         runner.await_switch(new, height)
-        tn.rpc.wait_for_height(height + 3, timeout_s=30)
+        tn.rpc.wait_for_height(height + 3)
         runner.wait_past_due()
         clock = runner.timing("p3")  # when p3's API node had to switch, and until when the old prefix was allowed
         # a chat of p3's users sent after that (on a loaded machine the traffic thread may not have sent one yet)
@@ -216,7 +216,7 @@ def test_a_proposal_without_quorum_leaves_every_node_on_the_old_version(testnet_
     try:
         # Only p1's validator votes: a third of the bonded tokens is below gov's quorum (0.334)
         height = propose_without_quorum(tn, new, proposer=keys[0], voters=keys[:1])
-        tn.rpc.wait_for_height(height + 3, timeout_s=30)
+        tn.rpc.wait_for_height(height + 3)
         for p in tn.participants:
             runner.kick_management(p.mlnodes[0].id, p.id)  # management traffic after the height too
     finally:

@@ -12,7 +12,7 @@ import pytest
 
 from harness.audit import contract_for
 from harness.drive.assertions import assert_hop_clean
-from harness.drive.traffic import Window
+from harness.drive.traffic import ExcusedWindow
 
 # the profile is set by a rebuild
 pytestmark = [pytest.mark.stable, pytest.mark.slow, pytest.mark.requires("model_api", "rebuild")]
@@ -29,7 +29,7 @@ def test_pr228_upgrade_path_under_its_contract(testnet, upgrade, harness_options
     for k, version in enumerate(harness_options.versions[1:], start=1):
         hop = upgrade.hop(version)
         t = hop.timing()
-        tick = Window("pr228: new version up only at the refresh tick", t.from_ms, t.until_ms)
+        tick = ExcusedWindow("pr228: new version up only at the refresh tick", t.from_ms, t.until_ms)
         inside = [f for f in hop.chat_failures if tick.overlaps(f)]
         hop.windows.append(tick)
         assert_hop_clean(hop, testnet)

@@ -21,7 +21,7 @@ def test_api_down_across_upgrade_height(testnet, upgrade, harness_options):
     down_ms = testnet.now_ms()
 
     # The chain passes the height (and H+1, when the PartialUpgrade entry is deleted) without the API node
-    testnet.rpc.wait_for_height(height + 2, timeout_s=30)
+    testnet.rpc.wait_for_height(height + 2)
     assert_chain_agrees(testnet, new)
     assert testnet.chain.partial_upgrades() == []
 

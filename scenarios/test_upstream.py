@@ -125,7 +125,7 @@ def test_api_down_across_upgrade_height(gonka_testnet, harness_options):
     down_ms = tn.now_ms()
     # The chain passes H and H+1 (when its PartialUpgrade entry is deleted) without the API node
     upgrade.await_switch(new, height)
-    tn.rpc.wait_for_height(height + 2, timeout_s=60)
+    tn.rpc.wait_for_height(height + 2)
     assert tn.chain.partial_upgrades() == [], "the chain still lists the upgrade after H+1"
     # Restart; it serves again, and goes through the chain's next PoC phase (management traffic)
     tn.start_api()

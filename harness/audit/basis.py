@@ -19,7 +19,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass, replace
 from typing import Any
 
-from harness.audit.contracts import Contract
+from harness.audit.contracts import SwitchContract
 from harness.audit.timeline import Switch, SwitchTimeline
 
 DELIVERY, CHAIN = "delivery", "chain"
@@ -106,7 +106,7 @@ def participant_clock(
     participant: str,
     nodes: Sequence[str],
     chain: SwitchTimeline,
-    contract: Contract,
+    contract: SwitchContract,
     deliveries: Iterable[Delivered] | None,
     holds: Iterable[HoldOutcome] = (),
 ) -> ParticipantClock:
@@ -133,7 +133,7 @@ def _hop_timing(
     participant: str,
     k: int,
     s: Switch,
-    contract: Contract,
+    contract: SwitchContract,
     by_height: dict[int, Delivered],
     heights: list[int],
     held: dict[int, HoldOutcome],
@@ -166,7 +166,7 @@ def _hop_timing(
     )  # fmt: skip
 
 
-def _chain_timing(participant: str, k: int, s: Switch, contract: Contract, note: str) -> HopTiming:
+def _chain_timing(participant: str, k: int, s: Switch, contract: SwitchContract, note: str) -> HopTiming:
     b = None if s.height is None else contract.switch_block(s.height)
     due = s.from_ms + contract.grace_ms
     return HopTiming(participant, k, s.version, s.height, b, CHAIN, s.from_ms, due, due, note=note)

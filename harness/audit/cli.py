@@ -47,10 +47,10 @@ from pathlib import Path
 from typing import Any
 
 from harness.audit.contracts import NAMES as CONTRACT_NAMES
-from harness.audit.contracts import Contract, contract_for
+from harness.audit.contracts import SwitchContract, contract_for
 from harness.audit.journal_file import DEFAULT_MAX_MB, ReadBudget, iter_journal_batches
 from harness.audit.records import RequestRecord, records_from_entries
-from harness.audit.report import DEFAULT_MAX_OFFENDERS, write_report_json
+from harness.audit.render import DEFAULT_MAX_OFFENDERS, write_report_json
 from harness.audit.timeline import SwitchTimeline
 from harness.audit.verdict import audit
 from harness.errors import ConfigError
@@ -215,7 +215,7 @@ def run(args: argparse.Namespace) -> int:
 def _judge(args: argparse.Namespace, timeline: SwitchTimeline, records: list[RequestRecord]) -> int:
     heights = load_heights(Path(args.heights)) if args.heights else None
     base = contract_for(args.contract)
-    contract = Contract(
+    contract = SwitchContract(
         grace_ms=base.grace_ms if args.grace_ms is None else args.grace_ms,
         stop_old=base.stop_old and not args.no_stop_rule,
         early_tolerance_ms=args.early_tolerance_ms,

@@ -55,7 +55,7 @@ def _int_field(value: Any, field: str, *, minimum: int = 0) -> int:
 
 
 @dataclass(frozen=True, slots=True)
-class Contract:
+class SwitchContract:
     """What the API node under test promises (see the module docstring for the verdicts it implies).
 
     switch_offset: the node switches while processing block H + switch_offset (reference 0, PR #228 -1).
@@ -103,15 +103,15 @@ class Contract:
         return f"{self.name}: switch while processing block {at}{tick}{stop}"
 
 
-def contract_for(name: str, *, refresh_tick_s: float | None = None, block_time_s: float = 0.0) -> Contract:
+def contract_for(name: str, *, refresh_tick_s: float | None = None, block_time_s: float = 0.0) -> SwitchContract:
     """The named contract. `refresh_tick_s`: the node's client refresh tick (pr228; default PR #228's 30 s);
     `block_time_s`: the chain's block time (pr228's tick may fire up to one block after the switch is processed)."""
     if name == "reference":
-        return Contract(grace_ms=SWITCH_SLACK_MS, stop_old=True, switch_offset=0, name=name, stop_once=True)
+        return SwitchContract(grace_ms=SWITCH_SLACK_MS, stop_old=True, switch_offset=0, name=name, stop_once=True)
     if name == "pr228":
         tick_s = PR228_REFRESH_TICK_S if refresh_tick_s is None else refresh_tick_s
         if not 0 < tick_s <= 3600:
             raise ConfigError(f"pr228 contract: refresh tick {tick_s!r} s is out of range (0, 3600]")
         grace = int(tick_s * 1000) + int(block_time_s * 1000) + SWITCH_SLACK_MS
-        return Contract(grace_ms=grace, stop_old=True, switch_offset=-1, name=name, refresh_grace_ms=grace)
+        return SwitchContract(grace_ms=grace, stop_old=True, switch_offset=-1, name=name, refresh_grace_ms=grace)
     raise ConfigError(f"contract: unknown API node contract {name!r}; choose one of {', '.join(NAMES)}")

@@ -19,7 +19,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from harness.audit.contracts import Contract
+from harness.audit.contracts import SwitchContract
 from harness.audit.records import RequestRecord
 from harness.audit.results import AuditReport, Offender
 from harness.audit.timeline import SwitchTimeline
@@ -69,10 +69,10 @@ def render_png(
     timeline: SwitchTimeline | None = None,
     path: str | Path = "audit.png",
     *,
-    contract: Contract | None = None,
+    contract: SwitchContract | None = None,
     title: str | None = None,
 ) -> Path:
-    """Write the PNG and return its path. Records are audited first (with `contract`, default Contract())."""
+    """Write the PNG and return its path. Records are audited first (with `contract`, default SwitchContract())."""
     fig = png_figure(report_or_records, timeline, contract=contract, title=title)
     out = Path(path)
     out.parent.mkdir(parents=True, exist_ok=True)
@@ -84,7 +84,7 @@ def png_figure(
     report_or_records: AuditReport | Iterable[RequestRecord],
     timeline: SwitchTimeline | None = None,
     *,
-    contract: Contract | None = None,
+    contract: SwitchContract | None = None,
     title: str | None = None,
 ) -> Figure:
     """The matplotlib Figure render_png saves."""
@@ -110,7 +110,7 @@ def png_figure(
 
 
 def _report_and_timeline(
-    report_or_records: AuditReport | Iterable[RequestRecord], timeline: SwitchTimeline | None, contract: Contract | None
+    report_or_records: AuditReport | Iterable[RequestRecord], timeline: SwitchTimeline | None, contract: SwitchContract | None
 ) -> tuple[AuditReport, SwitchTimeline]:
     """The report to draw (auditing records first) and its timeline as a SwitchTimeline."""
     if isinstance(report_or_records, AuditReport):

@@ -6,9 +6,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from harness.audit.contracts import Contract
+from harness.audit.contracts import SwitchContract
 from harness.audit.records import RequestRecord
-from harness.audit.report import report_dict, report_json, report_text
+from harness.audit.render import report_dict, report_json, report_text
 from harness.audit.timeline import SwitchTimeline
 from harness.audit.words import VERDICTS
 from harness.util.fastinit import fast_constructor
@@ -150,7 +150,7 @@ class SwitchSeen:
 @dataclass
 class AuditReport:
     timeline: SwitchTimeline
-    contract: Contract
+    contract: SwitchContract
     records: list[RequestRecord]  # sorted
     verdicts: list[str]  # aligned with records
     offenders: list[Offender]  # sorted by time; missing stops last

@@ -34,7 +34,7 @@ _KEYS = ("version", "from_ms", "height", "due_ms", "until_ms")
 
 def chain_switch(version: str, upgrade_height: int, switch_block: int, block_ms: Callable[[int], int | None]) -> Switch:
     """The switch to `version` on the chain clock, the one place S is read off the chain: the header time of block B
-    (`switch_block`, from Contract.switch_block(upgrade_height)); `block_ms(height)` gives a block's header time in
+    (`switch_block`, from SwitchContract.switch_block(upgrade_height)); `block_ms(height)` gives a block's header time in
     unix ms, None when the caller does not have that block (LookupError, naming it)."""
     ms = block_ms(switch_block)
     if ms is None:

@@ -1,28 +1,33 @@
-"""The audit engine: a verdict per request, each node's observed switch, counts, offenders and the stop rule.
+"""The audit engine: a verdict per request, each MLNode's observed switch, counts, offenders and the stop rule.
 Pure; no I/O. The contract behind the rules is described in contracts.py, the clock in basis.py.
 
+"Node" below, and `node` in the code, is always an **MLNode** (its key: node_id, else the mock id); the API node is
+the one that sends the requests. The API node's switch is judged as each of its MLNodes saw it: behind one API node,
+an old-prefix request from a lingering client is `stale` on an MLNode that had already seen the new version and
+`late` on one that had not.
+
 A hop k switches from version O to V. Its times (timeline.py): S = from_ms (V expected from then on), D = due (the
-node must have shown its switch by then), U = until (old-prefix requests in flight allowed until then). A node has
-*switched* once it sent a request on V (or a later version) or its old-version stop after S.
-Verdict of one request of node N seen with version X at time t (E = the version expected at t):
+API node must have shown its switch by then), U = until (old-prefix requests in flight allowed until then). An
+MLNode has *seen the switch* once it received a request on V (or a later version) or its old-version stop after S.
+Verdict of one request to MLNode N seen with version X at time t (E = the version expected at t):
 - `unversioned`: no version prefix; `unknown_version`: a prefix that is not in the timeline;
 - `ok`: X == E; or X is a later version inside its early tolerance; or X is older and t < D; or X is older,
-  N had switched before t and t < U; or X's request is N's first `POST /<X>/api/v1/stop` after S, before D;
+  N had seen the switch before t and t < U; or X's request is N's first `POST /<X>/api/v1/stop` after S, before D;
 - `early`: X is later than E and t < (switch to X) - early_tolerance_ms;
-- `late`: X is older than E, t >= D, and N had not switched before t (its own switch came late, or never); also
-  N's first old-version stop when it comes at or after D (reason `late_stop`);
-- `stale`: X is older than E, t >= U, and N had switched (a client that kept the old prefix); also a further
+- `late`: X is older than E, t >= D, and N had not seen the switch before t (it came late, or never); also N's
+  first old-version stop when it comes at or after D (reason `late_stop`);
+- `stale`: X is older than E, t >= U, and N had seen the switch (a client that kept the old prefix); also a further
   old-version stop at or after U, or at any time when the contract says `stop_once` (reason `repeated_stop`).
 
-Observed switch (`AuditReport.switches_seen`): for each hop and node, the first request on the new (or a later)
+Observed switch (`AuditReport.switches_seen`): for each hop and MLNode, the first request on the new (or a later)
 version: when it came relative to S and which block was the latest then. This is how a report says "switched one
 block late" or "never used v0.3.9", from the MLNode journals alone.
 
-Stop rule (contract.stop_old): for each hop and node, the stops considered are `POST /<O>/api/v1/stop` with
-S <= t. The first (in time) is the expected stop: `ok` before D, `late` (reason `late_stop`) from D on. A node
-without any is a `missing_stop` offender when the audited range reaches D (otherwise `not_due`: the API may still
-send it). The range ends at `end_ms`, by default the last record's time. The nodes are `nodes`, else every node key
-seen (node_id, else mock id). A `stop` with the *current* version (reconciliation) is an ordinary request.
+Stop rule (contract.stop_old): for each hop and MLNode, the stops considered are `POST /<O>/api/v1/stop` with
+S <= t. The first (in time) is the expected stop: `ok` before D, `late` (reason `late_stop`) from D on. An MLNode
+without any is a `missing_stop` offender when the audited range reaches D (otherwise `not_due`: the API node may
+still send it). The range ends at `end_ms`, by default the last record's time. The MLNodes are `nodes`, else every
+node key seen. A `stop` with the *current* version (reconciliation) is an ordinary request.
 
 Clocks (`clocks=`, basis.py): each participant's MLNodes may be judged by a timeline of their own (S, D and U from
 when its API node received the blocks); nodes of no clock are judged by `timeline`.
@@ -39,7 +44,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from operator import attrgetter
 from typing import TYPE_CHECKING
 
-from harness.audit.contracts import Contract
+from harness.audit.contracts import SwitchContract
 from harness.audit.lifecycle import SwitchOrder, UserChat, chats_by_node, refusals, switch_orders
 from harness.audit.merge import Merged, groups
 from harness.audit.network import network_view
@@ -115,7 +120,7 @@ def sort_records(records: Iterable[RequestRecord]) -> tuple[list[RequestRecord],
 def audit(
     records: Iterable[RequestRecord],
     timeline: SwitchTimeline,
-    contract: Contract | None = None,
+    contract: SwitchContract | None = None,
     *,
     nodes: list[str] | None = None,
     heights: Sequence[tuple[int, int]] | None = None,
@@ -128,7 +133,7 @@ def audit(
     `participants` ({participant id: its MLNode ids}) adds the network view (network.py); `clocks` judges each
     participant's MLNodes by its own timeline (basis.py). `user_chats` (what the users saw) adds the failed user
     chats to each node's switch gap (lifecycle.py)."""
-    contract = contract or Contract()
+    contract = contract or SwitchContract()
     if not isinstance(timeline, SwitchTimeline):
         timeline = SwitchTimeline(timeline)  # any sequence of Switch
     recs, times = sort_records(records)
@@ -168,7 +173,7 @@ def _judge_groups(
     recs: list[RequestRecord],
     times: list[int],
     timeline: SwitchTimeline,
-    contract: Contract,
+    contract: SwitchContract,
     nodes: list[str] | None,
     heights: Sequence[tuple[int, int]] | None,
     end_ms: int | None,
@@ -203,7 +208,7 @@ class _Job:
         recs: list[RequestRecord],
         times: list[int],
         timeline: SwitchTimeline,
-        contract: Contract,
+        contract: SwitchContract,
         node_set: set[str] | None,
         bracket: Callable[[int], tuple[int | None, int | None]],
     ) -> None:

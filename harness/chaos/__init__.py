@@ -29,7 +29,7 @@ from harness.chaos.faults import (
 from harness.chaos.history import Decision, ProxiedRequest, as_records
 from harness.chaos.process import ChaosProxyProcess
 from harness.chaos.proxy import ChaosProxy
-from harness.chaos.targets import Target, Window
+from harness.chaos.targets import FaultWindowSpec, Target
 
 __all__ = [
     "FAILED_OUTCOMES",
@@ -44,6 +44,7 @@ __all__ = [
     "Eof",
     "Fault",
     "FaultSpec",
+    "FaultWindowSpec",
     "Latency",
     "Outcome",
     "ProxiedRequest",
@@ -51,7 +52,6 @@ __all__ = [
     "Reset",
     "Stage",
     "Target",
-    "Window",
     "WsDrop",
     "as_records",
     "failed_calls",

@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any, ClassVar, Protocol
 
-from harness.chaos.targets import MAX_FAULT_MS, Target, Window
+from harness.chaos.targets import MAX_FAULT_MS, FaultWindowSpec, Target
 from harness.errors import ConfigError
 from harness.validate import as_number, key_name, shown
 
@@ -202,7 +202,7 @@ class FaultSpec:
 
     fault: Fault
     target: Target = field(default_factory=Target)
-    window: Window = field(default_factory=Window)
+    window: FaultWindowSpec = field(default_factory=FaultWindowSpec)
 
     def __post_init__(self) -> None:
         if not isinstance(self.fault, tuple(FAULTS.values())):
@@ -227,14 +227,14 @@ class FaultSpec:
         }
 
     @classmethod
-    def of(cls, spec: dict[str, Any] | FaultSpec | Fault, target: Target | None = None, window: Window | None = None
+    def of(cls, spec: dict[str, Any] | FaultSpec | Fault, target: Target | None = None, window: FaultWindowSpec | None = None
            ) -> FaultSpec:  # fmt: skip
         """A JSON-style dict (checked), a FaultSpec, or a fault object plus target/window, as a FaultSpec."""
         if isinstance(spec, dict):
             return cls.from_json(spec)
         if isinstance(spec, FaultSpec):
             return spec
-        return cls(spec, target or Target(), window or Window())
+        return cls(spec, target or Target(), window or FaultWindowSpec())
 
     @classmethod
     def from_json(cls, doc: Any) -> FaultSpec:
@@ -246,4 +246,4 @@ class FaultSpec:
         if "fault" not in doc:
             raise ConfigError(f"fault: missing; expected one of {', '.join(FAULTS)}")
         fault = make_fault(doc["fault"], doc.get("params"))
-        return cls(fault, Target.from_json(doc.get("target")), Window.from_json(doc.get("window")))
+        return cls(fault, Target.from_json(doc.get("target")), FaultWindowSpec.from_json(doc.get("window")))

@@ -22,7 +22,7 @@ from typing import Any, Self
 
 from harness.chaos.control import ChaosControl
 from harness.chaos.faults import Fault, FaultSpec
-from harness.chaos.targets import Target, Window
+from harness.chaos.targets import FaultWindowSpec, Target
 from harness.errors import StartupError
 from harness.util.process import ManagedProcess
 
@@ -92,7 +92,7 @@ class ChaosProxyProcess(ChaosControl):
         return self.url.replace("http://", "ws://", 1) + "/websocket"
 
     def add_fault(
-        self, spec: dict[str, Any] | FaultSpec | Fault, *, target: Target | None = None, window: Window | None = None
+        self, spec: dict[str, Any] | FaultSpec | Fault, *, target: Target | None = None, window: FaultWindowSpec | None = None
     ) -> int:
         """As ChaosProxy.add_fault: a JSON-style dict (checked here first), a FaultSpec, or a fault plus target/window."""
         return super().add_fault(FaultSpec.of(spec, target, window))

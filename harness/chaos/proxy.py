@@ -22,7 +22,7 @@ from harness.chaos.history import Decision, History, ProxiedRequest, history_to_
 from harness.chaos.holds import Delivery, DeliveryGate, Hold
 from harness.chaos.link import Connection
 from harness.chaos.schedule import FaultTable, InstalledFault, now_ms
-from harness.chaos.targets import FaultEvent, Target, Window
+from harness.chaos.targets import FaultEvent, FaultWindowSpec, Target
 from harness.errors import ConfigError, StartupError
 from harness.util.loop import BackgroundLoop
 from harness.util.ports import LOOPBACK, ensure_port_free
@@ -205,7 +205,7 @@ class ChaosProxy(StartStop):
         return self._bg.run(call())
 
     def add_fault(
-        self, spec: dict[str, Any] | FaultSpec | Fault, *, target: Target | None = None, window: Window | None = None
+        self, spec: dict[str, Any] | FaultSpec | Fault, *, target: Target | None = None, window: FaultWindowSpec | None = None
     ) -> int:
         """Install a fault; returns its id. Takes a JSON-style dict, a FaultSpec, or a fault object plus target/window."""
         return int(self._run(self.add_fault_now, FaultSpec.of(spec, target, window)))

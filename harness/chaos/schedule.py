@@ -18,7 +18,7 @@ from typing import Any
 
 from harness.chaos.faults import Fault, FaultSpec, Stage
 from harness.chaos.history import Decision
-from harness.chaos.targets import FaultEvent, Target, Window
+from harness.chaos.targets import FaultEvent, FaultWindowSpec, Target
 from harness.errors import ConfigError
 from harness.validate import MAX_INT64
 
@@ -144,7 +144,7 @@ class FaultTable:
         f.seen += 1
         if target.nth is not None and f.seen != target.nth:
             return False
-        window: Window = f.spec.window
+        window: FaultWindowSpec = f.spec.window
         if not window.live(now, f.added_ms, self.height, f.applied):
             return False
         return target.probability is None or draw < target.probability

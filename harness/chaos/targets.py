@@ -1,4 +1,4 @@
-"""Which events a fault hits (Target) and when it is live (Window). Both are frozen, typed, unit-suffixed.
+"""Which events a fault hits (Target) and when it is live (FaultWindowSpec). Both are frozen, typed, unit-suffixed.
 
 Target fields compose with AND; an empty Target hits everything of the fault's stage.
 - `methods`: JSON-RPC method names; a batch matches if any element matches. Empty = any.
@@ -9,7 +9,7 @@ Target fields compose with AND; an empty Target hits everything of the fault's s
 - `kind`: "any", "http" (plain requests) or "websocket" (upgrade requests and websocket sessions).
 - `probability`: 0..1, compared with the one number the proxy's seeded PRNG draws for this fault and event.
 
-Window fields also compose with AND. Times are wall-clock unix milliseconds (the history uses the same clock).
+FaultWindowSpec fields also compose with AND. Times are wall-clock unix milliseconds (the history uses the same clock).
 - `start_ms`/`end_ms`: offsets from when the fault was added; `start_unix_ms`/`end_unix_ms`: absolute.
 - `start_height`/`end_height` (inclusive): the proxy's view of the block height (NewBlock events it sees on
   websockets, `status` responses, or `set_height`). While the height is unknown a height start is not reached.
@@ -103,7 +103,7 @@ class Target:
 
 
 @dataclass(frozen=True)
-class Window:
+class FaultWindowSpec:
     start_ms: float | None = None
     end_ms: float | None = None
     start_unix_ms: float | None = None
@@ -179,7 +179,7 @@ class Window:
         return self.start_height is None or (height is not None and height >= self.start_height)
 
     @classmethod
-    def from_json(cls, doc: Any) -> Window:
+    def from_json(cls, doc: Any) -> FaultWindowSpec:
         return _build(cls, "window", dict(_object("window", doc)))
 
 

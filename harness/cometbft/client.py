@@ -26,6 +26,9 @@ from harness.util.wait import wait_until
 
 # Used when the chain has fewer than two blocks to measure: CometBFT's default timeout_commit (Gonka runs ~5 s blocks).
 DEFAULT_BLOCK_TIME_S = 5.0
+STALL_BLOCKS = 10  # wait_for_height fails when the chain made no block for this many of its measured intervals,
+STALL_FLOOR_S = 10.0  # and never sooner than this (a chain holding its upgrade height, a paused machine)
+BLOCK_BOUND = 5  # ... or after this many times deadline_for_blocks, however slowly blocks keep coming
 
 
 class RpcError(ChainError):
@@ -237,27 +240,39 @@ class RpcClient:
         return max(0, blocks) * bt * 3 + max(2.0, 2 * bt)
 
     def wait_for_height(self, h: int, timeout_s: float | None = None) -> int:
-        """Wait until the latest height is >= h; returns it. Deadline from the measured block time unless given."""
+        """Wait until the latest height is >= h; returns it. Bounded in blocks: the wait goes on while the chain makes
+        blocks (a loaded machine makes them slowly) and fails once it made none for STALL_BLOCKS of its measured
+        intervals (at least STALL_FLOOR_S), or after BLOCK_BOUND times the measured time of the blocks still to
+        come. `timeout_s`: a fixed bound in seconds instead, with no stall rule."""
         current = self.height()
         if current >= h:
             return current
         bt = self.block_time_s()
-        timeout = timeout_s if timeout_s is not None else self.deadline_for_blocks(h - current, block_time_s=bt)
         interval = min(0.25, max(0.01, bt / 4))
-        seen = [current]
+        seen = [current, time.monotonic()]  # latest height, and when it was first seen
+        stall_s = max(STALL_FLOOR_S, STALL_BLOCKS * bt)
 
         def reached() -> int:
             got = self.height()
-            seen[0] = got
+            if got > seen[0]:
+                seen[0], seen[1] = got, time.monotonic()
             return got if got >= h else 0
 
+        def stalled() -> str | None:
+            quiet = time.monotonic() - seen[1]
+            if timeout_s is None and quiet >= stall_s:
+                return f"no new block for {quiet:.1f}s ({STALL_BLOCKS} intervals of the measured {bt:.3f}s) at height {seen[0]}"
+            return None
+
+        bound = timeout_s if timeout_s is not None else BLOCK_BOUND * self.deadline_for_blocks(h - current, block_time_s=bt)
         return wait_until(
             reached,
-            timeout_s=timeout,
+            timeout_s=bound,
             interval_s=interval,
             what=f"height {h} on {self.url} (height was {current}, measured block time {bt:.3f}s)",
             evidence=self._height_evidence,
-            hint="the chain stopped producing blocks or is slower than measured; pass timeout_s to wait longer",
+            abort=stalled,
+            hint="the chain stopped producing blocks, or makes them far slower than it did",
             progress=lambda: f"height {seen[0]} of {h}",
         )
 

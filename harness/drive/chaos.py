@@ -27,14 +27,14 @@ from harness.drive.chaos_seeded import replay_decisions, seeded_faults
 from harness.errors import ConfigError
 from harness.util.wait import wait_until
 
-__all__ = ["ChaosDriver", "ChaosOutcome", "FaultWindow", "PoolWatch", "replay_decisions", "seeded_faults"]
+__all__ = ["ChainFaultWindow", "ChaosDriver", "ChaosOutcome", "PoolWatch", "replay_decisions", "seeded_faults"]
 
 FOLLOWS_PER_BLOCK = 3  # redials a broken slot may make per block (healer check + replacement check + a stale ping)
 MAX_FOLLOWS = 64  # at most this many redial faults per window
 
 
 @dataclass
-class FaultWindow:
+class ChainFaultWindow:
     """A fault (or a followed chain of faults) live from start_height to end_height inclusive."""
 
     spec: dict[str, Any]
@@ -64,7 +64,7 @@ class ChaosOutcome:
     min_pool_healthy: int | None  # fewest healthy slots seen (sampled every 20 ms while the driver ran)
     faults_applied: dict[str, int] = field(default_factory=dict)  # by fault name, e.g. {"ws_drop": 2}
     listener: dict[str, Any] = field(default_factory=dict)  # the API node's websocket listener figures
-    windows: list[FaultWindow] = field(default_factory=list)
+    windows: list[ChainFaultWindow] = field(default_factory=list)
 
     def text(self) -> str:
         back = "not awaited" if self.pool_back_ms is None else f"{self.pool_back_ms:.0f} ms after the last window"
@@ -90,7 +90,7 @@ class ChaosDriver:
         self.tn = testnet
         self.proxy = testnet.proxy
         self.progress = progress or (lambda msg: print(f"[chaos] {msg}"))
-        self.windows: list[FaultWindow] = []
+        self.windows: list[ChainFaultWindow] = []
         self._min_healthy: int | None = None
         self.watch: PoolWatch | None = None
         self._fault_log: dict[int, dict[str, Any]] = {}  # id -> last JSON seen, kept after faults are removed
@@ -187,7 +187,7 @@ class ChaosDriver:
             runner.kick_management(node.id)
 
     # -- faults --------------------------------------------------------------------------------------
-    def add(self, spec: dict[str, Any], *, blocks: int, start_height: int | None = None, start_in: int = 0) -> FaultWindow:
+    def add(self, spec: dict[str, Any], *, blocks: int, start_height: int | None = None, start_in: int = 0) -> ChainFaultWindow:
         """Install `spec` (control-API JSON without a height window) for `blocks` blocks from start_height
         (default: the current height + start_in). Other window fields in the spec (max_count...) are kept."""
         if isinstance(blocks, bool) or not isinstance(blocks, int) or blocks < 1:
@@ -196,7 +196,7 @@ class ChaosDriver:
         end = start + blocks - 1
         full = dict(spec)
         full["window"] = {**dict(spec.get("window") or {}), "start_height": start, "end_height": end}
-        win = FaultWindow(full, start, end, added_ms=time.time() * 1000)
+        win = ChainFaultWindow(full, start, end, added_ms=time.time() * 1000)
         win.fault_ids.append(self.proxy.add_fault(full))
         conn = (full.get("target") or {}).get("connection_id")
         if conn is not None:
@@ -205,7 +205,7 @@ class ChaosDriver:
         self.progress(f"fault {win.describe()}")
         return win
 
-    def add_many(self, specs: list[dict[str, Any]], *, blocks: int, start_in: int = 0) -> list[FaultWindow]:
+    def add_many(self, specs: list[dict[str, Any]], *, blocks: int, start_in: int = 0) -> list[ChainFaultWindow]:
         """Several faults over the same block window (e.g. seeded_faults())."""
         start = self.height() + start_in
         return [self.add(spec, blocks=blocks, start_height=start) for spec in specs]
@@ -220,7 +220,7 @@ class ChaosDriver:
         start_in: int = 0,
         params: dict[str, Any] | None = None,
         max_count: int | None = None,
-    ) -> FaultWindow:
+    ) -> ChainFaultWindow:
         """`fault` on every request of one pool connection (the index-th open one, oldest first) for `blocks` blocks.
 
         A faulted connection is dropped by its client, which redials. With `follow`, every new plain-HTTP connection
@@ -251,7 +251,7 @@ class ChaosDriver:
                 win.fault_ids.append(self.proxy.add_fault(redial))
         return win
 
-    def targeted_connections(self, win: FaultWindow) -> list[int]:
+    def targeted_connections(self, win: ChainFaultWindow) -> list[int]:
         """Connections a window's faults were applied to, in order."""
         ids = set(win.fault_ids)
         out: list[int] = []
@@ -269,7 +269,7 @@ class ChaosDriver:
         timeout = timeout_s if timeout_s is not None else self._blocks_timeout_s(max(1, height - self.height()))
         return wait_until(lambda: (h := self.height()) >= height and h, timeout_s=timeout, what=f"chain height {height}")
 
-    def wait_window_end(self, win: FaultWindow, *, timeout_s: float | None = None) -> FaultWindow:
+    def wait_window_end(self, win: ChainFaultWindow, *, timeout_s: float | None = None) -> ChainFaultWindow:
         """Wait until the proxy's height passed the window (its faults no longer apply); records ended_ms."""
         self.wait_height(win.end_height + 1, timeout_s=timeout_s)
         wait_until(

@@ -14,13 +14,13 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from harness.audit.basis import Delivered, HoldOutcome, ParticipantClock, participant_clock
-from harness.audit.contracts import Contract
+from harness.audit.contracts import SwitchContract
 from harness.audit.timeline import Switch, SwitchTimeline
 from harness.drive.switch_holds import HoldSettings, SwitchHolds
 
 
 class SwitchClocks:
-    def __init__(self, testnet: Any, contract: Contract, *, progress: Callable[[str], None] | None = None) -> None:
+    def __init__(self, testnet: Any, contract: SwitchContract, *, progress: Callable[[str], None] | None = None) -> None:
         self.tn, self.contract = testnet, contract
         self.progress = progress or (lambda _m: None)
         self.settings = HoldSettings(pre_hold_ms=testnet.info.pre_hold_ms, hold_ms=testnet.info.hold_ms)
@@ -64,7 +64,7 @@ class SwitchClocks:
         for h in list(self._pending):
             self.disarm(h)
 
-    def clocks(self, switches: Sequence[Switch], contract: Contract | None = None) -> list[ParticipantClock]:
+    def clocks(self, switches: Sequence[Switch], contract: SwitchContract | None = None) -> list[ParticipantClock]:
         """Each participant's clock over these switches (the chain's header times; harness/audit/basis.py): the
         delivery clock where its chaos proxy saw the blocks, else the chain's."""
         contract = contract or self.contract

@@ -54,7 +54,7 @@ def _reached(testnet, part, height: int, point: str) -> int:
     timeout = 30 + 10 * testnet.info.block_time_s * max(height - testnet.rpc.height(), 0)
     proxy = part.chain_proxy
     if proxy is None:
-        testnet.rpc.wait_for_height(height, timeout_s=timeout)
+        testnet.rpc.wait_for_height(height)
         block = wait_until(lambda: testnet.timeline.time_of(height), timeout_s=10,
                            what=f"block {height} in the harness's block timeline")  # fmt: skip
         return block.block_time_ms

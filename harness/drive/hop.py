@@ -18,26 +18,24 @@ import time
 from collections.abc import Callable
 
 from harness.audit.basis import HopTiming, ParticipantClock
-from harness.audit.contracts import Contract, contract_for
+from harness.audit.contracts import SwitchContract, contract_for
 from harness.audit.timeline import chain_switch
 from harness.backends.contract import Capability, participant_nodes, require
-from harness.chain.client import UpgradePassedTooLate, UpgradeTooSoon
+from harness.chain.schedule import ATTEMPTS, propose_until_passed
 from harness.drive.clocks import SwitchClocks
 from harness.drive.collect import collect_records
 from harness.drive.epochs import ChainEpochs
 from harness.drive.hop_report import HopReport, old_stops, same_version_stops
 from harness.drive.management import ManagementTraffic
-from harness.drive.traffic import ChatTraffic, Window
-from harness.errors import TxError
+from harness.drive.traffic import ChatTraffic, ExcusedWindow
 from harness.util.wait import wait_until
 from harness.versions import check_version
 
-ATTEMPTS = 4  # proposals per schedule() when the chain moved on or the votes came too late (see schedule)
 SAME_VERSION_BLOCKS = 3  # an upgrade to the version already current: blocks after H in which no stop of it may come
 __all__ = ["ATTEMPTS", "HopReport", "UpgradeRunner", "chain_version", "contract_of"]
 
 
-def contract_of(testnet) -> Contract:
+def contract_of(testnet) -> SwitchContract:
     """The contract the API node under test is audited against: its profile's, with its own refresh tick."""
     info = testnet.info
     return contract_for(info.api_profile, refresh_tick_s=info.api_refresh_tick_s, block_time_s=info.block_time_s)
@@ -55,7 +53,7 @@ class UpgradeRunner(ManagementTraffic):
         self.announce_hops = announce_hops  # pass each hop's summary to `progress`
         self.contract = contract_of(testnet)
         self.clock = SwitchClocks(testnet, self.contract, progress=self.progress)  # holds, each participant's clock
-        self.windows: list[Window] = []  # the current hop's intended chat-refusal windows
+        self.windows: list[ExcusedWindow] = []  # the current hop's intended chat-refusal windows
         start = chain_version(testnet)
         self.epochs = ChainEpochs.from_chain(testnet.chain) if Capability.CHAIN_POC in testnet.capabilities else None
         self.switches = [Switch(version=start, from_ms=0, height=None)]
@@ -76,35 +74,23 @@ class UpgradeRunner(ManagementTraffic):
         if inside_poc:
             require(self.tn, Capability.CHAIN_POC)
         keys = self.tn.validator_keys()
-        lag = 0  # blocks a refused proposal lost (included late, or the chain moved on while the holds were armed)
-        attempts = 1 if height is not None else ATTEMPTS
-        for attempt in range(attempts):
-            # One block past the earliest height the chain accepts now (that one already has a margin for the votes).
-            # On a loaded machine blocks may land between this read and the proposal's own check (refused before
-            # anything is signed), or the votes may land so late that the proposal passes at or after its height
-            # (the chain then drops the entry without effect), or after its voting period (gov's "inactive
-            # proposal"), or be included so late that it would pass less than 2 blocks before H (not voted on):
-            # propose again from the current height, with two more blocks of margin each time, plus as many as the
-            # refused attempt took (its late inclusion, or the blocks made while the holds were armed).
-            picked_at = self.tn.rpc.height()
-            h = height if height is not None else self._pick_height(lead_blocks, 2 * attempt + lag, inside_poc)
-            self.progress(f"propose partial upgrade {to_version} at height {h}")
-            self.clock.arm(to_version, h, current=self.current_version)  # block B may follow the vote at once
-            try:
-                outcome = self.tn.chain.propose_partial_upgrade(to_version, h, proposer=keys[0], voters=keys)
-                break
-            except (UpgradeTooSoon, UpgradePassedTooLate, TxError) as e:
-                self.clock.disarm(h)
-                if isinstance(e, TxError) and not _vote_too_late(e):
-                    raise
-                lag = max(lag, getattr(e, "late_by_blocks", 0), self.tn.rpc.height() - picked_at)
-                self.progress(f"proposal for height {h} too late ({type(e).__name__}); proposing again")
-                if attempt == attempts - 1:
-                    raise
+        outcome, h = propose_until_passed(
+            self.tn.chain,
+            to_version,
+            lambda extra: height if height is not None else self._pick_height(lead_blocks, extra, inside_poc),
+            proposer=keys[0],
+            voters=keys,
+            attempts=1 if height is not None else ATTEMPTS,
+            before=lambda h: self.clock.arm(to_version, h, current=self.current_version),  # B may follow the vote at once
+            refused=self.clock.disarm,
+            progress=self.progress,
+        )
         self.progress(f"proposal {outcome.proposal_id} passed at height {outcome.passed_height}")
         return outcome.proposal_id, h
 
     def _pick_height(self, lead_blocks: int | None, margin: int, inside_poc: bool) -> int:
+        """One block past the earliest height the chain accepts now (that one has a margin for the votes already),
+        `margin` blocks further for a proposal made again (harness/chain/schedule.py)."""
         earliest, _ = self.tn.chain.earliest_upgrade_height()
         height = max(self.tn.rpc.height() + (lead_blocks or 0), earliest + 1 + margin)
         if self.epochs is None:
@@ -116,9 +102,8 @@ class UpgradeRunner(ManagementTraffic):
 
     def wait_switch(self, height: int) -> tuple[int, int]:
         """Wait until the chain has produced block height+1 and return (switch height, switch block time ms)."""
-        bt = self.tn.info.block_time_s
         switch_height = self.contract.switch_block(height)
-        self.tn.rpc.wait_for_height(height + 1, timeout_s=30 + 10 * bt * (height - self.tn.rpc.height()))
+        self.tn.rpc.wait_for_height(height + 1)  # bounded in blocks (the chain's measured interval)
         seen = wait_until(
             lambda: self.tn.timeline.time_of(switch_height),
             timeout_s=10,
@@ -161,11 +146,11 @@ class UpgradeRunner(ManagementTraffic):
         clock = next(c for c in self.clocks() if c.participant == part.id)
         return clock.timing[hop]
 
-    def clocks(self, contract: Contract | None = None, chain: list | None = None) -> list[ParticipantClock]:
+    def clocks(self, contract: SwitchContract | None = None, chain: list | None = None) -> list[ParticipantClock]:
         """Each participant's clock over every hop so far (harness/drive/clocks.py)."""
         return self.clock.clocks(chain or self.switches, contract or self.contract)
 
-    def timeline_for(self, contract: Contract) -> list:
+    def timeline_for(self, contract: SwitchContract) -> list:
         """The switch timeline under another contract: each switch at the header time of its block H + offset."""
         return [self.switches[0], *(chain_switch(s.version, s.height, contract.switch_block(s.height), self._block_ms)
                                     for s in self.switches[1:])]  # fmt: skip
@@ -175,7 +160,7 @@ class UpgradeRunner(ManagementTraffic):
         block = self.tn.timeline.time_of(height)
         return None if block is None else block.block_time_ms
 
-    def audit_now(self, contract: Contract | None = None, *, chain_clock: bool = False, user_chats: list | None = None):
+    def audit_now(self, contract: SwitchContract | None = None, *, chain_clock: bool = False, user_chats: list | None = None):
         """Audit everything the mocks journaled so far (the audited range ends now) against the switch timeline and
         the API node's contract (or another contract, e.g. to show how one build fails another's promises), each
         participant on its own clock (`chain_clock`: every one on the chain's header times + grace instead).
@@ -289,7 +274,7 @@ class UpgradeRunner(ManagementTraffic):
             on_scheduled(height)
         switch_height, switch_ms = self.await_switch(to_version, height)
         if after_blocks > 1:
-            self.tn.rpc.wait_for_height(height + after_blocks, timeout_s=30)
+            self.tn.rpc.wait_for_height(height + after_blocks)
         self.wait_past_due()
         self._management(poc, kick)
         if chain_poc:
@@ -346,8 +331,3 @@ def chain_version(testnet, *, default: str | None = None) -> str:
     if testnet.chain.tracks_mlnode_version():
         return testnet.chain.mlnode_version()
     return default if default is not None else testnet.info.start_version
-
-
-def _vote_too_late(e: Exception) -> bool:
-    """A vote delivered after its proposal's voting period ended (x/gov ErrInactiveProposal, code 3)."""
-    return getattr(e, "code", None) == 3 and "inactive proposal" in str(getattr(e, "log", ""))

@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from harness.audit.basis import HopTiming
 from harness.audit.results import STOP_ENDPOINT, AuditReport
 from harness.drive.api import ChatResult
-from harness.drive.traffic import SentChat, Window, unexcused
+from harness.drive.traffic import ExcusedWindow, SentChat, unexcused
 
 
 @dataclass
@@ -28,7 +28,7 @@ class HopReport:
     old_stops: dict[str, int] = field(default_factory=dict)
     # spans in which the API node was meant to refuse chats: the hop's own (admin disable, PoC cycle) and, on a real
     # chain, its PoC phases ("chain PoC phase starting at block N (blocks N-M)")
-    windows: list[Window] = field(default_factory=list)
+    windows: list[ExcusedWindow] = field(default_factory=list)
     # the chat after the switch, per participant (chat_after is the first participant's)
     chats_after: dict[str, ChatResult | None] = field(default_factory=dict)
     # an upgrade to the version already current (from_version == to_version, no switch): stops of that version from
@@ -95,7 +95,9 @@ def old_stops(report, *, hop_index: int) -> dict[str, int]:
     return out
 
 
-def same_version_stops(records: Iterable, version: str, *, since_ms: int, windows: list[Window], owners: dict[str, str]) -> list:
+def same_version_stops(
+    records: Iterable, version: str, *, since_ms: int, windows: list[ExcusedWindow], owners: dict[str, str]
+) -> list:
     """`POST /<version>/api/v1/stop` requests logged at or after `since_ms` outside every window (a window of
     participant P covers only P's MLNodes; `owners`: MLNode id -> participant tag, "" on a testnet of one)."""
 

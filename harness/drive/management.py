@@ -10,7 +10,7 @@ from typing import Any
 
 from harness.backends.contract import Capability
 from harness.drive.epochs import ChainEpochs
-from harness.drive.traffic import Window
+from harness.drive.traffic import ExcusedWindow
 from harness.util.wait import wait_until
 
 
@@ -18,7 +18,7 @@ class ManagementTraffic:
     """Forces management traffic on the testnet `tn` and records its windows in `windows` (set by UpgradeRunner)."""
 
     tn: Any
-    windows: list[Window]
+    windows: list[ExcusedWindow]
     epochs: ChainEpochs | None
     progress: Callable[[str], None]
 
@@ -35,7 +35,7 @@ class ManagementTraffic:
             api.enable(node_id)
             wait_until(lambda: _status(api, node_id) == "INFERENCE", timeout_s=15, what=f"{node_id} INFERENCE after enable")
         finally:
-            self.windows.append(Window(f"admin disable {node_id}", start, self.tn.now_ms(), self._tag(part.id)))
+            self.windows.append(ExcusedWindow(f"admin disable {node_id}", start, self.tn.now_ms(), self._tag(part.id)))
 
     def poc_phase(self, participant: str | None = None) -> None:
         """Force PoC traffic (stop, pow/init/generate, pow/init/validate, pow/validate, inference/up) on one
@@ -57,8 +57,8 @@ class ManagementTraffic:
             for node in part.mlnodes:
                 wait_until(lambda n=node.id: _status(api, n) == "INFERENCE", timeout_s=20, what=f"{node.id} INFERENCE after PoC")
         finally:
-            self.windows.append(Window(f"PoC cycle{' on ' + part.id if self._tag(part.id) else ''}", start, self.tn.now_ms(),
-                                       self._tag(part.id)))  # fmt: skip
+            where = f" on {part.id}" if self._tag(part.id) else ""
+            self.windows.append(ExcusedWindow(f"PoC cycle{where}", start, self.tn.now_ms(), self._tag(part.id)))
 
     def _tag(self, participant_id: str) -> str:
         """The participant a window or chat belongs to: "" on a testnet of one participant (reports unchanged)."""
@@ -83,7 +83,7 @@ class ManagementTraffic:
             for f in [pool.submit(one, p) for p in parts]:
                 f.result()  # the first failure (in participant order) is raised
 
-    def chain_poc_windows(self, start_ms: int, end_ms: int) -> list[Window]:
+    def chain_poc_windows(self, start_ms: int, end_ms: int) -> list[ExcusedWindow]:
         """The chain's PoC phases that overlap [start_ms, end_ms], named, from one block before the phase starts (the
         API node prepares it then) to the block after it ends: a real node with one MLNode serves no chat in them."""
         assert self.epochs is not None
@@ -97,7 +97,7 @@ class ManagementTraffic:
             lo = times.get(w.start - 1) or times.get(w.start)
             hi = times.get(w.end + 1) or end_ms
             if lo is not None and lo <= end_ms and hi >= start_ms:
-                out.append(Window(w.name(), lo, hi))
+                out.append(ExcusedWindow(w.name(), lo, hi))
         return out
 
     def chain_poc_after(self, height: int) -> None:
@@ -105,9 +105,8 @@ class ManagementTraffic:
         is a real node's management traffic (state, stop, PoC, inference/up)."""
         assert self.epochs is not None
         w = self.epochs.next_window_after(height)
-        bt = self.tn.info.block_time_s
         self.progress(f"waiting for the chain's PoC phase at blocks {w.start}-{w.end} (management traffic)")
-        self.tn.rpc.wait_for_height(w.end + 1, timeout_s=60 + 4 * bt * (w.end - self.tn.rpc.height()))
+        self.tn.rpc.wait_for_height(w.end + 1)
 
     def drive_management(self) -> None:
         """Management traffic now, by what the backend offers: admin disable/enable of every MLNode and a PoC cycle on
@@ -125,7 +124,7 @@ class ManagementTraffic:
         """On a chain with PoC phases, until a height outside them (a real node with one MLNode answers no chat inside
         one); at once elsewhere."""
         if self.epochs is not None:
-            self.tn.rpc.wait_for_height(self.epochs.quiet_height(self.tn.rpc.height()), timeout_s=120)
+            self.tn.rpc.wait_for_height(self.epochs.quiet_height(self.tn.rpc.height()))
 
 
 def _status(api: Any, node_id: str) -> str | None:

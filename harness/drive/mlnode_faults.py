@@ -1,6 +1,6 @@
 """MLNode faults around the switch, and their judgement (harness/mlnode/faults.py makes the WireMock stubs).
 
-    window = FaultWindow(testnet, [MLNodeFault("reset", "v0.3.8")], first_block=-1, end_block=2)
+    window = MLNodeFaultWindow(testnet, [MLNodeFault("reset", "v0.3.8")], first_block=-1, end_block=2)
     hop = runner.hop("v0.3.9", on_scheduled=window.open)    # installed at block H-1, removed at block H+2
     window.close()
     outcome = judge_faults(hop, testnet, window, recovery_ms=...)
@@ -20,20 +20,20 @@ import threading
 from dataclasses import dataclass, field, replace
 
 from harness.drive.assertions import hop_problems
-from harness.drive.traffic import Window
+from harness.drive.traffic import ExcusedWindow
 from harness.mlnode.faults import MLNodeFault
 from harness.mlnode.journal import Journal
 from harness.util.wait import wait_until
 
 
-class FaultWindow:
+class MLNodeFaultWindow:
     """Faults on every MLNode of every participant from block H + first_block to block H + end_block, each counted
     when the block reached every API node (where a proxy times it; else when the chain made it), driven by one
     bounded thread started by open(H)."""
 
     def __init__(self, testnet, faults: list[MLNodeFault], *, first_block: int = -1, end_block: int = 2) -> None:
         if end_block <= first_block:
-            raise ValueError(f"FaultWindow: end_block {end_block} must come after first_block {first_block}")
+            raise ValueError(f"MLNodeFaultWindow: end_block {end_block} must come after first_block {first_block}")
         self.tn, self.faults = testnet, list(faults)
         self.first_block, self.end_block = first_block, end_block
         self.height: int | None = None
@@ -109,11 +109,11 @@ class FaultWindow:
         if self.installed_ms is None:
             raise AssertionError(f"{self.describe()}: never installed (open(H) was not called, or H was never reached)")
 
-    def as_window(self, recovery_ms: int) -> Window:
+    def as_window(self, recovery_ms: int) -> ExcusedWindow:
         """The span users may see failures in: while installed, and `recovery_ms` after (the node's own recovery)."""
         if self.installed_ms is None or self.removed_ms is None:
             raise AssertionError(f"{self.describe()}: it has not run (open(H), then close())")
-        return Window(self.describe(), self.installed_ms, self.removed_ms + recovery_ms)
+        return ExcusedWindow(self.describe(), self.installed_ms, self.removed_ms + recovery_ms)
 
 
 @dataclass
@@ -123,7 +123,7 @@ class FaultOutcome:
     retried: dict[str, list[str]] = field(default_factory=dict)  # user prompt -> the versions its attempts used
 
 
-def judge_faults(hop, testnet, window: FaultWindow, *, recovery_ms: int) -> FaultOutcome:
+def judge_faults(hop, testnet, window: MLNodeFaultWindow, *, recovery_ms: int) -> FaultOutcome:
     span = window.as_window(recovery_ms)
     problems = hop_problems(replace(hop, windows=[*hop.windows, span]), testnet)
     entries = [e for n in testnet.all_mlnodes() for url in n.journals.values() for e in _journal(url)]

@@ -27,7 +27,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 from harness.audit.basis import HoldOutcome
-from harness.audit.contracts import Contract
+from harness.audit.contracts import SwitchContract
 from harness.audit.results import STOP_ENDPOINT
 from harness.chaos.holds import Hold
 from harness.drive.collect import collect_records
@@ -91,7 +91,7 @@ class SwitchHolds:
     def __init__(
         self,
         participants: Sequence,
-        contract: Contract,
+        contract: SwitchContract,
         settings: HoldSettings,
         *,
         old: str,

@@ -1,7 +1,7 @@
 """Background traffic through the API node: chat completions at a steady pace (bounded in count and
 time), so every moment around a switch has inference requests to audit, and every failed chat is known.
 
-A failed chat is a user-visible failure unless it overlaps a `Window` the scenario itself opened on purpose
+A failed chat is a user-visible failure unless it overlaps a `ExcusedWindow` the scenario itself opened on purpose
 (an admin disable, a PoC cycle), each named, so `unexcused(failures, windows)` is what a user would call downtime.
 In a network each participant's API node gets its own traffic; a window opened on one participant excuses only that
 participant's chats."""
@@ -33,7 +33,7 @@ class SentChat:
 
 
 @dataclass(frozen=True)
-class Window:
+class ExcusedWindow:
     """A span in which the scenario itself made the API node refuse chats (e.g. "admin disable mlnode-1")."""
 
     name: str
@@ -47,7 +47,7 @@ class Window:
         return chat.started_ms <= self.end_ms and chat.ended_ms >= self.start_ms
 
 
-def unexcused(failures: list[SentChat], windows: list[Window]) -> list[SentChat]:
+def unexcused(failures: list[SentChat], windows: list[ExcusedWindow]) -> list[SentChat]:
     """The failed chats that overlap no intended window (a chat in flight when a window opened is inside it)."""
     return [f for f in failures if not any(w.overlaps(f) for w in windows)]
 

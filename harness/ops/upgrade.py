@@ -10,14 +10,19 @@ Refused before anything is signed (exit 2), each with the fix:
 - a height too close for the voting period (says the earliest allowed height);
 - a height that already has a partial upgrade stored, or one proposed in a proposal still in its deposit or
   voting period (says what is pending).
+With `--in BLOCKS`, a proposal the chain outran (a loaded machine: included too late, or its votes after the voting
+period) is proposed again further out, by the hop's own rule (harness/chain/schedule.py); `--at HEIGHT` is proposed
+once.
 """
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, replace
 from typing import Any
 
 from harness.chain.keys import Key
+from harness.chain.schedule import ATTEMPTS, propose_until_passed
 from harness.errors import ConfigError
 from harness.ops.context import OpsContext
 from harness.ops.keyring import Keyring
@@ -133,6 +138,19 @@ def check_against_chain(req: UpgradeRequest, chain) -> tuple[int, dict[str, floa
     return height, why
 
 
+def _heights(req: UpgradeRequest, chain, first: int) -> Callable[[int], int]:
+    """The height of each attempt: `first` (checked already), then for `--in N` the same lead from the height the
+    chain has reached plus the extra blocks the retry rule adds, checked again (a height proposed meanwhile is
+    refused as before)."""
+
+    def pick(extra: int) -> int:
+        if extra == 0 or req.in_blocks is None:
+            return first
+        return check_against_chain(replace(req, in_blocks=req.in_blocks + extra), chain)[0]
+
+    return pick
+
+
 def run_upgrade(req: UpgradeRequest, ctx: OpsContext, *, wait_switch: bool = False, progress=lambda _m: None) -> UpgradeResult:
     chain = ctx.chain()
     try:
@@ -142,13 +160,15 @@ def run_upgrade(req: UpgradeRequest, ctx: OpsContext, *, wait_switch: bool = Fal
             f"proposing {req.version} at height {height} (authority {authority}, proposer {req.proposer.address}, "
             f"{len(req.voters)} voter(s))"
         )
-        outcome = chain.propose_partial_upgrade(req.version, height, proposer=req.proposer, voters=list(req.voters))
+        outcome, height = propose_until_passed(
+            chain, req.version, _heights(req, chain, height), proposer=req.proposer, voters=req.voters,
+            attempts=1 if req.at_height is not None else ATTEMPTS, progress=progress,
+        )  # fmt: skip
         progress(f"proposal #{outcome.proposal_id} passed at height {outcome.passed_height}")
         contract = ctx.contract(why["block_time_s"])
         switched = None
         if wait_switch:
-            bt = why["block_time_s"]
-            chain.rpc.wait_for_height(height, timeout_s=30 + 10 * bt * max(0, height - chain.height()))
+            chain.rpc.wait_for_height(height)  # bounded in blocks (the chain's measured interval)
             # a chain without MLNodeVersion (upstream main) says nothing about it: None; the API node's own switch is
             # what `harness audit --live` judges from the MLNode journals
             switched = chain.mlnode_version(height=height) == req.version if chain.tracks_mlnode_version() else None

@@ -13,10 +13,10 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from harness.audit import (
-    Contract,
     Offender,
     RequestRecord,
     Switch,
+    SwitchContract,
     SwitchTimeline,
     audit,
     port_class_of,
@@ -74,7 +74,7 @@ def rec(url: str, t_ms: int, method: str = "GET", mock: str = "m1", node: str | 
     return record_from_url(url, logged_ms=t_ms, mock_id=mock, method=method, node_id=node, **kw)
 
 
-NO_STOP = Contract(grace_ms=1000, stop_old=False)
+NO_STOP = SwitchContract(grace_ms=1000, stop_old=False)
 
 # ---------------------------------------------------------------- verdict table (grace 1000 ms, no stop rule)
 # One request at a time: its node never showed a later version, so an old prefix after the grace is `late`.
@@ -126,7 +126,7 @@ def test_verdict_table(url, t_ms, method, verdict, expected):
 
 
 def test_grace_zero_boundary_is_the_switch_itself():
-    c = Contract(grace_ms=0, stop_old=False)
+    c = SwitchContract(grace_ms=0, stop_old=False)
     assert audit([rec("/v0.3.8/api/v1/state", S1)], TIMELINE, c).verdicts == ["late"]
     assert audit([rec("/v0.3.8/api/v1/state", S1 - 1)], TIMELINE, c).verdicts == ["ok"]
     assert audit([rec("/v0.3.9/api/v1/state", S1)], TIMELINE, c).verdicts == ["ok"]
@@ -134,7 +134,7 @@ def test_grace_zero_boundary_is_the_switch_itself():
 
 @pytest.mark.parametrize(("t_ms", "verdict"), [(S1 - 501, "early"), (S1 - 500, "ok"), (S1 - 1, "ok"), (S1, "ok")])
 def test_early_tolerance_boundary(t_ms, verdict):
-    c = Contract(grace_ms=0, stop_old=False, early_tolerance_ms=500)
+    c = SwitchContract(grace_ms=0, stop_old=False, early_tolerance_ms=500)
     assert audit([rec("/v0.3.9/api/v1/state", t_ms)], TIMELINE, c).verdicts == [verdict]
 
 
@@ -288,7 +288,7 @@ record_st = st.builds(
 @settings(max_examples=150, deadline=None)
 @given(st.lists(record_st, max_size=40), st.randoms(use_true_random=False), st.sampled_from([0, 1000, 15_000]), st.booleans())
 def test_order_of_records_never_changes_the_verdicts(recs, rnd, grace, stop_old):
-    contract = Contract(grace_ms=grace, stop_old=stop_old)
+    contract = SwitchContract(grace_ms=grace, stop_old=stop_old)
     base = audit(recs, TIMELINE, contract)
     shuffled = list(recs)
     rnd.shuffle(shuffled)
@@ -303,7 +303,7 @@ def test_order_of_records_never_changes_the_verdicts(recs, rnd, grace, stop_old)
 
 
 # ---------------------------------------------------------------- stop rule
-STOP_CONTRACT = Contract(grace_ms=1000, stop_old=True)
+STOP_CONTRACT = SwitchContract(grace_ms=1000, stop_old=True)
 TWO = SwitchTimeline([Switch("v0.3.8", 0), Switch("v0.3.9", S1, height=42)])
 
 
@@ -430,15 +430,15 @@ def test_stop_on_the_current_version_is_an_ordinary_request():
 
 def test_stop_not_due_before_the_range_reaches_switch_plus_grace():
     recs = _traffic("n1", until=S1 + 500)
-    report = audit(recs, TWO, Contract(grace_ms=1000))
+    report = audit(recs, TWO, SwitchContract(grace_ms=1000))
     assert report.verdict == "pass"
     assert report.stops[0].status == "not_due"
-    assert audit(recs, TWO, Contract(grace_ms=1000), end_ms=S1 + 1000).first_offender.verdict == "missing_stop"
+    assert audit(recs, TWO, SwitchContract(grace_ms=1000), end_ms=S1 + 1000).first_offender.verdict == "missing_stop"
 
 
 def test_stop_rule_off_makes_a_late_old_stop_stale():
     recs = [*_traffic("n1"), rec("/v0.3.8/api/v1/stop", S1 + 5_000, "POST", mock="n1")]
-    report = audit(recs, TWO, Contract(grace_ms=1000, stop_old=False))
+    report = audit(recs, TWO, SwitchContract(grace_ms=1000, stop_old=False))
     assert [(o.verdict, o.reason) for o in report.offenders] == [("stale", "")]
     assert report.stops == []
 
@@ -524,7 +524,7 @@ def test_json_report_shape_and_determinism():
 
 def test_text_report_names_the_first_offender():
     recs = [*_traffic("n1"), rec("/v0.3.8/v1/chat/completions?x=1", S1 + 3_000, "POST", mock="n1-inf", node="n1")]
-    text = audit(recs, TWO, Contract(grace_ms=1000), heights=[(42, S1), (43, S1 + 5_000)]).to_text()
+    text = audit(recs, TWO, SwitchContract(grace_ms=1000), heights=[(42, S1), (43, S1 + 5_000)]).to_text()
     first = text.split("first offender:")[1].split("counts:")[0]
     for needle in ("stale", "POST /v0.3.8/v1/chat/completions?x=1", "n1-inf", "node: n1", str(S1 + 3_000), "42..43", "v0.3.9"):
         assert needle in first, (needle, text)
@@ -560,9 +560,9 @@ def test_bad_timeline(data, message):
 def test_timeline_round_trip_and_contract_validation():
     assert SwitchTimeline.from_json(TIMELINE.to_json()) == TIMELINE
     with pytest.raises(ConfigError, match="grace_ms"):
-        Contract(grace_ms=-1)
+        SwitchContract(grace_ms=-1)
     with pytest.raises(ConfigError, match="stop_old"):
-        Contract(stop_old="yes")
+        SwitchContract(stop_old="yes")
 
 
 # One entry of a real WireMock 2.35.1 journal (bundled jar, captured with curl): an unmatched POST, 404.
@@ -652,7 +652,7 @@ def test_rollback_timeline(url, t_ms, verdict):
 
 def test_rollback_stop_rule_per_hop():
     records = [rec("/v0.3.8/api/v1/stop", 10_100, "POST", node="n1"), rec("/v0.3.9/api/v1/stop", 20_100, "POST", node="n1")]
-    report = audit(records, ROLLBACK, Contract(grace_ms=1000, stop_old=True), nodes=["n1"], end_ms=30_000)
+    report = audit(records, ROLLBACK, SwitchContract(grace_ms=1000, stop_old=True), nodes=["n1"], end_ms=30_000)
     assert report.verdict == "pass", report.to_text()
     assert [(s.hop, s.old_version, s.status) for s in report.stops] == [(1, "v0.3.8", "ok"), (2, "v0.3.9", "ok")]
 
@@ -677,7 +677,7 @@ def test_named_contracts():
 
 
 def test_stop_once_makes_a_second_stop_inside_grace_an_offender():
-    once = Contract(grace_ms=1000, stop_old=True, stop_once=True)
+    once = SwitchContract(grace_ms=1000, stop_old=True, stop_once=True)
     stops = [rec("/v0.3.8/api/v1/stop", S1 + t, "POST", mock="n1") for t in (100, 200)]
     recs = [*_traffic("n1"), *stops]
     offenders = audit(recs, TWO, once).offenders

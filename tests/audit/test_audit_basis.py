@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from harness.audit import Contract, Switch, SwitchTimeline, audit, contract_for
+from harness.audit import Switch, SwitchContract, SwitchTimeline, audit, contract_for
 from harness.audit.basis import CHAIN, DELIVERY, Delivered, HoldOutcome, participant_clock
 from harness.audit.records import record_from_url
 
@@ -150,6 +150,6 @@ def test_each_participant_by_its_own_clock_in_one_audit():
 
 
 def test_without_clocks_the_report_names_the_chain_clock():
-    report = audit([rec("/v0.3.9/api/v1/state", 10_500)], CHAIN_TL, Contract(grace_ms=1000))
+    report = audit([rec("/v0.3.9/api/v1/state", 10_500)], CHAIN_TL, SwitchContract(grace_ms=1000))
     assert "clock: chain (block header times + grace 1000 ms" in report.to_text()
     assert report.to_dict()["clock"] == "chain"

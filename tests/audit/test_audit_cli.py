@@ -7,7 +7,7 @@ import json
 import pytest
 
 import harness.cli
-from harness.audit import Contract, audit, render_png
+from harness.audit import SwitchContract, audit, render_png
 from harness.audit.cli import parse_journal_spec
 from tests.audit.test_audit import S1, TWO, _traffic, entry, journal, rec
 
@@ -183,10 +183,10 @@ def test_negative_grace_is_a_usage_error(run, tmp_path, capsys):
 # ---------------------------------------------------------------- PNG
 def test_png_from_report_and_from_records(tmp_path):
     recs = [*_traffic("n1"), rec("/v0.3.8/api/v1/state", S1 + 3_000, mock="n1"), rec("/health", 50, mock="n1")]
-    report = audit(recs, TWO, Contract(grace_ms=1000))
+    report = audit(recs, TWO, SwitchContract(grace_ms=1000))
     assert report.counts["stale"] == 1
     p1 = render_png(report, TWO, tmp_path / "report.png")
-    p2 = render_png(recs, TWO, tmp_path / "records.png", contract=Contract(grace_ms=1000))
+    p2 = render_png(recs, TWO, tmp_path / "records.png", contract=SwitchContract(grace_ms=1000))
     for p in (p1, p2):
         data = p.read_bytes()
         assert data[:8] == PNG_MAGIC

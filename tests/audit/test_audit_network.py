@@ -7,13 +7,13 @@ import json
 
 import pytest
 
-from harness.audit import Contract, Switch, SwitchTimeline, audit, record_from_url, render_png
+from harness.audit import Switch, SwitchContract, SwitchTimeline, audit, record_from_url, render_png
 from harness.errors import ConfigError
 
 S = 10_000  # the switch block's time (ms)
 TIMELINE = SwitchTimeline([Switch("v0.3.8", 0), Switch("v0.3.9", S, height=42)])
 HEIGHTS = [(40, S - 400), (41, S - 200), (42, S), (43, S + 1_200), (44, S + 1_400)]
-CONTRACT = Contract(grace_ms=500, stop_old=True, name="test", stop_once=True)
+CONTRACT = SwitchContract(grace_ms=500, stop_old=True, name="test", stop_once=True)
 PARTS = {"p1": ["p1-mlnode-1"], "p2": ["p2-mlnode-1"], "p3": ["p3-mlnode-1", "p3-mlnode-2"]}
 
 

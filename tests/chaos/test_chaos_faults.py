@@ -14,7 +14,7 @@ import requests
 from websockets.exceptions import ConnectionClosedError
 from websockets.sync.client import connect as ws_connect
 
-from harness.chaos import ChaosProxy, Eof, Outcome, Target, Window
+from harness.chaos import ChaosProxy, Eof, FaultWindowSpec, Outcome, Target
 from harness.chaos.testing import RpcUpstream
 from harness.errors import ConfigError
 from harness.util.wait import wait_until
@@ -216,7 +216,7 @@ def test_connection_target_hits_one_connection_only(proxy: ChaosProxy) -> None:
         a.post(proxy.url, json=rpc("status"))
         b.post(proxy.url, json=rpc("status"))
         conn_b = proxy.history()[-1].conn_id
-        proxy.add_fault(Eof(), target=Target(connection_id=conn_b), window=Window(max_duration_ms=10_000))
+        proxy.add_fault(Eof(), target=Target(connection_id=conn_b), window=FaultWindowSpec(max_duration_ms=10_000))
         for _ in range(3):
             assert a.post(proxy.url, json=rpc("status")).status_code == 200
         with pytest.raises(requests.exceptions.ConnectionError):

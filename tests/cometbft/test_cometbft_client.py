@@ -234,18 +234,47 @@ def test_wait_for_height_returns_once_reached(node, rpc):
         t.cancel()
 
 
-def test_wait_for_height_deadline_derives_from_block_time(node, rpc):
+def test_a_wait_for_height_fails_once_the_chain_stalls_for_its_bound_in_blocks(node, rpc, monkeypatch):
+    from harness.cometbft import client
+
+    monkeypatch.setattr(client, "STALL_FLOOR_S", 0.5)  # 10 intervals of the measured 0.1 s: 1 s without a block
     started = time.monotonic()
     with pytest.raises(WaitTimeout) as ei:
-        rpc.wait_for_height(11)  # one block at 0.1 s -> 1*0.1*3 + 2.0 = 2.3 s
+        rpc.wait_for_height(11)
     elapsed = time.monotonic() - started
     text = str(ei.value)
     assert "waited for height 11 on http://127.0.0.1" in text
-    assert "(height was 10, measured block time 0.100s) (2.3s): deadline passed" in text
+    assert "(height was 10, measured block time 0.100s)" in text
+    assert "aborted: no new block for 1.0s (10 intervals of the measured 0.100s) at height 10" in text
     assert "latest height 10 at block time 2025-03-01T12:00:01Z" in text
     assert "hint: the chain stopped producing blocks" in text
-    assert elapsed >= 2.2, "gave up before the deadline"
-    assert elapsed < 2.3 + 10, "the wait outlived its deadline"
+    assert elapsed >= 1.0, "gave up before the chain had stalled for 10 intervals"
+    assert elapsed < 1.0 + 10, "the wait outlived its bound"
+
+
+def test_a_wait_for_height_goes_on_while_the_chain_makes_blocks_slowly(node, rpc, monkeypatch):
+    """A loaded machine: blocks come 12 times slower than measured. A deadline in seconds from the measured interval
+    (4 blocks: 4 * 0.1 * 3 + 2 = 3.2 s) would give up; a bound in blocks waits while blocks come."""
+    from harness.cometbft import client
+
+    monkeypatch.setattr(client, "STALL_FLOOR_S", 3.0)
+    done = threading.Event()
+
+    def slow_chain() -> None:
+        for _ in range(4):
+            if done.wait(1.2):  # the chain's pace, not a synchronisation
+                return
+            node.produce(n=1, announce=False)
+
+    t = threading.Thread(target=slow_chain, daemon=True)
+    t.start()
+    started = time.monotonic()
+    try:
+        assert rpc.wait_for_height(14) == 14
+    finally:
+        done.set()
+        t.join(5)
+    assert time.monotonic() - started > 3.2, "the chain was faster than the premise"
 
 
 # -- RFC3339 ----------------------------------------------------------------------------------------------------------

@@ -19,7 +19,7 @@ from harness.drive.crash import CRASH_POINTS, expected_versions, old_stops, wait
 from harness.drive.epochs import ChainEpochs
 from harness.drive.hop import HopReport, UpgradeRunner
 from harness.drive.hop_report import same_version_stops
-from harness.drive.traffic import Window
+from harness.drive.traffic import ExcusedWindow
 from harness.errors import ConfigError
 from harness.options import RunOptions
 
@@ -32,7 +32,7 @@ def rec(url: str, t_ms: int, method: str = "GET", node: str = "mlnode-1"):
 
 
 # -- an upgrade to the version already current --------------------------------------------------------------------
-def same_version_hop(records: list, windows: list[Window]) -> HopReport:
+def same_version_hop(records: list, windows: list[ExcusedWindow]) -> HopReport:
     report = audit(records, [Switch("v0.3.8", 0)], contract_for("reference"), end_ms=S + 5_000)
     hop = HopReport("v0.3.8", "v0.3.8", 10, 1, 10, S, S - 3_000, S + 5_000, report, None, windows=windows)
     hop.chat_after = SimpleNamespace(ok=True, content="Response from MLNode v0.3.8")
@@ -44,7 +44,7 @@ TN = SimpleNamespace(participants=[SimpleNamespace(mlnodes=[SimpleNamespace(id="
 
 
 def test_an_upgrade_to_the_current_version_that_stops_nothing_is_clean():
-    disable = Window("admin disable mlnode-1", S + 2_000, S + 2_500)
+    disable = ExcusedWindow("admin disable mlnode-1", S + 2_000, S + 2_500)
     hop = same_version_hop([rec("/v0.3.8/api/v1/state", S + 100), rec("/v0.3.8/api/v1/stop", S + 2_100, "POST")], [disable])
     assert hop.same_version
     assert hop.same_version_stops == []  # the stop inside the hop's own admin disable is not the upgrade's
@@ -62,7 +62,7 @@ def test_an_upgrade_to_the_current_version_that_stops_it_is_named():
 
 
 def test_a_window_of_one_participant_excuses_only_its_own_mlnodes():
-    windows = [Window("admin disable p1-mlnode-1", S, S + 100, "p1")]
+    windows = [ExcusedWindow("admin disable p1-mlnode-1", S, S + 100, "p1")]
     records = [rec("/v0.3.8/api/v1/stop", S + 50, "POST", n) for n in ("p1-mlnode-1", "p2-mlnode-1")]
     owners = {"p1-mlnode-1": "p1", "p2-mlnode-1": "p2"}
     stops = same_version_stops(records, "v0.3.8", since_ms=S, windows=windows, owners=owners)
@@ -90,6 +90,9 @@ class FakeProxy:
 class Chain:
     def __init__(self, failures=()) -> None:
         self.failures, self.heights = list(failures), []
+
+    def height(self) -> int:
+        return 10
 
     def tracks_mlnode_version(self):
         return True

@@ -12,7 +12,7 @@ from harness.backends.contract import Participant
 from harness.drive.api import ChatResult
 from harness.drive.assertions import assert_hop_clean, hop_problems
 from harness.drive.hop import HopReport
-from harness.drive.traffic import SentChat, Window
+from harness.drive.traffic import ExcusedWindow, SentChat
 
 S = 1_000_000
 TIMELINE = [Switch("v0.3.8", 0), Switch("v0.3.9", S, height=10)]
@@ -68,14 +68,14 @@ def test_a_clean_hop_has_no_problems():
 
 
 def test_a_failed_chat_inside_a_named_window_is_the_hops_own_doing():
-    disable = Window("admin disable mlnode-1", S - 2_000, S - 1_900)
+    disable = ExcusedWindow("admin disable mlnode-1", S - 2_000, S - 1_900)
     clean = hop(failures=[failed_chat(S - 1_950)], windows=[disable])
     assert clean.user_failures == []
     assert hop_problems(clean, TN) == []
 
 
 def test_a_failed_chat_outside_the_windows_is_a_user_failure():
-    disable = Window("admin disable mlnode-1", S - 2_000, S - 1_900)
+    disable = ExcusedWindow("admin disable mlnode-1", S - 2_000, S - 1_900)
     bad = hop(failures=[failed_chat(S + 100)], windows=[disable])
     [problem] = hop_problems(bad, TN)
     assert "1 user chats failed across v0.3.8 -> v0.3.9" in problem

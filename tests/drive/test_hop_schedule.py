@@ -21,6 +21,9 @@ class ScriptedChainClient:
         self.heights: list[int] = []
         self.earliest = 20
 
+    def height(self) -> int:
+        return 10
+
     def tracks_mlnode_version(self) -> bool:
         return True
 

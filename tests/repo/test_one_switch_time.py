@@ -1,5 +1,5 @@
 """The switch block B = H + switch_offset, and S read off the chain at B, are computed in harness/audit/ alone
-(`Contract.switch_block`, `timeline.chain_switch`): no other module does arithmetic on a contract's switch_offset.
+(`SwitchContract.switch_block`, `timeline.chain_switch`): no other module does arithmetic on a contract's switch_offset.
 The model API node (harness/model/) has its own knob of that name, the behaviour under test, and is left out."""
 
 from __future__ import annotations
@@ -28,4 +28,5 @@ def test_the_checker_sees_offset_arithmetic() -> None:
 def test_only_the_audit_computes_the_switch_block() -> None:
     found = [hit for path in sources() if not any(path.is_relative_to(o) for o in OWNERS)
              for hit in offset_arithmetic(path.read_text(), str(path.relative_to(HARNESS.parent)))]  # fmt: skip
-    assert not found, "use Contract.switch_block / harness.audit.chain_switch instead of H + switch_offset at:\n" + "\n".join(found)
+    fix = "use SwitchContract.switch_block / harness.audit.chain_switch instead of H + switch_offset at:\n"
+    assert not found, fix + "\n".join(found)

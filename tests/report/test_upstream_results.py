@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from harness.audit import Contract, Switch, SwitchTimeline, audit, record_from_url
+from harness.audit import Switch, SwitchContract, SwitchTimeline, audit, record_from_url
 from harness.report.upstream import RevisionRun, junit_outcomes, render, series_table, summary
 
 JUNIT = """<?xml version="1.0" encoding="utf-8"?><testsuites><testsuite name="pytest">
@@ -38,7 +38,7 @@ def _audit() -> dict:
         record_from_url("/v0.3.8/api/v1/state", logged_ms=12_000, mock_id="m"),
         record_from_url("/v0.3.9/x", logged_ms=13_000, mock_id="m"),
     ]
-    return audit(recs, tl, Contract(grace_ms=750, stop_old=False)).to_dict()
+    return audit(recs, tl, SwitchContract(grace_ms=750, stop_old=False)).to_dict()
 
 
 def test_the_page_has_one_run_and_its_audits(tmp_path: Path) -> None:

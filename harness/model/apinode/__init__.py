@@ -7,4 +7,4 @@ from harness.model.apinode.config import ApiNodeConfig, NodeConfig
 from harness.model.apinode.node import ApiNode, ApiNodeProcess
 from harness.model.apinode.profiles import PROFILES, Profile, resolve_profile
 
-__all__ = ["PROFILES", "ApiNode", "ApiNodeConfig", "ApiNodeProcess", "Contract", "NodeConfig", "Profile", "resolve_profile"]
+__all__ = ["PROFILES", "ApiNode", "ApiNodeConfig", "ApiNodeProcess", "NodeConfig", "Profile", "resolve_profile"]
