@@ -18,12 +18,12 @@ from harness.errors import exit_code_for
 from harness.util.invocation import cli_command, pasteable
 
 COMMAND_MODULES = [
-    "harness.images.cli",
+    "harness.backends.docker.images.cli",
     "harness.audit.cli",
     "harness.model.simnet.cli",
     "harness.model.apinode.cli",
     "harness.chaos.cli",
-    "harness.backends.cli",
+    "harness.ops.up",
     "harness.mlnode.cli",
     "harness.ops.cli",
     "harness.backends.gonka.cli",
@@ -35,13 +35,13 @@ COMMAND_MODULES = [
 # Which module registers which command: `harness audit ...` imports only harness.audit.cli (0.07 s), not every
 # command's dependencies (0.6 s and 40 MB more). `harness --help` and unknown commands load them all.
 COMMANDS = {
-    "images": "harness.images.cli",
+    "images": "harness.backends.docker.images.cli",
     "audit": "harness.audit.cli",
     "simnet": "harness.model.simnet.cli",
     "apinode": "harness.model.apinode.cli",
     "chaos-proxy": "harness.chaos.cli",
-    "up": "harness.backends.cli",
-    "demo": "harness.backends.cli",
+    "up": "harness.ops.up",
+    "demo": "harness.ops.up",
     "mocks": "harness.mlnode.cli",
     "status": "harness.ops.cli",
     "upgrade": "harness.ops.cli",

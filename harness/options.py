@@ -7,11 +7,12 @@ import os
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
-from harness.backends.lifecycle import MAX_SLOW_START_S, MLNodeLifecycle
+from harness.backends.registry import BACKENDS
+from harness.backends.registry import backend as backend_entry
 from harness.errors import ConfigError
+from harness.mlnode.lifecycle import MAX_SLOW_START_S, MLNodeLifecycle
 from harness.versions import DEFAULT_PATH, parse_version_list
 
-BACKENDS = ("embedded", "docker", "external", "gonka")
 PROFILES = ("reference", "pr228")
 TOPOLOGIES = ("single", "side-by-side")
 
@@ -84,7 +85,7 @@ def build_options(
     """Validate raw option values (strings from argv or ini) into RunOptions."""
     seed = _chaos_seed(chaos_seed)
     opts = RunOptions(
-        backend=choice("--backend", backend, BACKENDS),
+        backend=choice("--backend", backend, tuple(BACKENDS)),
         versions=tuple(parse_version_list(versions, field="--versions")) if versions else DEFAULT_PATH,
         api_profile=choice("--api-profile", api_profile, PROFILES),
         topology=choice("--topology", topology, TOPOLOGIES),
@@ -124,17 +125,14 @@ def _check_combinations(opts: RunOptions) -> None:
             "--mlnode-exclusive needs --topology single: one WireMock holds an MLNode's shared version state (behind "
             "nginx each version is its own WireMock)"
         )
-    if opts.backend == "gonka" and opts.gonka_bin is None:
-        raise ConfigError(
-            "--backend gonka needs your Gonka binaries: --gonka-bin DIR or HARNESS_GONKA_BIN=DIR "
-            "(a directory holding inferenced and decentralized-api)"
-        )
-    if opts.backend == "external" and opts.env_file is None:
-        raise ConfigError("--backend external needs --env-file FILE with the testnet's URLs (see docs/backends.md)")
+    entry = backend_entry(opts.backend)
+    for field_name, missing in entry.needs:
+        if getattr(opts, field_name) is None:
+            raise ConfigError(missing)
     if opts.env_file is not None and not opts.env_file.is_file():
         raise ConfigError(f"--env-file: {opts.env_file} does not exist or is not a file")
-    if opts.keep_env and opts.backend not in KEEPABLE:
-        raise ConfigError(f"--keep-env: {NOT_KEEPABLE.get(opts.backend, f'the {opts.backend} backend cannot keep its testnet')}")
+    if opts.keep_env and entry.keep_env:
+        raise ConfigError(f"--keep-env: {entry.keep_env}")
 
 
 def _lifecycle(exclusive: bool, slow_start: str | float | None) -> MLNodeLifecycle:
@@ -154,15 +152,3 @@ def _gonka_bin(value: str | Path | None) -> Path | None:
             f"--gonka-bin / HARNESS_GONKA_BIN: {raw} is not a directory (want one holding inferenced and decentralized-api)"
         )
     return path.resolve()
-
-
-# Backends whose testnet can outlive the pytest process (docker: containers; `harness down --state-file` reaps them).
-KEEPABLE = ("docker",)
-NOT_KEEPABLE = {
-    "embedded": "the embedded testnet cannot outlive pytest (every process it starts, the chaos proxy among them, is "
-    "stopped with it); keep one running with `harness up` and test against it with "
-    "`--backend external --env-file FILE` (docs/backends.md)",
-    "external": "the harness never tears an external testnet down: there is nothing to keep",
-    "gonka": "the gonka testnet's processes are supervised by the pytest process and stop with it; keep one running "
-    "with `harness up --backend gonka` and test against it with `--backend external --env-file FILE`",
-}

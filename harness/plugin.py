@@ -159,7 +159,7 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     _skip_upstream_without_binaries(config, items)
     if not any(item.get_closest_marker("docker") for item in items):
         return
-    from harness.backends.docker_util import docker_available
+    from harness.backends.docker.util import docker_available
 
     reason = docker_available()
     if reason is None:
@@ -292,7 +292,9 @@ def testnet_factory(harness_options, tmp_path_factory: pytest.TempPathFactory):
     factory = TestnetFactory(harness_options, tmp_path_factory.mktemp("testnets"))
     yield factory
     if harness_options.keep_env:
-        factory.keep()
+        from harness.ops.state import keep_testnets
+
+        keep_testnets(factory.live)
     else:
         factory.close_all()
 

@@ -104,7 +104,7 @@ def test_docker_chaos_eof_during_hop(docker_side_by_side, harness_options):
 
 
 def test_docker_teardown_leaves_nothing(testnet_factory):
-    from harness.backends.docker_util import count_by_label
+    from harness.backends.docker.util import count_by_label
 
     tn = testnet_factory.make(backend="docker", chaos=False)
     running = count_by_label(tn.labels)

@@ -15,9 +15,9 @@ takes minutes to start. These scenarios run the MLNodes that way and judge the A
 import pytest
 
 from harness.audit.lifecycle import STOP_THEN_UP, UP_BEFORE_STOP
-from harness.backends.lifecycle import MLNodeLifecycle
 from harness.drive.assertions import assert_hop_clean, hop_problems
 from harness.drive.hop import UpgradeRunner
+from harness.mlnode.lifecycle import MLNodeLifecycle
 
 pytestmark = [pytest.mark.stable, pytest.mark.requires("mlnode_lifecycle", "rebuild")]
 

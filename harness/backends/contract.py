@@ -37,14 +37,12 @@ it the test is skipped with a reason naming the capability and the backend.
 
 from __future__ import annotations
 
-import time
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from enum import StrEnum
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol, Self, runtime_checkable
 
-from harness.backends.common import reset_journals, teardown, wait_nodes_inference
 from harness.backends.participants import (  # re-exported: part of the contract (__all__)
     MAX_PARTICIPANTS,
     PARTICIPANT_ID_RE,
@@ -65,7 +63,6 @@ __all__ = [
     "OPTION_NEEDS",
     "PARTICIPANT_ID_RE",
     "WHY",
-    "BaseTestnet",
     "Capability",
     "CapabilityMissing",
     "Endpoints",
@@ -241,169 +238,3 @@ class Testnet(Protocol):
     def mlnode_loading(self) -> list[Any]: ...
     def logs(self) -> dict[str, Path]: ...
     def now_ms(self) -> int: ...
-
-
-class BaseTestnet:
-    """Mechanics every backend shares: context manager, idempotent close, journal resets, the INFERENCE wait,
-    validator keys, and refusals for what a backend's capabilities leave out. Subclasses set `capabilities`,
-    implement `_start()` and `_teardown_steps()`, and override what they support."""
-
-    capabilities: frozenset[Capability] = frozenset()
-    inference_timeout_s: float = 20.0
-    proxy: ChaosControl | None = None  # CHAOS_PROXY backends set their chaos proxy here
-
-    def __init__(self, info: TestnetInfo) -> None:
-        self.info = info
-        self.endpoints: Endpoints | None = None
-        self.mlnodes: list[MLNodeEndpoint] = []
-        self.rpc: Any = None
-        self.chain: Any = None
-        self.timeline: Any = None
-        self.api: Any = None
-        self.dirty = False
-        self.last_runner: Any = None
-        self._closed = False
-
-    # -- lifecycle ---------------------------------------------------------------------------------------------------
-    def start(self) -> Self:
-        try:
-            self._start()
-        except BaseException:
-            self.close()
-            raise
-        return self
-
-    def _start(self) -> None:
-        raise NotImplementedError
-
-    def _teardown_steps(self) -> Iterable[Callable[[], object]]:
-        return ()
-
-    def __enter__(self) -> Self:
-        # `tn = Testnet(...).start(); with tn:` must not start a second copy
-        return self if self.endpoints is not None else self.start()
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
-
-    def close(self) -> None:
-        """Tear down in reverse order; every step runs even if an earlier one fails."""
-        if self._closed:
-            return
-        self._closed = True
-        teardown(f"{self.info.backend} testnet", self._teardown_steps())
-
-    @property
-    def closed(self) -> bool:
-        return self._closed
-
-    # -- shared behaviour ----------------------------------------------------------------------------------------------
-    @property
-    def participants(self) -> list[Participant]:
-        """One participant unless the backend runs several (PARTICIPANTS): this testnet's API node and MLNodes, with
-        the first validator key."""
-        e = self.endpoints
-        mnemonics = self.info.validator_mnemonics
-        return [
-            Participant(
-                id="p1",
-                mlnodes=self.mlnodes,
-                api=self.api,
-                api_public=e.api_public if e else "",
-                api_admin=e.api_admin if e else "",
-                validator_mnemonic=mnemonics[0] if mnemonics else "",
-                api_under_test=self.info.api_under_test,
-                chain_proxy=self.proxy,
-            )
-        ]
-
-    def participant(self, participant_id: str | None) -> Participant:
-        """The participant with this id (None: the first); ConfigError naming the ids there are."""
-        parts = self.participants
-        if participant_id is None:
-            return parts[0]
-        for p in parts:
-            if p.id == participant_id:
-                return p
-        raise ConfigError(f"no participant {participant_id!r} in this testnet; its participants are {[p.id for p in parts]}")
-
-    def all_mlnodes(self) -> list[MLNodeEndpoint]:
-        """Every participant's MLNodes."""
-        return [n for p in self.participants for n in p.mlnodes]
-
-    def wait_nodes_inference(self, timeout_s: float | None = None) -> None:
-        """Every participant's MLNodes INFERENCE in its own API node's admin view."""
-        for p in self.participants:
-            wait_nodes_inference(p.api, p.node_ids, timeout_s=timeout_s or self.inference_timeout_s)
-
-    def mlnodes_reset(self, *, scenarios: bool = False) -> None:
-        """Clear every mock's journal (every participant's); `scenarios=True` (REBUILD backends, while no API node
-        runs) also puts the mocks' per-version state machines back to their start."""
-        if scenarios:
-            self._require(Capability.REBUILD)
-        reset_journals(self.all_mlnodes(), scenarios=scenarios)
-        if scenarios:
-            for mocks in self.mock_sets():
-                mocks.rearm()  # slow-start versions load again from their next first request
-
-    def mock_sets(self) -> list[Any]:
-        """The harness.backends.mocks.LocalMocks this testnet runs (none where the harness runs no mocks itself)."""
-        return []
-
-    def mlnode_loading(self) -> list[Any]:
-        """Slow start: per MLNode and loading version, its first request and when it had loaded
-        (harness.mlnode.slowstart.Loading); empty without slow-start MLNodes."""
-        return [item for mocks in self.mock_sets() for item in mocks.loading()]
-
-    def validator_keys(self) -> list[Any]:
-        from harness.chain.keys import Key
-
-        return [Key.from_mnemonic(m, name=f"validator-{i}") for i, m in enumerate(self.info.validator_mnemonics)]
-
-    def now_ms(self) -> int:
-        return int(time.time() * 1000)
-
-    def logs(self) -> dict[str, Path]:
-        """{component: log file} under `<workdir>/logs` (backends that run processes keep their logs there)."""
-        workdir = getattr(self, "workdir", None)
-        return {p.stem: p for p in sorted((Path(workdir) / "logs").glob("*.log"))} if workdir else {}
-
-    @staticmethod
-    def running(parts: Iterable[tuple[str, Any]]) -> list[dict[str, Any]]:
-        """[{name, pid}] of the supervised processes among (name, service with a `proc`) that still run, for
-        `harness down` (each leads its own process group)."""
-        out: list[dict[str, Any]] = []
-        for name, part in parts:
-            proc = getattr(part, "proc", None)
-            if proc is not None and proc.pid is not None and proc.is_running():
-                out.append({"name": name, "pid": proc.pid})
-        return out
-
-    # -- refused unless a subclass supports them ----------------------------------------------------------------------
-    def _require(self, *needed: Capability) -> None:
-        require(self, *needed)
-
-    def rebuild_chain(self) -> None:
-        self._require(Capability.REBUILD)
-
-    def configure_api(
-        self, *, profile: str, overrides: dict[str, Any] | None = None, intervals: dict[str, float] | None = None
-    ) -> None:
-        """Only the model API node has profiles and knobs; elsewhere asking for anything but the defaults is refused."""
-        if profile != self.info.api_profile or overrides or intervals:
-            self._require(Capability.MODEL_API)
-
-    def stop_api(self, participant: str | None = None) -> None:
-        self._require(Capability.RESTART_API)
-
-    def start_api(self, participant: str | None = None) -> None:
-        self._require(Capability.RESTART_API)
-
-    def kill_api(self, participant: str | None = None) -> None:
-        """SIGKILL the API node (its whole process group), reaped before this returns: a crash, no clean shutdown."""
-        self._require(Capability.RESTART_API)
-
-    def reset_api_state(self, participant: str | None = None) -> None:
-        """With the API node stopped: remove everything it persisted (versions, heights, plans, nodes registered on
-        its admin API), so that its next start_api() is its first start."""
-        self._require(Capability.RESTART_API)

@@ -28,7 +28,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from pathlib import Path
 
-from harness.backends.contract import BaseTestnet, Capability, Endpoints, MLNodeEndpoint, TestnetInfo
+from harness.backends.base import BaseTestnet, TestnetRequest
+from harness.backends.contract import Capability, Endpoints, MLNodeEndpoint, TestnetInfo
 from harness.chain.keys import Key
 from harness.errors import ConfigError
 from harness.options import RunOptions
@@ -202,3 +203,20 @@ class ExternalTestnet(BaseTestnet):
     def _stop_timeline(self) -> None:
         if self.timeline is not None:
             self.timeline.stop()
+
+
+# -- the registry's entry points (harness/backends/registry.py) ----------------------------------------------------------
+
+
+def capabilities(opts: RunOptions) -> frozenset[Capability]:
+    if opts.env_file is None:
+        raise ConfigError("--backend external needs --env-file FILE with the testnet's URLs (see docs/backends.md)")
+    return API_KINDS.get(parse_env_file(opts.env_file).get("HARNESS_API_KIND", "upstream"), frozenset())
+
+
+def describe(opts: RunOptions) -> str:
+    return f"external testnet described by {opts.env_file}"
+
+
+def make(opts: RunOptions, workdir: Path, request: TestnetRequest) -> ExternalTestnet:
+    return ExternalTestnet(opts)

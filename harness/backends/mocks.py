@@ -19,8 +19,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Self
 
 from harness.backends.contract import MLNodeEndpoint, NodeSpec
-from harness.backends.lifecycle import MLNodeLifecycle, resolve_lifecycle
 from harness.errors import ConfigError
+from harness.mlnode.lifecycle import MLNodeLifecycle, resolve_lifecycle
 from harness.util.relay import TcpRelay
 from harness.util.service import StartStop
 

@@ -10,8 +10,8 @@ from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from harness.backends.lifecycle import MLNodeLifecycle
 from harness.errors import ConfigError
+from harness.mlnode.lifecycle import MLNodeLifecycle
 
 
 @dataclass(frozen=True)

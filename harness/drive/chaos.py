@@ -131,9 +131,9 @@ class ChaosDriver:
         value = self.pool().get("health_interval_s")
         if isinstance(value, int | float) and value > 0:
             return float(value)
-        from harness.backends.embedded import api_intervals
+        from harness.model.apinode.profiles import api_intervals
 
-        return api_intervals(self.tn.info.block_time_s, self.tn.info.api_profile)["pool_health_s"]
+        return api_intervals(self.tn.info.block_time_s)["pool_health_s"]
 
     def height(self) -> int:
         """The chain's height (read directly, not through the proxy), pushed to the proxy as well."""

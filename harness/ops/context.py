@@ -137,7 +137,7 @@ def _path(value: str | None) -> Path | None:
 
 
 def state_path_of(args: argparse.Namespace) -> Path:
-    from harness.backends import state
+    from harness.ops import state
 
     p = _path(getattr(args, "state_file", None))
     if p is not None:
@@ -161,7 +161,7 @@ def resolve(args: argparse.Namespace) -> OpsContext:
 
 
 def from_state(path: Path) -> OpsContext:
-    from harness.backends.state import read_state
+    from harness.ops.state import read_state
 
     if not path.exists():
         raise TestnetUnreachable(

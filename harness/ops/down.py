@@ -23,7 +23,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-from harness.backends.state import WORKDIR_MARKER, clear_state, is_ours, proc_status, read_state, remove_stale_lock
+from harness.ops.state import WORKDIR_MARKER, clear_state, is_ours, proc_status, read_state, remove_stale_lock
 from harness.util.wait import wait_until
 
 UP_EXIT_TIMEOUT_S = 20.0
@@ -155,7 +155,7 @@ def remove_workdir(workdir: object, token: object) -> dict[str, Any] | None:
 
 def reap_containers(labels: dict[str, str]) -> dict[str, Any]:
     try:
-        from harness.backends.docker_util import docker_available, reap
+        from harness.backends.docker.util import docker_available, reap
     except ImportError as e:
         return {"error": f"docker helpers unavailable: {e}"}
     why = docker_available()

@@ -63,8 +63,8 @@ def _keyring(args: Any) -> Keyring:
     else the default keyring."""
     path = getattr(args, "keyring", None)
     if path is None:
-        from harness.backends.state import read_state
         from harness.ops.context import state_path_of
+        from harness.ops.state import read_state
 
         try:
             path = read_state(state_path_of(args)).get("keyring")

@@ -19,7 +19,7 @@ import pytest
 import requests
 import yaml
 
-from harness.backends.docker_settings import DEFAULT_IMAGES, IMAGE_ENV
+from harness.backends.docker.settings import DEFAULT_IMAGES, IMAGE_ENV
 from harness.util.ports import free_port
 from harness.util.process import ManagedProcess
 from tests.support import REPO

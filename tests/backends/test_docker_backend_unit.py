@@ -6,8 +6,8 @@ import socket
 
 import pytest
 
-from harness.backends import docker_upstream as upstream
-from harness.backends.docker_components import NetPlan
+from harness.backends.docker import upstream as upstream
+from harness.backends.docker.components import NetPlan
 from harness.errors import ConfigError
 from harness.options import RunOptions, build_options
 
@@ -15,7 +15,7 @@ from harness.options import RunOptions, build_options
 def test_image_overrides_from_options():
     opts = build_options(backend="docker", image_chain="my/chain:1", image_wiremock="wiremock/wiremock:3.9.1")
     assert opts.image_overrides == {"chain": "my/chain:1", "wiremock": "wiremock/wiremock:3.9.1"}
-    from harness.backends.docker_settings import resolve_images
+    from harness.backends.docker.settings import resolve_images
 
     imgs = resolve_images("upstream", opts.image_overrides, env={"IMAGE_API": "env/api:2"})
     assert imgs["chain"] == "my/chain:1"
@@ -63,7 +63,7 @@ def test_upstream_shapes_are_what_the_reference_names(tmp_path):
 
 
 def test_relay_rejects_bad_maps():
-    from harness.backends.docker_relay import parse_map
+    from harness.backends.docker.relay import parse_map
 
     assert parse_map("26657:20000") == (26657, 20000)
     for bad in ("26657", "a:b", "1:1", "0:5"):
@@ -73,8 +73,8 @@ def test_relay_rejects_bad_maps():
 
 @pytest.mark.docker
 def test_reap_stale_removes_only_dead_owners():
-    from harness.backends import docker_util
-    from harness.backends.docker_session import LABEL_OWNER, ensure_local_images, owner_tag, reap_stale
+    from harness.backends.docker import util as docker_util
+    from harness.backends.docker.session import LABEL_OWNER, ensure_local_images, owner_tag, reap_stale
 
     image = ensure_local_images()["harness"]
     dc = docker_util.client()
@@ -98,7 +98,7 @@ def test_reap_stale_removes_only_dead_owners():
 def test_bridge_network_smoke(tmp_path):
     """User-defined bridge network: DNS names between containers, published loopback ports for the harness."""
     from harness.backends.docker import DockerTestnet
-    from harness.backends.docker_util import count_by_label
+    from harness.backends.docker.util import count_by_label
 
     tn = DockerTestnet(RunOptions(backend="docker"), tmp_path, network_mode="bridge")
     try:

@@ -15,7 +15,7 @@ from collections.abc import Iterator
 import pytest
 import requests
 
-from harness.backends import docker_util
+from harness.backends.docker import util as docker_util
 from harness.util.ports import free_port
 from harness.util.wait import wait_until
 from tests.support import REPO
@@ -38,7 +38,7 @@ def docker_engine() -> Iterator[None]:
 
 @pytest.fixture(scope="module")
 def images(docker_engine: None) -> dict[str, str]:
-    from harness.images import build_images
+    from harness.backends.docker.images import build_images
 
     report = build_images(log=lambda m: print(m, file=sys.stderr))
     refs = report.images

@@ -7,10 +7,10 @@ from pathlib import Path
 
 import pytest
 
-from harness.backends import docker_util
-from harness.backends.docker_settings import DEFAULT_IMAGES, IMAGE_ENV, LOCAL_IMAGES, resolve_images
+from harness.backends.docker import util as docker_util
+from harness.backends.docker.images import build as images_build
+from harness.backends.docker.settings import DEFAULT_IMAGES, IMAGE_ENV, LOCAL_IMAGES, resolve_images
 from harness.errors import ConfigError, DependencyMissing
-from harness.images import build as images_build
 from harness.util.ports import free_port
 from tests.support import REPO
 

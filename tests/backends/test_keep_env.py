@@ -11,6 +11,7 @@ import pytest
 
 from harness.backends.contract import Endpoints, MLNodeEndpoint, TestnetInfo
 from harness.backends.factory import TestnetFactory
+from harness.ops.state import keep_testnets
 from harness.options import RunOptions
 
 
@@ -27,13 +28,13 @@ class KeptTestnet:
 
 
 def test_keep_records_a_state_file_per_testnet_for_harness_down(tmp_path: Path, monkeypatch, capsys):
-    monkeypatch.setattr("harness.backends.state.DEFAULT_STATE", tmp_path / "testnet.json")
+    monkeypatch.setattr("harness.ops.state.DEFAULT_STATE", tmp_path / "testnet.json")
     factory = TestnetFactory(RunOptions(backend="docker", keep_env=True), tmp_path / "root")
     tn = KeptTestnet()
     factory.live.append(tn)
     factory.release(tn)  # a kept testnet is not closed when its tests are done
     assert not tn.closed
-    [path] = factory.keep()
+    [path] = keep_testnets(factory.live)
     state = json.loads(path.read_text())
     assert state["docker_labels"] == {"harness.testnet": "t1"}
     assert state["endpoints"]["chain_rpc"] == "http://127.0.0.1:1"

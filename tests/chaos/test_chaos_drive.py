@@ -198,3 +198,15 @@ def test_replay_same_seed_same_decisions_other_seed_differs():
     assert first == replay_decisions(5, specs, calls=40)
     assert any(k[-1] for k in first)
     assert [k[-1] for k in first] != [k[-1] for k in replay_decisions(6, specs, calls=40)]
+
+
+@pytest.mark.parametrize("seed", [0, 7])
+def test_same_seed_replays_the_same_decisions(seed: int) -> None:
+    """The seeded path's replay (scenarios/test_chaos_seeded_path.py): the same seed, faults and request sequence give
+    the same decisions; another seed does not."""
+    specs = seeded_faults(0.2)
+    first = replay_decisions(seed, specs)
+    assert first == replay_decisions(seed, specs), "same seed, same faults, same requests: the decisions differ"
+    assert any(k[-1] for k in first), "no fault applied: the comparison proves nothing"
+    other = replay_decisions(seed + 1, specs)
+    assert [k[-1] for k in first] != [k[-1] for k in other], f"seed {seed + 1} made the same decisions as seed {seed}"

@@ -11,7 +11,8 @@ import pytest
 
 from harness.audit import Switch, audit, contract_for, record_from_url
 from harness.audit.basis import CHAIN, HopTiming
-from harness.backends.contract import BaseTestnet, Capability, CapabilityMissing, ParticipantSpec, TestnetInfo
+from harness.backends.base import BaseTestnet
+from harness.backends.contract import Capability, CapabilityMissing, ParticipantSpec, TestnetInfo
 from harness.chain.client import ProposalOutcome, UpgradeTooSoon
 from harness.chaos.holds import DeliveryGate
 from harness.drive.assertions import hop_problems
@@ -208,7 +209,7 @@ def test_a_backend_that_cannot_restart_its_api_node_refuses_a_crash():
 
 # -- a network of mixed builds -----------------------------------------------------------------------------------------
 def test_each_backend_refuses_the_other_backends_build_field(tmp_path):
-    from harness.backends.embedded_participant import EmbeddedParticipant
+    from harness.backends.embedded.participant import EmbeddedParticipant
     from harness.backends.gonka.network import participant_binaries
 
     opts = RunOptions()

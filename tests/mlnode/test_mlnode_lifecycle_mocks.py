@@ -16,11 +16,11 @@ import requests
 
 from harness.backends.contract import NodeSpec, ParticipantSpec
 from harness.backends.factory import check_lifecycle
-from harness.backends.lifecycle import MLNodeLifecycle, resolve_lifecycle
 from harness.backends.mocks import LocalMocks
 from harness.errors import ConfigError, Unreachable
 from harness.mlnode.faults import MLNodeFault
 from harness.mlnode.journal import Journal
+from harness.mlnode.lifecycle import MLNodeLifecycle, resolve_lifecycle
 from harness.mlnode.mappings import write_mappings
 from harness.mlnode.slowstart import Loading, SlowStart, version_pattern
 from harness.mlnode.wiremock import WireMockServer

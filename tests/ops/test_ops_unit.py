@@ -14,10 +14,11 @@ from pathlib import Path
 import pytest
 
 import harness.cli
-from harness.backends.state import WORKDIR_MARKER, make_temp_workdir, proc_identity, proc_starttime
 from harness.chain import DEV_MNEMONIC, DEV_USER_MNEMONIC, ChainClient, Key
 from harness.errors import ConfigError
 from harness.ops.keyring import Keyring
+from harness.ops.state import WORKDIR_MARKER, make_temp_workdir, proc_identity
+from harness.util.process import proc_starttime
 from harness.util.wait import wait_until
 
 
@@ -399,7 +400,7 @@ def test_down_removes_only_the_temp_workdir_harness_up_made(run, tmp_path):
 
 
 def test_one_claim_per_state_file_and_only_its_owner_removes_the_file(tmp_path):
-    from harness.backends.state import claim_state, clear_state
+    from harness.ops.state import claim_state, clear_state
 
     state = tmp_path / "testnet.json"
     first = claim_state(state)

@@ -36,9 +36,8 @@ from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from harness.backends.common import side_by_side
+from harness.backends.base import BaseTestnet, side_by_side
 from harness.backends.contract import (
-    BaseTestnet,
     Capability,
     Endpoints,
     NodeSpec,
@@ -362,7 +361,7 @@ class GonkaNetworkTestnet(BaseTestnet):
         )
 
     def _stop_network(self) -> None:
-        from harness.backends.common import teardown
+        from harness.backends.base import teardown
 
         steps = [*(d.stop for d in self.dapis.values()), *(p.stop for p in self.proxies.values())]
         steps += [c.stop for c in self.chains.values()]

@@ -21,7 +21,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from harness.backends.contract import BaseTestnet, Capability, Endpoints, NodeSpec
+from harness.backends.base import BaseTestnet
+from harness.backends.contract import Capability, Endpoints, NodeSpec
 from harness.backends.gonka.binaries import GonkaBinaries, check_sandbox, gonka_info
 from harness.backends.gonka.chain import GonkaChain
 from harness.backends.gonka.dapi import DecentralizedApi

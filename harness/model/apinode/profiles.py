@@ -101,3 +101,15 @@ def resolve_profile(name: object, overrides: dict[str, Any] | None = None) -> Pr
             raise ConfigError(f"{field}: expected true or false, got {val!r}")
         checked[key] = val
     return replace(prof, **checked) if checked else prof
+
+
+def api_intervals(block_time_s: float) -> dict[str, float]:
+    """API-node intervals scaled to the block time (the model runs fast blocks; every interval is in blocks)."""
+    bt = max(block_time_s, 0.05)
+    return {
+        "status_poll_s": round(2 * bt, 3),
+        "reconcile_s": round(2 * bt, 3),
+        "client_refresh_s": round(10 * bt, 3),  # pr228's 30 s ticker, scaled: 10 blocks
+        "pool_health_s": round(2 * bt, 3),
+        "poc_every_blocks": 0,
+    }

@@ -2,7 +2,7 @@
 0.0.0.0:SERVICE (the container's network address, what other containers and published ports reach) to
 127.0.0.1:INNER (where the component listens; harness servers bind loopback only).
 
-    python -m harness.backends.docker_relay --map 26657:16657 -- harness simnet --rpc-port 16657
+    python -m harness.backends.docker.relay --map 26657:16657 -- harness simnet --rpc-port 16657
 
 Only used inside a container on a user-defined bridge network (its own network namespace): on host
 networking the components are reached on 127.0.0.1 directly and no relay runs. Exits with the child's

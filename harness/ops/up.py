@@ -10,14 +10,15 @@ import threading
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from harness.backends.launch import make_testnet, options_from_args
+from harness.backends.registry import BACKENDS, up_backends
+from harness.ops.launch import make_testnet, options_from_args
 from harness.options import PROFILES, TOPOLOGIES
 
 if TYPE_CHECKING:
     from rich.console import Console
     from rich.table import Table
 
-    from harness.backends.contract import BaseTestnet
+    from harness.backends.base import BaseTestnet
     from harness.options import RunOptions
 
 
@@ -27,7 +28,7 @@ def _common(p: argparse.ArgumentParser) -> None:
     p.add_argument("--topology", default="single", help=f"MLNode topology: {', '.join(TOPOLOGIES)}")
     p.add_argument("--block-time", default=None, help="block time in seconds (default 0.2)")
     p.add_argument("--workdir", default=None, help="where logs and state go (default: a new temp dir)")
-    p.add_argument("--backend", default="embedded", help="embedded (default) or gonka (your real binaries, see --gonka-bin)")
+    p.add_argument("--backend", default="embedded", help=" or ".join(f"{b} ({BACKENDS[b].summary})" for b in up_backends()))
     p.add_argument("--gonka-bin", default=None, help="gonka backend: directory with inferenced and decentralized-api")
     p.add_argument("--gonka-revision", default=None, help="gonka backend: a label for the binaries")
     p.add_argument("--gonka-cache", default=None, help="gonka backend: snapshot cache of serving testnets ('off': start cold)")
@@ -74,7 +75,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
 def cmd_up(args: argparse.Namespace) -> int:
     from rich.console import Console
 
-    from harness.backends.state import make_temp_workdir
+    from harness.ops.state import make_temp_workdir
 
     console = Console()
     opts = options_from_args(args)
@@ -87,8 +88,8 @@ def cmd_up(args: argparse.Namespace) -> int:
 
 
 def _run_up(args: argparse.Namespace, console: Console, opts: RunOptions, workdir: Path, token: str) -> int:
-    from harness.backends.state import claim_state, write_state
     from harness.ops.context import state_path_of
+    from harness.ops.state import claim_state, write_state
 
     tn = make_testnet(opts, workdir, participants=args.participants, operator=True)  # refuses what it cannot start
     claim = claim_state(state_path_of(args))  # before anything starts: one testnet per state file
@@ -127,8 +128,7 @@ def follow_up_commands(state_path: Path, env_path: Path | None, *, default: bool
     lines = [
         "next, in another terminal:",
         f"  {cli} status{sf}",
-        f"  {cli} upgrade --to v0.3.9 --in {30 if backend == 'gonka' else 8} --from {'genesis' if backend == 'gonka' else 'dev'}"
-        f" --wait{sf}",
+        f"  {cli} upgrade --to v0.3.9 {BACKENDS[backend].up_upgrade} --wait{sf}",
         f"  {cli} audit --live{sf}",
     ]
     if env_path is not None:
@@ -185,6 +185,6 @@ def endpoints_table(tn: BaseTestnet) -> Table:
 
 
 def _demo(args: argparse.Namespace) -> int:
-    from harness.backends.demo import cmd_demo  # here: start-up time, `harness up` needs none of the report modules
+    from harness.ops.demo import cmd_demo  # here: start-up time, `harness up` needs none of the report modules
 
     return cmd_demo(args)

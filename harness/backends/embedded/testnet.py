@@ -6,7 +6,7 @@ API node, all on 127.0.0.1 with allocated ports, supervised, logs captured, torn
     with EmbeddedTestnet(RunOptions(), workdir, participants=3) as tn:
         tn.participants[2].api.nodes()   # three validators, each with its own API node and MLNode mocks
 
-A network of participants (embedded_participant.py): simnet's genesis has one validator per participant (keys
+A network of participants (embedded/participant.py): simnet's genesis has one validator per participant (keys
 `dev_validator_keys(n)`, the participants' powers); every participant's mocks start concurrently, then the chain and
 every API node concurrently. Every participant's API node reaches the chain through its own chaos proxy (faults, and
 the delivery clock's timing and holds: harness/audit/contracts.py); `testnet.proxy` is the first participant's.
@@ -21,9 +21,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from harness.audit.contracts import PRE_UPGRADE_HOLD_S, UPGRADE_HOLD_S
-from harness.backends.common import side_by_side
+from harness.backends.base import BaseTestnet, side_by_side
 from harness.backends.contract import (
-    BaseTestnet,
     Capability,
     Endpoints,
     NodeSpec,
@@ -32,9 +31,10 @@ from harness.backends.contract import (
     TestnetInfo,
     participant_specs,
 )
-from harness.backends.embedded_participant import EmbeddedParticipant
+from harness.backends.embedded.participant import EmbeddedParticipant
 from harness.chain.keys import DEV_MNEMONIC
 from harness.errors import ConfigError
+from harness.model.apinode.profiles import api_intervals
 from harness.options import RunOptions
 from harness.util.ports import free_port
 
@@ -43,18 +43,6 @@ if TYPE_CHECKING:
     from harness.chaos.process import ChaosProxyProcess
     from harness.model.apinode import ApiNodeProcess
     from harness.model.simnet import Genesis, SimnetProcess
-
-
-def api_intervals(block_time_s: float, profile: str) -> dict[str, float]:
-    """API-node intervals scaled to the block time (the model runs fast blocks; every interval is in blocks)."""
-    bt = max(block_time_s, 0.05)
-    return {
-        "status_poll_s": round(2 * bt, 3),
-        "reconcile_s": round(2 * bt, 3),
-        "client_refresh_s": round(10 * bt, 3),  # pr228's 30 s ticker, scaled: 10 blocks
-        "pool_health_s": round(2 * bt, 3),
-        "poc_every_blocks": 0,
-    }
 
 
 class EmbeddedTestnet(BaseTestnet):
@@ -142,7 +130,7 @@ class EmbeddedTestnet(BaseTestnet):
         self.mlnodes = mocks.mlnodes
 
     def _stop_mocks(self) -> None:
-        from harness.backends.common import teardown
+        from harness.backends.base import teardown
 
         teardown("embedded mocks", [m.stop_mocks for m in self.members])
 
@@ -176,7 +164,7 @@ class EmbeddedTestnet(BaseTestnet):
             for m in self.members:
                 m.make_proxy(rpc_url, seed=self.opts.chaos_seed or 0, log_dir=logs)
             self.proxy = self.members[0].proxy
-        intervals = {**api_intervals(self.opts.block_time_s, self.opts.api_profile), **self.api_interval_overrides}
+        intervals = {**api_intervals(self.opts.block_time_s), **self.api_interval_overrides}
         self.info.api_refresh_tick_s = intervals["client_refresh_s"]  # the running node's tick (pr228's grace)
         nodes = [self._write_api_config(m, m.proxy.url if m.proxy else rpc_url, intervals) for m in self.members]
         proxies = [m.proxy.start for m in self.members if m.proxy is not None]
@@ -215,7 +203,7 @@ class EmbeddedTestnet(BaseTestnet):
         )  # fmt: skip
 
     def _stop_chain_and_api(self) -> None:
-        from harness.backends.common import teardown
+        from harness.backends.base import teardown
 
         def stop_apinodes() -> None:
             side_by_side([m.apinode.stop for m in self.members if m.apinode is not None])

@@ -13,13 +13,13 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from harness.backends.launch import make_testnet, options_from_args
+from harness.ops.launch import make_testnet, options_from_args
 from harness.report.evidence import new_out_dir
 
 if TYPE_CHECKING:
     from rich.console import Console
 
-    from harness.backends.contract import BaseTestnet
+    from harness.backends.base import BaseTestnet
     from harness.options import RunOptions
 
 

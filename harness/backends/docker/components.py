@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from harness.backends import docker_util
+from harness.backends.docker import util as docker_util
 from harness.errors import StartupError
 
 if TYPE_CHECKING:
@@ -126,7 +126,7 @@ class Component:
     def argv(self) -> list[str]:
         if self.net.mode == "bridge" and self.relay and self.ports:
             maps = [a for p in self.ports.values() for a in ("--map", f"{p.service}:{p.inner}")]
-            return ["python", "-m", "harness.backends.docker_relay", *maps, "--", *self.command]
+            return ["python", "-m", "harness.backends.docker.relay", *maps, "--", *self.command]
         return list(self.command)
 
     # -- lifecycle -----------------------------------------------------------------------------------

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import argparse
 
-from harness.images.build import IMAGE_NAMES, build_images
+from harness.backends.docker.images.build import IMAGE_NAMES, build_images
 
 
-def register(subparsers: argparse._SubParsersAction) -> None:
+def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = subparsers.add_parser("images", help="local Docker images (no registry needed)")
     sub = p.add_subparsers(dest="images_command", metavar="ACTION")
     sub.required = True

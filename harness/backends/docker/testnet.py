@@ -26,20 +26,21 @@ from typing import TYPE_CHECKING, Any
 
 import requests
 
-from harness.backends import docker_model as model
-from harness.backends import docker_upstream as upstream
-from harness.backends import docker_util
-from harness.backends.contract import BaseTestnet, Capability, Endpoints, NodeSpec, TestnetInfo
-from harness.backends.docker_components import MODES, Component, NetPlan, PortSpec
-from harness.backends.docker_session import LABEL_OWNER, LABEL_TESTNET, SESSION, choose_images, next_prefix, owner_tag, reap_stale
-from harness.backends.embedded import api_intervals
+from harness.backends.base import BaseTestnet
+from harness.backends.contract import Capability, Endpoints, NodeSpec, TestnetInfo
+from harness.backends.docker import model as model
+from harness.backends.docker import upstream as upstream
+from harness.backends.docker import util as docker_util
+from harness.backends.docker.components import MODES, Component, NetPlan, PortSpec
+from harness.backends.docker.session import LABEL_OWNER, LABEL_TESTNET, SESSION, choose_images, next_prefix, owner_tag, reap_stale
 from harness.chain.keys import DEV_MNEMONIC, Key
 from harness.errors import ConfigError, DependencyMissing, StartupError
+from harness.model.apinode.profiles import api_intervals
 from harness.options import RunOptions
 from harness.util.wait import wait_until
 
 if TYPE_CHECKING:
-    from harness.backends.docker_mocks import DockerNginx
+    from harness.backends.docker.mocks import DockerNginx
 
 # Local images run our model; upstream images run Gonka's binaries (not yet run against the published images).
 LOCAL_CAPABILITIES = frozenset(Capability) - {
@@ -136,7 +137,7 @@ class DockerTestnet(BaseTestnet):
             self.info.chain_id, self.info.block_time_s = upstream.CHAIN_ID, upstream.BLOCK_TIME_S
         reap_stale()
         self.net.start()
-        from harness.backends.docker_mocks import start_mocks
+        from harness.backends.docker.mocks import start_mocks
 
         self._mocks, self._nginx, self.mlnodes = start_mocks(
             self.node_specs, self.opts, self.images, self.net, self.workdir, self.log_dir
@@ -192,7 +193,7 @@ class DockerTestnet(BaseTestnet):
                 start_version=self.opts.start_version,
                 ports=ports,
             )
-        intervals = {**api_intervals(self.opts.block_time_s, self.opts.api_profile), **self.api_interval_overrides}
+        intervals = {**api_intervals(self.opts.block_time_s), **self.api_interval_overrides}
         self.info.api_refresh_tick_s = intervals["client_refresh_s"]  # the running node's tick (pr228's grace)
         return model.write_api_config(
             cfg_dir,
@@ -339,7 +340,7 @@ class DockerTestnet(BaseTestnet):
     def reset_api_state(self, participant: str | None = None) -> None:
         """The model API node's state file goes and its config lists the MLNodes, as an operator's does (upstream images
         copy their config afresh at every start anyway: their nodes are registered again at the next start)."""
-        from harness.backends.common import config_lists_nodes
+        from harness.backends.base import config_lists_nodes
 
         self.participant(participant)
         assert self.api_c is not None

@@ -1,6 +1,6 @@
 """The docker backend's containers run from the harness image (`--images local`): the model chain (`harness simnet`
 over a fresh genesis), the model API node (`harness apinode` with a mounted config) and the chaos proxy in front of
-the chain RPC. docker_upstream.py holds the same parts for the upstream images."""
+the chain RPC. docker/upstream.py holds the same parts for the upstream images."""
 
 from __future__ import annotations
 
@@ -8,8 +8,8 @@ from pathlib import Path
 from typing import Any
 
 from harness.audit.contracts import PRE_UPGRADE_HOLD_S, UPGRADE_HOLD_S
-from harness.backends.common import write_reference_api_config
-from harness.backends.docker_components import Component, NetPlan, PortSpec
+from harness.backends.base import write_reference_api_config
+from harness.backends.docker.components import Component, NetPlan, PortSpec
 from harness.options import RunOptions
 
 

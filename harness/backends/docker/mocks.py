@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING
 import requests
 
 from harness.backends.contract import MLNodeEndpoint, NodeSpec
-from harness.backends.docker_components import Component, NetPlan
+from harness.backends.docker.components import Component, NetPlan
 from harness.errors import ConfigError, StartupError
 from harness.util.wait import wait_until
 

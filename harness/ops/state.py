@@ -26,9 +26,10 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from harness.errors import StartupError
+from harness.util.process import proc_starttime
 
 if TYPE_CHECKING:
-    from harness.backends.contract import BaseTestnet
+    from harness.backends.base import BaseTestnet
 
 MAX_STATE_BYTES = 1 << 20
 DEFAULT_STATE = Path(os.environ.get("HARNESS_STATE_FILE", Path.home() / ".harness" / "testnet.json"))
@@ -246,18 +247,6 @@ def proc_identity(pid: int) -> dict[str, Any]:
     return {"pid": pid, "starttime": proc_starttime(pid), "cmdline": proc_cmdline(pid)}
 
 
-def proc_starttime(pid: int) -> int | None:
-    """Field 22 of /proc/PID/stat (clock ticks since boot): with the pid it identifies one process, even after pid reuse."""
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-    except OSError:
-        return None
-    try:
-        return int(stat.rsplit(")", 1)[1].split()[19])
-    except (IndexError, ValueError):
-        return None
-
-
 def proc_status(pid: int) -> tuple[str, int] | None:
     """(state letter, uid) of a live process, None when it does not exist."""
     try:
@@ -276,3 +265,19 @@ def is_ours(pid: int, starttime: object, cmdline: object) -> bool:
     if p is None or p[1] != os.getuid():
         return False
     return proc_starttime(pid) == starttime and proc_cmdline(pid) == cmdline
+
+
+def keep_testnets(testnets: list[BaseTestnet]) -> list[Path]:
+    """--keep-env (docker): record each testnet in a state file for `harness down --state-file`, print it."""
+    from harness.util.invocation import cli_command
+
+    cli = cli_command()
+    paths = []
+    for i, tn in enumerate(testnets):
+        path = write_state(tn, DEFAULT_STATE.parent / f"kept-testnet-{os.getpid()}-{i + 1}.json")
+        paths.append(path)
+        print(
+            f"\n[harness --keep-env] testnet left running: {tn.endpoints}\n"
+            f"  status: {cli} status --state-file {path}\n  remove: {cli} down --state-file {path}"
+        )
+    return paths

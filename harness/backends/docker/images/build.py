@@ -25,11 +25,12 @@ import tomllib
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
-from harness.backends import docker_util
-from harness.backends.docker_settings import BASE_IMAGE, HARNESS_REPO, LOCAL_TAG, WIREMOCK_REPO
+from harness.backends.docker import util as docker_util
+from harness.backends.docker.images.dockerfiles import HARNESS_DOCKERFILE, WIREMOCK_DOCKERFILE
+from harness.backends.docker.settings import BASE_IMAGE, HARNESS_REPO, LOCAL_TAG, WIREMOCK_REPO
 from harness.errors import ConfigError, DependencyMissing, StartupError
-from harness.images.dockerfiles import HARNESS_DOCKERFILE, WIREMOCK_DOCKERFILE
 from harness.util.process import tail
 from harness.util.wait import wait_until
 
@@ -74,7 +75,7 @@ class BuildReport:
 
 # -- inputs ---------------------------------------------------------------------------------------------------
 def repo_root() -> Path:
-    root = Path(__file__).resolve().parents[2]
+    root = Path(__file__).resolve().parents[4]
     if not (root / "pyproject.toml").is_file() or not (root / "harness").is_dir():
         raise ConfigError(
             f"`harness images build` needs the harness source tree (pyproject.toml, harness/, mocks/) but {root} is not one; "
@@ -129,7 +130,7 @@ def apt_mirror() -> str:
 
 
 # -- engine and tools -----------------------------------------------------------------------------------------
-def engine():
+def engine() -> Any:
     """A docker SDK client, or DependencyMissing naming scripts/docker-engine.sh."""
     reason = docker_util.docker_available()
     if reason:
@@ -184,7 +185,7 @@ def _unmount_below(path: Path) -> None:
         subprocess.run(["umount", "-l", mp], check=False, capture_output=True)
 
 
-def build_base(dc, *, force: bool, log: Log, log_dir: Path) -> StepResult:
+def build_base(dc: Any, *, force: bool, log: Log, log_dir: Path) -> StepResult:
     if not force and docker_util.image_exists(BASE_IMAGE, dc):
         log(f"images: [base] {BASE_IMAGE} present, reused")
         return StepResult("base", BASE_IMAGE, "cached", 0.0)
@@ -230,7 +231,8 @@ def build_base(dc, *, force: bool, log: Log, log_dir: Path) -> StepResult:
                 stream_src=True,
             )
         finally:
-            tar.stdout.close()
+            if tar.stdout is not None:
+                tar.stdout.close()
             rc = tar.wait(timeout=60)
         if rc != 0:
             raise StartupError(f"tar of the debootstrap tree exited with {rc}")
@@ -263,7 +265,7 @@ def _harness_context(root: Path, ctx: Path) -> None:
         shutil.copy2(p, ctx / "extra-ca" / p.name)
 
 
-def _docker_build(dc, ctx: Path, ref: str, *, force: bool, labels: dict[str, str], log_path: Path) -> None:
+def _docker_build(dc: Any, ctx: Path, ref: str, *, force: bool, labels: dict[str, str], log_path: Path) -> None:
     with open(log_path, "w") as out:
         try:
             for chunk in dc.api.build(
@@ -290,7 +292,9 @@ def _docker_build(dc, ctx: Path, ref: str, *, force: bool, labels: dict[str, str
             raise StartupError(f"docker build of {ref} failed: {type(e).__name__}: {e}\n{tail(log_path)}") from e
 
 
-def _build_tagged(dc, name: str, repo: str, tag: str, make_context: Callable[[Path], None], *, force, log, log_dir) -> StepResult:
+def _build_tagged(
+    dc: Any, name: str, repo: str, tag: str, make_context: Callable[[Path], object], *, force: bool, log: Log, log_dir: Path
+) -> StepResult:
     ref = f"{repo}:{tag}"
     if not force and docker_util.image_exists(ref, dc):
         dc.images.get(ref).tag(repo, LOCAL_TAG)
@@ -316,7 +320,7 @@ def _build_tagged(dc, name: str, repo: str, tag: str, make_context: Callable[[Pa
     return StepResult(name, ref, "built", dt, log_path)
 
 
-def prune_old(dc, repo: str, keep: int = KEEP_BUILDS, log: Log = _stderr) -> int:
+def prune_old(dc: Any, repo: str, keep: int = KEEP_BUILDS, log: Log = _stderr) -> int:
     """Remove all but the `keep` newest `<repo>:<hash>` builds (images in use by a container are left alone)."""
     import docker.errors
 

@@ -14,7 +14,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from harness.backends.common import write_reference_api_config
+from harness.backends.base import write_reference_api_config
 from harness.backends.contract import Participant, ParticipantSpec
 from harness.backends.mocks import LocalMocks
 from harness.chain.keys import DEV_MNEMONIC, Key
@@ -166,7 +166,7 @@ class EmbeddedParticipant:
     def reset_state(self) -> None:
         """Remove its API node's persisted state (it must be stopped): its next start is its first, with the operator's
         config only, which lists its MLNodes (they were registered on the admin API of the one before)."""
-        from harness.backends.common import config_lists_nodes
+        from harness.backends.base import config_lists_nodes
 
         if self.apinode is None or self.apinode.is_running():
             raise ConfigError(

@@ -1,5 +1,0 @@
-"""Local Docker images built with no registry (`harness images build`); see harness/images/build.py."""
-
-from harness.images.build import IMAGE_NAMES, BuildReport, StepResult, build_images, ensure_images, inputs_hash
-
-__all__ = ["IMAGE_NAMES", "BuildReport", "StepResult", "build_images", "ensure_images", "inputs_hash"]
