@@ -6,8 +6,8 @@ container, network or volume left behind after teardown. Skipped with the fix na
 import pytest
 
 from harness.drive.assertions import assert_hop_clean
-from harness.drive.collect import collect_records
 from harness.drive.hop import UpgradeRunner
+from harness.mlnode.collect import collect_records
 
 pytestmark = [pytest.mark.docker, pytest.mark.slow]
 

@@ -4,7 +4,7 @@ chain (MLNodeVersion) and its very first MLNode call uses the new prefix."""
 import pytest
 
 from harness.drive.assertions import assert_chain_agrees
-from harness.drive.collect import collect_records
+from harness.mlnode.collect import collect_records
 
 pytestmark = [
     pytest.mark.stable,

@@ -17,7 +17,6 @@ from collections.abc import Callable
 import pytest
 
 from harness.drive.assertions import assert_hop_clean
-from harness.drive.collect import collect_records
 from harness.drive.hop import UpgradeRunner
 from harness.drive.signatures import (
     chain_error_passed_on,
@@ -28,6 +27,7 @@ from harness.drive.signatures import (
     unversioned_everywhere,
 )
 from harness.drive.traffic import ChatTraffic
+from harness.mlnode.collect import collect_records
 from harness.report.upstream import publish
 
 pytestmark = [pytest.mark.upstream, pytest.mark.slow, pytest.mark.timeout(900)]  # a real chain: minutes per test

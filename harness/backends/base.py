@@ -21,7 +21,7 @@ from harness.util.wait import wait_until
 
 if TYPE_CHECKING:
     from harness.chaos.control import ChaosControl
-    from harness.drive.api import ApiClient
+    from harness.clients.api import ApiClient
 
 
 @dataclass(frozen=True)

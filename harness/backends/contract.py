@@ -209,7 +209,7 @@ class Testnet(Protocol):
     rpc: Any  # harness.cometbft.RpcClient
     chain: Any  # harness.chain.ChainClient
     timeline: Any  # harness.cometbft.BlockTimeline
-    api: Any  # harness.drive.api.ApiClient
+    api: Any  # harness.clients.api.ApiClient
     voting_period_blocks: int  # blocks a proposal's voting period takes on this chain (scenarios' lead times)
     dirty: bool  # the chain moved away from the start version; REBUILD backends rebuild before the next test
     last_runner: Any  # the UpgradeRunner that last ran a hop (failure bundles report its audit)

@@ -179,8 +179,8 @@ class ExternalTestnet(BaseTestnet):
 
     def _start(self) -> None:
         from harness.chain import ChainClient
+        from harness.clients.api import ApiClient
         from harness.cometbft import BlockTimeline, RpcClient
-        from harness.drive.api import ApiClient
 
         ep = self.endpoints
         assert ep is not None  # __init__ read them from the env file

@@ -122,7 +122,7 @@ class Participant:
 
     id: str
     mlnodes: list[MLNodeEndpoint]
-    api: Any  # harness.drive.api.ApiClient
+    api: Any  # harness.clients.api.ApiClient
     api_public: str
     api_admin: str
     power: int = 0

@@ -370,7 +370,7 @@ class PoolWatch:
     """Samples the pool debug JSON every `interval_s` in a thread until stopped (bounded by max_s)."""
 
     def __init__(self, driver: ChaosDriver, *, interval_s: float = 0.02, max_s: float = 120.0) -> None:
-        from harness.drive.api import ApiClient
+        from harness.clients.api import ApiClient
 
         self.driver = driver
         api = driver.tn.api

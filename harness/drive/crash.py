@@ -16,8 +16,8 @@ from __future__ import annotations
 from harness.audit.basis import HopTiming
 from harness.audit.contracts import PR228_REFRESH_TICK_S
 from harness.audit.results import STOP_ENDPOINT
-from harness.drive.collect import collect_records
 from harness.errors import ConfigError
+from harness.mlnode.collect import collect_records
 from harness.util.wait import wait_until
 
 # name -> blocks from H (None: right after the old version's stop)

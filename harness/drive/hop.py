@@ -23,11 +23,11 @@ from harness.audit.timeline import chain_switch
 from harness.backends.contract import Capability, participant_nodes, require
 from harness.chain.schedule import ATTEMPTS, propose_until_passed
 from harness.drive.clocks import SwitchClocks
-from harness.drive.collect import collect_records
 from harness.drive.epochs import ChainEpochs
 from harness.drive.hop_report import HopReport, old_stops, same_version_stops
 from harness.drive.management import ManagementTraffic
 from harness.drive.traffic import ChatTraffic, ExcusedWindow
+from harness.mlnode.collect import collect_records
 from harness.util.wait import wait_until
 from harness.versions import check_version
 

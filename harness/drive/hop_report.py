@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 
 from harness.audit.basis import HopTiming
 from harness.audit.results import STOP_ENDPOINT, AuditReport
-from harness.drive.api import ChatResult
+from harness.clients.api import ChatResult
 from harness.drive.traffic import ExcusedWindow, SentChat, unexcused
 
 

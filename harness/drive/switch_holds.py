@@ -30,8 +30,8 @@ from harness.audit.basis import HoldOutcome
 from harness.audit.contracts import SwitchContract
 from harness.audit.results import STOP_ENDPOINT
 from harness.chaos.holds import Hold
-from harness.drive.collect import collect_records
 from harness.errors import ConfigError, WaitTimeout
+from harness.mlnode.collect import collect_records
 from harness.util.wait import wait_until
 
 HOLD_SLACK_S = 5.0  # after a late hold's own bound: its delivery and the next poll

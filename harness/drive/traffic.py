@@ -12,7 +12,7 @@ import threading
 import time
 from dataclasses import dataclass
 
-from harness.drive.api import ApiClient, ChatResult
+from harness.clients.api import ApiClient, ChatResult
 
 
 @dataclass(frozen=True)

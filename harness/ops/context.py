@@ -93,7 +93,7 @@ class OpsContext:
         return client
 
     def api(self, *, timeout_s: float = 5.0):
-        from harness.drive.api import ApiClient
+        from harness.clients.api import ApiClient
 
         return ApiClient(self.endpoints.api_public, self.endpoints.api_admin, timeout_s=timeout_s)
 

@@ -129,7 +129,7 @@ def height_at(hist: ChainHistory, t_ms: int, lo: int, hi: int) -> int:
 
 
 def run_live(ctx: OpsContext, *, since: int | None, png: Path | None) -> dict[str, Any]:
-    from harness.drive.collect import collect_records
+    from harness.mlnode.collect import collect_records
 
     if since is not None and since < 1:
         raise ConfigError(f"--since: {since} is not a block height; expected an integer >= 1")

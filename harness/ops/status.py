@@ -170,7 +170,7 @@ def chaos_doc(control_url: str | None) -> dict[str, Any] | None:
 
 def _api_doc(public: str | None, admin: str | None) -> dict[str, Any]:
     """One API node's versions and nodes (admin), each with the error that kept it from answering."""
-    from harness.drive.api import ApiClient
+    from harness.clients.api import ApiClient
 
     doc: dict[str, Any] = {"public": public, "admin": admin, "versions": None, "nodes": None}
     if not public:

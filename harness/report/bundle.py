@@ -90,7 +90,7 @@ def _write_logs(out: Path, testnet: Any) -> None:
 
 def _write_journals(out: Path, testnet: Any, bodies: dict) -> None:
     """journals/: each WireMock's raw request journal, also kept in `bodies` (mock id -> body) for the report."""
-    from harness.drive.collect import collect_journals
+    from harness.mlnode.collect import collect_journals
 
     (out / "journals").mkdir(exist_ok=True)
     bodies.update(collect_journals(all_mlnodes(testnet)))

@@ -9,7 +9,7 @@ import pytest
 
 from harness.audit import Switch, audit, contract_for, record_from_url
 from harness.backends.contract import Participant
-from harness.drive.api import ChatResult
+from harness.clients.api import ChatResult
 from harness.drive.assertions import assert_hop_clean, hop_problems
 from harness.drive.hop import HopReport
 from harness.drive.traffic import ExcusedWindow, SentChat

@@ -100,7 +100,7 @@ def test_chaos_commands_drive_the_proxy(up):
 
 
 def test_upgrade_then_live_audit_passes(up):
-    from harness.drive.api import ApiClient
+    from harness.clients.api import ApiClient
 
     code, doc, out = _harness(
         "upgrade", "--to", "v0.3.9", "--in", 10, "--from", "dev", "--wait", "--state-file", up.state, "--json"
@@ -208,7 +208,7 @@ def test_a_network_up_votes_with_every_validator_and_audits_every_participant(tm
         code, doc, out = _harness("upgrade", "--to", "v0.3.9", "--in", 12, "--wait", "--state-file", u.state, "--json")
         assert code == 0, out
         assert doc["switched"] is True
-        from harness.drive.api import ApiClient
+        from harness.clients.api import ApiClient
 
         for p in parts:
             api = ApiClient(p["api_public"], p["api_admin"])

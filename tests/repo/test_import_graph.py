@@ -27,8 +27,6 @@ PACKAGE_EDGES_ALLOWED: dict[tuple[str, str], str] = {
     ("harness.options", "harness.backends"): "--backend is checked against backends/registry.py, a leaf (errors only)",
     ("harness.audit", "harness.ops"): "audit/cli.py (`harness audit --live`) resolves the testnet with ops.context",
     ("harness.audit", "harness.report"): "audit/cli.py writes the PNG and HTML report; the command sits above both packages",
-    ("harness.backends", "harness.drive"): "testnets hand out drive's runners/collectors (drive/api.py, drive/collect.py)",
-    ("harness.report", "harness.drive"): "report/bundle.py reads the journals with drive/collect.py (belongs lower, by mlnode)",
 }
 
 

@@ -217,8 +217,8 @@ class DockerTestnet(BaseTestnet):
 
     def _start_chain_and_api(self) -> None:
         from harness.chain import ChainClient
+        from harness.clients.api import ApiClient
         from harness.cometbft import BlockTimeline, RpcClient
-        from harness.drive.api import ApiClient
 
         self.chain_c = chain_c = self._chain_component().start()
         rpc_url = chain_c.url("rpc")

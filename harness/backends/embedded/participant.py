@@ -136,7 +136,7 @@ class EmbeddedParticipant:
 
     def publish(self, profile: str, run_overrides: dict[str, Any]) -> Participant:
         """The contract's view of this participant, with a fresh API client (after every API-node start)."""
-        from harness.drive.api import ApiClient
+        from harness.clients.api import ApiClient
 
         assert self.apinode is not None
         assert self.mocks is not None

@@ -59,7 +59,7 @@ from harness.util.ports import port_is_listening
 from harness.util.wait import wait_until
 
 if TYPE_CHECKING:
-    from harness.drive.api import ChatResult
+    from harness.clients.api import ChatResult
 
 CAPABILITIES = frozenset(
     {Capability.RESTART_API, Capability.REBUILD, Capability.CHAIN_POC, Capability.PARTICIPANTS, Capability.CHAOS_PROXY}
@@ -311,8 +311,8 @@ class GonkaNetworkTestnet(BaseTestnet):
 
     def _connect(self) -> None:
         from harness.chain import ChainClient
+        from harness.clients.api import ApiClient, RequestSigner
         from harness.cometbft import BlockTimeline, RpcClient
-        from harness.drive.api import ApiClient, RequestSigner
 
         first = next(iter(self.chains.values()))
         self.rpc = RpcClient(first.rpc_url)

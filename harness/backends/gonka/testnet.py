@@ -36,7 +36,7 @@ from harness.util.wait import wait_until
 
 if TYPE_CHECKING:
     from harness.chaos.process import ChaosProxyProcess
-    from harness.drive.api import ChatResult
+    from harness.clients.api import ChatResult
 
 CAPABILITIES = frozenset(
     {
@@ -181,8 +181,8 @@ class GonkaTestnet(BaseTestnet):
     def _launch(self, chain: GonkaChain, dapi: DecentralizedApi, *, retarget: bool = False) -> None:
         """Chain, chaos proxy and API node up; the harness's clients on them."""
         from harness.chain import ChainClient
+        from harness.clients.api import ApiClient, RequestSigner
         from harness.cometbft import BlockTimeline, RpcClient
-        from harness.drive.api import ApiClient, RequestSigner
 
         logs = self.workdir / "logs"
         assert self.mocks is not None

@@ -20,7 +20,7 @@ from harness.backends.gonka.binaries import GonkaBinaries, sandboxed
 from harness.backends.gonka.chain import set_toml
 from harness.backends.gonka.genesis import MODEL_FULL, ChainParams, apply_overrides, native_denom
 from harness.chain.keys import DEV_MNEMONIC, Key
-from harness.drive.api import RequestSigner
+from harness.clients.api import RequestSigner
 from harness.drive.epochs import ChainEpochs
 from harness.errors import ConfigError, DependencyMissing
 from harness.options import build_options

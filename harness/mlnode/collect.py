@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
-from harness.backends.contract import MLNodeEndpoint
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from harness.backends.participants import MLNodeEndpoint
 
 
 def collect_journals(mlnodes: list[MLNodeEndpoint], since_ms: int | None = None) -> dict[str, dict]:
     """{mock_id: raw GET /__admin/requests body} for every journal of every node (from since_ms on, if given)."""
-    from harness.mlnode import Journal
+    from harness.mlnode.journal import Journal
 
     out: dict[str, dict] = {}
     for node in mlnodes:
