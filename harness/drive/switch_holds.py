@@ -73,13 +73,14 @@ class _Watch:
                 self.proxy.release_hold(h, reason)
 
     def over(self) -> bool:
-        """From the proxy now (the watcher's view may be a poll old): no hold of this hop holds a block or can still
-        begin to. An armed hold can begin once the block before it has reached the API node; until its bound has run
-        out (the proxy then shows it as not held) it is not over. Only an API node that was not connected, or went
-        away before the block before the first hold came, leaves armed holds that never begin."""
-        delivered = {d.height for d in self.proxy.deliveries(self.b - 1, self.b + 1)}
-        holds = [h for h in self.proxy.holds() if h.height in (self.b, self.b + 1)]
-        return not any(h.outcome == "holding" or (h.outcome == "armed" and h.height - 1 in delivered) for h in holds)
+        """From the proxy now (the watcher's view may be a poll old): every hold of this hop has ended (released,
+        expired, not held: final states, each reached within the hold's own bound while the API node is connected),
+        or the API node has no websocket through the proxy (not connected, or gone with a block held), so that
+        nothing held can reach it. Which blocks were delivered is no evidence either way: a hold whose bound has
+        just run out shows as expired a moment before its block goes out, and the next hold begins only then."""
+        if not any(h.outcome in _OPEN for h in self.proxy.holds() if h.height in (self.b, self.b + 1)):
+            return True
+        return int(self.proxy.status().get("websockets", 1)) == 0
 
     def settled(self, b: int) -> bool:
         """NewBlock(b+1) is no longer held: delivered, released or run out."""

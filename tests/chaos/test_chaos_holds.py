@@ -228,3 +228,52 @@ def test_a_hold_that_began_late_is_waited_for_to_its_own_bound() -> None:
     watch.holds[13].held_from_ms = time.time() * 1000 - 1500 - HOLD_SLACK_S * 1000  # past its own bound
     with pytest.raises(WaitTimeout, match="the holds of blocks 12 and 13 to end"):
         holds.wait(height=lambda: 12, timeout_s=0.2)
+
+
+class SnapshotProxy:
+    """A chaos proxy frozen in one state, as the control API reports it."""
+
+    def __init__(self, holds, delivered, websockets: int) -> None:
+        self._holds, self._delivered, self.websockets = holds, delivered, websockets
+
+    def holds(self):
+        return list(self._holds)
+
+    def deliveries(self, lo: int = 0, hi: int | None = None):
+        from harness.chaos.holds import Delivery
+
+        return [Delivery(h, 1000.0 * h, 1) for h in self._delivered if h >= lo and (hi is None or h <= hi)]
+
+    def status(self) -> dict:
+        return {"websockets": self.websockets}
+
+    def arm_hold(self, height, max_ms) -> None:
+        raise AssertionError("armed by the test itself")
+
+    def release_hold(self, height, reason="") -> None:
+        pass
+
+
+def test_the_wait_does_not_end_when_block_b_just_ran_out_and_b_plus_1_has_not_begun() -> None:
+    """The proxy's view a moment after block B's bound ran out: B shows expired but has not gone out yet, B+1 is
+    armed, the chain is past B+2. B+1 will be held as soon as B goes out, so the hop's holds are not over while the
+    API node is connected; they are once it has no websocket through the proxy."""
+    import time
+    from types import SimpleNamespace
+
+    from harness.audit.contracts import contract_for
+    from harness.chaos.holds import Hold
+    from harness.drive.switch_holds import HoldSettings, SwitchHolds
+    from harness.errors import WaitTimeout
+
+    now = time.time() * 1000
+    snapshot = [Hold(16, 1000, now, held_from_ms=now - 800, outcome="expired"), Hold(17, 4000, now)]
+    proxy = SnapshotProxy(snapshot, delivered=[15], websockets=1)
+    part = SimpleNamespace(id="p1", chain_proxy=proxy, mlnodes=[])
+    holds = SwitchHolds([part], contract_for("reference"), HoldSettings(1000, 4000, poll_s=60), old="v0.3.8",
+                        new="v0.3.9", upgrade_height=16)  # fmt: skip
+    holds.watches[0].holds = {h.height: h for h in snapshot}
+    with pytest.raises(WaitTimeout, match="the holds of blocks 16 and 17 to end"):
+        holds.wait(height=lambda: 20, timeout_s=0.3)
+    proxy.websockets = 0  # the API node went away: nothing held can reach it
+    holds.wait(height=lambda: 20, timeout_s=0.3)
