@@ -19,7 +19,7 @@ from harness.util.invocation import cli_command, pasteable
 
 COMMAND_MODULES = [
     "harness.backends.docker.images.cli",
-    "harness.audit.cli",
+    "harness.ops.audit_cli",
     "harness.model.simnet.cli",
     "harness.model.apinode.cli",
     "harness.chaos.cli",
@@ -32,11 +32,11 @@ COMMAND_MODULES = [
 ]
 
 
-# Which module registers which command: `harness audit ...` imports only harness.audit.cli (0.07 s), not every
+# Which module registers which command: `harness audit ...` imports only harness.ops.audit_cli (0.07 s), not every
 # command's dependencies (0.6 s and 40 MB more). `harness --help` and unknown commands load them all.
 COMMANDS = {
     "images": "harness.backends.docker.images.cli",
-    "audit": "harness.audit.cli",
+    "audit": "harness.ops.audit_cli",
     "simnet": "harness.model.simnet.cli",
     "apinode": "harness.model.apinode.cli",
     "chaos-proxy": "harness.chaos.cli",

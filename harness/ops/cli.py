@@ -2,7 +2,7 @@
 
     harness status                                   chain, versions, pending upgrades, API node, mocks' last prefix
     harness upgrade --to v0.3.9 --in 20 --from dev   schedule a partial upgrade through governance and wait until passed
-    harness audit --live [--since H]                 (in harness/audit/cli.py) audit the mocks against the chain's switches
+    harness audit --live [--since H]                 (in harness/ops/audit_cli.py) audit the mocks against the chain's switches
     harness chaos add|list|remove|clear|status       drive the chaos proxy
     harness down                                     stop what `harness up` started (also after it crashed)
     harness keys list|add                            the keyring `--from` reads

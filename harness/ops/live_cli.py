@@ -1,4 +1,4 @@
-"""The `--live` half of `harness audit` (the file-based half is harness/audit/cli.py)."""
+"""The `--live` half of `harness audit` (the file-based half is harness/ops/audit_cli.py)."""
 
 from __future__ import annotations
 

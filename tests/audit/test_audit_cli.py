@@ -8,7 +8,7 @@ import pytest
 
 import harness.cli
 from harness.audit import SwitchContract, audit, render_png
-from harness.audit.cli import parse_journal_spec
+from harness.ops.audit_cli import parse_journal_spec
 from tests.audit.test_audit import S1, TWO, _traffic, entry, journal, rec
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
@@ -18,7 +18,7 @@ SWITCHES = [{"version": "v0.3.8", "from_ms": 0}, {"version": "v0.3.9", "from_ms"
 @pytest.fixture
 def run(monkeypatch, capsys):
     """Call the real `harness` entry point with only the audit command registered (other commands are not ours)."""
-    monkeypatch.setattr(harness.cli, "COMMAND_MODULES", ["harness.audit.cli"])
+    monkeypatch.setattr(harness.cli, "COMMAND_MODULES", ["harness.ops.audit_cli"])
 
     def _run(*argv: str) -> tuple[int, str, str]:
         code = harness.cli.main(["audit", *argv])
@@ -40,7 +40,7 @@ def _good_journal() -> dict:
 
 
 def test_audit_is_registered():
-    assert "harness.audit.cli" in harness.cli.COMMAND_MODULES
+    assert "harness.ops.audit_cli" in harness.cli.COMMAND_MODULES
 
 
 def test_pass_exits_0(run, tmp_path):

@@ -37,7 +37,7 @@ def stale_journal(n: int) -> dict:
 
 @pytest.fixture
 def run(monkeypatch, capsys, tmp_path):
-    monkeypatch.setattr(harness.cli, "COMMAND_MODULES", ["harness.audit.cli"])
+    monkeypatch.setattr(harness.cli, "COMMAND_MODULES", ["harness.ops.audit_cli"])
     switches = tmp_path / "switches.json"
     switches.write_text(json.dumps(SWITCHES))
 

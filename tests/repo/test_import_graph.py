@@ -25,8 +25,6 @@ PACKAGE = "harness"
 # layering they go against, low to high: options, audit, backends, drive, report, ops. Shrink only.
 PACKAGE_EDGES_ALLOWED: dict[tuple[str, str], str] = {
     ("harness.options", "harness.backends"): "--backend is checked against backends/registry.py, a leaf (errors only)",
-    ("harness.audit", "harness.ops"): "audit/cli.py (`harness audit --live`) resolves the testnet with ops.context",
-    ("harness.audit", "harness.report"): "audit/cli.py writes the PNG and HTML report; the command sits above both packages",
 }
 
 
