@@ -8,7 +8,8 @@ def hop_problems(hop, testnet) -> list[str]:
     """Everything wrong with a hop, empty when it is clean: the prefix audit (every request's prefix, each node's
     switch, the old-version stop the contract demands), the old version stopped on every node (an upgrade to the
     version already current: that version never stopped for it), no user chat failed
-    across the switch outside the windows the hop itself opened (by name), and the chat after the switch answered by
+    across the switch outside the windows the hop itself opened (by name), the hop's chat traffic running across the
+    switch (traffic_gaps), and the chat after the switch answered by
     the new version (on every participant of a network)."""
     problems: list[str] = []
     audit = hop.audit
@@ -31,6 +32,7 @@ def hop_problems(hop, testnet) -> list[str]:
             f"{len(failed)} user chats failed across {hop.from_version} -> {hop.to_version} (switch at {hop.switch_ms} ms) "
             f"outside the hop's own windows {[w.name for w in hop.windows]}:\n" + "\n".join(f.describe() for f in failed[:10])
         )
+    problems += traffic_gaps(hop)
     chats = hop.chats_after if len(hop.chats_after) > 1 else {"": hop.chat_after}  # a network: one per participant
     for participant, chat in chats.items():
         on = f" on {participant}" if participant else ""
@@ -41,6 +43,22 @@ def hop_problems(hop, testnet) -> list[str]:
         elif hop.to_version not in chat.content:
             problems.append(f"chat after the switch{on} answered {chat.content!r}, expected the {hop.to_version} MLNode")
     return problems
+
+
+def traffic_gaps(hop) -> list[str]:
+    """The hop's chat traffic (per participant) must have been running across the switch: a chat started before the
+    switch block's time and one ending after it; otherwise "no user chat failed" says nothing about the switch."""
+    out = []
+    for participant, span in getattr(hop, "traffic_spans", {}).items():
+        on = f" to {participant}" if participant else ""
+        if span is None:
+            out.append(f"the hop's chat traffic{on} sent no chat: nothing shows what users saw across the switch")
+        elif not span[0] < hop.switch_ms <= span[1]:
+            out.append(
+                f"the hop's chat traffic{on} ran from {span[0]} to {span[1]} ms, not across the switch at {hop.switch_ms} ms "
+                "(it stops by itself after its max_requests or max_duration_s): nothing shows what users saw across it"
+            )
+    return out
 
 
 def assert_hop_clean(hop, testnet) -> None:

@@ -31,6 +31,7 @@ from harness.mlnode.collect import collect_records
 from harness.util.wait import wait_until
 from harness.versions import check_version
 
+HOP_TRAFFIC_MAX_S = 1800.0  # a hop's chat traffic runs until the hop stops it (a real hop takes minutes), at most this
 SAME_VERSION_BLOCKS = 3  # an upgrade to the version already current: blocks after H in which no stop of it may come
 __all__ = ["ATTEMPTS", "HopReport", "UpgradeRunner", "chain_version", "contract_of"]
 
@@ -250,9 +251,9 @@ class UpgradeRunner(ManagementTraffic):
         """Chat traffic through every participant's API node for the hop (not yet started)."""
         # a real node writes two transactions per chat: a gentler pace keeps the chain's blocks small
         parts = self.tn.participants
-        return [
-            ChatTraffic(p.api, interval_s=0.25 if self.epochs else 0.05 * len(parts), participant=self._tag(p.id)) for p in parts
-        ]
+        interval = 0.25 if self.epochs else 0.05 * len(parts)
+        bound = {"max_duration_s": HOP_TRAFFIC_MAX_S, "max_requests": int(HOP_TRAFFIC_MAX_S / interval) + 1}
+        return [ChatTraffic(p.api, interval_s=interval, participant=self._tag(p.id), **bound) for p in parts]
 
     def _switch(
         self,
@@ -307,6 +308,7 @@ class UpgradeRunner(ManagementTraffic):
             audit=report,
             chat_after=chats_after[self.tn.participants[0].id],
             chat_failures=[f for chat in chats for f in chat.failures()],
+            traffic_spans={chat.participant: chat.span() for chat in chats},
             old_stops={} if to_version == from_version else old_stops(report, hop_index=len(self.switches) - 1),
             windows=list(self.windows),
             chats_after=chats_after,

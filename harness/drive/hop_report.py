@@ -34,6 +34,9 @@ class HopReport:
     # an upgrade to the version already current (from_version == to_version, no switch): stops of that version from
     # the block that would have switched the API node on, outside the hop's own windows (there must be none)
     same_version_stops: list = field(default_factory=list)
+    # per participant tag ("" on a testnet of one): (first chat started, last chat ended) of the hop's chat traffic;
+    # empty when the hop sent none (`traffic=False`)
+    traffic_spans: dict[str, tuple[int, int] | None] = field(default_factory=dict)
 
     @property
     def same_version(self) -> bool:

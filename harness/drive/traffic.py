@@ -102,5 +102,11 @@ class ChatTraffic:
             n += 1
             self._stop.wait(self.interval_s)
 
+    def span(self) -> tuple[int, int] | None:
+        """(when the first chat started, when the last one ended), ms; None before any chat was sent."""
+        if not self.sent:
+            return None
+        return self.sent[0].started_ms, max(s.ended_ms for s in self.sent)
+
     def failures(self, since_ms: int = 0) -> list[SentChat]:
         return [s for s in self.sent if s.started_ms >= since_ms and not s.result.ok]

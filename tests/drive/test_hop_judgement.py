@@ -98,3 +98,17 @@ def test_a_failed_chat_outside_the_windows_is_a_user_failure():
 def test_each_problem_is_named(kwargs, needle):
     problems = hop_problems(hop(**kwargs), TN)
     assert any(needle in p for p in problems), problems
+
+
+def test_chat_traffic_that_did_not_run_across_the_switch_is_named():
+    spanning = hop()
+    spanning.traffic_spans = {"": (S - 3_000, S + 2_000)}
+    assert hop_problems(spanning, TN) == []
+    stopped = hop()
+    stopped.traffic_spans = {"": (S - 3_000, S - 10)}  # ran out (max_requests / max_duration_s) before the switch
+    [problem] = hop_problems(stopped, TN)
+    assert f"ran from {S - 3_000} to {S - 10} ms, not across the switch at {S} ms" in problem
+    silent = hop()
+    silent.traffic_spans = {"p2": None}
+    [problem] = hop_problems(silent, TN)
+    assert problem == "the hop's chat traffic to p2 sent no chat: nothing shows what users saw across the switch"
