@@ -4,7 +4,9 @@ exposes `register(subparsers)`, which adds its parser(s) and sets `func(args) ->
 Exit codes everywhere, enforced here (harness.errors.exit_code_for): 0 ok, 1 a check failed, 2 bad input, 3 a testnet
 or service that does not answer, or a missing dependency. No exception reaches the user as a traceback (set
 HARNESS_DEBUG=1 to see one): an unexpected exception exits 2, never 1, so a crash is never read as a failed check.
-"""
+
+Imports inside functions are on purpose here: each `harness` command loads only its own module (harness/cli.py), so
+a command pays at start-up only for what it runs."""
 
 from __future__ import annotations
 

@@ -10,7 +10,9 @@ Fixtures:
     upgrade           function UpgradeRunner: `upgrade.hop("v0.3.9")` -> HopReport (marks the chain dirty)
     fresh_chain       function skips the test unless the chain runs the path's first version (always true on REBUILD
                                backends; an external testnet only until it was upgraded)
-"""
+
+Imports inside hooks and fixtures are on purpose: pytest loads this plugin for every run, and a run loads only the
+parts of the harness its tests use."""
 
 from __future__ import annotations
 
@@ -334,12 +336,35 @@ def _bundle_if_failed(request: pytest.FixtureRequest, tn, opts) -> None:
     tn.dirty = True
 
 
+def _set_up(request: pytest.FixtureRequest, factory, opts, **overrides):
+    """The shared testnet for these overrides, prepared for the test. When that fails (the testnet did not start, or
+    its chain could not be rebuilt), a setup bundle with the testnet's logs is written and its path added to the
+    error, so the failure can be read like any other."""
+    factory.failed_start = None
+    tn = None
+    try:
+        tn = factory.shared(**overrides)
+        _prepare(tn)
+        return tn
+    except Exception as e:
+        from harness.report.bundle import write_bundle
+
+        failed = tn if tn is not None else factory.failed_start
+        if failed is None:  # refused before anything started (ConfigError): the message says it all
+            raise
+        if tn is not None:
+            tn.dirty = True
+        path = write_bundle(opts.bundle_dir, f"{request.node.nodeid}-setup", failed, opts,
+                            failure=f"set-up failed: {type(e).__name__}: {e}")  # fmt: skip
+        e.add_note(f"harness setup bundle: {path}")
+        raise
+
+
 @pytest.fixture
 def testnet(testnet_factory, testnet_options, request: pytest.FixtureRequest, harness_options):
     # Shared by every module asking for the same mocks (the factory caches it for the session); the options are
     # re-applied each test, as another module or a testnet_with() call may have reconfigured the API node since.
-    tn = testnet_factory.shared(**testnet_options)
-    _prepare(tn)
+    tn = _set_up(request, testnet_factory, harness_options, **testnet_options)
     _used(request, tn)
     yield tn
     _bundle_if_failed(request, tn, harness_options)
@@ -354,8 +379,7 @@ def testnet_with(testnet_factory, request: pytest.FixtureRequest, harness_option
     handed: list = []
 
     def get(**overrides: object):
-        tn = testnet_factory.shared(**overrides)
-        _prepare(tn)
+        tn = _set_up(request, testnet_factory, harness_options, **overrides)
         tn.dirty = True
         handed.append(tn)
         _used(request, tn)
@@ -380,8 +404,7 @@ def gonka_testnet(testnet_factory, request: pytest.FixtureRequest, harness_optio
     test is expected to upgrade it); a failure writes its bundle. Tests using it are marked `upstream`."""
     if harness_options.gonka_bin is None:
         pytest.skip("needs your Gonka binaries: --gonka-bin DIR or HARNESS_GONKA_BIN=DIR")
-    tn = testnet_factory.shared(backend="gonka")
-    _prepare(tn)
+    tn = _set_up(request, testnet_factory, harness_options, backend="gonka")
     tn.dirty = True
     _used(request, tn)
     yield tn

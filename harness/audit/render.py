@@ -6,6 +6,7 @@ import json
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, TextIO
 
+from harness.audit.network import network_lines
 from harness.audit.words import VERDICTS
 
 if TYPE_CHECKING:
@@ -122,7 +123,6 @@ def report_text(report: AuditReport, *, max_offenders: int = 20) -> str:
         lines += ["", "first offender:", *_offender_lines(first)]
     lines += ["", "counts:", *_count_lines(report)]
     if report.network is not None:
-        from harness.audit.network import network_lines
 
         lines += ["", *network_lines(report.network, _table)]
     if report.switches_seen:

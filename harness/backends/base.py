@@ -17,6 +17,7 @@ import yaml
 from harness.backends.contract import Capability, Endpoints, TestnetInfo, require
 from harness.backends.participants import MLNodeEndpoint, NodeSpec, Participant, ParticipantSpec
 from harness.errors import ConfigError
+from harness.mlnode import Journal
 from harness.util.wait import wait_until
 
 if TYPE_CHECKING:
@@ -117,7 +118,6 @@ def wait_nodes_inference(api: ApiClient, node_ids: Iterable[str], *, timeout_s: 
 
 def reset_journals(mlnodes: list[MLNodeEndpoint], *, scenarios: bool) -> None:
     """Clear every mock journal; with `scenarios`, also reset the mocks' per-version state machines."""
-    from harness.mlnode import Journal
 
     for node in mlnodes:
         for url in node.journals.values():
@@ -261,6 +261,7 @@ class BaseTestnet:
         return [item for mocks in self.mock_sets() for item in mocks.loading()]
 
     def validator_keys(self) -> list[Any]:
+        # lazy: the key code (ecdsa) loads when a key is used, not with pytest
         from harness.chain.keys import Key
 
         return [Key.from_mnemonic(m, name=f"validator-{i}") for i, m in enumerate(self.info.validator_mnemonics)]

@@ -31,6 +31,7 @@ from pathlib import Path
 from harness.backends.base import BaseTestnet, TestnetRequest
 from harness.backends.contract import Capability, Endpoints, MLNodeEndpoint, TestnetInfo
 from harness.chain.keys import Key
+from harness.clients.api import ApiClient
 from harness.errors import ConfigError
 from harness.options import RunOptions
 
@@ -178,8 +179,8 @@ class ExternalTestnet(BaseTestnet):
             raise ConfigError("--env-file: no HARNESS_MLNODE_<n>=id=..,host=..,poc_port=..,inference_port=..,journal=URL line")
 
     def _start(self) -> None:
+        # lazy: cosmpy, protobuf, model and proxy code load when a testnet starts, not with pytest
         from harness.chain import ChainClient
-        from harness.clients.api import ApiClient
         from harness.cometbft import BlockTimeline, RpcClient
 
         ep = self.endpoints

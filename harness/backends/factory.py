@@ -6,8 +6,10 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from harness.backends.base import BaseTestnet, TestnetRequest
+from harness.backends.contract import Capability, missing_text
 from harness.backends.registry import backend
 from harness.errors import ConfigError
+from harness.mlnode.lifecycle import MLNodeLifecycle
 from harness.options import RunOptions
 
 if TYPE_CHECKING:
@@ -31,8 +33,6 @@ def describe_under_test(opts: RunOptions) -> str:
 def check_lifecycle(opts: RunOptions, nodes: Any, participants: object) -> None:
     """MLNode lifecycle modes are set up by the backends that run the harness's MLNode mocks (embedded, gonka);
     asked of another backend, or given as something else than an MLNodeLifecycle, it is refused, naming why."""
-    from harness.backends.contract import Capability, missing_text
-    from harness.mlnode.lifecycle import MLNodeLifecycle
 
     if not isinstance(opts.mlnode_lifecycle, MLNodeLifecycle):
         raise ConfigError(
@@ -47,7 +47,6 @@ def check_lifecycle(opts: RunOptions, nodes: Any, participants: object) -> None:
 
 def make_testnet(opts: RunOptions, workdir: Path, request: TestnetRequest) -> BaseTestnet:
     """A testnet of these options (not yet started), after the refusals of what the backend cannot give."""
-    from harness.backends.contract import Capability, missing_text
 
     entry = backend(opts.backend)
     if request.several and Capability.PARTICIPANTS not in capabilities_for(opts):
@@ -70,6 +69,7 @@ class TestnetFactory:
         self.root = Path(root)
         self.live: list[BaseTestnet] = []
         self._shared: dict[str, BaseTestnet] = {}
+        self.failed_start: BaseTestnet | None = None  # the last testnet whose start failed
         self._n = 0
 
     def make(self, **overrides: Any) -> BaseTestnet:
@@ -86,7 +86,11 @@ class TestnetFactory:
         opts = self.opts.with_(**overrides) if overrides else self.opts
         self._n += 1
         tn = make_testnet(opts, self.root / f"testnet-{self._n}", request)
-        tn.start()
+        try:
+            tn.start()
+        except BaseException:
+            self.failed_start = tn  # stopped by start() itself; its logs stay for the setup bundle
+            raise
         self.live.append(tn)
         return tn
 

@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Self
 
 from harness.backends.contract import MLNodeEndpoint, NodeSpec
 from harness.errors import ConfigError
+from harness.mlnode import Journal, NginxSideBySide, WireMockServer, start_many, write_mappings
 from harness.mlnode.lifecycle import MLNodeLifecycle, resolve_lifecycle
 from harness.util.relay import TcpRelay
 from harness.util.service import StartStop
@@ -65,7 +66,6 @@ class LocalMocks(StartStop):
         self.slow_start: SlowStart | None = None  # when an MLNode starts slowly
 
     def start(self) -> Self:
-        from harness.mlnode import NginxSideBySide, WireMockServer, start_many, write_mappings
 
         logs = self.workdir / "logs"
         side_by_side = self.topology == "side-by-side"
@@ -118,6 +118,7 @@ class LocalMocks(StartStop):
         return self
 
     def _start_slow(self, plan: list[tuple[NodeSpec, str, WireMockServer]]) -> None:
+        # lazy: the slow-start mode's code loads when a test asks for it
         from harness.mlnode.slowstart import Loading, SlowStart, version_pattern
 
         targets = []
@@ -159,7 +160,6 @@ class LocalMocks(StartStop):
 
     def reset_mappings(self) -> None:
         """Every mock's mappings back to the files it started with (undoes Journal.add_mappings)."""
-        from harness.mlnode import Journal
 
         for wm in self.wiremocks:
             Journal(wm.admin_url).reset_mappings()

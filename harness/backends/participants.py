@@ -142,6 +142,7 @@ class Participant:
     def validator(self) -> Any:
         """The validator's signing key (harness.chain.keys.Key); None where the harness holds none."""
         if self._key is None and self.validator_mnemonic:
+            # lazy: the key code (ecdsa) loads when a key is used, not with pytest
             from harness.chain.keys import Key
 
             self._key = Key.from_mnemonic(self.validator_mnemonic, index=self.validator_index, name=f"validator-{self.id}")

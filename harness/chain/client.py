@@ -16,6 +16,7 @@ from cosmos.base.v1beta1 import coin_pb2
 
 from harness import proto
 from harness.chain.keys import DENOM, Key, gov_module_address
+from harness.chain.proposals import PASSED, cast_votes, submit_partial_upgrade, wait_proposal_final
 from harness.chain.tx import build_signed_tx, tx_hash
 from harness.cometbft.client import RpcClient, RpcError, block_time_ceil_blocks
 from harness.errors import ChainError, ConfigError, QueryError, TxError
@@ -304,7 +305,6 @@ class ChainClient:
         Refused when the height is too close for the vote (UpgradeTooSoon, before anything is sent or when the proposal
         was included too late to pass 2 blocks before it; then it is not voted on); the steps without these checks are
         in harness/chain/proposals.py."""
-        from harness.chain.proposals import cast_votes, submit_partial_upgrade
 
         version = check_version(version, field="partial upgrade node version")
         if not isinstance(height, int) or height <= 0:
@@ -361,7 +361,6 @@ class ChainClient:
 
     def _wait_proposal_passed(self, proposal_id: int, timeout_s: float) -> int:
         """Until the proposal's voting ended; the height PASSED was read at, else ChainError naming how it ended."""
-        from harness.chain.proposals import PASSED, wait_proposal_final
 
         status, at, detail = wait_proposal_final(self, proposal_id, timeout_s=timeout_s)
         if status != PASSED:

@@ -6,7 +6,9 @@ Prints one line when ready:
     chaos-proxy ready listen=http://127.0.0.1:P control=http://127.0.0.1:C seed=N
 It never outlives its owner: it exits on SIGTERM/SIGINT, when --parent-pid is gone (checked every 0.5 s),
 and after --max-lifetime-s (default 3600).
-"""
+
+Imports inside functions are on purpose here: each `harness` command loads only its own module (harness/cli.py), so
+a command pays at start-up only for what it runs."""
 
 from __future__ import annotations
 

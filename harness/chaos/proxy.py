@@ -17,6 +17,7 @@ from typing import Any, Self
 from urllib.parse import urlsplit
 
 from harness.chaos import http
+from harness.chaos.control import check_height_update, start_control
 from harness.chaos.faults import Fault, FaultSpec, Stage
 from harness.chaos.history import Decision, History, ProxiedRequest, history_to_json
 from harness.chaos.holds import Delivery, DeliveryGate, Hold
@@ -88,7 +89,6 @@ class ChaosProxy(StartStop):
         return self
 
     async def _astart(self) -> None:
-        from harness.chaos.control import start_control
 
         self._changed = asyncio.get_running_loop().create_future()
         self._server = await asyncio.start_server(self._accept, LOOPBACK, self.listen_port, limit=http.MAX_HEADER_BYTES)
@@ -243,7 +243,6 @@ class ChaosProxy(StartStop):
         self.notify()
 
     def set_height(self, height: int) -> None:
-        from harness.chaos.control import check_height_update
 
         self._run(self.observe_height, check_height_update(height, self.table.height))
 

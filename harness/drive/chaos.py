@@ -23,8 +23,10 @@ from typing import Any, Self
 
 from harness.chaos import ChaosReport, pool_back_to_n
 from harness.chaos.history import ProxiedRequest
+from harness.clients.api import ApiClient
 from harness.drive.chaos_seeded import replay_decisions, seeded_faults
 from harness.errors import ConfigError
+from harness.model.apinode.profiles import api_intervals
 from harness.util.wait import wait_until
 
 __all__ = ["ChainFaultWindow", "ChaosDriver", "ChaosOutcome", "PoolWatch", "replay_decisions", "seeded_faults"]
@@ -131,7 +133,6 @@ class ChaosDriver:
         value = self.pool().get("health_interval_s")
         if isinstance(value, int | float) and value > 0:
             return float(value)
-        from harness.model.apinode.profiles import api_intervals
 
         return api_intervals(self.tn.info.block_time_s)["pool_health_s"]
 
@@ -370,7 +371,6 @@ class PoolWatch:
     """Samples the pool debug JSON every `interval_s` in a thread until stopped (bounded by max_s)."""
 
     def __init__(self, driver: ChaosDriver, *, interval_s: float = 0.02, max_s: float = 120.0) -> None:
-        from harness.clients.api import ApiClient
 
         self.driver = driver
         api = driver.tn.api

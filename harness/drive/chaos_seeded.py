@@ -7,6 +7,9 @@ from __future__ import annotations
 
 from typing import Any
 
+from harness.chaos import ChaosProxy
+from harness.chaos.testing import RpcUpstream
+
 
 def seeded_faults(
     probability: float = 0.2, *, latency_ms: float = 30.0, jitter_ms: float = 20.0, idle_ms: float = 150.0
@@ -29,8 +32,6 @@ def replay_decisions(seed: int, specs: list[dict[str, Any]], *, calls: int = 120
     import http.client
     import json
 
-    from harness.chaos import ChaosProxy
-    from harness.chaos.testing import RpcUpstream
 
     methods = ("status", "abci_query", "health", "block")
     with RpcUpstream() as up, ChaosProxy(up.url, seed=seed) as proxy:

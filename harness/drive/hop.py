@@ -17,8 +17,10 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 
+from harness.audit import Switch, audit
 from harness.audit.basis import HopTiming, ParticipantClock
 from harness.audit.contracts import SwitchContract, contract_for
+from harness.audit.lifecycle import UserChat
 from harness.audit.timeline import chain_switch
 from harness.backends.contract import Capability, participant_nodes, require
 from harness.chain.schedule import ATTEMPTS, propose_until_passed
@@ -46,7 +48,6 @@ class UpgradeRunner(ManagementTraffic):
     """Runs hops on a Testnet and keeps the switch timeline across hops."""
 
     def __init__(self, testnet, *, progress: Callable[[str], None] | None = None, announce_hops: bool = True) -> None:
-        from harness.audit import Switch
 
         self.tn = testnet
         testnet.last_runner = self  # the failure bundle reports this runner's last audit
@@ -167,7 +168,6 @@ class UpgradeRunner(ManagementTraffic):
         participant on its own clock (`chain_clock`: every one on the chain's header times + grace instead).
         `user_chats` (harness.audit.lifecycle.UserChat, e.g. user_chats_of(traffic)): the failed ones are counted in
         each node's switch gap."""
-        from harness.audit import audit
 
         heights = [(b.height, b.block_time_ms) for b in self.tn.timeline.blocks()]
         switches = self.switches if contract is None else self.timeline_for(contract)
@@ -322,7 +322,6 @@ class UpgradeRunner(ManagementTraffic):
 
 def user_chats_of(traffic: list[ChatTraffic]) -> list:
     """What the users of each participant saw (harness.audit.lifecycle.UserChat per chat sent)."""
-    from harness.audit.lifecycle import UserChat
 
     return [UserChat(c.participant, c.started_ms, c.ended_ms, c.result.ok) for t in traffic for c in t.sent]
 

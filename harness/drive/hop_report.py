@@ -10,6 +10,8 @@ from harness.audit.basis import HopTiming
 from harness.audit.results import STOP_ENDPOINT, AuditReport
 from harness.clients.api import ChatResult
 from harness.drive.traffic import ExcusedWindow, SentChat, unexcused
+from harness.report.evidence import audit_page_data
+from harness.report.html import write_report
 
 
 @dataclass
@@ -72,8 +74,6 @@ class HopReport:
 
     def write_html(self, path, testnet):
         """This hop's audit as one self-contained HTML page (harness/report/html.py), linking the testnet's logs."""
-        from harness.report.evidence import audit_page_data
-        from harness.report.html import write_report
 
         title = f"hop {self.from_version} -> {self.to_version} at height {self.upgrade_height}"
         return write_report(audit_page_data(self.audit, testnet, title=title, bodies=None, folder=False), path)

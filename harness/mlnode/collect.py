@@ -4,13 +4,15 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from harness.audit import records_from_journal
+from harness.mlnode.journal import Journal
+
 if TYPE_CHECKING:
     from harness.backends.participants import MLNodeEndpoint
 
 
 def collect_journals(mlnodes: list[MLNodeEndpoint], since_ms: int | None = None) -> dict[str, dict]:
     """{mock_id: raw GET /__admin/requests body} for every journal of every node (from since_ms on, if given)."""
-    from harness.mlnode.journal import Journal
 
     out: dict[str, dict] = {}
     for node in mlnodes:
@@ -24,7 +26,6 @@ def collect_journals(mlnodes: list[MLNodeEndpoint], since_ms: int | None = None)
 
 
 def collect_records(mlnodes: list[MLNodeEndpoint], since_ms: int | None = None) -> list:
-    from harness.audit import records_from_journal
 
     records: list = []
     journals = collect_journals(mlnodes, since_ms)

@@ -35,7 +35,9 @@ order, bad version string), 3 (--live) the testnet cannot be reached.
                           audit.png, report.html (links to the running mocks' entries and the testnet's logs),
                           report.json and audit.json into --out DIR (default harness-runs/audit-live-<time>, kept);
                           --png FILE puts the picture there instead, --html FILE copies the page there; --json for JSON.
-"""
+
+Imports inside functions are on purpose here: each `harness` command loads only its own module (harness/cli.py), so
+a command pays at start-up only for what it runs."""
 
 from __future__ import annotations
 

@@ -11,7 +11,9 @@ bad spec is refused with exit 2 naming the field, and so is a method the chain c
 such as abci-query; harness/chaos/methods.py lists CometBFT's) unless --any-method is given. Probability decisions
 come from the proxy's seeded PRNG: the
 seed is printed with every command, and replaying the same faults with the same seed replays the same decisions.
-"""
+
+Imports inside functions are on purpose here: each `harness` command loads only its own module (harness/cli.py), so
+a command pays at start-up only for what it runs."""
 
 from __future__ import annotations
 

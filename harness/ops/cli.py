@@ -10,7 +10,9 @@
 Every command takes --state-file / --env-file / --json (see harness/ops/context.py). Exit codes: 0 ok, 1 a check
 failed, 2 bad input (refusals name the problem and the fix), 3 the testnet cannot be reached.
 With --json, errors are also written to stdout as {"ok": false, "exit_code": N, "error": "..."}.
-"""
+
+Imports inside functions are on purpose here: each `harness` command loads only its own module (harness/cli.py), so
+a command pays at start-up only for what it runs."""
 
 from __future__ import annotations
 

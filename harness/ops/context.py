@@ -5,7 +5,9 @@
 3. the state file `harness up` wrote: `--state-file FILE`, else $HARNESS_STATE_FILE, else ~/.harness/testnet.json.
 
 Every command gets the same `OpsContext`; a chain that does not answer raises `TestnetUnreachable` (exit 3).
-"""
+
+Imports inside functions are on purpose here: each `harness` command loads only its own module (harness/cli.py), so
+a command pays at start-up only for what it runs."""
 
 from __future__ import annotations
 

@@ -2,7 +2,10 @@
 verdict, then the audit and the folder it names (`--out DIR`, default `harness-runs/demo-<time>`, kept): the PNG
 timeline, the HTML report, the components' logs, the journals and the audit as text and JSON (the files of a failure
 bundle, harness/report/bundle.py). Its working directory (the processes' own files) is a temp dir it removes however
-it ends, unless `--workdir DIR` names one to keep. Exit 0 only when every hop passes."""
+it ends, unless `--workdir DIR` names one to keep. Exit 0 only when every hop passes.
+
+Imports inside functions are on purpose here: each `harness` command loads only its own module (harness/cli.py), so
+a command pays at start-up only for what it runs."""
 
 from __future__ import annotations
 

@@ -10,7 +10,9 @@ removed when it is still there, only if it is a directory of ours whose marker f
 recorded (a directory given with --workdir is never removed). Docker backends: containers, networks and volumes
 carrying the recorded labels are reaped. The state file is removed. Idempotent: with no state file it says there is
 nothing to stop and exits 0.
-"""
+
+Imports inside functions are on purpose here: each `harness` command loads only its own module (harness/cli.py), so
+a command pays at start-up only for what it runs."""
 
 from __future__ import annotations
 

@@ -1,5 +1,8 @@
 """The testnet `harness up` and `harness demo` start, from their command-line options: shared by ops/up.py and
-ops/demo.py, so that demo.py never imports the cli module that dispatches to it."""
+ops/demo.py, so that demo.py never imports the cli module that dispatches to it.
+
+Imports inside functions are on purpose here: each `harness` command loads only its own module (harness/cli.py), so
+a command pays at start-up only for what it runs."""
 
 from __future__ import annotations
 

@@ -17,7 +17,9 @@ Every participant's MLNodes are audited when the state file lists several (`harn
 report then has the network view (each participant's switch, the spread, who broke atomicity).
 Requests logged before `--since`'s block time are left out. Offenders' height brackets are refined by bisecting
 block times. A chain that pruned old state cannot answer historical queries: pass a recent `--since`.
-"""
+
+Imports inside functions are on purpose here: each `harness` command loads only its own module (harness/cli.py), so
+a command pays at start-up only for what it runs."""
 
 from __future__ import annotations
 

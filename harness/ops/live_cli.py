@@ -1,4 +1,7 @@
-"""The `--live` half of `harness audit` (the file-based half is harness/ops/audit_cli.py)."""
+"""The `--live` half of `harness audit` (the file-based half is harness/ops/audit_cli.py).
+
+Imports inside functions are on purpose here: each `harness` command loads only its own module (harness/cli.py), so
+a command pays at start-up only for what it runs."""
 
 from __future__ import annotations
 

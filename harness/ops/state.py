@@ -10,7 +10,9 @@ One testnet per state file: `harness up` claims the file before it starts anythi
 file is refused naming the first; so is one whose file records a testnet whose processes still run (its
 `harness up` was killed: `harness down` first). Each state file records its writer's `owner` token, and a state file
 is removed only by its owner (release_state) or by `harness down` after it stopped that very testnet.
-"""
+
+Imports inside functions are on purpose here: each `harness` command loads only its own module (harness/cli.py), so
+a command pays at start-up only for what it runs."""
 
 from __future__ import annotations
 

@@ -7,7 +7,9 @@ MLNodes). MLNode mocks: each WireMock journal's size and last request (method, p
 Chaos proxy (when the testnet has one): its seed and every installed fault with its state (pending, active, ended),
 target, window and how many times it applied.
 A part that does not answer is reported with its error; only an unreachable chain fails the command (exit 3).
-"""
+
+Imports inside functions are on purpose here: each `harness` command loads only its own module (harness/cli.py), so
+a command pays at start-up only for what it runs."""
 
 from __future__ import annotations
 

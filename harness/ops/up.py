@@ -1,5 +1,8 @@
 """`harness up` (start the embedded testnet and keep it running) and `harness demo` (the README's main job:
-the upgrade path with live progress and the audit verdict)."""
+the upgrade path with live progress and the audit verdict).
+
+Imports inside functions are on purpose here: each `harness` command loads only its own module (harness/cli.py), so
+a command pays at start-up only for what it runs."""
 
 from __future__ import annotations
 

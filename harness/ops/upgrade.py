@@ -13,7 +13,9 @@ Refused before anything is signed (exit 2), each with the fix:
 With `--in BLOCKS`, a proposal the chain outran (a loaded machine: included too late, or its votes after the voting
 period) is proposed again further out, by the hop's own rule (harness/chain/schedule.py); `--at HEIGHT` is proposed
 once.
-"""
+
+Imports inside functions are on purpose here: each `harness` command loads only its own module (harness/cli.py), so
+a command pays at start-up only for what it runs."""
 
 from __future__ import annotations
 

@@ -27,7 +27,9 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from harness.report.evidence import all_mlnodes, safe_name
+from harness.audit import render_png
+from harness.mlnode.collect import collect_journals
+from harness.report.evidence import all_mlnodes, audit_page_data, safe_name, write_report_files
 
 _safe = safe_name
 
@@ -90,7 +92,6 @@ def _write_logs(out: Path, testnet: Any) -> None:
 
 def _write_journals(out: Path, testnet: Any, bodies: dict) -> None:
     """journals/: each WireMock's raw request journal, also kept in `bodies` (mock id -> body) for the report."""
-    from harness.mlnode.collect import collect_journals
 
     (out / "journals").mkdir(exist_ok=True)
     bodies.update(collect_journals(all_mlnodes(testnet)))
@@ -109,7 +110,6 @@ def _write_audit(out: Path, runner: Any, under_test: str) -> None:
     """switches.json, audit.txt/json/png of the last hop, and hops.json (nothing without hops)."""
     if not _has_hops(runner):
         return
-    from harness.audit import render_png
 
     last = runner.hops[-1]
     (out / "switches.json").write_text(json.dumps([_jsonable(s) for s in runner.switches], indent=1))
@@ -132,7 +132,6 @@ def _write_report(out: Path, nodeid: str, testnet: Any, runner: Any, bodies: dic
     """report.html and report.json: the last hop's audit as a page, titled with the test and its version path."""
     if not _has_hops(runner):
         return
-    from harness.report.evidence import audit_page_data, write_report_files
 
     last = runner.hops[-1]
     title = f"{nodeid}: {' -> '.join([runner.hops[0].from_version, *(h.to_version for h in runner.hops)])}"

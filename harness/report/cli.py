@@ -5,7 +5,9 @@ report.json), or such a report JSON file itself. The page goes to --out FILE (de
 the command prints its path and the verdict. Exit 0 when the page was written (whatever the verdict), 2 for a path
 that holds no report data (an audit.json from `harness audit --format json` has no requests to draw: audit with
 --html FILE instead).
-"""
+
+Imports inside functions are on purpose here: each `harness` command loads only its own module (harness/cli.py), so
+a command pays at start-up only for what it runs."""
 
 from __future__ import annotations
 

@@ -13,6 +13,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from harness.errors import ConfigError
 from harness.report.data import chaos_events, report_data
 from harness.report.html import write_report
 
@@ -22,7 +23,6 @@ def new_out_dir(value: str | None, kind: str) -> Path:
     empty, so that a folder of an earlier run is never mixed into; created, and kept."""
     import time
 
-    from harness.errors import ConfigError
 
     out = Path(value) if value else Path("harness-runs") / f"{kind}-{time.strftime('%Y%m%d-%H%M%S')}"
     if out.exists() and (not out.is_dir() or any(out.iterdir())):

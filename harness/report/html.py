@@ -12,6 +12,7 @@ import json
 from pathlib import Path
 from typing import Any
 
+from harness.errors import ConfigError
 from harness.report.data import SCHEMA
 from harness.report.timeline_fig import COLOURS, build_figure, utc
 
@@ -45,7 +46,6 @@ applyFilter();
 def write_report(data: dict[str, Any], path: str | Path) -> Path:
     """Render `data` to a self-contained HTML file at `path` (its folder is created)."""
     if data.get("schema") != SCHEMA:
-        from harness.errors import ConfigError
 
         raise ConfigError(f"report data: schema {data.get('schema')!r}, expected {SCHEMA!r} (written by report_data)")
     fig = build_figure(data)

@@ -28,6 +28,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from harness.audit import render_png
+from harness.backends.gonka.binaries import GonkaBinaries
+
 SCENARIO_FILES = ("scenarios/test_upstream.py", "scenarios/test_upstream_network.py")
 
 
@@ -37,7 +40,6 @@ def publish(tn: Any, report: Any, scenario: str) -> None:
     out = os.environ.get("HARNESS_RESULTS_DIR")
     if not out:
         return
-    from harness.audit import render_png
 
     base = Path(out) / f"{tn.info.upstream_revision or 'build'}-{scenario}"
     base.parent.mkdir(parents=True, exist_ok=True)
@@ -119,7 +121,6 @@ def without_paths(text: str) -> str:
 
 
 def _label(bins: Path) -> str:
-    from harness.backends.gonka.binaries import GonkaBinaries
 
     return GonkaBinaries.locate(bins).revision
 

@@ -1,5 +1,8 @@
 """`harness upstream-results`: run the upstream scenarios against real binaries and write docs/upstream-results.md
-from that one run (harness/report/upstream.py)."""
+from that one run (harness/report/upstream.py).
+
+Imports inside functions are on purpose here: each `harness` command loads only its own module (harness/cli.py), so
+a command pays at start-up only for what it runs."""
 
 from __future__ import annotations
 

@@ -9,6 +9,7 @@ import threading
 from dataclasses import dataclass
 
 from harness.errors import ConfigError
+from harness.validate import as_port
 
 LOOPBACK = "127.0.0.1"
 
@@ -108,7 +109,6 @@ def port_is_listening(port: int, host: str = LOOPBACK, timeout_s: float = 0.2) -
 
 def ensure_port_free(port: int, *, field: str) -> None:
     """Raise ConfigError naming the field if the port is out of range or something already listens on 127.0.0.1:port."""
-    from harness.validate import as_port
 
     if as_port(port, field, allow_zero=True) == 0:
         return

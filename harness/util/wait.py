@@ -7,6 +7,7 @@ from collections.abc import Callable
 from typing import TypeVar
 
 from harness.errors import WaitTimeout
+from harness.util.progress import current
 
 T = TypeVar("T")
 
@@ -29,7 +30,6 @@ def wait_until(
     A long wait is reported while it lasts when progress reporting is on (harness/util/progress.py): `what`, the time
     spent of `timeout_s`, and `progress()`, the wait's own detail ("height 31 of 40").
     """
-    from harness.util.progress import current
 
     reporter = current()
     task = reporter.begin(what, timeout_s) if reporter is not None else None

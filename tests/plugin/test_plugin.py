@@ -100,3 +100,28 @@ def test_keep_env_is_refused_where_the_testnet_cannot_be_kept(pytester: pytest.P
     result = pytester.runpytest_subprocess(*args)
     assert result.ret == pytest.ExitCode.USAGE_ERROR
     result.stderr.fnmatch_lines([f"*{message}*"])
+
+
+def test_a_testnet_that_fails_to_start_leaves_a_setup_bundle(pytester: pytest.Pytester, tmp_path):
+    """The testnet's start fails (here: its MLNode mocks): the test errors at set-up, naming a bundle that holds the
+    failure and the testnet's options, like a failing test's bundle."""
+    pytester.makeconftest(
+        """
+        from harness.backends.embedded.testnet import EmbeddedTestnet
+        from harness.errors import StartupError
+
+        def refuse(self):
+            raise StartupError("mlnode-1: WireMock did not come up (for the test)")
+
+        EmbeddedTestnet._start_mocks = refuse
+        """
+    )
+    pytester.makepyfile("def test_x(testnet): pass")
+    bundles = tmp_path / "bundles"
+    result = pytester.runpytest_subprocess("--bundle-dir", str(bundles))
+    result.assert_outcomes(errors=1)
+    result.stdout.fnmatch_lines(["*harness setup bundle: *test_x-setup*"])
+    [bundle] = list(bundles.iterdir())
+    failure = (bundle / "failure.txt").read_text()
+    assert "set-up failed: StartupError: mlnode-1: WireMock did not come up (for the test)" in failure
+    assert (bundle / "options.json").is_file()

@@ -22,6 +22,8 @@ import requests
 from harness.backends.contract import MLNodeEndpoint, NodeSpec
 from harness.backends.docker.components import Component, NetPlan
 from harness.errors import ConfigError, StartupError
+from harness.mlnode import write_mappings
+from harness.mlnode.nginx import READY_PATH, render_config
 from harness.util.wait import wait_until
 
 if TYPE_CHECKING:
@@ -90,7 +92,6 @@ class DockerNginx:
         return self.prefix / "nginx.conf"
 
     def _render(self) -> None:
-        from harness.mlnode.nginx import render_config
 
         self.generation += 1
         for sub in ("logs", "temp"):
@@ -101,7 +102,6 @@ class DockerNginx:
         self.conf.write_text(text)
 
     def _serves_generation(self) -> bool:
-        from harness.mlnode.nginx import READY_PATH
 
         r = requests.get(self.c.url("http") + READY_PATH, timeout=1.0)
         return r.status_code == 200 and r.text.startswith(f"generation {self.generation} ")
@@ -181,7 +181,6 @@ def _wiremock_plan(
     specs: Iterable[NodeSpec], opts: RunOptions, images: dict[str, str], net: NetPlan, work: Path, log_dir: Path
 ) -> list[tuple[NodeSpec, str, Component]]:
     """Write the mappings and plan each node's WireMocks as (node, key: version, "*poc", "*inference" or "*", c)."""
-    from harness.mlnode import write_mappings
 
     versions = opts.versions
     side = opts.topology == "side-by-side"

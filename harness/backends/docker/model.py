@@ -17,6 +17,7 @@ def chain_component(
     image: str, gdir: Path, opts: RunOptions, net: NetPlan, log_dir: Path, *, voting_period_blocks: int, chain_id: str
 ) -> Component:
     """The model chain's container: `harness simnet` over a genesis written to `gdir` (mounted read-only)."""
+    # lazy: cosmpy, protobuf, model and proxy code load when a testnet starts, not with pytest
     from harness.model.simnet import Genesis
 
     gdir.mkdir(parents=True, exist_ok=True)

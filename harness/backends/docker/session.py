@@ -17,6 +17,8 @@ import socket
 from typing import TYPE_CHECKING
 
 from harness.backends.docker import util as docker_util
+from harness.backends.docker.images.build import ensure_images
+from harness.backends.docker.settings import LOCAL_IMAGES, resolve_images
 from harness.options import RunOptions
 from harness.util.process import proc_starttime
 
@@ -66,14 +68,12 @@ def ensure_local_images() -> dict[str, str]:
     """Build (or reuse) the local images once per process; {"harness": ref, "wiremock": ref} pinned by input hash."""
     global _local_images
     if _local_images is None:
-        from harness.backends.docker.images.build import ensure_images
 
         _local_images = ensure_images(log=lambda m: print(m, flush=True))
     return _local_images
 
 
 def choose_images(opts: RunOptions) -> dict[str, str]:
-    from harness.backends.docker.settings import LOCAL_IMAGES, resolve_images
 
     imgs = resolve_images(opts.images, opts.image_overrides)
     if any(ref in LOCAL_IMAGES.values() for ref in imgs.values()):

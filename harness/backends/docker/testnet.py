@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING, Any
 
 import requests
 
-from harness.backends.base import BaseTestnet
+from harness.backends.base import BaseTestnet, config_lists_nodes
 from harness.backends.contract import Capability, Endpoints, NodeSpec, TestnetInfo
 from harness.backends.docker import model as model
 from harness.backends.docker import upstream as upstream
@@ -34,6 +34,7 @@ from harness.backends.docker import util as docker_util
 from harness.backends.docker.components import MODES, Component, NetPlan, PortSpec
 from harness.backends.docker.session import LABEL_OWNER, LABEL_TESTNET, SESSION, choose_images, next_prefix, owner_tag, reap_stale
 from harness.chain.keys import DEV_MNEMONIC, Key
+from harness.clients.api import ApiClient
 from harness.errors import ConfigError, DependencyMissing, StartupError
 from harness.model.apinode.profiles import api_intervals
 from harness.options import RunOptions
@@ -137,6 +138,7 @@ class DockerTestnet(BaseTestnet):
             self.info.chain_id, self.info.block_time_s = upstream.CHAIN_ID, upstream.BLOCK_TIME_S
         reap_stale()
         self.net.start()
+        # lazy: cosmpy, protobuf, model and proxy code load when a testnet starts, not with pytest
         from harness.backends.docker.mocks import start_mocks
 
         self._mocks, self._nginx, self.mlnodes = start_mocks(
@@ -216,8 +218,8 @@ class DockerTestnet(BaseTestnet):
         return model.api_component(self.images["api"], cfg, self.net, ports, self.log_dir)
 
     def _start_chain_and_api(self) -> None:
+        # lazy: cosmpy, protobuf, model and proxy code load when a testnet starts, not with pytest
         from harness.chain import ChainClient
-        from harness.clients.api import ApiClient
         from harness.cometbft import BlockTimeline, RpcClient
 
         self.chain_c = chain_c = self._chain_component().start()
@@ -235,6 +237,7 @@ class DockerTestnet(BaseTestnet):
             proxy = model.chaos_proxy_component(self.images["harness"], api_chain, seed, self.net, self.log_dir)
             self.proxy_c = proxy_c = proxy.start()
             control = proxy_c.url("control")
+            # lazy: cosmpy, protobuf, model and proxy code load when a testnet starts, not with pytest
             from harness.chaos import ChaosControl
 
             self.proxy = ChaosControl(control)  # the proxy runs in a container: driven over its control API
@@ -340,7 +343,6 @@ class DockerTestnet(BaseTestnet):
     def reset_api_state(self, participant: str | None = None) -> None:
         """The model API node's state file goes and its config lists the MLNodes, as an operator's does (upstream images
         copy their config afresh at every start anyway: their nodes are registered again at the next start)."""
-        from harness.backends.base import config_lists_nodes
 
         self.participant(participant)
         assert self.api_c is not None

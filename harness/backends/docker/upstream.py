@@ -26,6 +26,7 @@ from typing import TYPE_CHECKING, Any
 
 import yaml
 
+from harness.backends.docker.components import Component
 from harness.errors import StartupError
 
 if TYPE_CHECKING:
@@ -131,7 +132,6 @@ def api_env(*, public_url: str, callback_url: str, chain_url: str) -> dict[str, 
 
 
 def chain_component(image: str, home: Path, net: NetPlan, log_dir: Path) -> Component:
-    from harness.backends.docker.components import Component
 
     ports = net.ports(False, **CHAIN_SERVICE_PORTS)
     argv = ["sh", "./init-docker-genesis.sh"]
@@ -144,7 +144,6 @@ def chain_component(image: str, home: Path, net: NetPlan, log_dir: Path) -> Comp
 def api_component(
     image: str, cfg: Path, home: Path, chain_url: str, net: NetPlan, ports: dict[str, PortSpec], log_dir: Path
 ) -> Component:
-    from harness.backends.docker.components import Component
 
     public = f"http://{net.host_of('api')}:{ports['public'].service}"
     callback = f"http://{net.host_of('api')}:{ports['ml'].service}"

@@ -14,12 +14,14 @@ from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from harness.backends.base import write_reference_api_config
+from harness.backends.base import config_lists_nodes, write_reference_api_config
 from harness.backends.contract import Participant, ParticipantSpec
 from harness.backends.mocks import LocalMocks
 from harness.chain.keys import DEV_MNEMONIC, Key
+from harness.clients.api import ApiClient
 from harness.errors import ConfigError
 from harness.options import PROFILES, TOPOLOGIES, RunOptions
+from harness.util.ports import free_port
 from harness.versions import check_version
 
 if TYPE_CHECKING:
@@ -93,8 +95,8 @@ class EmbeddedParticipant:
     # -- chaos proxy -------------------------------------------------------------------------
     def make_proxy(self, chain_url: str, *, seed: int, log_dir: Path) -> None:
         """Its chaos proxy (not started), on an allocated port so the API node's config can name it."""
+        # lazy: cosmpy, protobuf, model and proxy code load when a testnet starts, not with pytest
         from harness.chaos.process import ChaosProxyProcess
-        from harness.util.ports import free_port
 
         name = f"chaos-proxy-{self.id}" if self.network else "chaos-proxy"
         self.proxy = ChaosProxyProcess(chain_url, seed=seed, listen_port=free_port(), log_dir=log_dir, name=name)
@@ -116,6 +118,7 @@ class EmbeddedParticipant:
     def make_apinode(
         self, *, chain_url: str, opts: RunOptions, intervals: dict[str, float], run_overrides: dict[str, Any], log_dir: Path
     ) -> ApiNodeProcess:
+        # lazy: cosmpy, protobuf, model and proxy code load when a testnet starts, not with pytest
         from harness.model.apinode import ApiNodeProcess
 
         cfg = write_reference_api_config(
@@ -136,7 +139,6 @@ class EmbeddedParticipant:
 
     def publish(self, profile: str, run_overrides: dict[str, Any]) -> Participant:
         """The contract's view of this participant, with a fresh API client (after every API-node start)."""
-        from harness.clients.api import ApiClient
 
         assert self.apinode is not None
         assert self.mocks is not None
@@ -166,7 +168,6 @@ class EmbeddedParticipant:
     def reset_state(self) -> None:
         """Remove its API node's persisted state (it must be stopped): its next start is its first, with the operator's
         config only, which lists its MLNodes (they were registered on the admin API of the one before)."""
-        from harness.backends.base import config_lists_nodes
 
         if self.apinode is None or self.apinode.is_running():
             raise ConfigError(

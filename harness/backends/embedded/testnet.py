@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from harness.audit.contracts import PRE_UPGRADE_HOLD_S, UPGRADE_HOLD_S
-from harness.backends.base import BaseTestnet, side_by_side
+from harness.backends.base import BaseTestnet, side_by_side, teardown
 from harness.backends.contract import (
     Capability,
     Endpoints,
@@ -130,12 +130,12 @@ class EmbeddedTestnet(BaseTestnet):
         self.mlnodes = mocks.mlnodes
 
     def _stop_mocks(self) -> None:
-        from harness.backends.base import teardown
 
         teardown("embedded mocks", [m.stop_mocks for m in self.members])
 
     # -- chain + proxy + API nodes -----------------------------------------------------------
     def _genesis(self) -> Genesis:
+        # lazy: cosmpy, protobuf, model and proxy code load when a testnet starts, not with pytest
         from harness.model.simnet import Genesis
 
         chain_clock = self.chain_holds
@@ -151,6 +151,7 @@ class EmbeddedTestnet(BaseTestnet):
         )
 
     def _start_chain_and_api(self) -> None:
+        # lazy: cosmpy, protobuf, model and proxy code load when a testnet starts, not with pytest
         from harness.chain import ChainClient
         from harness.cometbft import BlockTimeline, RpcClient
         from harness.model.simnet import SimnetProcess
@@ -203,7 +204,6 @@ class EmbeddedTestnet(BaseTestnet):
         )  # fmt: skip
 
     def _stop_chain_and_api(self) -> None:
-        from harness.backends.base import teardown
 
         def stop_apinodes() -> None:
             side_by_side([m.apinode.stop for m in self.members if m.apinode is not None])

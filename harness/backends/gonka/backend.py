@@ -21,7 +21,7 @@ def describe(opts: RunOptions) -> str:
 
 def make(opts: RunOptions, workdir: Path, request: TestnetRequest) -> BaseTestnet:
     if request.several:
-        from harness.backends.gonka.network import GonkaNetworkTestnet  # only a network needs it
+        from harness.backends.gonka.network import GonkaNetworkTestnet  # lazy: only a network needs it (start-up)
 
         return GonkaNetworkTestnet(opts, workdir, participants=request.participants, nodes=request.mlnodes)
     return GonkaTestnet(opts, workdir, nodes=request.mlnodes, chaos=request.chaos)

@@ -28,6 +28,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from harness.backends.contract import TestnetInfo
 from harness.errors import ConfigError, DependencyMissing
 
 if TYPE_CHECKING:
@@ -149,7 +150,6 @@ REAL_HOLD_MS = 10000  # block B+1 held at most this long for a real node to show
 
 def gonka_info(bins: GonkaBinaries, opts: RunOptions, params: ChainParams, *, chain_under_test: str) -> TestnetInfo:
     """The TestnetInfo of a testnet of these binaries (one node or a network): judged by the reference contract."""
-    from harness.backends.contract import TestnetInfo
 
     return TestnetInfo(
         backend="gonka",

@@ -25,6 +25,7 @@ from typing import Self
 from harness.backends.gonka.binaries import GonkaBinaries
 from harness.backends.gonka.genesis import MODEL_BASIC, MODEL_FULL, ChainParams, apply_overrides, native_denom
 from harness.chain.keys import COIN_TYPE, Key
+from harness.cometbft import RpcClient
 from harness.errors import StartupError
 from harness.util.ports import free_port
 from harness.util.process import ManagedProcess
@@ -165,7 +166,6 @@ class GonkaChain(StartStop):
             stop_timeout_s=10,
         )
         self.proc.start()
-        from harness.cometbft import RpcClient
 
         rpc = RpcClient(self.rpc_url, timeout_s=2)
         try:

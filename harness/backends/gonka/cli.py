@@ -1,4 +1,7 @@
-"""`harness cache list|clear [--dir DIR]`: the snapshot cache of serving real testnets (snapshot.py)."""
+"""`harness cache list|clear [--dir DIR]`: the snapshot cache of serving real testnets (snapshot.py).
+
+Imports inside functions are on purpose here: each `harness` command loads only its own module (harness/cli.py), so
+a command pays at start-up only for what it runs."""
 
 from __future__ import annotations
 

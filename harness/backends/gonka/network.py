@@ -36,7 +36,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from harness.backends.base import BaseTestnet, side_by_side
+from harness.backends.base import BaseTestnet, side_by_side, teardown
 from harness.backends.contract import (
     Capability,
     Endpoints,
@@ -51,8 +51,11 @@ from harness.backends.gonka.dapi import DecentralizedApi
 from harness.backends.gonka.genesis import ChainParams, native_denom
 from harness.backends.gonka.snapshot import Snapshot, SnapshotCache, start_with_cache, try_restore
 from harness.backends.mocks import LocalMocks
+from harness.chain import ChainClient
 from harness.chain.keys import COIN_TYPE, Key
 from harness.chaos.process import ChaosProxyProcess
+from harness.clients.api import ApiClient, RequestSigner
+from harness.cometbft import BlockTimeline, RpcClient
 from harness.errors import ConfigError, StartupError
 from harness.options import RunOptions
 from harness.util.ports import port_is_listening
@@ -310,9 +313,6 @@ class GonkaNetworkTestnet(BaseTestnet):
         return try_restore(snap, gen, adopt=adopt, serve=serve, stop=self._stop_network, progress=self.progress)
 
     def _connect(self) -> None:
-        from harness.chain import ChainClient
-        from harness.clients.api import ApiClient, RequestSigner
-        from harness.cometbft import BlockTimeline, RpcClient
 
         first = next(iter(self.chains.values()))
         self.rpc = RpcClient(first.rpc_url)
@@ -361,7 +361,6 @@ class GonkaNetworkTestnet(BaseTestnet):
         )
 
     def _stop_network(self) -> None:
-        from harness.backends.base import teardown
 
         steps = [*(d.stop for d in self.dapis.values()), *(p.stop for p in self.proxies.values())]
         steps += [c.stop for c in self.chains.values()]

@@ -29,6 +29,7 @@ from harness.backends.gonka.dapi import DecentralizedApi
 from harness.backends.gonka.genesis import ChainParams
 from harness.backends.gonka.snapshot import Snapshot, SnapshotCache, start_with_cache, try_restore
 from harness.backends.mocks import LocalMocks
+from harness.clients.api import ApiClient, RequestSigner
 from harness.errors import WaitTimeout
 from harness.options import RunOptions
 from harness.util.ports import port_is_listening
@@ -180,8 +181,8 @@ class GonkaTestnet(BaseTestnet):
 
     def _launch(self, chain: GonkaChain, dapi: DecentralizedApi, *, retarget: bool = False) -> None:
         """Chain, chaos proxy and API node up; the harness's clients on them."""
+        # lazy: cosmpy, protobuf, model and proxy code load when a testnet starts, not with pytest
         from harness.chain import ChainClient
-        from harness.clients.api import ApiClient, RequestSigner
         from harness.cometbft import BlockTimeline, RpcClient
 
         logs = self.workdir / "logs"
@@ -189,6 +190,7 @@ class GonkaTestnet(BaseTestnet):
         chain.start()
         api_chain = chain.rpc_url
         if self.use_chaos:  # its own process: a pause of the test process must not hold the API node's chain back
+            # lazy: cosmpy, protobuf, model and proxy code load when a testnet starts, not with pytest
             from harness.chaos.process import ChaosProxyProcess
 
             self.proxy = ChaosProxyProcess(chain.rpc_url, seed=self.opts.chaos_seed or 0, log_dir=logs)

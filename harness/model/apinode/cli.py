@@ -1,4 +1,6 @@
-"""`harness apinode --config FILE`: run the reference API node in the foreground until SIGTERM or Ctrl-C."""
+"""`harness apinode --config FILE`: run the reference API node in the foreground until SIGTERM or Ctrl-C.
+
+Imports inside functions are on purpose: a model process loads only what its command runs (start-up time)."""
 
 from __future__ import annotations
 

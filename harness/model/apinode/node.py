@@ -4,7 +4,8 @@ with ApiNode(cfg) as api:                 # cfg: ApiNodeConfig, or a path to its
     requests.get(api.public_url + "/v1/status")
 with ApiNodeProcess(config_path, log_dir) as api:
     api.kill()                            # SIGKILL, for crash tests; api.start() again afterwards
-"""
+
+Imports inside functions are on purpose: a model process loads only what its command runs (start-up time)."""
 
 from __future__ import annotations
 

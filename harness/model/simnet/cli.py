@@ -1,4 +1,6 @@
-"""`harness simnet`: run the embedded chain in the foreground until Ctrl-C or SIGTERM (exit 0)."""
+"""`harness simnet`: run the embedded chain in the foreground until Ctrl-C or SIGTERM (exit 0).
+
+Imports inside functions are on purpose: a model process loads only what its command runs (start-up time)."""
 
 from __future__ import annotations
 
