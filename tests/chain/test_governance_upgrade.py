@@ -8,6 +8,7 @@ import pytest
 from harness import proto
 from harness.chain import DEV_MNEMONIC, DEV_USER_MNEMONIC, ChainClient, Key, gov_module_address
 from harness.chain.client import UpgradeTooSoon
+from harness.chain.schedule import propose_until_passed
 from harness.cometbft import BlockTimeline
 from harness.errors import ConfigError, QueryError, TxError
 from harness.util.wait import wait_until
@@ -29,10 +30,11 @@ def test_chain_identity_and_gov_params(gov_chain, validator):
 
 
 def test_scheduled_upgrade_switches_version_at_h(gov_simnet, gov_chain, validator):
-    earliest, _why = gov_chain.earliest_upgrade_height()
-    h = earliest + 5  # room for a proposal included a few blocks late on a loaded machine (else UpgradeTooSoon)
+    def pick(extra: int) -> int:  # room for a proposal included a few blocks late; further out when the chain outran it
+        return gov_chain.earliest_upgrade_height()[0] + 5 + extra
+
     with BlockTimeline(gov_simnet.rpc_url) as timeline:
-        outcome = gov_chain.propose_partial_upgrade("v0.3.9", h, proposer=validator, voters=[validator], title="to v0.3.9")
+        outcome, h = propose_until_passed(gov_chain, "v0.3.9", pick, proposer=validator, voters=[validator])
         assert outcome.upgrade_height == h
         assert 0 < outcome.submit_height <= outcome.passed_height < h
         prop = gov_chain.proposal(outcome.proposal_id)
