@@ -334,20 +334,34 @@ class ChainClient:
                 f"voted on and will be rejected for lack of quorum; propose again with a later height",
                 late_by_blocks=sub.height - why["current_height"],
             )
-        cast_votes(self, proposal_id, voters, option="yes", timeout_s=tx_timeout)
         deadline = (
             timeout_s
             if timeout_s is not None
             else why["voting_period_s"] * 3
             + self.rpc.deadline_for_blocks(UPGRADE_MARGIN_BLOCKS + 2, block_time_s=why["block_time_s"])
         )
-        passed_height = self._wait_proposal_passed(proposal_id, deadline)
+        passed_height = self._vote_and_wait(proposal_id, voters, tx_timeout, deadline)
         if passed_height >= height and not self._upgrade_took(version, height):
             raise UpgradePassedTooLate(
                 f"proposal {proposal_id} passed at height {passed_height}, not before upgrade height {height}: "
                 "EndBlock drops the entry without switching; propose with a later height"
             )
         return ProposalOutcome(proposal_id, sub.height, passed_height, height)
+
+    def _vote_and_wait(self, proposal_id: int, voters: list[Key], tx_timeout: float, deadline: float) -> int:
+        """Vote YES with every voter, then until the proposal passed; the height PASSED was read at."""
+        try:
+            cast_votes(self, proposal_id, voters, option="yes", timeout_s=tx_timeout)
+        except TxError as e:
+            if not vote_too_late(e):
+                raise
+            # Some votes were included before the voting period ended: the proposal may pass without the late ones
+            # (and the chain then applies it), so its end decides, not the late vote.
+            status, passed_height, _detail = wait_proposal_final(self, proposal_id, timeout_s=deadline)
+            if status != PASSED:
+                raise
+            return passed_height
+        return self._wait_proposal_passed(proposal_id, deadline)
 
     def _upgrade_took(self, version: str, height: int) -> bool:
         """Whether the partial upgrade to `version` at `height` is stored or was applied (the harness may read PASSED
@@ -366,6 +380,11 @@ class ChainClient:
         if status != PASSED:
             raise ChainError(f"gov proposal {proposal_id} ended as {status} ({detail}), not {PASSED}")
         return at
+
+
+def vote_too_late(e: BaseException) -> bool:
+    """A vote delivered after its proposal's voting period ended (x/gov ErrInactiveProposal, code 3)."""
+    return getattr(e, "code", None) == 3 and "inactive proposal" in str(getattr(e, "log", ""))
 
 
 def _base_account(any_msg: Any) -> Any:

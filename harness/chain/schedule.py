@@ -6,7 +6,8 @@ hop (harness/drive/hop.py) and the operator's `harness upgrade` (harness/ops/upg
 
 On a loaded machine blocks may land between the height's choice and the proposal's own check (refused before
 anything is signed: UpgradeTooSoon), or the votes may land so late that the proposal passes at or after its height
-(UpgradePassedTooLate: the chain would drop the entry), or after the voting period (gov's "inactive proposal"). Each
+(UpgradePassedTooLate: the chain would drop the entry), or after the voting period (gov's "inactive proposal"; a
+proposal the other votes carried counts as passed: ChainClient.propose_partial_upgrade waits for its end). Each
 refused attempt is proposed again from the current height, with two more blocks of margin each time plus as many as
 the refused attempt took. An exact height (`attempts=1`) is proposed once.
 """
@@ -16,7 +17,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING
 
-from harness.chain.client import UpgradePassedTooLate, UpgradeTooSoon
+from harness.chain.client import UpgradePassedTooLate, UpgradeTooSoon, vote_too_late
 from harness.errors import TxError
 
 if TYPE_CHECKING:
@@ -25,10 +26,7 @@ if TYPE_CHECKING:
 
 ATTEMPTS = 4  # proposals per schedule when the chain moved on or the votes came too late
 
-
-def vote_too_late(e: Exception) -> bool:
-    """A vote delivered after its proposal's voting period ended (x/gov ErrInactiveProposal, code 3)."""
-    return getattr(e, "code", None) == 3 and "inactive proposal" in str(getattr(e, "log", ""))
+__all__ = ["ATTEMPTS", "propose_until_passed", "vote_too_late"]
 
 
 def propose_until_passed(

@@ -134,3 +134,34 @@ def test_unknown_account_query_names_the_fix(gov_chain):
     stranger = Key.from_mnemonic(DEV_USER_MNEMONIC, index=7)
     with pytest.raises(QueryError, match="fund it"):
         gov_chain.account(stranger.address)
+
+
+def _late_vote(*, cast: bool):
+    """cast_votes as on a loaded machine: the votes (`cast`: all but the refused one) land, then a vote comes after
+    the voting period and gov refuses it ("inactive proposal")."""
+    from harness.chain import proposals
+
+    def votes(chain, proposal_id, voters, **kw):
+        if cast:
+            proposals.cast_votes(chain, proposal_id, voters, **kw)
+        raise TxError("DeliverTx", 3, "gov: failed to execute message; message index: 0: 4: inactive proposal")
+
+    return votes
+
+
+def test_a_late_vote_is_no_failure_when_the_proposal_passed_all_the_same(gov_chain, validator, monkeypatch):
+    """One vote of several refused as too late while the others carried the proposal: it passed, the chain applies
+    the plan, and proposing again elsewhere would schedule the same version twice."""
+    monkeypatch.setattr("harness.chain.client.cast_votes", _late_vote(cast=True))
+    height = gov_chain.earliest_upgrade_height()[0] + 5
+    outcome = gov_chain.propose_partial_upgrade("v0.3.9", height, proposer=validator, voters=[validator])
+    assert outcome.upgrade_height == height
+    assert gov_chain.partial_upgrade(height) is not None
+
+
+def test_a_late_vote_fails_the_proposal_when_it_did_not_pass(gov_chain, validator, monkeypatch):
+    monkeypatch.setattr("harness.chain.client.cast_votes", _late_vote(cast=False))
+    height = gov_chain.earliest_upgrade_height()[0] + 5
+    with pytest.raises(TxError, match="inactive proposal"):
+        gov_chain.propose_partial_upgrade("v0.3.9", height, proposer=validator, voters=[validator])
+    assert gov_chain.partial_upgrade(height) is None
