@@ -113,13 +113,14 @@ class SwitchSeen:
     node: str
     first_ms: int | None  # None: the node never used the new (or a later) version in the audited range
     delay_ms: int | None  # first_ms minus the switch time (negative: before the switch block)
-    latest_height: int | None  # the latest block whose header time is <= first_ms
+    latest_height: int | None  # the latest block the node had when it showed its switch (first request on V or stop)
     switch_height: int | None  # the block whose processing had to switch the node (the timeline's block at S)
     stop_delay_ms: int | None = None  # its old-version stop minus the switch time (None: no stop after the switch)
 
     @property
     def blocks_after(self) -> int | None:
-        """How many blocks after the switch block the node was first seen on the new version (0: in time)."""
+        """How many blocks after the switch block the node showed its switch (0: in time): where its first request on
+        the new version or its old-version stop fell, whichever came first."""
         if self.latest_height is None or self.switch_height is None:
             return None
         return self.latest_height - self.switch_height

@@ -435,6 +435,9 @@ class _Job:
                     out.append(SwitchSeen(hop, s.version, node, None, None, None, switch_height, stop_delay))
                     continue
                 t = self.recs[i].logged_ms
-                latest = self.seen_bracket(t)[0]
+                # placed where the node showed its switch: its first request on V or its old-version stop, whichever
+                # came first (the proxy lets block B+1, and the blocks queued behind it, through only after that)
+                shown = t if stop is None else min(t, self.recs[stop].logged_ms)
+                latest = self.seen_bracket(shown)[0]
                 out.append(SwitchSeen(hop, s.version, node, t, t - s.from_ms, latest, switch_height, stop_delay))
         return out

@@ -694,3 +694,16 @@ def test_offender_names_where_it_lies_against_the_chain_timeline():
     assert where((None, 6)) == "before height 6"  # sent before the first block the timeline saw
     assert where((9, None)) == "after height 9"
     assert where((None, None)) == "height unknown"
+
+
+def test_a_switch_is_placed_where_the_node_first_showed_it_its_stop_or_its_first_new_request():
+    """An on-time node stops the old version while block 42 is the latest; its first request on v0.3.9 comes after
+    block 43 (the proxy let 43 and the blocks queued behind it through once it saw the stop). The switch is placed
+    at the stop: 0 blocks after, not 1."""
+    recs = [
+        rec("/v0.3.8/api/v1/stop", S1 + 900, "POST", mock="n1"),
+        rec("/v0.3.9/api/v1/state", S1 + 1_100, mock="n1"),
+    ]
+    report = audit(recs, TWO, STOP_CONTRACT, heights=HEIGHTS, nodes=["n1"])
+    [seen] = report.switches_seen
+    assert (seen.delay_ms, seen.stop_delay_ms, seen.latest_height, seen.blocks_after) == (1_100, 900, 42, 0)

@@ -71,9 +71,12 @@ def upgrade(sim, version: str, lead_blocks: int = 6) -> int:
     from harness.chain.client import ChainClient
 
     key = Key.from_mnemonic(DEV_MNEMONIC)
-    with ChainClient(sim.rpc_url) as client:
-        height = client.earliest_upgrade_height()[0] + lead_blocks
-        client.propose_partial_upgrade(version, height, proposer=key, voters=[key])
+    from harness.chain.schedule import propose_until_passed
+
+    with ChainClient(sim.rpc_url) as client:  # proposed again further out when a loaded machine lets the chain outrun it
+        _, height = propose_until_passed(
+            client, version, lambda extra: client.earliest_upgrade_height()[0] + lead_blocks + extra, proposer=key, voters=[key]
+        )
     return height
 
 
