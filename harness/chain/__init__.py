@@ -6,8 +6,7 @@ load the RPC client and its dependencies at start-up.
 
 from __future__ import annotations
 
-import importlib
-from typing import Any
+from harness.util.lazy import lazy_exports
 
 _WHERE = {
     "ChainClient": "client",
@@ -31,12 +30,4 @@ _WHERE = {
 }
 
 __all__ = sorted(_WHERE)
-
-
-def __getattr__(name: str) -> Any:
-    module = _WHERE.get(name)
-    if module is None:
-        raise AttributeError(f"module 'harness.chain' has no attribute {name!r}")
-    value = getattr(importlib.import_module(f"harness.chain.{module}"), name)
-    globals()[name] = value
-    return value
+__getattr__ = lazy_exports(__name__, _WHERE, globals())

@@ -5,8 +5,7 @@ Names are imported on first use: the run options need only `lifecycle.py`, not t
 
 from __future__ import annotations
 
-import importlib
-from typing import Any
+from harness.util.lazy import lazy_exports
 
 _WHERE = {
     "Journal": "journal",
@@ -22,12 +21,4 @@ _WHERE = {
 }
 
 __all__ = sorted(_WHERE)
-
-
-def __getattr__(name: str) -> Any:
-    module = _WHERE.get(name)
-    if module is None:
-        raise AttributeError(f"module 'harness.mlnode' has no attribute {name!r}")
-    value = getattr(importlib.import_module(f"harness.mlnode.{module}"), name)
-    globals()[name] = value
-    return value
+__getattr__ = lazy_exports(__name__, _WHERE, globals())

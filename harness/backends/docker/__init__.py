@@ -10,18 +10,9 @@ Names are imported on first use: `harness images build` and the docker checks ne
 
 from __future__ import annotations
 
-import importlib
-from typing import Any
+from harness.util.lazy import lazy_exports
 
 _WHERE = {"DockerTestnet": "testnet", "LOCAL_CAPABILITIES": "testnet", "UPSTREAM_CAPABILITIES": "testnet"}
 
 __all__ = sorted(_WHERE)
-
-
-def __getattr__(name: str) -> Any:
-    module = _WHERE.get(name)
-    if module is None:
-        raise AttributeError(f"module 'harness.backends.docker' has no attribute {name!r}")
-    value = getattr(importlib.import_module(f"harness.backends.docker.{module}"), name)
-    globals()[name] = value
-    return value
+__getattr__ = lazy_exports(__name__, _WHERE, globals())
