@@ -16,17 +16,19 @@ import pytest
 
 from harness.backends.contract import ParticipantSpec
 from harness.chain.client import UpgradeTooSoon
-from harness.drive.assertions import assert_hop_clean
+from harness.drive.assertions import assert_down_before_the_switch, assert_hop_clean
 from harness.drive.hop import UpgradeRunner
 from harness.drive.traffic import ChatTraffic
 from harness.errors import ChainError
 from harness.mlnode import Journal
+from harness.mlnode.collect import collect_records
 from harness.mlnode.mappings import version_stubs
 from harness.util.wait import wait_until
 
 pytestmark = [pytest.mark.network, pytest.mark.requires("participants", "rebuild", api_profile="reference")]
 
 THREE = 3  # participants of the shared network (p1, p2, p3, equal voting power)
+SPARE_BLOCKS = 4  # between a proposal's passing and H, for taking an API node down in them on a loaded machine
 
 
 @pytest.fixture(scope="module")
@@ -67,10 +69,12 @@ def test_one_participant_down_across_the_height_catches_up(testnet_with, harness
     for t in traffic:
         t.__enter__()
     try:
-        # Schedule, then take p2's API node down before the height; the others keep serving across it
-        _, height = runner.schedule(new)
+        # Schedule (with blocks to spare to stop p2 in), then take p2's API node down before the height; the others
+        # keep serving across it
+        _, height = runner.schedule(new, spare_blocks=SPARE_BLOCKS)
         tn.stop_api("p2")
         down_ms = tn.now_ms()
+        assert_down_before_the_switch(collect_records(down.mlnodes), down.node_ids, down_ms, old=old, new=new)
         runner.await_switch(new, height)
         tn.rpc.wait_for_height(height + 2)
         runner.wait_past_due()

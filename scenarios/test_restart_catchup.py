@@ -3,7 +3,7 @@ chain (MLNodeVersion) and its very first MLNode call uses the new prefix."""
 
 import pytest
 
-from harness.drive.assertions import assert_chain_agrees
+from harness.drive.assertions import assert_chain_agrees, assert_down_before_the_switch
 from harness.mlnode.collect import collect_records
 
 pytestmark = [
@@ -12,13 +12,17 @@ pytestmark = [
     pytest.mark.usefixtures("fresh_chain"),
 ]
 
+SPARE_BLOCKS = 4  # between the proposal's passing and H: the API node is stopped in them, also on a loaded machine
+
 
 def test_api_down_across_upgrade_height(testnet, upgrade, harness_options):
-    new = harness_options.versions[1]
-    # Schedule the upgrade, then take the API node down before the height
-    _, height = upgrade.schedule(new)
+    old, new = harness_options.versions[0], harness_options.versions[1]
+    # Schedule the upgrade (with blocks to spare to stop the API node in), then take the API node down before the height
+    _, height = upgrade.schedule(new, spare_blocks=SPARE_BLOCKS)
     testnet.stop_api()
     down_ms = testnet.now_ms()
+    records = collect_records(testnet.mlnodes)
+    assert_down_before_the_switch(records, [n.id for n in testnet.mlnodes], down_ms, old=old, new=new)
 
     # The chain passes the height (and H+1, when the PartialUpgrade entry is deleted) without the API node
     testnet.rpc.wait_for_height(height + 2)
@@ -33,7 +37,6 @@ def test_api_down_across_upgrade_height(testnet, upgrade, harness_options):
     first = after[0]
     assert first.version_seen == new, f"first call after restart used {first.version_seen!r}: {first.method} {first.url}"
     # Apart from the one stop it owes the old version (its last used version), every call is on the new prefix
-    old = harness_options.versions[0]
     # (side by side, nginx strips the prefix: the version is the backend's that served it)
     stops = [r for r in after if r.method == "POST" and r.endpoint == "/api/v1/stop" and r.version_seen == old]
     assert len(stops) == 1, f"expected exactly one POST /{old}/api/v1/stop after restart, got {len(stops)}"

@@ -14,6 +14,7 @@ _WHERE = {
     "TxOutcome": "client",
     "UpgradeTooSoon": "client",
     "UpgradePassedTooLate": "client",
+    "ProposalNotPassed": "client",
     "DENOM": "keys",
     "DEV_MNEMONIC": "keys",
     "DEV_USER_MNEMONIC": "keys",

@@ -45,6 +45,17 @@ class UpgradePassedTooLate(ChainError):
     """The proposal passed at or after its upgrade height, so the chain dropped the entry without any effect."""
 
 
+class ProposalNotPassed(ChainError):
+    """The proposal's voting ended without it passing (`status`: PROPOSAL_STATUS_REJECTED or _FAILED). `late_vote`:
+    one of its YES votes came after the voting period and gov refused it ("inactive proposal"), on a loaded machine
+    the likely reason it missed its quorum; a caller may propose again."""
+
+    def __init__(self, proposal_id: int, status: str, detail: str, *, late_vote: TxError | None = None) -> None:
+        self.proposal_id, self.status, self.late_vote = proposal_id, status, late_vote
+        why = f"; a YES vote came after the voting period: {late_vote}" if late_vote is not None else ""
+        super().__init__(f"gov proposal {proposal_id} ended as {status} ({detail}), not {PASSED}{why}")
+
+
 @dataclass
 class TxOutcome:
     hash: str
@@ -357,9 +368,9 @@ class ChainClient:
                 raise
             # Some votes were included before the voting period ended: the proposal may pass without the late ones
             # (and the chain then applies it), so its end decides, not the late vote.
-            status, passed_height, _detail = wait_proposal_final(self, proposal_id, timeout_s=deadline)
+            status, passed_height, detail = wait_proposal_final(self, proposal_id, timeout_s=deadline)
             if status != PASSED:
-                raise
+                raise ProposalNotPassed(proposal_id, status, detail, late_vote=e) from e
             return passed_height
         return self._wait_proposal_passed(proposal_id, deadline)
 
@@ -378,12 +389,15 @@ class ChainClient:
 
         status, at, detail = wait_proposal_final(self, proposal_id, timeout_s=timeout_s)
         if status != PASSED:
-            raise ChainError(f"gov proposal {proposal_id} ended as {status} ({detail}), not {PASSED}")
+            raise ProposalNotPassed(proposal_id, status, detail)
         return at
 
 
 def vote_too_late(e: BaseException) -> bool:
-    """A vote delivered after its proposal's voting period ended (x/gov ErrInactiveProposal, code 3)."""
+    """A vote delivered after its proposal's voting period ended (x/gov ErrInactiveProposal, code 3), or a proposal
+    that did not pass with such a vote among its own."""
+    if isinstance(e, ProposalNotPassed):
+        return e.late_vote is not None
     return getattr(e, "code", None) == 3 and "inactive proposal" in str(getattr(e, "log", ""))
 
 

@@ -17,7 +17,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING
 
-from harness.chain.client import UpgradePassedTooLate, UpgradeTooSoon, vote_too_late
+from harness.chain.client import ProposalNotPassed, UpgradePassedTooLate, UpgradeTooSoon, vote_too_late
 from harness.errors import TxError
 
 if TYPE_CHECKING:
@@ -53,10 +53,10 @@ def propose_until_passed(
             before(h)
         try:
             return chain.propose_partial_upgrade(version, h, proposer=proposer, voters=list(voters)), h
-        except (UpgradeTooSoon, UpgradePassedTooLate, TxError) as e:
+        except (UpgradeTooSoon, UpgradePassedTooLate, TxError, ProposalNotPassed) as e:
             if refused is not None:
                 refused(h)
-            if (isinstance(e, TxError) and not vote_too_late(e)) or attempt == attempts - 1:
+            if (isinstance(e, (TxError, ProposalNotPassed)) and not vote_too_late(e)) or attempt == attempts - 1:
                 raise
             lag = max(lag, getattr(e, "late_by_blocks", 0), chain.height() - picked_at)
             progress(f"proposal for height {h} too late ({type(e).__name__}); proposing again")

@@ -67,11 +67,18 @@ class UpgradeRunner(ManagementTraffic):
         return self.switches[-1].version
 
     def schedule(
-        self, to_version: str, *, lead_blocks: int | None = None, height: int | None = None, inside_poc: bool = False
+        self,
+        to_version: str,
+        *,
+        lead_blocks: int | None = None,
+        height: int | None = None,
+        inside_poc: bool = False,
+        spare_blocks: int = 0,
     ) -> tuple[int, int]:
         """Propose + vote; returns (proposal_id, upgrade height). Height = after the voting period + margin, or exactly
         `height` (one attempt: UpgradeTooSoon when the chain can no longer make it). On a chain with PoC phases H is
-        placed outside them, or (`inside_poc`, CHAIN_POC only) inside the next one."""
+        placed outside them, or (`inside_poc`, CHAIN_POC only) inside the next one. `spare_blocks`: that many blocks
+        more between the proposal's passing and H, for a scenario that acts in between (takes an API node down)."""
         check_version(to_version, field="to_version")
         if inside_poc:
             require(self.tn, Capability.CHAIN_POC)
@@ -79,7 +86,7 @@ class UpgradeRunner(ManagementTraffic):
         outcome, h = propose_until_passed(
             self.tn.chain,
             to_version,
-            lambda extra: height if height is not None else self._pick_height(lead_blocks, extra, inside_poc),
+            lambda extra: height if height is not None else self._pick_height(lead_blocks, extra + spare_blocks, inside_poc),
             proposer=keys[0],
             voters=keys,
             attempts=1 if height is not None else ATTEMPTS,

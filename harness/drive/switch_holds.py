@@ -15,7 +15,10 @@ releases them as soon as the node shows itself:
     holds.stop()                 # stop watching, drop the holds (also on failure)
 
 The watcher reads the journals before it asks the proxy what it delivered, so a request logged after NewBlock(B)
-is never taken for an early one. Its polls are bounded by the holds themselves.
+is never taken for an early one. Its polls are bounded by the holds themselves. A poll that fails (a journal or the
+proxy slow to answer on a loaded machine) is said on the progress line and tried again at the next poll: the holds
+run out by themselves, so a watcher that cannot see makes a hop slower, never its verdict wrong, and its last error
+is in the evidence of a wait that does not end.
 """
 
 from __future__ import annotations
@@ -107,7 +110,8 @@ class SwitchHolds:
         self.watches = [_Watch(p, self.b, 0) for p in participants if getattr(p, "chain_proxy", None) is not None]
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
-        self.error: BaseException | None = None
+        self.error: BaseException | None = None  # the watcher's last failed poll
+        self.failed_polls = 0
 
     def start(self) -> None:
         """Arm the holds at every proxied participant, side by side (the proposal waits for this: on a loaded machine
@@ -139,14 +143,17 @@ class SwitchHolds:
             self.progress(f"{w.participant.id}: block(s) {late} already reached its API node; not held")
 
     def _run(self) -> None:
-        try:
-            while not self._stop.is_set() and not all(w.done for w in self.watches):
+        while not self._stop.is_set() and not all(w.done for w in self.watches):
+            try:
                 for w in self.watches:
                     if not w.done:
                         self._look(w)
-                self._stop.wait(self.settings.poll_s)
-        except BaseException as e:  # reported by wait(); the holds still run out by themselves
-            self.error = e
+            except Exception as e:  # tried again at the next poll (see the module's docstring)
+                self.error = e
+                self.failed_polls += 1
+                if self.failed_polls == 1:
+                    self.progress(f"watching the holds: {type(e).__name__}: {e}; trying again at every poll")
+            self._stop.wait(self.settings.poll_s)
 
     def _look(self, w: _Watch) -> None:
         records = collect_records(w.participant.mlnodes, since_ms=w.armed_ms)  # journals first, then the proxy
@@ -179,8 +186,6 @@ class SwitchHolds:
         bound = timeout_s or (self.settings.pre_hold_ms + self.settings.hold_ms) / 1000 + 30
 
         def settled() -> bool:
-            if self.error is not None:
-                raise self.error
             if all(w.done for w in self.watches):
                 return True
             if height() <= self.b + 2:
@@ -188,7 +193,14 @@ class SwitchHolds:
             return all(w.done or w.over() for w in self.watches)
 
         what = f"the holds of blocks {self.b} and {self.b + 1} to end"
-        evidence = lambda: "; ".join(f"{w.participant.id}: {w.holds}" for w in self.watches)  # noqa: E731
+
+        def evidence() -> str:
+            holds = "; ".join(f"{w.participant.id}: {w.holds}" for w in self.watches)
+            if self.error is None:
+                return holds
+            last = f"{type(self.error).__name__}: {self.error}"
+            return f"{holds}; the watcher's polls failed {self.failed_polls} times, last: {last}"
+
         while True:
             try:
                 wait_until(settled, timeout_s=bound, what=what, evidence=evidence)

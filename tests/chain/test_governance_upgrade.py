@@ -7,7 +7,7 @@ import pytest
 
 from harness import proto
 from harness.chain import DEV_MNEMONIC, DEV_USER_MNEMONIC, ChainClient, Key, gov_module_address
-from harness.chain.client import UpgradeTooSoon
+from harness.chain.client import ProposalNotPassed, UpgradeTooSoon, vote_too_late
 from harness.chain.schedule import propose_until_passed
 from harness.cometbft import BlockTimeline
 from harness.errors import ConfigError, QueryError, TxError
@@ -160,8 +160,46 @@ def test_a_late_vote_is_no_failure_when_the_proposal_passed_all_the_same(gov_cha
 
 
 def test_a_late_vote_fails_the_proposal_when_it_did_not_pass(gov_chain, validator, monkeypatch):
+    """The proposal's end is what the caller learns (test_network.py's no-quorum scenario matches its status), with the
+    late vote named as the likely reason, so that the hop's retry (vote_too_late) proposes again."""
     monkeypatch.setattr("harness.chain.client.cast_votes", _late_vote(cast=False))
     height = gov_chain.earliest_upgrade_height()[0] + 5
-    with pytest.raises(TxError, match="inactive proposal"):
+    with pytest.raises(ProposalNotPassed, match=r"ended as PROPOSAL_STATUS_REJECTED .*inactive proposal") as ei:
         gov_chain.propose_partial_upgrade("v0.3.9", height, proposer=validator, voters=[validator])
+    assert vote_too_late(ei.value)
     assert gov_chain.partial_upgrade(height) is None
+
+
+def test_a_proposal_voted_down_in_time_is_no_late_vote(gov_chain, validator, monkeypatch):
+    monkeypatch.setattr("harness.chain.client.cast_votes", lambda *a, **kw: None)  # no vote: it misses its quorum
+    height = gov_chain.earliest_upgrade_height()[0] + 5
+    with pytest.raises(ProposalNotPassed, match="PROPOSAL_STATUS_REJECTED") as ei:
+        gov_chain.propose_partial_upgrade("v0.3.9", height, proposer=validator, voters=[validator])
+    assert not vote_too_late(ei.value)
+
+
+def test_the_retry_proposes_again_after_a_proposal_lost_to_a_late_vote(gov_chain, validator, monkeypatch):
+    """The first proposal's only vote comes too late and it is rejected; the shared retry (hop and `harness upgrade`)
+    proposes again, further out, and that one passes. A rejection without a late vote is raised as it came."""
+    from harness.chain import proposals
+
+    calls: list[int] = []
+
+    def first_vote_late(chain, proposal_id, voters, **kw):
+        calls.append(proposal_id)
+        if len(calls) == 1:
+            raise TxError("DeliverTx", 3, "gov: failed to execute message; message index: 0: 4: inactive proposal")
+        proposals.cast_votes(chain, proposal_id, voters, **kw)
+
+    monkeypatch.setattr("harness.chain.client.cast_votes", first_vote_late)
+    first = gov_chain.earliest_upgrade_height()[0] + 5
+    outcome, height = propose_until_passed(gov_chain, "v0.3.9", lambda extra: first + extra, proposer=validator,
+                                           voters=[validator])  # fmt: skip
+    assert len(calls) == 2 and outcome.proposal_id == calls[1]  # noqa: PT018
+    assert height > first and gov_chain.partial_upgrade(height) is not None  # noqa: PT018
+    assert gov_chain.partial_upgrade(first) is None
+
+    monkeypatch.setattr("harness.chain.client.cast_votes", lambda *a, **kw: None)
+    with pytest.raises(ProposalNotPassed, match="PROPOSAL_STATUS_REJECTED"):
+        propose_until_passed(gov_chain, "v0.3.9", lambda extra: height + 10 + extra, proposer=validator,
+                             voters=[validator])  # fmt: skip

@@ -138,6 +138,46 @@ def test_the_wait_for_the_holds_reads_the_proxy_not_the_watchers_last_poll(proxy
     assert [next_height(client) for _ in range(4)] == [12, 13, 14, 15]
 
 
+def test_a_watcher_poll_that_fails_is_tried_again_and_the_node_still_releases_its_block(
+    proxy, chain, client, monkeypatch
+) -> None:
+    """The first polls of the journals fail (a WireMock slow to answer on a loaded machine): the watcher says so once,
+    polls again, and releases NewBlock(B+1) as soon as the node has shown its switch, instead of leaving it held to
+    its bound (a watcher that died on the first failure made every later hop wait the whole hold)."""
+    from types import SimpleNamespace
+
+    from harness.audit.contracts import contract_for
+    from harness.drive import switch_holds
+    from harness.drive.switch_holds import HoldSettings, SwitchHolds
+
+    failures = iter([True, True, True])
+
+    def flaky_journals(mlnodes, since_ms=0):
+        if next(failures, False):
+            raise requests.ConnectionError("journal: read timed out")
+        return []  # no MLNode to hear from: every one of none has shown its switch once B is delivered
+
+    monkeypatch.setattr(switch_holds, "collect_records", flaky_journals)
+    said: list[str] = []
+    part = SimpleNamespace(id="p1", chain_proxy=proxy, mlnodes=[])
+    settings = HoldSettings(pre_hold_ms=200, hold_ms=20_000, poll_s=0.02)
+    holds = SwitchHolds([part], contract_for("reference"), settings, old="v0.3.8", new="v0.3.9", upgrade_height=12,
+                        progress=said.append)  # fmt: skip
+    holds.start()
+    try:
+        wait_until(lambda: holds.failed_polls == 3, timeout_s=5, what="three failed polls")
+        chain.produce(3)
+        holds.wait(height=lambda: 13, timeout_s=10)  # well inside B+1's 20 s bound
+        outcomes = {o.height: o.outcome for o in holds.outcomes()["p1"]}
+    finally:
+        holds.stop()
+    assert outcomes[13] == "released", outcomes
+    assert [m for m in said if "watching the holds" in m] == [
+        "watching the holds: ConnectionError: journal: read timed out; trying again at every poll"
+    ]
+    assert [next_height(client) for _ in range(3)] == [11, 12, 13]
+
+
 def test_no_hold_without_the_block_before(proxy, chain, client) -> None:
     """A node that never got h-1 (down, reconnecting) gets h at once: there is nothing to time the hold from."""
     chain.produce(1, announce=False)  # 11 made while nobody listens

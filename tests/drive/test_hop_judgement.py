@@ -112,3 +112,19 @@ def test_chat_traffic_that_did_not_run_across_the_switch_is_named():
     silent.traffic_spans = {"p2": None}
     [problem] = hop_problems(silent, TN)
     assert problem == "the hop's chat traffic to p2 sent no chat: nothing shows what users saw across the switch"
+
+
+def test_the_down_before_the_switch_check_names_what_the_node_heard_before_it_went_down():
+    from harness.drive.assertions import assert_down_before_the_switch
+
+    def rec(path: str, ms: int, method: str = "GET", node: str = "mlnode-1"):
+        return record_from_url(path, logged_ms=ms, mock_id=node, method=method, node_id=node)
+
+    before = [rec("/v0.3.8/api/v1/state", 100), rec("/v0.3.9/api/v1/state", 150, node="mlnode-9")]
+    assert_down_before_the_switch(before, ["mlnode-1"], 200, old="v0.3.8", new="v0.3.9")  # another node's: not its
+    late = [*before, rec("/v0.3.8/api/v1/stop", 180, method="POST"), rec("/v0.3.9/api/v1/state", 250)]
+    heard = r"switched before it was taken down at 200 ms \(\[.POST /v0\.3\.8/api/v1/stop at 180 ms"
+    with pytest.raises(AssertionError, match=heard):
+        assert_down_before_the_switch(late, ["mlnode-1"], 200, old="v0.3.8", new="v0.3.9")
+    with pytest.raises(AssertionError, match="GET /v0.3.9/api/v1/state at 190 ms"):
+        assert_down_before_the_switch([rec("/v0.3.9/api/v1/state", 190)], ["mlnode-1"], 200, old="v0.3.8", new="v0.3.9")

@@ -129,3 +129,26 @@ def test_votes_after_the_voting_period_are_proposed_again():
     other = ScriptedChainClient([TxError("DeliverTx", 5, "insufficient funds", "CD" * 32)])
     with pytest.raises(TxError, match="insufficient funds"):
         runner(other)[0].schedule("v0.3.9")
+
+
+def test_a_proposal_lost_to_a_late_vote_is_proposed_again_and_a_plain_rejection_is_not():
+    from harness.chain.client import ProposalNotPassed
+    from harness.errors import TxError
+
+    late_vote = TxError("DeliverTx", 3, "gov: 1: inactive proposal", "AB" * 32)
+    chain = ScriptedChainClient([ProposalNotPassed(5, "PROPOSAL_STATUS_REJECTED", "no quorum", late_vote=late_vote)])
+    r, said = runner(chain)
+    assert r.schedule("v0.3.9") == (7, chain.heights[-1])
+    assert len(chain.heights) == 2
+    assert "too late (ProposalNotPassed); proposing again" in said[1]
+    voted_down = ScriptedChainClient([ProposalNotPassed(6, "PROPOSAL_STATUS_REJECTED", "no quorum")])
+    with pytest.raises(ProposalNotPassed, match="ended as PROPOSAL_STATUS_REJECTED"):
+        runner(voted_down)[0].schedule("v0.3.9")
+    assert len(voted_down.heights) == 1
+
+
+def test_spare_blocks_put_the_height_that_much_further_out():
+    plain, spared = ScriptedChainClient([]), ScriptedChainClient([])
+    runner(plain)[0].schedule("v0.3.9")
+    runner(spared)[0].schedule("v0.3.9", spare_blocks=4)
+    assert spared.heights == [plain.heights[0] + 4]
