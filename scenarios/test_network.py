@@ -71,10 +71,12 @@ def test_one_participant_down_across_the_height_catches_up(testnet_with, harness
     try:
         # Schedule (with blocks to spare to stop p2 in), then take p2's API node down before the height; the others
         # keep serving across it
+        scheduled_ms = tn.now_ms()
         _, height = runner.schedule(new, spare_blocks=SPARE_BLOCKS)
         tn.stop_api("p2")
         down_ms = tn.now_ms()
-        assert_down_before_the_switch(collect_records(down.mlnodes), down.node_ids, down_ms, old=old, new=new)
+        assert_down_before_the_switch(collect_records(down.mlnodes), down.node_ids, since_ms=scheduled_ms, down_ms=down_ms,
+                                      old=old, new=new)  # fmt: skip
         runner.await_switch(new, height)
         tn.rpc.wait_for_height(height + 2)
         runner.wait_past_due()

@@ -18,11 +18,13 @@ SPARE_BLOCKS = 4  # between the proposal's passing and H: the API node is stoppe
 def test_api_down_across_upgrade_height(testnet, upgrade, harness_options):
     old, new = harness_options.versions[0], harness_options.versions[1]
     # Schedule the upgrade (with blocks to spare to stop the API node in), then take the API node down before the height
+    scheduled_ms = testnet.now_ms()
     _, height = upgrade.schedule(new, spare_blocks=SPARE_BLOCKS)
     testnet.stop_api()
     down_ms = testnet.now_ms()
-    records = collect_records(testnet.mlnodes)
-    assert_down_before_the_switch(records, [n.id for n in testnet.mlnodes], down_ms, old=old, new=new)
+    nodes = [n.id for n in testnet.mlnodes]
+    assert_down_before_the_switch(collect_records(testnet.mlnodes), nodes, since_ms=scheduled_ms, down_ms=down_ms, old=old,
+                                  new=new)  # fmt: skip
 
     # The chain passes the height (and H+1, when the PartialUpgrade entry is deleted) without the API node
     testnet.rpc.wait_for_height(height + 2)

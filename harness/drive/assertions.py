@@ -68,22 +68,24 @@ def assert_hop_clean(hop, testnet) -> None:
     assert not problems, "\n\n".join(problems)
 
 
-def assert_down_before_the_switch(records, node_ids, down_ms: int, *, old: str, new: str) -> None:
+def assert_down_before_the_switch(records, node_ids, *, since_ms: int, down_ms: int, old: str, new: str) -> None:
     """Set-up check of a scenario that takes an API node down before the upgrade height: none of its MLNodes
-    (`node_ids`) heard the switch (a request on `new`, or the stop of `old`) before it went down at `down_ms`.
-    Otherwise it was stopped too late (the harness stalled between the proposal's passing and the stop) and the
-    scenario no longer tests a node that was down across the height."""
+    (`node_ids`) heard the switch (a request on `new`, or the stop of `old`) between `since_ms` (just before the
+    upgrade was scheduled: a node's own start stops and brings up its version, which is no switch) and `down_ms`,
+    when it went down. Otherwise it was stopped too late (the harness stalled between the proposal's passing and the
+    stop) and the scenario no longer tests a node that was down across the height."""
     __tracebackhide__ = True
     mine = set(node_ids)
     heard = [
         f"{r.method} {r.url} at {r.logged_ms} ms"
         for r in records
-        if r.node_key in mine and r.logged_ms <= down_ms
+        if r.node_key in mine and since_ms <= r.logged_ms <= down_ms
         and (r.version_seen == new or (r.method == "POST" and r.path == f"/{old}/api/v1/stop"))
     ]  # fmt: skip
     assert not heard, (
-        f"set-up: the API node switched before it was taken down at {down_ms} ms ({heard[:3]}); it was stopped too "
-        "late after the proposal passed (a stalled machine): give it more spare blocks (UpgradeRunner.schedule)"
+        f"set-up: the API node switched after the upgrade was scheduled at {since_ms} ms and before it was taken down "
+        f"at {down_ms} ms ({heard[:3]}); it was stopped too late after the proposal passed (a stalled machine): give "
+        "it more spare blocks (UpgradeRunner.schedule)"
     )
 
 
